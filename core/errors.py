@@ -1,0 +1,102 @@
+"""One error tree for everything a user can meet.
+
+Each class's docstring is the sentence the user sees; ``detail`` adds the specifics
+(which file, which field, which URL). Foreign exceptions (OSError, requests,
+pyxdelta's ``False``) are wrapped into these at the seam where they happen, so the
+CLI and the window only ever catch :class:`SlipstreamError`.
+"""
+
+from __future__ import annotations
+
+
+class SlipstreamError(Exception):
+    """Slipstream could not finish the operation."""
+
+    exit_code = 1
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    @property
+    def summary(self) -> str:
+        """The class's user-facing sentence (first line of its docstring)."""
+        doc = type(self).__doc__ or SlipstreamError.__doc__ or ""
+        return doc.strip().splitlines()[0]
+
+    def __str__(self) -> str:
+        return f"{self.summary} {self.detail}".strip() if self.detail else self.summary
+
+
+class UsageError(SlipstreamError):
+    """The command was used incorrectly."""
+
+    exit_code = 2
+
+
+class CancelledError(SlipstreamError):
+    """The operation was cancelled; running it again resumes where it stopped."""
+
+    exit_code = 130
+
+
+# --- documents -------------------------------------------------------------------------
+
+
+class FormatError(SlipstreamError):
+    """A repository document is malformed and was refused."""
+
+
+class UnsafePathError(FormatError):
+    """A document names a file path that is not safe to write, so it was refused."""
+
+
+class LimitExceededError(FormatError):
+    """A document or object is larger than Slipstream accepts, so it was refused."""
+
+
+# --- repositories ----------------------------------------------------------------------
+
+
+class RepositoryError(SlipstreamError):
+    """The repository is incomplete or inconsistent."""
+
+
+class RepositoryLockedError(RepositoryError):
+    """Another publisher is writing to this repository; wait for it to finish."""
+
+
+class BuildNotFoundError(RepositoryError):
+    """The requested build is not in the repository."""
+
+
+class PublishError(SlipstreamError):
+    """The build folder cannot be published."""
+
+
+# --- patches ---------------------------------------------------------------------------
+
+
+class PatchError(SlipstreamError):
+    """An xdelta3 patch failed."""
+
+
+class PatchEncodeError(PatchError):
+    """An xdelta3 patch could not be made."""
+
+
+class PatchDecodeError(PatchError):
+    """An xdelta3 patch could not be applied."""
+
+
+# --- local files -----------------------------------------------------------------------
+
+
+class LocalIOError(SlipstreamError):
+    """A file on this computer could not be read or written."""
+
+    @classmethod
+    def wrap(cls, exc: OSError, action: str) -> LocalIOError:
+        """Describe ``exc`` as ``action`` failing, naming the file and the OS reason."""
+        where = f" {exc.filename}" if exc.filename else ""
+        return cls(f"Could not {action}{where}: {exc.strerror or exc}.")

@@ -1,0 +1,1 @@
+"""GOG content-system v2 documents: frozen models, strict readers and writers."""

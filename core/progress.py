@@ -1,0 +1,63 @@
+"""Progress reporting and cancellation, shared by every long core call.
+
+The engine never knows who listens: a long call takes a ``ProgressSink`` (any callable
+taking a :class:`Progress`) and a :class:`CancelToken`, both no-ops by default. The CLI
+draws a terminal bar from the sink; the window turns it into a rate-limited Qt signal.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.errors import CancelledError
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report: ``done`` of ``total`` units in ``phase``, working on ``item``."""
+
+    phase: str
+    done: int
+    total: int
+    item: str = ""
+    unit: str = "bytes"
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total > 0 else 0.0
+
+
+ProgressSink = Callable[[Progress], None]
+
+
+def null_sink(progress: Progress) -> None:
+    """A sink that ignores every report."""
+
+
+class CancelToken:
+    """A thread-safe flag that long calls check at chunk, file and phase boundaries."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise CancelledError()
+
+
+class _NeverCancelled(CancelToken):
+    def cancel(self) -> None:
+        raise RuntimeError("NEVER_CANCELLED is shared; pass your own CancelToken to cancel")
+
+
+NEVER_CANCELLED: CancelToken = _NeverCancelled()
+"""A token nobody cancels, the default for every ``cancel=`` parameter."""

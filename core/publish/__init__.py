@@ -1,0 +1,1 @@
+"""The publisher: build folders into a static GOG-format repository."""

@@ -1,0 +1,1 @@
+"""Slipstream's PySide6 window."""
