@@ -1,0 +1,99 @@
+"""``graph.json``, Slipstream's extension: every build and every patch edge of one
+product and OS with its byte cost, so a client can plan a multi-hop patch chain as a
+shortest path without fetching every pair document. GOG clients never ask for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import FormatError
+from core.format.fields import LIMITS, Fields, Limits
+
+
+@dataclass(frozen=True)
+class GraphBuild:
+    build_id: str
+    branches: tuple[str | None, ...]
+    version_name: str
+    full_bytes: int
+    """Compressed bytes of a whole download of the build."""
+
+
+@dataclass(frozen=True)
+class GraphEdge:
+    from_build: str
+    to_build: str
+    patch_id: str
+    link: str
+    bytes: int
+    """What updating along this edge downloads: patch chunks plus the new chunks of the
+    changed files that have no patch."""
+    patch_bytes: int
+    files_patched: int
+
+
+@dataclass(frozen=True)
+class PatchGraph:
+    product_id: str
+    os: str
+    builds: tuple[GraphBuild, ...]
+    edges: tuple[GraphEdge, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "product_id": self.product_id,
+            "os": self.os,
+            "builds": [
+                {
+                    "build_id": b.build_id,
+                    "branches": list(b.branches),
+                    "version_name": b.version_name,
+                    "full_bytes": b.full_bytes,
+                }
+                for b in self.builds
+            ],
+            "edges": [
+                {
+                    "from_build_id": e.from_build,
+                    "to_build_id": e.to_build,
+                    "id": e.patch_id,
+                    "link": e.link,
+                    "bytes": e.bytes,
+                    "patch_bytes": e.patch_bytes,
+                    "files_patched": e.files_patched,
+                }
+                for e in self.edges
+            ],
+        }
+
+
+def parse_graph(doc: object, where: str, limits: Limits = LIMITS) -> PatchGraph:
+    f = Fields(doc, where, limits)
+    builds = []
+    for b in f.objects("builds", limits.builds_per_listing):
+        branches = b.array("branches", 1000)
+        if not all(x is None or isinstance(x, str) for x in branches):
+            raise FormatError(f"{b.where}.branches should list strings or null.")
+        builds.append(
+            GraphBuild(
+                b.id("build_id"),
+                tuple(branches),
+                b.text("version_name", default=""),
+                b.integer("full_bytes"),
+            )
+        )
+    edges = tuple(
+        GraphEdge(
+            e.id("from_build_id"),
+            e.id("to_build_id"),
+            e.md5("id"),
+            e.text("link"),
+            e.integer("bytes"),
+            e.integer("patch_bytes"),
+            e.integer("files_patched"),
+        )
+        for e in f.objects("edges", limits.builds_per_listing * 8)
+    )
+    return PatchGraph(f.id("product_id"), f.text("os"), tuple(builds), edges)
