@@ -107,7 +107,7 @@ def patch_pair_rel(product: str, from_build: str, to_build: str) -> str:
 
 
 def secure_link_rel(product: str, patches: bool = False) -> str:
-    """Static ``secure_link`` answer (one unsigned endpoint), for nginx; ``serve`` builds its own."""
+    """Static ``secure_link`` answer (one unsigned endpoint) for nginx; ``serve`` makes its own."""
     name = "secure_link-patches.json" if patches else "secure_link.json"
     return f"{product_rel(product)}/{name}"
 

@@ -1,0 +1,162 @@
+"""What a repository on disk already holds, read through the strict format model.
+
+The publisher, ``promote`` and ``prune`` never trust their own earlier output blindly:
+they read it back like a client would, so a damaged repository is reported, not built on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from core import layout, zjson
+from core.errors import FormatError, LocalIOError, RepositoryError
+from core.format.build import BuildManifest, parse_build_manifest
+from core.format.builds import BuildItem, BuildsListing, parse_builds_listing
+from core.format.depot import Chunk, DepotFile, DepotManifest, parse_depot_manifest
+from core.format.fields import LIMITS
+from core.format.graph import PatchGraph, parse_graph
+from core.format.patch import (
+    PatchDepotManifest,
+    PatchIndex,
+    PatchRootManifest,
+    parse_patch_depot,
+    parse_patch_index,
+    parse_patch_root,
+)
+from core.publish.store import atomic_write
+
+
+def rel_from_link(link: str) -> str:
+    """The repository path a document's ``link`` (root-relative or absolute) points at."""
+    rel = urlsplit(link).path.lstrip("/")
+    parts = rel.split("/")
+    if not rel.startswith(layout.CONTENT_ROOT + "/") or any(p in ("", ".", "..") for p in parts):
+        raise FormatError(f"The link {link!r} does not point into the repository's content.")
+    return rel
+
+
+@dataclass(frozen=True)
+class LoadedBuild:
+    item: BuildItem
+    manifest: BuildManifest
+    depots: tuple[DepotManifest, ...]
+
+    @property
+    def files(self) -> dict[str, DepotFile]:
+        return {f.path: f for depot in self.depots for f in depot.files}
+
+    @property
+    def compressed_size(self) -> int:
+        return sum(d.compressed_size for d in self.manifest.depots)
+
+
+class Catalog:
+    """Read access to one product's documents in a repository folder."""
+
+    def __init__(self, repo: layout.RepoLayout, product: str) -> None:
+        self.repo = repo
+        self.product = layout.check_id(product, "product id")
+
+    # --- raw documents -----------------------------------------------------------------
+
+    def read(self, rel: str, cap: int = LIMITS.document_bytes) -> Any:
+        path = self.repo.path(rel)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise RepositoryError(f"The repository lacks {rel}.") from None
+        except OSError as exc:
+            raise LocalIOError.wrap(exc, "read") from None
+        return zjson.loads(data, rel, cap)
+
+    def exists(self, rel: str) -> bool:
+        return self.repo.path(rel).is_file()
+
+    def write_json(self, rel: str, doc: Any) -> None:
+        """Replace a ``products/`` document atomically (readers see old or new)."""
+        try:
+            atomic_write(self.repo.path(rel), zjson.dumps_plain(doc) + b"\n")
+        except OSError as exc:
+            raise LocalIOError.wrap(exc, "write") from None
+
+    # --- listings and manifests --------------------------------------------------------
+
+    def os_names(self) -> list[str]:
+        return [o for o in layout.OS_NAMES if self.exists(layout.builds_rel(self.product, o))]
+
+    def listing(self, os_name: str) -> BuildsListing:
+        rel = layout.builds_rel(self.product, os_name)
+        if not self.exists(rel):
+            return BuildsListing((), 0)
+        return parse_builds_listing(self.read(rel), rel)
+
+    def build_manifest(self, item: BuildItem) -> BuildManifest:
+        rel = rel_from_link(item.meta_urls[0])
+        return parse_build_manifest(self.read(rel), f"build manifest {item.build_id}")
+
+    def depot_manifest(self, manifest_id: str) -> DepotManifest:
+        rel = layout.meta_rel(manifest_id)
+        return parse_depot_manifest(self.read(rel), f"depot manifest {manifest_id}")
+
+    def load_build(self, item: BuildItem) -> LoadedBuild:
+        manifest = self.build_manifest(item)
+        depots = tuple(self.depot_manifest(d.manifest) for d in manifest.depots)
+        return LoadedBuild(item, manifest, depots)
+
+    def graph(self, os_name: str) -> PatchGraph:
+        rel = layout.graph_rel(self.product, os_name)
+        if not self.exists(rel):
+            return PatchGraph(self.product, os_name, (), ())
+        return parse_graph(self.read(rel), rel)
+
+    def pair(self, from_build: str, to_build: str) -> PatchIndex | None:
+        rel = layout.patch_pair_rel(self.product, from_build, to_build)
+        return parse_patch_index(self.read(rel), rel) if self.exists(rel) else None
+
+    def patch_root(self, index: PatchIndex) -> PatchRootManifest:
+        rel = rel_from_link(index.link)
+        return parse_patch_root(self.read(rel), f"patch manifest {index.id}")
+
+    def patch_depot(self, manifest_id: str) -> PatchDepotManifest:
+        rel = layout.patch_meta_rel(manifest_id)
+        return parse_patch_depot(self.read(rel), f"patch depot manifest {manifest_id}")
+
+    # --- objects -----------------------------------------------------------------------
+
+    def read_chunk(self, chunk: Chunk, patches: bool = False) -> bytes:
+        """A chunk's bytes, with both md5s checked (compressed before inflating)."""
+        rel_of = layout.patch_store_rel if patches else layout.store_rel
+        rel = rel_of(self.product, chunk.compressed_md5)
+        try:
+            body = self.repo.path(rel).read_bytes()
+        except FileNotFoundError:
+            raise RepositoryError(f"The repository lacks the chunk {rel}.") from None
+        except OSError as exc:
+            raise LocalIOError.wrap(exc, "read") from None
+        if hashlib.md5(body).hexdigest() != chunk.compressed_md5:
+            raise RepositoryError(f"The chunk {rel} is damaged (its md5 does not match).")
+        try:
+            data = zjson.inflate(body, chunk.size, rel)
+        except FormatError:
+            raise RepositoryError(f"The chunk {rel} does not inflate to its size.") from None
+        if len(data) != chunk.size or hashlib.md5(data).hexdigest() != chunk.md5:
+            raise RepositoryError(f"The chunk {rel} inflates to the wrong data.")
+        return data
+
+    def materialize(self, item: DepotFile, dest: Path) -> None:
+        """Rebuild a published file from its chunks into ``dest``, checking its md5."""
+        digest = hashlib.md5()
+        try:
+            with open(dest, "wb") as out:
+                for chunk in item.chunks:
+                    data = self.read_chunk(chunk)
+                    digest.update(data)
+                    out.write(data)
+        except OSError as exc:
+            raise LocalIOError.wrap(exc, "write") from None
+        if digest.hexdigest() != item.file_md5:
+            raise RepositoryError(f"The published file {item.path!r} does not rebuild to its md5.")

@@ -1,0 +1,290 @@
+"""``slipstream publish``: one build folder into the repository.
+
+Order is what makes it safe to interrupt: objects (chunks, patch chunks) first, then the
+manifests that name them, then the ``products/`` documents that point at the manifests,
+each replaced by an atomic rename, ``builds.json`` last. A reader therefore never sees a
+pointer to a missing object, and a re-run after a crash reuses every object already
+written. A lock keeps a second publisher out.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core import layout
+from core.errors import PublishError, UsageError
+from core.format.build import ALL_LANGUAGES, BuildManifest, DepotEntry, Product
+from core.format.builds import DATE_FORMAT, BuildItem
+from core.format.depot import DepotDirectory, DepotFile, DepotItem, DepotManifest, SfcRef
+from core.format.depot import SmallFilesContainer as Sfc
+from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
+from core.publish import documents
+from core.publish.catalog import Catalog, LoadedBuild
+from core.publish.chain import ChainBuilder, Edge
+from core.publish.lock import RepoLock
+from core.publish.scan import ScannedBuild, ScannedFile, scan_build
+from core.publish.store import ObjectStore, read_pieces
+
+SMALL_FILE_BYTES = 64 * 1024
+_BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    product: str
+    os: str = "windows"
+    build_id: str | None = None
+    version_name: str | None = None
+    branch: str | None = None
+    patch_depth: int = 3
+    jobs: int | None = None
+    languages: tuple[str, ...] = ("en-US",)
+    name: str | None = None
+    install_directory: str | None = None
+    base_url: str = ""
+
+    def check(self) -> None:
+        layout.check_id(self.product, "--product")
+        layout.check_os(self.os)
+        if self.build_id is not None:
+            layout.check_id(self.build_id, "--build-id")
+        check_branch(self.branch)
+        if not 0 <= self.patch_depth <= 50:
+            raise UsageError("--patch-depth must be between 0 and 50.")
+        if self.jobs is not None and self.jobs < 1:
+            raise UsageError("--jobs must be at least 1.")
+        if self.base_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", self.base_url):
+            raise UsageError(f"--base-url {self.base_url!r} is not an http(s) URL.")
+
+
+def check_branch(branch: str | None) -> None:
+    if branch is not None and not _BRANCH.fullmatch(branch):
+        raise UsageError(
+            f"The branch name {branch!r} should be 1-64 letters, digits, dots, dashes "
+            "or underscores."
+        )
+
+
+@dataclass
+class PublishReport:
+    product: str
+    os: str
+    build_id: str
+    version_name: str
+    branch: str | None
+    files: int = 0
+    folders: int = 0
+    bytes: int = 0
+    compressed_bytes: int = 0
+    chunks: int = 0
+    objects_written: int = 0
+    objects_reused: int = 0
+    bytes_written: int = 0
+    patches_encoded: int = 0
+    patches_cached: int = 0
+    edges: list[Edge] = field(default_factory=list)
+    unchanged: bool = False
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        doc = {k: v for k, v in self.__dict__.items() if k != "edges"}
+        doc["edges"] = [
+            {
+                "from_build_id": e.from_build,
+                "to_build_id": e.to_build,
+                "files_changed": e.files_changed,
+                "files_patched": e.files_patched,
+                "patch_bytes": e.patch_bytes,
+                "update_bytes": e.update_bytes,
+                "full_bytes": e.full_bytes,
+            }
+            for e in self.edges
+        ]
+        return doc
+
+
+def publish(
+    build_dir: Path,
+    repo_dir: Path,
+    options: PublishOptions,
+    *,
+    progress: ProgressSink = null_sink,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> PublishReport:
+    """Publish ``build_dir`` as a new build of ``options.product``; see the module doc."""
+    options.check()
+    started = time.monotonic()
+    repo = layout.RepoLayout(repo_dir)
+    repo_dir.mkdir(parents=True, exist_ok=True)
+    with RepoLock(repo.state_dir), ObjectStore(repo, options.jobs) as store:
+        catalog = Catalog(repo, options.product)
+        scanned = scan_build(build_dir, exclude=repo_dir)
+        progress(Progress("scanning", len(scanned.files), len(scanned.files), "", "files"))
+        listing = catalog.listing(options.os)
+        olds = [catalog.load_build(i) for i in _branch_items(listing.items, options.branch)]
+        for old in olds:
+            store.remember(c for f in old.files.values() for c in f.chunks)
+        build_id = options.build_id or documents.next_build_id(catalog)
+        if any(
+            i.build_id == build_id for o in catalog.os_names() for i in catalog.listing(o).items
+        ):
+            raise PublishError(f"Build {build_id} is already published; choose another --build-id.")
+        depot = _write_depot(store, scanned, options.product, progress, cancel)
+        depot_id = store.put_document(depot.to_json())
+        name = options.version_name if options.version_name is not None else build_dir.name
+        report = PublishReport(options.product, options.os, build_id, name, options.branch)
+        _count(report, scanned, depot)
+        latest = olds[0] if olds else None
+        if (
+            latest
+            and latest.manifest.depots[0].manifest == depot_id
+            and latest.item.version_name == name
+        ):
+            report.build_id, report.unchanged = latest.item.build_id, True
+        else:
+            new = _new_build(options, build_id, name, depot, depot_id, store, olds, build_dir)
+            chain = ChainBuilder(
+                catalog,
+                store,
+                repo.state_dir / "work",
+                jobs=options.jobs,
+                progress=progress,
+                cancel=cancel,
+            )
+            report.edges = chain.build(
+                olds[: options.patch_depth], new, lambda f: build_dir / f.path, options.base_url
+            )
+            report.patches_encoded, report.patches_cached = chain.encoded, chain.reused
+            cancel.raise_if_cancelled()
+            progress(Progress("writing documents", 0, 1, "", "steps"))
+            documents.add_build(catalog, new, report.edges, options.base_url)
+        report.objects_written = store.stats.objects_written
+        report.objects_reused = store.stats.objects_reused
+        report.bytes_written = store.stats.bytes_written
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+def _branch_items(items: tuple[BuildItem, ...], branch: str | None) -> list[BuildItem]:
+    return [i for i in items if i.branch == branch and i.generation == 2]
+
+
+def _count(report: PublishReport, scanned: ScannedBuild, depot: DepotManifest) -> None:
+    report.files = len(scanned.files)
+    report.folders = len(scanned.folders)
+    report.bytes = scanned.size
+    report.compressed_bytes = depot.compressed_size
+    report.chunks = sum(len(f.chunks) for f in depot.files)
+
+
+def _write_depot(
+    store: ObjectStore,
+    scanned: ScannedBuild,
+    product: str,
+    progress: ProgressSink,
+    cancel: CancelToken,
+) -> DepotManifest:
+    """Chunk every file into the store, then pack the small ones into a container."""
+    total = scanned.size
+    done = 0
+
+    def rel(md5: str) -> str:
+        return layout.store_rel(product, md5)
+
+    items: list[DepotItem] = [DepotDirectory(f) for f in scanned.folders]
+    small: list[ScannedFile] = []
+    for source in scanned.files:
+        cancel.raise_if_cancelled()
+
+        def advance(n: int, item: str = source.path) -> None:
+            nonlocal done
+            done += n
+            progress(Progress("chunking", done, total, item))
+
+        data = store.chunk_stream(
+            read_pieces(source.source), source.size, rel, on_bytes=advance, cancel=cancel
+        )
+        items.append(
+            DepotFile(
+                path=source.path,
+                chunks=data.chunks,
+                md5=data.md5 if len(data.chunks) > 1 else None,
+                sha256=data.sha256,
+                flags=("executable",) if source.executable else (),
+            )
+        )
+        if 0 < source.size <= SMALL_FILE_BYTES:
+            small.append(source)
+    sfc = None
+    if small:
+        sfc_size = sum(s.size for s in small)
+        pieces = (piece for s in small for piece in read_pieces(s.source))
+        sfc_data = store.chunk_stream(pieces, sfc_size, rel, cancel=cancel)
+        sfc = Sfc(sfc_data.chunks, sfc_data.md5)
+        items = _with_sfc_refs(items, small)
+    return DepotManifest(tuple(items), sfc)
+
+
+def _with_sfc_refs(items: list[DepotItem], small: list[ScannedFile]) -> list[DepotItem]:
+    offsets: dict[str, SfcRef] = {}
+    offset = 0
+    for s in small:
+        offsets[s.path] = SfcRef(offset, s.size)
+        offset += s.size
+    return [
+        DepotFile(i.path, i.chunks, i.md5, i.sha256, i.flags, offsets[i.path])
+        if isinstance(i, DepotFile) and i.path in offsets
+        else i
+        for i in items
+    ]
+
+
+def _new_build(
+    options: PublishOptions,
+    build_id: str,
+    version_name: str,
+    depot: DepotManifest,
+    depot_id: str,
+    store: ObjectStore,
+    olds: list[LoadedBuild],
+    build_dir: Path,
+) -> LoadedBuild:
+    previous = olds[0].manifest if olds else None
+    name = options.name or (previous.product_name(options.product) if previous else build_dir.name)
+    install_dir = options.install_directory or (
+        previous.install_directory if previous else documents.folder_name(name)
+    )
+    languages = (ALL_LANGUAGES, *[lang for lang in options.languages if lang != ALL_LANGUAGES])
+    manifest = BuildManifest(
+        base_product_id=options.product,
+        build_id=build_id,
+        platform=options.os,
+        install_directory=install_dir,
+        depots=(
+            DepotEntry(
+                product_id=options.product,
+                languages=languages,
+                manifest=depot_id,
+                size=depot.size,
+                compressed_size=depot.compressed_size,
+            ),
+        ),
+        products=(Product(options.product, name),),
+        tags=("slipstream",),
+    )
+    manifest_id = store.put_document(manifest.to_json())
+    item = BuildItem(
+        build_id=build_id,
+        product_id=options.product,
+        os=options.os,
+        branch=options.branch,
+        version_name=version_name,
+        date_published=datetime.now(UTC).strftime(DATE_FORMAT),
+        link=options.base_url + layout.url_path(layout.meta_rel(manifest_id)),
+    )
+    return LoadedBuild(item, manifest, (depot,))
