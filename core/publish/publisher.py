@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core import layout
-from core.errors import PublishError, UsageError
+from core.errors import FormatError, PublishError, UsageError
 from core.format.build import ALL_LANGUAGES, BuildManifest, DepotEntry, Product
 from core.format.builds import DATE_FORMAT, BuildItem
 from core.format.depot import DepotDirectory, DepotFile, DepotItem, DepotManifest, SfcRef
@@ -49,10 +49,13 @@ class PublishOptions:
     base_url: str = ""
 
     def check(self) -> None:
-        layout.check_id(self.product, "--product")
-        layout.check_os(self.os)
-        if self.build_id is not None:
-            layout.check_id(self.build_id, "--build-id")
+        try:
+            layout.check_id(self.product, "--product")
+            layout.check_os(self.os)
+            if self.build_id is not None:
+                layout.check_id(self.build_id, "--build-id")
+        except FormatError as exc:
+            raise UsageError(exc.detail) from None
         check_branch(self.branch)
         if not 0 <= self.patch_depth <= 50:
             raise UsageError("--patch-depth must be between 0 and 50.")

@@ -42,7 +42,7 @@ def scan_build(root: Path, exclude: Path | None = None) -> ScannedBuild:
     ``exclude`` (the repository, if it sits inside the build folder) is skipped.
     """
     if not root.is_dir():
-        raise PublishError(f"The build folder {root} does not exist or is not a folder.")
+        raise PublishError(f"{root} does not exist or is not a folder.")
     files: list[ScannedFile] = []
     folders: list[str] = []
     skip = exclude.resolve() if exclude else None

@@ -1,0 +1,100 @@
+"""``slipstream promote``: put an already published build on another branch.
+
+No chunk or manifest is copied: the branch gets a new listing item pointing at the same
+build manifest, and the patch chain of that branch is extended to the build (patches
+from the branch's last K builds), rebuilding both ends of each pair from the repository.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from core import layout
+from core.errors import BuildNotFoundError, FormatError, UsageError
+from core.format.builds import DATE_FORMAT
+from core.progress import NEVER_CANCELLED, CancelToken, ProgressSink, null_sink
+from core.publish import documents
+from core.publish.catalog import Catalog, LoadedBuild
+from core.publish.chain import ChainBuilder
+from core.publish.lock import RepoLock
+from core.publish.publisher import PublishOptions, PublishReport
+from core.publish.store import ObjectStore
+
+
+def base_url_of(link: str) -> str:
+    """``https://cdn/x/content-system/...`` → ``https://cdn/x``; root-relative → ``""``."""
+    parts = urlsplit(link)
+    if not parts.scheme:
+        return ""
+    prefix = parts.path.split("/" + layout.CONTENT_ROOT + "/", 1)[0]
+    return f"{parts.scheme}://{parts.netloc}{prefix}"
+
+
+def promote(
+    repo_dir: Path,
+    options: PublishOptions,
+    build_id: str,
+    *,
+    progress: ProgressSink = null_sink,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> PublishReport:
+    """Add build ``build_id`` to ``options.branch`` (``None``: the default, public branch)."""
+    options.check()
+    try:
+        layout.check_id(build_id, "--build")
+    except FormatError as exc:
+        raise UsageError(exc.detail) from None
+    started = time.monotonic()
+    repo = layout.RepoLayout(repo_dir)
+    if not repo_dir.is_dir():
+        raise BuildNotFoundError(f"There is no repository at {repo_dir}.")
+    with RepoLock(repo.state_dir), ObjectStore(repo, options.jobs) as store:
+        catalog = Catalog(repo, options.product)
+        listing = catalog.listing(options.os)
+        item = listing.find(build_id)
+        if item is None:
+            raise BuildNotFoundError(
+                f"Build {build_id} of product {options.product} ({options.os}) is not published."
+            )
+        loaded = catalog.load_build(item)
+        report = PublishReport(
+            options.product, options.os, build_id, item.version_name, options.branch
+        )
+        report.files = len(loaded.files)
+        report.bytes = sum(f.size for f in loaded.files.values())
+        report.compressed_bytes = loaded.compressed_size
+        if any(i.build_id == build_id and i.branch == options.branch for i in listing.items):
+            report.unchanged = True
+            return report
+        now = datetime.now(UTC).strftime(DATE_FORMAT)
+        promoted = LoadedBuild(
+            replace(item, branch=options.branch, date_published=now),
+            loaded.manifest,
+            loaded.depots,
+        )
+        olds = [
+            catalog.load_build(i)
+            for i in listing.items
+            if i.branch == options.branch and i.build_id != build_id and i.generation == 2
+        ][: options.patch_depth]
+        base_url = options.base_url or base_url_of(item.meta_urls[0])
+        chain = ChainBuilder(
+            catalog,
+            store,
+            repo.state_dir / "work",
+            jobs=options.jobs,
+            progress=progress,
+            cancel=cancel,
+        )
+        report.edges = chain.build(olds, promoted, lambda f: None, base_url)
+        report.patches_encoded, report.patches_cached = chain.encoded, chain.reused
+        cancel.raise_if_cancelled()
+        documents.add_build(catalog, promoted, report.edges, base_url)
+        report.objects_written = store.stats.objects_written
+        report.bytes_written = store.stats.bytes_written
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
