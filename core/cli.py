@@ -118,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     p.add_argument("--verbose", action="store_true", help="log every request")
+
+    p = sub.add_parser("demo", help="publish the built-in sample game and serve it")
+    p.add_argument("--dir", type=Path, default=Path("demo-data"), help="where to keep it")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
     return parser
 
 
@@ -239,6 +244,33 @@ COMMANDS: dict[str, tuple[Callable[..., Any], Callable[[Any], str]]] = {
 }
 
 
+def run_demo(args: argparse.Namespace) -> int:
+    from core.demo import DEMO_NAME, DEMO_PRODUCT, prepare_demo
+    from core.serve import make_server
+
+    bar = TerminalProgress()
+    try:
+        repo = prepare_demo(args.dir, bar)
+    finally:
+        bar.close()
+    server = make_server(repo, args.host, args.port)
+    url = f"http://{args.host}:{server.socket.getsockname()[1]}"
+    print(f"serving {repo} at {url}", flush=True)
+    print(
+        f"{DEMO_NAME} (product {DEMO_PRODUCT}) has three builds; its builds list is\n"
+        f"  {url}/products/{DEMO_PRODUCT}/os/windows/builds?generation=2\n"
+        "Press Ctrl-C to stop.",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def _install_interrupt(cancel: CancelToken) -> None:
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
         if cancel.cancelled:
@@ -260,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from core.serve import run
 
             return run(args.repo, args.host, args.port, sys.stdout, verbose=args.verbose)
+        if args.command == "demo":
+            return run_demo(args)
         run_command, describe = COMMANDS[args.command]
         cancel = CancelToken()
         _install_interrupt(cancel)
