@@ -1,0 +1,480 @@
+"""xdelta3 (VCDIFF) patches: make them, apply them, and run both in worker processes.
+
+Why a process pool: pyxdelta holds the GIL for the whole encode or decode (a Python thread
+beside a 64 MiB decode ran at 3% of its rate), so patching on a thread would freeze the
+window for the length of the patch. Every call therefore runs in :class:`PatchPool`, a
+process pool with one worker per core, which also keeps a crash in xdelta3's C code on a
+hostile patch out of the calling process.
+
+Why two encoders: pyxdelta encodes with xdelta3's fixed 64 MiB source window, so in a
+larger file content that moved further than that finds no match (a 512 MiB file with its
+halves swapped gave a 537 MB patch in 150 s). The ``xdelta3`` command with a source window
+covering the whole source made 1.8 KB in 4 s. Files above ``cli_above`` are encoded with the
+command when it is installed, always with ``-S none`` (Debian's default ``-S lzma`` makes
+patches pyxdelta cannot read). Decoding always uses pyxdelta, which reads both kinds.
+
+Both :func:`encode` and :func:`decode` write a partial file next to their result and rename it
+into place, so an interrupted call never leaves a half-written patch or output behind.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    InvalidStateError,
+    ProcessPoolExecutor,
+    wait,
+)
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any, ParamSpec, TypeVar
+
+import pyxdelta
+
+from core.errors import CancelledError, PatchDecodeError, PatchEncodeError
+from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
+
+__all__ = [
+    "CLI_MAX_WINDOW",
+    "CLI_MIN_WINDOW",
+    "DEFAULT_CLI_ABOVE",
+    "EncodeJob",
+    "EncodeResult",
+    "PatchPool",
+    "decode",
+    "encode",
+    "partial_path",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CLI_ABOVE = 64 * 2**20
+"""Files larger than pyxdelta's fixed 64 MiB source window go to the ``xdelta3`` command."""
+
+CLI_MIN_WINDOW = 512 * 2**10
+CLI_MAX_WINDOW = 2 * 2**30
+"""xdelta3 3.0.11 refuses ``-B`` outside 512 KiB..2 GiB (``-B: maximum value: 2147483648``).
+A source larger than 2 GiB is encoded with a 2 GiB window: content that moved further than
+that finds no match and is stored literally, so such patches grow but stay correct. The
+command's memory grows with the window: 190 MB peak for an 80 MiB source, about 1 GB of
+tables alone at the 2 GiB cap, once per worker encoding a large file."""
+
+_MESSAGE_LIMIT = 4000
+_POLL_SECONDS = 0.1
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def partial_path(final: Path) -> Path:
+    """Where :func:`encode` or :func:`decode` writes before renaming to ``final``.
+
+    The name is fixed, so a leftover from a killed worker is found and replaced by the next
+    call, and a caller can poll its size to draw a live bar during a long decode.
+    """
+    name = f".{final.name}.xdelta-partial"
+    if len(os.fsencode(name)) > 255:  # the usual file-name limit
+        name = f".{hashlib.sha256(os.fsencode(final.name)).hexdigest()}.xdelta-partial"
+    return final.with_name(name)
+
+
+def encode(source: Path, target: Path, patch: Path, *, cli_above: int = DEFAULT_CLI_ABOVE) -> int:
+    """Write a patch at ``patch`` that turns ``source`` into ``target``; return its size.
+
+    Files where the source or target is larger than ``cli_above`` bytes are encoded with the
+    ``xdelta3`` command and a source window covering the whole source (capped at
+    :data:`CLI_MAX_WINDOW`); without the command they fall back to pyxdelta, which is correct
+    but finds no far-moved content. Raises :class:`PatchEncodeError` naming the files and
+    carrying xdelta3's message.
+
+    pyxdelta's message is captured by pointing file descriptor 2 at a temporary file for the
+    length of the call. That is process-wide, which is fine because this function is meant
+    to run in a worker process (see :class:`PatchPool`).
+    """
+    what = f"{source} → {target}"
+    try:
+        source_size = source.stat().st_size
+        largest = max(source_size, target.stat().st_size)
+    except OSError as exc:
+        raise PatchEncodeError(f"{what}: {_os_reason(exc)}") from exc
+    cli = _find_cli() if largest > cli_above else None
+    if largest > cli_above and cli is None:
+        log.info("xdelta3 command not found; encoding %s with pyxdelta's 64 MiB window", target)
+    partial = partial_path(patch)
+    try:
+        _remove(partial)
+        if cli is not None:
+            ok, message = _encode_cli(cli, source, target, partial, _cli_window(source_size))
+        else:
+            ok, message = _call_pyxdelta(
+                pyxdelta.run, infile=str(source), outfile=str(target), patchfile=str(partial)
+            )
+        if not ok:
+            raise PatchEncodeError(f"{what}: {message or 'xdelta3 printed no message'}")
+        size = partial.stat().st_size
+        os.replace(partial, patch)
+        return size
+    except OSError as exc:
+        raise PatchEncodeError(f"{what}: {_os_reason(exc)}") from exc
+    finally:
+        with suppress(OSError):
+            _remove(partial)
+
+
+def decode(source: Path, patch: Path, out: Path) -> None:
+    """Apply ``patch`` to ``source`` and write the result at ``out``.
+
+    The output goes to a fresh partial file (decoding over an existing file was 15× slower)
+    that is renamed to ``out`` only on success. Raises :class:`PatchDecodeError` carrying
+    xdelta3's message. A wrong source is not always detected, so the caller verifies the
+    output's hash. Captures file descriptor 2 like :func:`encode`.
+    """
+    partial = partial_path(out)
+    try:
+        _remove(partial)
+        ok, message = _call_pyxdelta(
+            pyxdelta.decode, infile=str(source), patchfile=str(patch), outfile=str(partial)
+        )
+        if not ok:
+            raise PatchDecodeError(
+                f"{patch} on {source}: {message or 'xdelta3 printed no message'}"
+            )
+        os.replace(partial, out)
+    except OSError as exc:
+        raise PatchDecodeError(f"{patch} on {source}: {_os_reason(exc)}") from exc
+    finally:
+        with suppress(OSError):
+            _remove(partial)
+
+
+def _os_reason(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}."
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def _find_cli() -> str | None:
+    return shutil.which("xdelta3")
+
+
+def _cli_window(source_size: int) -> int:
+    return min(max(source_size, CLI_MIN_WINDOW), CLI_MAX_WINDOW)
+
+
+def _encode_cli(cli: str, source: Path, target: Path, out: Path, window: int) -> tuple[bool, str]:
+    # -S none: pyxdelta cannot decode Debian's default lzma secondary compression.
+    # -D: never decompress gzip/xz inputs through an external program (pyxdelta cannot
+    #     recompress on decode). -A=: no application header, so patches do not carry the
+    #     publisher's file paths. Absolute paths keep a name starting with "-" from
+    #     reading as an option; XDELTA is dropped because xdelta3 takes options from it.
+    args = [cli, "-e", "-f", "-D", "-A=", "-S", "none", "-B", str(window)]
+    args += ["-s", str(source.absolute()), str(target.absolute()), str(out.absolute())]
+    env = {k: v for k, v in os.environ.items() if k != "XDELTA"}
+    with (
+        subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+        ) as proc,
+        _child_dies_with_us(proc),
+    ):
+        try:
+            _, err = proc.communicate()
+        except BaseException:
+            proc.kill()
+            raise
+    if proc.returncode == 0:
+        return True, ""
+    return False, _tidy(err) or f"xdelta3 exited with status {proc.returncode}"
+
+
+@contextmanager
+def _child_dies_with_us(proc: subprocess.Popen[bytes]) -> Iterator[None]:
+    """Kill ``proc`` if this process gets SIGTERM (how :class:`PatchPool` stops workers).
+
+    Without this the ``xdelta3`` command would outlive a cancelled worker and keep writing.
+    Signal handlers can only be set from the main thread; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread() or sys.platform == "win32":
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is None:  # set outside Python: it could not be put back
+        yield
+        return
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        if previous == signal.SIG_IGN:
+            return
+        proc.kill()
+        if callable(previous):  # the command's exit status then fails the encode
+            previous(signum, frame)
+            return
+        with suppress(ChildProcessError):  # reap it now: nobody else will wait for it
+            os.waitpid(proc.pid, 0)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _call_pyxdelta(fn: Callable[..., object], **paths: str) -> tuple[bool, str]:
+    """Call a pyxdelta function; return its verdict and what it printed on fd 2."""
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as capture:
+        saved = os.dup(2)
+        try:
+            os.dup2(capture.fileno(), 2)
+            try:
+                ok = bool(fn(**paths))
+            finally:
+                os.dup2(saved, 2)
+        finally:
+            os.close(saved)
+        capture.seek(0)
+        return ok, _tidy(capture.read(_MESSAGE_LIMIT))
+
+
+def _tidy(message: bytes) -> str:
+    lines = message.decode("utf-8", "replace").strip().splitlines()
+    return " ".join(line.strip() for line in lines if line.strip())[:_MESSAGE_LIMIT]
+
+
+# --- the process pool ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EncodeJob:
+    """Make ``patch``, turning ``source`` into ``target``."""
+
+    source: Path
+    target: Path
+    patch: Path
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    """The outcome of one :class:`EncodeJob`: the patch's size, or the error."""
+
+    job: EncodeJob
+    size: int | None
+    error: PatchEncodeError | None
+
+
+def _default_workers() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+class PatchPool:
+    """Worker processes that run :func:`encode` and :func:`decode`, one per core by default.
+
+    Use it as a context manager: leaving the block waits for the workers to stop, or, if an
+    exception is leaving it, stops them at once. Workers start on first use with the
+    "forkserver" method on Linux (forking a threaded GUI process is unsafe) and "spawn"
+    elsewhere. A cancel, or a worker that died (a crash on a hostile patch), discards the
+    workers; the next call starts fresh ones.
+    """
+
+    def __init__(self, jobs: int | None = None, *, cli_above: int = DEFAULT_CLI_ABOVE) -> None:
+        if jobs is not None and jobs < 1:
+            raise ValueError(f"jobs must be at least 1, not {jobs}")
+        self.jobs = jobs or _default_workers()
+        self.cli_above = cli_above
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> PatchPool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.terminate()
+
+    def close(self) -> None:
+        """Let running jobs finish, then stop the workers."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+    def terminate(self) -> None:
+        """Drop queued jobs and stop the workers now, running jobs included."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        processes = list(executor._processes.values())  # public only from Python 3.14
+        executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            with suppress(ValueError):  # already closed
+                process.terminate()
+        for process in processes:
+            with suppress(ValueError):
+                process.join(5)
+                if process.is_alive():
+                    process.kill()
+                    process.join()
+        executor.shutdown(wait=True)
+
+    def encode_all(
+        self,
+        jobs: Sequence[EncodeJob],
+        *,
+        progress: ProgressSink = null_sink,
+        cancel: CancelToken = NEVER_CANCELLED,
+    ) -> Iterator[EncodeResult]:
+        """Run every job and yield each one's result as it finishes, in finishing order.
+
+        A failing job is yielded with its :class:`PatchEncodeError`; the others carry on.
+        Progress counts the bytes of the targets done so far. A cancel stops every job in
+        this pool at once and raises :class:`CancelledError`; finished patches stay.
+        """
+        cancel.raise_if_cancelled()
+        if not jobs:
+            return
+        sizes = {job: _size_or_zero(job.target) for job in jobs}
+        total, done = sum(sizes.values()), 0
+        progress(Progress(phase="patching", done=0, total=total))
+        running: dict[Future[int], EncodeJob] = {}
+        for job in jobs:
+            future = self._submit(
+                partial_path(job.patch),
+                encode,
+                job.source,
+                job.target,
+                job.patch,
+                cli_above=self.cli_above,
+            )
+            running[future] = job
+        try:
+            while running:
+                finished, _ = wait(running, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
+                if cancel.cancelled:
+                    self.terminate()
+                    raise CancelledError()
+                for future in finished:
+                    job = running.pop(future)
+                    done += sizes[job]
+                    progress(Progress("patching", done, total, item=job.target.name))
+                    yield _encode_result(job, future)
+        finally:
+            for future in running:  # only left when the caller stopped iterating early
+                future.cancel()
+
+    def decode(self, source: Path, patch: Path, out: Path) -> Future[None]:
+        """Queue one :func:`decode`; the future fails with :class:`PatchDecodeError`.
+
+        Cancelling the future drops the job if it has not started; a started job runs on.
+        """
+        inner = self._submit(partial_path(out), decode, source, patch, out)
+        outer: Future[None] = Future()
+
+        def settle(done: Future[None]) -> None:
+            with suppress(InvalidStateError):  # outer was cancelled meanwhile
+                if done.cancelled():
+                    outer.cancel()
+                elif isinstance(error := done.exception(), BrokenProcessPool):
+                    outer.set_exception(PatchDecodeError(f"{patch} on {source}: {_DIED}"))
+                elif error is not None:
+                    outer.set_exception(error)
+                else:
+                    outer.set_result(None)
+
+        outer.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)
+        inner.add_done_callback(settle)
+        return outer
+
+    def _submit(
+        self, partial: Path, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> Future[_T]:
+        """Queue ``fn``, which writes ``partial``; remove that file if its worker dies."""
+        try:
+            future = self._live_executor().submit(fn, *args, **kwargs)
+        except BrokenProcessPool:  # a worker died since the last look; start afresh once
+            future = self._live_executor().submit(fn, *args, **kwargs)
+        future.add_done_callback(functools.partial(_drop_if_died, partial))
+        return future
+
+    def _live_executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            broken = self._executor
+            # _broken is private but typed; it turns true once a worker has died.
+            if broken is not None and broken._broken:
+                self._executor = None
+            else:
+                broken = None
+            if self._executor is None:
+                method = "forkserver" if sys.platform == "linux" else "spawn"
+                self._executor = ProcessPoolExecutor(
+                    self.jobs, mp_context=multiprocessing.get_context(method)
+                )
+            executor = self._executor
+        if broken is not None:
+            broken.shutdown(wait=True)
+        return executor
+
+
+_DIED = "the worker process stopped unexpectedly (it crashed or was killed)."
+
+
+def _encode_result(job: EncodeJob, future: Future[int]) -> EncodeResult:
+    if future.cancelled():  # another thread terminated the pool
+        raise CancelledError()
+    error = future.exception()
+    if error is None:
+        return EncodeResult(job, future.result(), None)
+    if isinstance(error, PatchEncodeError):
+        return EncodeResult(job, None, error)
+    what = f"{job.source} → {job.target}"
+    if isinstance(error, BrokenProcessPool):
+        return EncodeResult(job, None, PatchEncodeError(f"{what}: {_DIED}"))
+    # Anything else is unexpected, but one bad job must not cost the rest of the batch.
+    return EncodeResult(job, None, PatchEncodeError(f"{what}: {type(error).__name__}: {error}"))
+
+
+def _drop_if_died(partial: Path, future: Future[Any]) -> None:
+    # A dead worker (crash, or terminate()) cannot finish or remove its partial file.
+    if not future.cancelled() and isinstance(future.exception(), BrokenProcessPool):
+        with suppress(OSError):
+            _remove(partial)
+
+
+def _size_or_zero(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
