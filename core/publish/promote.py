@@ -11,27 +11,15 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from core import layout
 from core.errors import BuildNotFoundError, FormatError, UsageError
 from core.format.builds import DATE_FORMAT
 from core.progress import NEVER_CANCELLED, CancelToken, ProgressSink, null_sink
-from core.publish import documents
 from core.publish.catalog import Catalog, LoadedBuild
-from core.publish.chain import ChainBuilder
 from core.publish.lock import RepoLock
-from core.publish.publisher import PublishOptions, PublishReport
+from core.publish.publisher import PublishOptions, PublishReport, extend_chain
 from core.publish.store import ObjectStore
-
-
-def base_url_of(link: str) -> str:
-    """``https://cdn/x/content-system/...`` → ``https://cdn/x``; root-relative → ``""``."""
-    parts = urlsplit(link)
-    if not parts.scheme:
-        return ""
-    prefix = parts.path.split("/" + layout.CONTENT_ROOT + "/", 1)[0]
-    return f"{parts.scheme}://{parts.netloc}{prefix}"
 
 
 def promote(
@@ -81,19 +69,9 @@ def promote(
             for i in listing.items
             if i.branch == options.branch and i.build_id != build_id and i.generation == 2
         ][: options.patch_depth]
-        base_url = options.base_url or base_url_of(item.meta_urls[0])
-        chain = ChainBuilder(
-            catalog,
-            store,
-            repo.state_dir / "work",
-            jobs=options.jobs,
-            progress=progress,
-            cancel=cancel,
+        extend_chain(
+            catalog, store, olds, promoted, lambda f: None, options, report, progress, cancel
         )
-        report.edges = chain.build(olds, promoted, lambda f: None, base_url)
-        report.patches_encoded, report.patches_cached = chain.encoded, chain.reused
-        cancel.raise_if_cancelled()
-        documents.add_build(catalog, promoted, report.edges, base_url)
         report.objects_written = store.stats.objects_written
         report.bytes_written = store.stats.bytes_written
     report.seconds = round(time.monotonic() - started, 3)

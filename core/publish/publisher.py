@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from core import layout
 from core.errors import FormatError, PublishError, UsageError
@@ -129,7 +131,8 @@ def publish(
         scanned = scan_build(build_dir, exclude=repo_dir)
         progress(Progress("scanning", len(scanned.files), len(scanned.files), "", "files"))
         listing = catalog.listing(options.os)
-        olds = [catalog.load_build(i) for i in _branch_items(listing.items, options.branch)]
+        recent = _branch_items(listing.items, options.branch)[: max(1, options.patch_depth)]
+        olds = [catalog.load_build(i) for i in recent]
         for old in olds:
             store.remember(c for f in old.files.values() for c in f.chunks)
         build_id = options.build_id or documents.next_build_id(catalog)
@@ -151,26 +154,60 @@ def publish(
             report.build_id, report.unchanged = latest.item.build_id, True
         else:
             new = _new_build(options, build_id, name, depot, depot_id, store, olds, build_dir)
-            chain = ChainBuilder(
+            extend_chain(
                 catalog,
                 store,
-                repo.state_dir / "work",
-                jobs=options.jobs,
-                progress=progress,
-                cancel=cancel,
+                olds,
+                new,
+                lambda f: build_dir / f.path,
+                options,
+                report,
+                progress,
+                cancel,
             )
-            report.edges = chain.build(
-                olds[: options.patch_depth], new, lambda f: build_dir / f.path, options.base_url
-            )
-            report.patches_encoded, report.patches_cached = chain.encoded, chain.reused
-            cancel.raise_if_cancelled()
-            progress(Progress("writing documents", 0, 1, "", "steps"))
-            documents.add_build(catalog, new, report.edges, options.base_url)
         report.objects_written = store.stats.objects_written
         report.objects_reused = store.stats.objects_reused
         report.bytes_written = store.stats.bytes_written
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def extend_chain(
+    catalog: Catalog,
+    store: ObjectStore,
+    olds: list[LoadedBuild],
+    new: LoadedBuild,
+    target_file: Callable[[DepotFile], Path | None],
+    options: PublishOptions,
+    report: PublishReport,
+    progress: ProgressSink,
+    cancel: CancelToken,
+) -> None:
+    """Patch the branch's last ``patch_depth`` builds to ``new``, then point the
+    product's documents at it (pairs, graph, listings: the publish's last step)."""
+    base_url = options.base_url or base_url_of(new.item.meta_urls[0])
+    chain = ChainBuilder(
+        catalog,
+        store,
+        catalog.repo.state_dir / "work",
+        jobs=options.jobs,
+        progress=progress,
+        cancel=cancel,
+    )
+    report.edges = chain.build(olds[: options.patch_depth], new, target_file, base_url)
+    report.patches_encoded, report.patches_cached = chain.encoded, chain.reused
+    cancel.raise_if_cancelled()
+    progress(Progress("writing documents", 0, 1, "", "steps"))
+    documents.add_build(catalog, new, report.edges, base_url)
+
+
+def base_url_of(link: str) -> str:
+    """``https://cdn/x/content-system/...`` → ``https://cdn/x``; root-relative → ``""``."""
+    parts = urlsplit(link)
+    if not parts.scheme:
+        return ""
+    prefix = parts.path.split("/" + layout.CONTENT_ROOT + "/", 1)[0]
+    return f"{parts.scheme}://{parts.netloc}{prefix}"
 
 
 def _branch_items(items: tuple[BuildItem, ...], branch: str | None) -> list[BuildItem]:
