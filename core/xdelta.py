@@ -309,6 +309,8 @@ class PatchPool:
         self.cli_above = cli_above
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
+        # Partial output of every job not finished yet, removed once its worker is dead.
+        self._partials: dict[Future[Any], Path] = {}
 
     def __enter__(self) -> PatchPool:
         return self
@@ -349,6 +351,14 @@ class PatchPool:
                     process.kill()
                     process.join()
         executor.shutdown(wait=True)
+        # Every worker is dead now, so nothing can write these any more. The futures'
+        # own callbacks may still be on their way; removing here does not race them.
+        with self._lock:
+            partials, self._partials = self._partials, {}
+        for future, partial in partials.items():
+            if not (future.done() and not future.cancelled() and future.exception() is None):
+                with suppress(OSError):
+                    _remove(partial)
 
     def encode_all(
         self,
@@ -426,8 +436,18 @@ class PatchPool:
             future = self._live_executor().submit(fn, *args, **kwargs)
         except BrokenProcessPool:  # a worker died since the last look; start afresh once
             future = self._live_executor().submit(fn, *args, **kwargs)
+        with self._lock:
+            self._partials[future] = partial
         future.add_done_callback(functools.partial(_drop_if_died, partial))
+        future.add_done_callback(self._forget)
         return future
+
+    def _forget(self, future: Future[Any]) -> None:
+        """A job that ran to its end cleaned up its own partial file."""
+        if future.cancelled() or isinstance(future.exception(), BrokenProcessPool):
+            return  # terminate() (or _drop_if_died) removes what it left
+        with self._lock:
+            self._partials.pop(future, None)
 
     def _live_executor(self) -> ProcessPoolExecutor:
         with self._lock:

@@ -1,4 +1,8 @@
-"""Entry point of ``slipstream-gui``."""
+"""Entry point of ``slipstream-gui``.
+
+The window itself is the next piece of work (issue "The desktop app"); until it lands
+this entry point answers ``--version`` and says so plainly instead of failing oddly.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     if "--version" in args:
         print(f"slipstream-gui {__version__}")
         return 0
-    print("slipstream-gui: the window is not built yet (see issue 'The desktop app').", file=sys.stderr)
+    print(
+        "slipstream-gui: the window is not built yet; use the slipstream command.",
+        file=sys.stderr,
+    )
     return 1
 
 

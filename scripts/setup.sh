@@ -26,9 +26,15 @@ fi
 
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-if [ "${1:-}" = "--dev" ]; then
-  .venv/bin/python -m pip install -q -e '.[dev]'
-else
-  .venv/bin/python -m pip install -q -e .
+target=.
+[ "${1:-}" = "--dev" ] && target='.[dev]'
+log=$(mktemp)
+# pip's build chatter goes to a log that is shown only when the install fails.
+if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+       .venv/bin/python -m pip install -q -e "$target"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  rm -f "$log"
+  echo "setup: installing Python packages failed (see above)" >&2
+  exit 1
 fi
+rm -f "$log"
