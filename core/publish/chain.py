@@ -224,7 +224,8 @@ class ChainBuilder:
                     key = jobs[result.job]
                     target = todo[key][1]
                     delta = self._finish(key, result.job.patch, target, result.size is not None)
-                    self.cache.put(delta)
+                    if result.error is None:  # a failure (input gone, worker died) may pass later
+                        self.cache.put(delta)
                     deltas[key] = delta
                     self.encoded += 1
         finally:

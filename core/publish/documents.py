@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 
 from core import layout
+from core.errors import LocalIOError
 from core.format.builds import BuildItem, BuildsListing, unsigned_link
 from core.format.graph import GraphBuild, GraphEdge, PatchGraph
 from core.publish.catalog import Catalog, LoadedBuild
@@ -68,6 +69,18 @@ def write_graph(
     catalog.write_json(layout.graph_rel(catalog.product, os_name), graph.to_json())
 
 
+def drop_pairs_to(catalog: Catalog, build_id: str) -> None:
+    """Remove the pair documents to ``build_id``, an id no listing names yet: a publish
+    interrupted before its ``builds.json`` left them, and they patch into that run's
+    content, not into what is published now under the same id."""
+    folder = catalog.repo.path(layout.product_rel(catalog.product)) / "patches"
+    try:
+        for stale in folder.glob(f"*/{layout.check_id(build_id)}.json"):
+            stale.unlink()
+    except OSError as exc:
+        raise LocalIOError.wrap(exc, "remove a stale patch document") from None
+
+
 def add_build(catalog: Catalog, new: LoadedBuild, edges: list[Edge], base_url: str) -> None:
     """Point the product's documents at ``new`` and its patch pairs."""
     os_name = new.item.os
@@ -76,10 +89,15 @@ def add_build(catalog: Catalog, new: LoadedBuild, edges: list[Edge], base_url: s
             rel = layout.patch_pair_rel(catalog.product, edge.from_build, edge.to_build)
             catalog.write_json(rel, edge.index.to_json())
     listing = catalog.listing(os_name)
+    listed = {i.build_id for i in listing.items}  # an edge to an unlisted build is stale
     listing = listing.with_items(sort_items((new.item, *listing.items)))
     graph = catalog.graph(os_name)
     replaced = {(e.from_build, e.to_build) for e in edges}
-    graph_edges = [e for e in graph.edges if (e.from_build, e.to_build) not in replaced]
+    graph_edges = [
+        e
+        for e in graph.edges
+        if (e.from_build, e.to_build) not in replaced and e.to_build in listed
+    ]
     graph_edges += [g for e in edges if (g := e.graph_edge()) is not None]
     full = {b.build_id: b.full_bytes for b in graph.builds}
     full[new.item.build_id] = new.compressed_size

@@ -154,6 +154,7 @@ def publish(
             report.build_id, report.unchanged = latest.item.build_id, True
         else:
             new = _new_build(options, build_id, name, depot, depot_id, store, olds, build_dir)
+            documents.drop_pairs_to(catalog, build_id)
             extend_chain(
                 catalog,
                 store,
