@@ -190,6 +190,7 @@ def describe_publish(report: Any) -> str:
         f"{report.objects_reused} already present",
         f"  patches: {report.patches_encoded} encoded, {report.patches_cached} reused from cache",
     ]
+    lines += [f"  no patch (encoding failed): {reason}" for reason in report.patch_failures]
     return "\n".join(lines + _edge_lines(report.edges))
 
 

@@ -507,6 +507,10 @@ def test_build_ids_increase_and_an_existing_one_is_refused(
     with pytest.raises(PublishError, match=r"Build 2 is already published"):
         publish(sample.builds[0], sample_copy, options(build_id="2", version_name="again"))
     assert repo_listing(sample_copy) == before
+    # A re-run with the same id and the same content (a CI job run twice) is a no-op.
+    rerun = publish(sample.builds[1], sample_copy, options(build_id="2", version_name="1.2"))
+    assert rerun.unchanged and rerun.build_id == "2" and rerun.objects_written == 0
+    assert repo_listing(sample_copy) == before
     report = publish(sample.builds[0], sample_copy, options(build_id="70", version_name="x"))
     assert report.build_id == "70"
     assert publish(sample.builds[1], sample_copy, options(version_name="y")).build_id == "71"
@@ -634,6 +638,8 @@ def test_a_failed_encode_is_not_remembered_as_no_patch(tmp_path: Path) -> None:
 
     report = publish(build2, repo, options(version_name="2"), progress=hide_target)
     assert report.edges[0].index is None  # no patch this time
+    assert len(report.patch_failures) == 1 and "data/world.pak" in report.patch_failures[0]
+    assert report.patches_encoded == 0
     aside.rename(build2 / "data/world.pak")
 
     again = publish(build2, repo, options(version_name="2 again"))

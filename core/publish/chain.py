@@ -182,6 +182,8 @@ class ChainBuilder:
         self.cache = DeltaCache(catalog.repo.state_dir / "patch-cache", catalog)
         self.encoded = 0
         self.reused = 0
+        self.failures: list[str] = []
+        """Why each encode that failed did (the file then ships without a patch)."""
 
     def build(
         self,
@@ -226,8 +228,10 @@ class ChainBuilder:
                     delta = self._finish(key, result.job.patch, target, result.size is not None)
                     if result.error is None:  # a failure (input gone, worker died) may pass later
                         self.cache.put(delta)
+                        self.encoded += 1
+                    else:
+                        self.failures.append(f"{target.path}: {result.error}")
                     deltas[key] = delta
-                    self.encoded += 1
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)
         return deltas

@@ -92,6 +92,7 @@ class PublishReport:
     bytes_written: int = 0
     patches_encoded: int = 0
     patches_cached: int = 0
+    patch_failures: list[str] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
     unchanged: bool = False
     seconds: float = 0.0
@@ -136,22 +137,23 @@ def publish(
         for old in olds:
             store.remember(c for f in old.files.values() for c in f.chunks)
         build_id = options.build_id or documents.next_build_id(catalog)
-        if any(
-            i.build_id == build_id for o in catalog.os_names() for i in catalog.listing(o).items
-        ):
+        existing = _listed(catalog, build_id)
+        if existing is not None and (existing.os, existing.branch) != (options.os, options.branch):
             raise PublishError(f"Build {build_id} is already published; choose another --build-id.")
         depot = _write_depot(store, scanned, options.product, progress, cancel)
         depot_id = store.put_document(depot.to_json())
         name = options.version_name if options.version_name is not None else build_dir.name
         report = PublishReport(options.product, options.os, build_id, name, options.branch)
         _count(report, scanned, depot)
-        latest = olds[0] if olds else None
-        if (
-            latest
-            and latest.manifest.depots[0].manifest == depot_id
-            and latest.item.version_name == name
-        ):
-            report.build_id, report.unchanged = latest.item.build_id, True
+        same = catalog.load_build(existing) if existing else (olds[0] if olds else None)
+        if same and same.manifest.depots[0].manifest == depot_id and same.item.version_name == name:
+            # A re-run of an earlier publish (maybe with the same --build-id): nothing to add.
+            report.build_id, report.unchanged = same.item.build_id, True
+        elif existing is not None:
+            raise PublishError(
+                f"Build {build_id} is already published with other content; "
+                "choose another --build-id."
+            )
         else:
             new = _new_build(options, build_id, name, depot, depot_id, store, olds, build_dir)
             documents.drop_pairs_to(catalog, build_id)
@@ -197,6 +199,7 @@ def extend_chain(
     )
     report.edges = chain.build(olds[: options.patch_depth], new, target_file, base_url)
     report.patches_encoded, report.patches_cached = chain.encoded, chain.reused
+    report.patch_failures = chain.failures
     cancel.raise_if_cancelled()
     progress(Progress("writing documents", 0, 1, "", "steps"))
     documents.add_build(catalog, new, report.edges, base_url)
@@ -209,6 +212,14 @@ def base_url_of(link: str) -> str:
         return ""
     prefix = parts.path.split("/" + layout.CONTENT_ROOT + "/", 1)[0]
     return f"{parts.scheme}://{parts.netloc}{prefix}"
+
+
+def _listed(catalog: Catalog, build_id: str) -> BuildItem | None:
+    """The listing item of ``build_id`` on any OS of the product, if published."""
+    return next(
+        (i for o in catalog.os_names() for i in catalog.listing(o).items if i.build_id == build_id),
+        None,
+    )
 
 
 def _branch_items(items: tuple[BuildItem, ...], branch: str | None) -> list[BuildItem]:
