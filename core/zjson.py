@@ -16,33 +16,25 @@ from typing import Any
 from core.errors import FormatError, LimitExceededError
 
 ZLIB_LEVEL = 6  # zlib's default: the "78 9c" header GOG's own documents carry
-_INFLATE_STEP = 1 << 20
 
 
 def inflate(data: bytes, cap: int, what: str) -> bytes:
-    """Inflate one complete zlib stream, refusing more than ``cap`` output bytes."""
+    """Inflate one complete zlib stream, refusing more than ``cap`` output bytes.
+
+    One call with an output limit: a bomb stops at ``cap + 1`` bytes, and honest data
+    inflates at full speed (stepping 1 MiB at a time was three times slower)."""
     inflater = zlib.decompressobj()
-    out = bytearray()
-    pending = data
     try:
-        while pending:
-            room = cap + 1 - len(out)
-            piece = inflater.decompress(pending, min(room, _INFLATE_STEP))
-            out += piece
-            if len(out) > cap:
-                raise LimitExceededError(f"{what} inflates to more than {cap} bytes.")
-            pending = inflater.unconsumed_tail
-            if inflater.eof:
-                break
-            if not piece and not pending:
-                break
+        out = inflater.decompress(data, cap + 1)
     except zlib.error as exc:
         raise FormatError(f"{what} is not a valid zlib stream ({exc}).") from None
+    if len(out) > cap:
+        raise LimitExceededError(f"{what} inflates to more than {cap} bytes.")
     if not inflater.eof:
         raise FormatError(f"{what} is a truncated zlib stream.")
     if inflater.unused_data:
         raise FormatError(f"{what} has {len(inflater.unused_data)} bytes after its zlib stream.")
-    return bytes(out)
+    return out
 
 
 def is_zlib(data: bytes) -> bool:

@@ -11,8 +11,10 @@ publisher needs no copy of earlier build folders.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,7 +221,9 @@ class ChainBuilder:
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
             jobs = self._prepare_jobs(todo, target_file)
-            with PatchPool(self.jobs) as pool:
+            # The xdelta3 command sized to each file beats pyxdelta's fixed 64 MiB window
+            # tenfold on small files (3 ms against 35 ms) and writes no file names.
+            with PatchPool(self.jobs, cli_above=0) as pool:
                 for result in pool.encode_all(
                     list(jobs), progress=self.progress, cancel=self.cancel
                 ):
@@ -241,30 +245,41 @@ class ChainBuilder:
         todo: dict[tuple[str, str], tuple[DepotFile, DepotFile]],
         target_file: Callable[[DepotFile], Path | None],
     ) -> dict[EncodeJob, tuple[str, str]]:
-        """Rebuild each needed file once and name one encode job per pair."""
+        """Rebuild each needed file once (on every core: inflating and hashing release the
+        GIL) and name one encode job per pair, largest target first so the longest encode
+        does not start last."""
         on_disk: dict[str, Path] = {}
-
-        def local(item: DepotFile, given: Path | None = None) -> Path:
-            md5 = item.file_md5
-            if md5 not in on_disk:
+        rebuild: dict[str, DepotFile] = {}
+        for source, target in todo.values():
+            for item, given in ((source, None), (target, target_file(target))):
+                md5 = item.file_md5
+                if md5 in on_disk or md5 in rebuild:
+                    continue
                 if given is None:
-                    given = self.workdir / f"file-{md5}"
-                    self.catalog.materialize(item, given)
-                on_disk[md5] = given
-            return on_disk[md5]
+                    rebuild[md5] = item
+                else:
+                    on_disk[md5] = given
+        total, done = len(rebuild), 0
 
-        jobs: dict[EncodeJob, tuple[str, str]] = {}
-        total = len(todo)
-        for n, ((src, dst), (source, target)) in enumerate(todo.items()):
+        def materialize(item: DepotFile) -> None:
             self.cancel.raise_if_cancelled()
-            self.progress(Progress("preparing patches", n, total, target.path, "files"))
-            job = EncodeJob(
-                local(source),
-                local(target, target_file(target)),
+            self.catalog.materialize(item, self.workdir / f"file-{item.file_md5}")
+
+        with ThreadPoolExecutor(self.jobs or os.cpu_count() or 1) as threads:
+            items = list(rebuild.values())
+            for item, _ in zip(items, threads.map(materialize, items), strict=True):
+                done += 1
+                self.progress(Progress("preparing patches", done, total, item.path, "files"))
+        on_disk.update({md5: self.workdir / f"file-{md5}" for md5 in rebuild})
+        ordered = sorted(todo.items(), key=lambda kv: kv[1][1].size, reverse=True)
+        return {
+            EncodeJob(
+                on_disk[source.file_md5],
+                on_disk[target.file_md5],
                 self.workdir / f"delta-{src}-{dst}",
-            )
-            jobs[job] = (src, dst)
-        return jobs
+            ): (src, dst)
+            for (src, dst), (source, target) in ordered
+        }
 
     def _finish(self, key: tuple[str, str], patch: Path, target: DepotFile, ok: bool) -> Delta:
         if not ok:

@@ -9,9 +9,12 @@ written. A lock keeps a second publisher out.
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -241,37 +244,43 @@ def _write_depot(
     progress: ProgressSink,
     cancel: CancelToken,
 ) -> DepotManifest:
-    """Chunk every file into the store, then pack the small ones into a container."""
-    total = scanned.size
+    """Chunk every file into the store, then pack the small ones into a container.
+
+    Files are chunked ``store.jobs`` at a time: most files are a single chunk, and one
+    file at a time would leave all but one core idle."""
+    lock = threading.Lock()
     done = 0
 
     def rel(md5: str) -> str:
         return layout.store_rel(product, md5)
 
-    items: list[DepotItem] = [DepotDirectory(f) for f in scanned.folders]
-    small: list[ScannedFile] = []
-    for source in scanned.files:
-        cancel.raise_if_cancelled()
-
-        def advance(n: int, item: str = source.path) -> None:
-            nonlocal done
+    def advance(n: int, item: str) -> None:
+        nonlocal done
+        with lock:
             done += n
-            progress(Progress("chunking", done, total, item))
+            progress(Progress("chunking", done, scanned.size, item))
 
+    def chunk(source: ScannedFile) -> DepotFile:
+        cancel.raise_if_cancelled()
         data = store.chunk_stream(
-            read_pieces(source.source), source.size, rel, on_bytes=advance, cancel=cancel
+            read_pieces(source.source),
+            source.size,
+            rel,
+            on_bytes=functools.partial(advance, item=source.path),
+            cancel=cancel,
         )
-        items.append(
-            DepotFile(
-                path=source.path,
-                chunks=data.chunks,
-                md5=data.md5 if len(data.chunks) > 1 else None,
-                sha256=data.sha256,
-                flags=("executable",) if source.executable else (),
-            )
+        return DepotFile(
+            path=source.path,
+            chunks=data.chunks,
+            md5=data.md5 if len(data.chunks) > 1 else None,
+            sha256=data.sha256,
+            flags=("executable",) if source.executable else (),
         )
-        if 0 < source.size <= SMALL_FILE_BYTES:
-            small.append(source)
+
+    with ThreadPoolExecutor(store.jobs) as files:
+        items: list[DepotItem] = [DepotDirectory(f) for f in scanned.folders]
+        items += files.map(chunk, scanned.files)
+    small = [s for s in scanned.files if 0 < s.size <= SMALL_FILE_BYTES]
     sfc = None
     if small:
         sfc_size = sum(s.size for s in small)

@@ -162,7 +162,9 @@ class ObjectStore:
         ``rel_of(compressed md5)``; with ``write=False`` only compute the chunks."""
         whole_md5, whole_sha = hashlib.md5(), hashlib.sha256()
         futures: list[Future[Chunk]] = []
-        window = 2 * self.jobs  # bounds memory: at most this many chunks in flight
+        # Bounds memory: with ``jobs`` files chunked at once, at most jobs × (jobs + 1)
+        # chunks (each under 20 MiB) are in flight.
+        window = self.jobs + 1
         seen = 0
         for span, data in _cut(pieces, chunk_spans(size)):
             cancel.raise_if_cancelled()
