@@ -757,16 +757,18 @@ def test_cancel_while_chunking_then_rerun_reuses_objects(tmp_path: Path) -> None
     store = repo / CONTENT / "store" / PRODUCT
     old_objects = objects_under(store)
     # Nothing in common with build 1, so any reuse is of the cancelled run's objects.
-    specs = [FileSpec(f"data/part{n}.pak", 92 + n, 3 * MiB) for n in range(4)]
+    # Files are chunked a few at a time, so the cancel lands while a neighbour is in
+    # flight too; with eight files most are still untouched when it does.
+    specs = [FileSpec(f"data/part{n}.pak", 92 + n, 3 * MiB) for n in range(8)]
     build = write_build(tmp_path / "build2", specs)
 
-    token, sink = _cancel_when(lambda p: p.phase == "chunking" and p.item == "data/part2.pak")
+    token, sink = _cancel_when(lambda p: p.phase == "chunking" and p.item == "data/part1.pak")
     with pytest.raises(CancelledError):
         publish(build, repo, options(), progress=sink, cancel=token)
     assert builds_path(repo).read_bytes() == builds_before
     assert_consistent(repo)
     left = {k: v for k, v in objects_under(store).items() if k not in old_objects}
-    assert len(left) >= 2  # part0 and part1 were stored before the cancel
+    assert 1 <= len(left) < len(specs)  # some parts were stored before the cancel
 
     report = publish(build, repo, options())
     assert report.build_id == "2"
