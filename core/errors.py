@@ -100,3 +100,14 @@ class LocalIOError(SlipstreamError):
         """Describe ``exc`` as ``action`` failing, naming the file and the OS reason."""
         where = f" {exc.filename}" if exc.filename else ""
         return cls(f"Could not {action}{where}: {exc.strerror or exc}.")
+
+
+# --- library ---------------------------------------------------------------------------
+
+
+class LibraryError(SlipstreamError):
+    """Slipstream's library database could not be used."""
+
+
+class UnknownInstallError(SlipstreamError):
+    """This folder is not a game that Slipstream has installed."""
