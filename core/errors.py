@@ -111,3 +111,22 @@ class LibraryError(SlipstreamError):
 
 class UnknownInstallError(SlipstreamError):
     """This folder is not a game that Slipstream has installed."""
+
+
+# --- downloads -------------------------------------------------------------------------
+
+
+class DownloadError(SlipstreamError):
+    """A download failed."""
+
+
+class NotFoundError(DownloadError):
+    """The server does not have a file that Slipstream asked for."""
+
+
+class AccessDeniedError(DownloadError):
+    """The server refused access; log in again or check the repository's address."""
+
+
+class HashMismatchError(DownloadError):
+    """A downloaded file was damaged: its checksum is wrong."""
