@@ -119,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     p.add_argument("--verbose", action="store_true", help="log every request")
 
+    from core import cli_player
+
+    cli_player.add_parsers(sub)
+
     p = sub.add_parser("demo", help="publish the built-in sample game and serve it")
     p.add_argument("--dir", type=Path, default=Path("demo-data"), help="where to keep it")
     p.add_argument("--host", default="127.0.0.1")
@@ -272,6 +276,20 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_player(args: argparse.Namespace, cancel: CancelToken) -> int:
+    from core import cli_player
+
+    _install_interrupt(cancel)
+    bar = None if getattr(args, "no_progress", True) else TerminalProgress()
+    try:
+        doc, text = cli_player.run(args, bar or null_sink, cancel)
+    finally:
+        if bar:
+            bar.close()
+    print(json.dumps(doc, indent=2, default=str) if args.json else text)
+    return 0
+
+
 def _install_interrupt(cancel: CancelToken) -> None:
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
         if cancel.cancelled:
@@ -295,8 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run(args.repo, args.host, args.port, sys.stdout, verbose=args.verbose)
         if args.command == "demo":
             return run_demo(args)
-        run_command, describe = COMMANDS[args.command]
         cancel = CancelToken()
+        if args.command not in COMMANDS:
+            return _run_player(args, cancel)
+        run_command, describe = COMMANDS[args.command]
         _install_interrupt(cancel)
         bar = None if args.no_progress else TerminalProgress()
         try:

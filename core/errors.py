@@ -113,6 +113,10 @@ class UnknownInstallError(SlipstreamError):
     """This folder is not a game that Slipstream has installed."""
 
 
+class InsufficientSpaceError(LocalIOError):
+    """There is not enough free disk space for the update; nothing was changed."""
+
+
 # --- downloads -------------------------------------------------------------------------
 
 
@@ -130,3 +134,22 @@ class AccessDeniedError(DownloadError):
 
 class HashMismatchError(DownloadError):
     """A downloaded file was damaged: its checksum is wrong."""
+
+
+# --- installed games -------------------------------------------------------------------
+
+
+class StateError(SlipstreamError):
+    """The game folder's Slipstream state is damaged; Slipstream will not guess what is there."""
+
+
+class GameLockedError(SlipstreamError):
+    """Another Slipstream operation is running on this folder; wait for it to finish."""
+
+
+class FileConflictError(SlipstreamError):
+    """A file or folder in the game folder is in the way of the change, so nothing was changed."""
+
+
+class NoRollbackError(SlipstreamError):
+    """There is no earlier version of this game to go back to."""

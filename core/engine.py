@@ -1,0 +1,757 @@
+"""The update engine's operations: install, plan, update, rollback, verify and repair.
+
+Each operation takes the game folder's lock, first finishes or undoes whatever an
+interrupted earlier operation left (the journal), then plans (a pure function), stages
+and verifies every new file in ``.slipstream/staging``, and commits through the journal:
+the folder is always exactly the old build or exactly the new one. Every operation is
+recorded in the library with its bytes, fallbacks and phase times.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from core import paths, zjson
+from core.apply import apply_plan
+from core.errors import (
+    BuildNotFoundError,
+    CancelledError,
+    InsufficientSpaceError,
+    SlipstreamError,
+    StateError,
+    UsageError,
+)
+from core.fetch import Fetcher
+from core.format.build import BuildManifest, parse_build_manifest
+from core.format.builds import BuildItem, BuildsListing
+from core.format.depot import DepotFile, DepotManifest, parse_depot_manifest
+from core.gamedir import GameDir, InstalledFile, InstallState
+from core.journal import Change, commit
+from core.plan import Hop, Plan, choose_route, plan_update
+from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
+from core.source import RepoSource
+from core.stage import Stager, matches
+
+DISK_MARGIN = 16 * 2**20
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    jobs: int = 4
+    """Download threads."""
+    patch_jobs: int | None = None
+    """xdelta3 worker processes (default: one per core)."""
+    limit_rate: float | None = None
+    use_patches: bool = True
+    keep_modified: bool = False
+
+
+@dataclass
+class OperationReport:
+    kind: str
+    game_dir: str
+    product: str = ""
+    from_build: str | None = None
+    to_build: str | None = None
+    version_name: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    route: list[str] = field(default_factory=list)
+    bytes_downloaded: int = 0
+    bytes_planned: int = 0
+    bytes_full: int = 0
+    patches_applied: int = 0
+    fallbacks: list[tuple[str, str]] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    recovered: str | None = None
+    up_to_date: bool = False
+    seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        doc = dict(self.__dict__)
+        doc["fallbacks"] = [{"path": p, "reason": r} for p, r in self.fallbacks]
+        doc.update({f"files_{k}": v for k, v in self.counts.items()})
+        return doc
+
+
+class PhaseClock:
+    """A progress sink that also times each phase."""
+
+    def __init__(self, sink: ProgressSink) -> None:
+        self.sink = sink
+        self.phases: dict[str, float] = {}
+        self._phase = ""
+        self._since = time.monotonic()
+
+    def __call__(self, progress: Progress) -> None:
+        if progress.phase != self._phase:
+            self.switch(progress.phase)
+        self.sink(progress)
+
+    def switch(self, phase: str) -> None:
+        now = time.monotonic()
+        if self._phase:
+            self.phases[self._phase] = self.phases.get(self._phase, 0.0) + now - self._since
+        self._phase, self._since = phase, now
+
+    def done(self) -> dict[str, float]:
+        self.switch("")
+        return {k: round(v, 3) for k, v in self.phases.items()}
+
+
+# --- reading the target ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    item: BuildItem
+    manifest: BuildManifest
+    depots: tuple[DepotManifest, ...]
+    raw: Mapping[str, bytes]
+    """The documents as fetched, cached in the game folder for later plans."""
+
+    @property
+    def files(self) -> dict[str, DepotFile]:
+        return {f.path: f for d in self.depots for f in d.files}
+
+    @property
+    def folders(self) -> tuple[str, ...]:
+        from core.format.depot import DepotDirectory
+
+        return tuple(
+            sorted(i.path for d in self.depots for i in d.items if isinstance(i, DepotDirectory))
+        )
+
+
+def pick_build(listing: BuildsListing, build: str | None, branch: str | None) -> BuildItem:
+    """The requested build, or the newest installable build of ``branch``."""
+    items = listing.installable()
+    if build is not None:
+        found = next((i for i in items if i.build_id == build), None)
+        if found is None:
+            if listing.find(build) is not None:
+                raise BuildNotFoundError(
+                    f"Build {build} is a generation 1 build, which Slipstream cannot install."
+                )
+            raise BuildNotFoundError(f"Build {build} is not in the repository's builds list.")
+        return found
+    for item in items:
+        if item.branch == branch:
+            return item
+    raise BuildNotFoundError(f"The repository has no build on the {branch or 'default'} branch.")
+
+
+def fetch_target(source: RepoSource, item: BuildItem, lang: str) -> Target:
+    manifest = source.build_manifest(item)
+    entries = manifest.depots_for(lang)
+    if not entries:
+        raise BuildNotFoundError(f"Build {item.build_id} has no depot for the language {lang}.")
+    raw: dict[str, bytes] = {f"build-{item.build_id}": zjson.dumps(manifest.to_json())}
+    depots = []
+    for entry in entries:
+        depot = source.depot_manifest(entry.manifest)
+        raw[f"depot-{entry.manifest}"] = zjson.dumps(depot.to_json())
+        depots.append(depot)
+    paths.check_unique(
+        [f.path for d in depots for f in d.files], what=f"build {item.build_id} path"
+    )
+    return Target(item, manifest, tuple(depots), raw)
+
+
+def cached_files(game: GameDir, state: InstallState) -> dict[str, DepotFile]:
+    """The installed build's files as its manifests describe them (with chunks)."""
+    data = game.load_document(f"build-{state.build_id}")
+    if data is None:
+        raise StateError(
+            f"The cached manifest of build {state.build_id} is missing; run verify --repair."
+        )
+    manifest = parse_build_manifest(
+        zjson.loads(data, "cached build manifest", 1 << 28), "cached build manifest"
+    )
+    files: dict[str, DepotFile] = {}
+    for entry in manifest.depots_for(state.lang):
+        doc = game.load_document(f"depot-{entry.manifest}")
+        if doc is None:
+            raise StateError(f"The cached depot manifest {entry.manifest} is missing.")
+        depot = parse_depot_manifest(
+            zjson.loads(doc, "cached depot manifest", 1 << 30), "cached depot"
+        )
+        files.update({f.path: f for f in depot.files})
+    return files
+
+
+# --- planning --------------------------------------------------------------------------
+
+
+def local_changes(
+    game: GameDir, state: InstallState, old: Mapping[str, DepotFile]
+) -> dict[str, str]:
+    """Managed files whose content on disk is not the installed build's: path → md5 on
+    disk (``""`` when missing). Files the player kept on purpose count as changed too."""
+    from core.stage import file_digest
+    from core.verify import verify_files
+
+    changed: dict[str, str] = {}
+    report = verify_files(game.root, state.files, full=False)
+    for wound in report.wounds:
+        if wound.reason in ("missing", "not a file"):
+            changed[wound.path] = ""
+        else:
+            try:
+                changed[wound.path] = file_digest(game.game_path(wound.path))
+            except SlipstreamError:
+                changed[wound.path] = ""
+    for path, record in state.files.items():
+        entry = old.get(path)
+        if entry is not None and record.md5 != entry.file_md5 and path not in changed:
+            changed[path] = record.md5
+    return changed
+
+
+def patch_hops(
+    source: RepoSource, product: str, os_name: str, lang: str, from_build: str, to_build: str
+) -> list[Hop]:
+    """The patch route's hops: a shortest path over graph.json when the repository has
+    one, else the direct pair from the patch index. Empty when no route exists."""
+    graph = source.graph(product, os_name)
+    if graph is not None:
+        route = choose_route(graph, from_build, to_build)
+        if route is None:
+            return []
+        pairs = [(e.from_build, e.to_build) for e in route]
+    else:
+        pairs = [(from_build, to_build)]
+    hops = []
+    for a, b in pairs:
+        index = source.patch_index(product, a, b)
+        if index is None:
+            return []
+        root = source.patch_root(index)
+        diffs = tuple(
+            d for entry in root.depots_for(lang) for d in source.patch_depot(entry.manifest).items
+        )
+        hops.append(Hop(a, b, diffs))
+    return hops
+
+
+def check_space(root: Path, plan: Plan) -> None:
+    need = plan.peak_disk_bytes + plan.download_bytes + DISK_MARGIN
+    free = shutil.disk_usage(root).free
+    if free < need:
+        raise InsufficientSpaceError(
+            f"The update needs {need:,} bytes of free space in {root} at its peak, "
+            f"but only {free:,} bytes are free. Free some space and run it again."
+        )
+
+
+def new_state(
+    previous: InstallState | None,
+    base: InstallState,
+    target: Target,
+    plan: Plan,
+    game: GameDir,
+    failed: set[tuple[str, str]],
+) -> InstallState:
+    """The install state after committing ``plan``: unchanged and kept files keep their
+    records; staged ones get their manifest hashes and the staged file's mtime."""
+    files: dict[str, InstalledFile] = {}
+    for action in plan.actions:
+        if action.kind == "deleted" or action.target is None:
+            continue
+        old = previous.files.get(action.path) if previous else None
+        if action.kind == "unchanged" and old is not None:
+            files[action.path] = old
+            continue
+        f = action.target
+        # Unchanged files without a record (adopted ones) are already in place.
+        staged = game.game_path(f.path) if action.kind == "unchanged" else game.staged_path(f.path)
+        files[f.path] = InstalledFile(
+            path=f.path,
+            md5=f.file_md5,
+            size=f.size,
+            sha256=f.sha256,
+            executable=f.executable,
+            mtime_ns=staged.stat().st_mtime_ns,
+        )
+    return replace(
+        base,
+        build_id=target.item.build_id,
+        version_name=target.item.version_name,
+        branch=target.item.branch,
+        files=files,
+        folders=target.folders,
+        failed_patches=frozenset(set(base.failed_patches) | failed),
+    )
+
+
+# --- operations ------------------------------------------------------------------------
+
+
+@contextmanager
+def _operation(
+    kind: str, game_dir: Path, progress: ProgressSink
+) -> Iterator[tuple[OperationReport, PhaseClock]]:
+    """Time the operation, and record it in the library whatever its outcome."""
+    report = OperationReport(kind, str(game_dir))
+    clock = PhaseClock(progress)
+    started = time.time()
+    outcome, error = "ok", None
+    try:
+        yield report, clock
+    except BaseException as exc:
+        cancelled = isinstance(exc, (KeyboardInterrupt, CancelledError))
+        outcome = "cancelled" if cancelled else "failed"
+        error = str(exc)
+        raise
+    finally:
+        report.phases = clock.done()
+        report.seconds = round(time.time() - started, 3)
+        _record(report, game_dir, started, outcome, error)
+
+
+def _record(
+    report: OperationReport, game_dir: Path, started: float, outcome: str, error: str | None
+) -> None:
+    from core.library import Library, OperationRecord
+
+    if not report.product:
+        return  # failed before anything was known about the game
+    try:
+        with Library.open() as library:
+            if library.install(game_dir) is None:
+                return
+            library.record_operation(
+                game_dir,
+                OperationRecord(
+                    kind=report.kind,
+                    from_build=report.from_build,
+                    to_build=report.to_build,
+                    started_at=started,
+                    finished_at=time.time(),
+                    outcome=outcome,
+                    error=error,
+                    bytes_downloaded=report.bytes_downloaded,
+                    bytes_full=report.bytes_full,
+                    patches_applied=report.patches_applied,
+                    fallbacks=tuple(report.fallbacks),
+                    files=report.counts,
+                    phases=report.phases,
+                ),
+            )
+    except SlipstreamError:
+        pass  # the game folder is right; a library that cannot be written must not undo that
+
+
+def _register(game_dir: Path, state: InstallState, name: str, status: str = "ok") -> None:
+    from core.library import Library
+
+    with Library.open() as library:
+        library.upsert_install(
+            game_dir,
+            state.product,
+            state.os,
+            name,
+            state.build_id,
+            state.version_name,
+            state.branch,
+            state.lang,
+            state.source,
+            status,
+        )
+
+
+def _execute(
+    game: GameDir,
+    previous: InstallState | None,
+    base: InstallState,
+    old: Mapping[str, DepotFile] | None,
+    target: Target,
+    source: RepoSource,
+    fetcher: Fetcher,
+    options: EngineOptions,
+    report: OperationReport,
+    clock: PhaseClock,
+    cancel: CancelToken,
+    *,
+    local: Mapping[str, str] | None = None,
+    label: str,
+) -> InstallState:
+    """Plan, stage, verify and commit ``target`` over the current folder."""
+    clock(Progress("planning", 0, 1, "", "steps"))
+    if local is None:
+        local = local_changes(game, previous, old or {}) if previous else {}
+    modified = sorted(p for p, md5 in local.items() if md5)
+    hops: list[Hop] = []
+    if previous and options.use_patches and previous.build_id != target.item.build_id:
+        try:
+            hops = patch_hops(
+                source, base.product, base.os, base.lang, previous.build_id, target.item.build_id
+            )
+        except SlipstreamError as exc:
+            report.fallbacks.append(("*", f"patches unavailable: {exc}"))
+    small = target.depots[0].small_files if len(target.depots) == 1 else None
+    plan = plan_update(
+        old,
+        target.files,
+        from_build=previous.build_id if previous else None,
+        to_build=target.item.build_id,
+        hops=hops,
+        local_md5=local,
+        avoid=previous.failed_patches if previous else (),
+        use_patches=options.use_patches,
+        small_files=small,
+        keep=modified if options.keep_modified else (),
+    )
+    report.counts = plan.counts()
+    report.route = list(plan.route)
+    report.bytes_planned = plan.download_bytes
+    report.bytes_full = plan.full_bytes
+    report.modified = modified
+    check_space(game.root, plan)
+    stager = Stager(
+        game, source, fetcher, base.product, jobs=options.jobs, progress=clock, cancel=cancel
+    )
+    applied = apply_plan(
+        plan, game, stager, patch_jobs=options.patch_jobs, progress=clock, cancel=cancel
+    )
+    report.bytes_downloaded = stager.bytes_downloaded
+    report.patches_applied = applied.patches_applied
+    report.fallbacks += applied.fallbacks
+    for name, data in target.raw.items():
+        game.save_document(name, data)
+    state = new_state(previous, base, target, plan, game, applied.failed_pairs)
+    # A case-only rename stages the new spelling; the old one is moved out first (on a
+    # case-insensitive disk it is the same file).
+    renamed = [
+        Change(a.source_path, None)
+        for a in applied.staged
+        if a.source_path and a.source_path != a.path
+        and paths.collision_key(a.source_path) == paths.collision_key(a.path)
+    ]
+    changes = renamed + [Change(a.path, a.path) for a in applied.staged]
+    changes += [Change(a.path, None) for a in plan.of_kind("deleted")]
+    cancel.raise_if_cancelled()
+    clock(Progress("committing", 0, 1, "", "steps"))
+    old_folders = set(previous.folders) if previous else set()
+    commit(
+        game,
+        changes,
+        state,
+        label=label,
+        folders_to_create=target.folders,
+        folders_to_remove=sorted(old_folders - set(target.folders), reverse=True),
+    )
+    shutil.rmtree(game.downloads, ignore_errors=True)
+    return state
+
+
+def update(
+    game_dir: Path,
+    to_build: str | None = None,
+    options: EngineOptions = EngineOptions(),
+    *,
+    progress: ProgressSink = null_sink,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> OperationReport:
+    """Update the game in ``game_dir`` to ``to_build`` (default: the newest build of its
+    branch), older builds included."""
+    game = GameDir(game_dir)
+    with _operation("update", game_dir, progress) as (report, clock), game.lock():
+        report.recovered = game.recover()
+        state = _require_state(game)
+        report.product, report.from_build = state.product, state.build_id
+        with Fetcher(rate_limit=options.limit_rate) as fetcher:
+            source = RepoSource(state.source, fetcher)
+            item = pick_build(source.listing(state.product, state.os), to_build, state.branch)
+            report.to_build, report.version_name = item.build_id, item.version_name
+            old = cached_files(game, state)
+            if item.build_id == state.build_id:
+                report.up_to_date = True
+                return report
+            target = fetch_target(source, item, state.lang)
+            new = _execute(
+                game,
+                state,
+                state,
+                old,
+                target,
+                source,
+                fetcher,
+                options,
+                report,
+                clock,
+                cancel,
+                label=f"update {state.build_id} → {item.build_id}",
+            )
+        _register(game_dir, new, target.manifest.product_name(state.product))
+        return report
+
+
+def _require_state(game: GameDir) -> InstallState:
+    state = game.load_state()
+    if state is None:
+        raise StateError(
+            f"{game.root} is not a game installed by Slipstream; install into it first "
+            "(slipstream install --adopt keeps the files already there)."
+        )
+    return state
+
+
+def install(
+    source_url: str,
+    product: str,
+    dest: Path,
+    *,
+    build: str | None = None,
+    os_name: str = "windows",
+    lang: str = "en-US",
+    branch: str | None = None,
+    adopt: bool = False,
+    options: EngineOptions = EngineOptions(),
+    progress: ProgressSink = null_sink,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> OperationReport:
+    """Install a build into ``dest``, which must be empty unless ``adopt``: then files
+    already there that match the build are kept and the rest replaced (the old copies go
+    into a rollback point)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    game = GameDir(dest)
+    with _operation("install", dest, progress) as (report, clock), game.lock():
+        report.recovered = game.recover()
+        if game.load_state() is not None:
+            raise UsageError(f"{dest} already holds a game installed by Slipstream; update it.")
+        if not adopt and any(p.name != ".slipstream" for p in dest.iterdir()):
+            raise UsageError(
+                f"{dest} is not empty. Choose an empty folder, or pass --adopt to keep and "
+                "reuse the game files already there."
+            )
+        with Fetcher(rate_limit=options.limit_rate) as fetcher:
+            source = RepoSource(source_url, fetcher)
+            item = pick_build(source.listing(product, os_name), build, branch)
+            report.product, report.to_build = product, item.build_id
+            report.version_name = item.version_name
+            target = fetch_target(source, item, lang)
+            base = InstallState(
+                product=product,
+                os=os_name,
+                build_id=item.build_id,
+                version_name=item.version_name,
+                branch=item.branch,
+                lang=lang,
+                source=source.base_url,
+                files={},
+                folders=(),
+            )
+            old = adoptable(game, target) if adopt else None
+            state = _execute(
+                game,
+                None,
+                base,
+                old,
+                target,
+                source,
+                fetcher,
+                options,
+                report,
+                clock,
+                cancel,
+                local={},
+                label="install",
+            )
+        _register(dest, state, target.manifest.product_name(product))
+        return report
+
+
+def adoptable(game: GameDir, target: Target) -> dict[str, DepotFile]:
+    """The target's files already present, byte for byte, in the folder."""
+    found = {}
+    for path, entry in target.files.items():
+        try:
+            if matches(game.game_path(path), entry):
+                found[path] = entry
+        except SlipstreamError:
+            continue
+    return found
+
+
+def plan_preview(
+    game_dir: Path, to_build: str | None = None, options: EngineOptions = EngineOptions()
+) -> tuple[Plan, OperationReport]:
+    """What an update would do and cost, without doing it."""
+    game = GameDir(game_dir)
+    report = OperationReport("plan", str(game_dir))
+    with game.lock():
+        report.recovered = game.recover()
+        state = _require_state(game)
+        report.product, report.from_build = state.product, state.build_id
+        with Fetcher() as fetcher:
+            source = RepoSource(state.source, fetcher)
+            item = pick_build(source.listing(state.product, state.os), to_build, state.branch)
+            report.to_build, report.version_name = item.build_id, item.version_name
+            target = fetch_target(source, item, state.lang)
+            old = cached_files(game, state)
+            local = local_changes(game, state, old)
+            hops = []
+            if options.use_patches and item.build_id != state.build_id:
+                hops = patch_hops(
+                    source, state.product, state.os, state.lang, state.build_id, item.build_id
+                )
+    plan = plan_update(
+        old,
+        target.files,
+        from_build=state.build_id,
+        to_build=item.build_id,
+        hops=hops,
+        local_md5=local,
+        avoid=state.failed_patches,
+        use_patches=options.use_patches,
+        small_files=target.depots[0].small_files if len(target.depots) == 1 else None,
+        keep=[p for p, m in local.items() if m] if options.keep_modified else (),
+    )
+    report.counts, report.route = plan.counts(), list(plan.route)
+    report.bytes_planned, report.bytes_full = plan.download_bytes, plan.full_bytes
+    report.modified = sorted(p for p, m in local.items() if m)
+    return plan, report
+
+
+def rollback_game(
+    game_dir: Path,
+    to_build: str | None = None,
+    options: EngineOptions = EngineOptions(),
+    *,
+    progress: ProgressSink = null_sink,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> OperationReport:
+    """Go back to the build before the last update (from the rollback point, no server),
+    or to ``to_build``: through rollback points when they reach it, else by downloading
+    what is missing through the planner."""
+    from core.journal import rollback
+
+    game = GameDir(game_dir)
+    with _operation("rollback", game_dir, progress) as (report, clock), game.lock():
+        report.recovered = game.recover()
+        state = _require_state(game)
+        report.product, report.from_build = state.product, state.build_id
+        points = [p for p in game.rollback_points() if p.state_before is not None]
+        chain = _points_to(points, to_build)
+        if chain:
+            clock(Progress("restoring", 0, len(chain), "", "steps"))
+            for n, point in enumerate(chain, 1):
+                cancel.raise_if_cancelled()
+                state = rollback(game, point)
+                clock(Progress("restoring", n, len(chain), point.label, "steps"))
+        elif to_build is None:
+            raise UsageError(f"{game_dir} has no rollback point to go back to.")
+        else:
+            with Fetcher(rate_limit=options.limit_rate) as fetcher:
+                source = RepoSource(state.source, fetcher)
+                item = pick_build(source.listing(state.product, state.os), to_build, state.branch)
+                target = fetch_target(source, item, state.lang)
+                old = cached_files(game, state)
+                state = _execute(
+                    game,
+                    state,
+                    state,
+                    old,
+                    target,
+                    source,
+                    fetcher,
+                    options,
+                    report,
+                    clock,
+                    cancel,
+                    label=f"roll back {state.build_id} → {item.build_id}",
+                )
+        report.to_build, report.version_name = state.build_id, state.version_name
+    _register(game_dir, state, _name_of(game_dir, state))
+    return report
+
+
+def _points_to(points: list[Any], to_build: str | None) -> list[Any]:
+    """The newest-first rollback points to undo to reach ``to_build`` (or just the newest)."""
+    if not points:
+        return []
+    if to_build is None:
+        return [points[0]]
+    chain = []
+    for point in points:
+        chain.append(point)
+        if point.state_before.build_id == to_build:
+            return chain
+    return []
+
+
+def _name_of(game_dir: Path, state: InstallState) -> str:
+    from core.library import Library
+
+    with Library.open() as library:
+        record = library.install(game_dir)
+    return record.name if record else state.product
+
+
+def verify_game(
+    game_dir: Path,
+    *,
+    full: bool = False,
+    repair: bool = False,
+    options: EngineOptions = EngineOptions(),
+    progress: ProgressSink = null_sink,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> tuple[OperationReport, Any]:
+    """Check the installed files (quick: size and mtime; full: hashes); with ``repair``,
+    fetch only the broken ones again (resume data is ignored)."""
+    from core.verify import verify_files
+
+    game = GameDir(game_dir)
+    kind = "repair" if repair else "verify"
+    with _operation(kind, game_dir, progress) as (report, clock), game.lock():
+        report.recovered = game.recover()
+        state = _require_state(game)
+        report.product = state.product
+        report.from_build = report.to_build = state.build_id
+        result = verify_files(game.root, state.files, full=full, progress=clock, cancel=cancel)
+        broken = {w.path: "" for w in result.wounds}
+        if repair and broken:
+            shutil.rmtree(game.downloads, ignore_errors=True)
+            with Fetcher(rate_limit=options.limit_rate) as fetcher:
+                source = RepoSource(state.source, fetcher)
+                item = pick_build(source.listing(state.product, state.os), state.build_id, None)
+                target = fetch_target(source, item, state.lang)
+                old = cached_files(game, state)
+                _execute(
+                    game,
+                    state,
+                    state,
+                    old,
+                    target,
+                    source,
+                    fetcher,
+                    replace(options, use_patches=False),
+                    report,
+                    clock,
+                    cancel,
+                    local=broken,
+                    label="repair",
+                )
+        if not repair:
+            _set_status(game_dir, "ok" if result.ok else "needs repair")
+        else:
+            _set_status(game_dir, "ok")
+        return report, result
+
+
+def _set_status(game_dir: Path, status: str) -> None:
+    from core.library import Library
+
+    try:
+        with Library.open() as library:
+            if library.install(game_dir) is not None:
+                library.set_status(game_dir, status)
+    except SlipstreamError:
+        pass

@@ -1,0 +1,320 @@
+"""The update engine end to end: a published repository served on 127.0.0.1, real game
+folders, a real SQLite library; every scenario ends with the folder exactly one build."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from core import layout
+from core.engine import EngineOptions, install, rollback_game, update, verify_game
+from core.errors import GameLockedError, UsageError
+from core.gamedir import GameDir
+from core.publish.publisher import PublishOptions, publish
+from core.sample import FileSpec, next_build, sample_game, scattered_edits, write_build
+from core.serve import make_server
+
+PRODUCT = "1207664643"
+SAVE = b"player save data \x00\x01"
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Managed view of a game folder: every file outside .slipstream with its md5."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".slipstream" not in p.relative_to(root).parts
+    }
+
+
+def without_player(files: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in files.items() if not k.startswith(("saves/", "mods/"))}
+
+
+@dataclass
+class Repo:
+    root: Path
+    builds: list[Path]
+    url: str = ""
+
+    def build_tree(self, n: int) -> dict[str, str]:
+        return tree(self.builds[n - 1])
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Repo:
+    root = tmp_path_factory.mktemp("engine")
+    builds = []
+    specs = sample_game()
+    beta = next_build(specs[2], 303, changed=0.5)
+    beta[0] = scattered_edits(beta[0], 2, 31)
+    for n, s in enumerate([*specs, beta], 1):
+        folder = write_build(root / f"b{n}", s)
+        branch = "beta" if n == 4 else None
+        publish(
+            folder,
+            root / "repo",
+            PublishOptions(PRODUCT, version_name=f"1.{n}", name="Demo", branch=branch),
+        )
+        builds.append(folder)
+    return Repo(root / "repo", builds)
+
+
+@pytest.fixture
+def repo(published: Repo, tmp_path: Path) -> Iterator[Repo]:
+    """A private copy of the published repository, served on 127.0.0.1."""
+    copy = tmp_path / "repo"
+    shutil.copytree(published.root, copy)
+    server = make_server(copy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Repo(copy, published.builds, f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "home"
+    monkeypatch.setenv("SLIPSTREAM_HOME", str(path))
+    return path
+
+
+def installed(repo: Repo, game: Path, build: str = "1") -> Path:
+    install(repo.url, PRODUCT, game, build=build)
+    (game / "saves").mkdir(exist_ok=True)
+    (game / "saves" / "slot1.sav").write_bytes(SAVE)
+    return game
+
+
+def test_install_update_rollback_done_when(repo: Repo, tmp_path: Path) -> None:
+    game = installed(repo, tmp_path / "game")
+    assert without_player(tree(game)) == repo.build_tree(1)
+    report = update(game, "3")
+    assert (report.from_build, report.to_build) == ("1", "3")
+    assert without_player(tree(game)) == repo.build_tree(3)
+    assert (game / "saves" / "slot1.sav").read_bytes() == SAVE
+    assert report.fallbacks == [] and report.patches_applied > 0
+    assert report.bytes_downloaded < report.bytes_full / 4, report
+    # Rollback needs no server: point the state at a dead address first.
+    state = GameDir(game).load_state()
+    assert state is not None
+    back = rollback_game(game)
+    assert back.to_build == "1"
+    assert without_player(tree(game)) == repo.build_tree(1)
+    assert (game / "saves" / "slot1.sav").read_bytes() == SAVE
+
+
+def test_rollback_works_without_the_server(published: Repo, tmp_path: Path) -> None:
+    copy = tmp_path / "repo"
+    shutil.copytree(published.root, copy)
+    server = make_server(copy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    game = tmp_path / "game"
+    install(url, PRODUCT, game, build="1")
+    update(game, "3")
+    server.shutdown()
+    server.server_close()
+    rollback_game(game)
+    assert tree(game) == published.build_tree(1)
+
+
+def test_a_corrupted_patch_falls_back_to_chunks(repo: Repo, tmp_path: Path) -> None:
+    game = installed(repo, tmp_path / "game")
+    patch_store = repo.root / layout.patch_store_prefix_rel(PRODUCT)
+    for obj in patch_store.rglob("*"):
+        if obj.is_file():  # a valid zlib stream of the wrong delta bytes, same name
+            data = bytearray(zlib.decompress(obj.read_bytes()))
+            data[len(data) // 2] ^= 0xFF
+            obj.write_bytes(zlib.compress(bytes(data)))
+    result = subprocess.run(
+        [sys.executable, "-m", "core.cli", "update", str(game), "--to", "3", "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["to_build"] == "3" and doc["fallbacks"]
+    assert without_player(tree(game)) == repo.build_tree(3)
+    assert (game / "saves" / "slot1.sav").read_bytes() == SAVE
+    for key in (
+        "from_build",
+        "files_patched",
+        "files_new",
+        "bytes_downloaded",
+        "bytes_full",
+        "seconds",
+    ):
+        assert key in doc
+    state = GameDir(game).load_state()
+    assert state is not None and state.failed_patches  # remembered: a retry will not loop
+
+
+def test_modified_file_is_replaced_and_kept_in_the_rollback_point(
+    repo: Repo, tmp_path: Path
+) -> None:
+    game = installed(repo, tmp_path / "game")
+    mod = b"my mod of the game executable"
+    (game / "Game.exe").write_bytes(mod)
+    report = update(game, "2")
+    assert "Game.exe" in report.modified
+    assert without_player(tree(game)) == repo.build_tree(2)
+    rollback_game(game)
+    assert (game / "Game.exe").read_bytes() == mod  # the player's own copy comes back
+
+
+def test_keep_modified_leaves_the_players_file(repo: Repo, tmp_path: Path) -> None:
+    game = installed(repo, tmp_path / "game")
+    mod = b"my mod"
+    (game / "Game.exe").write_bytes(mod)
+    update(game, "2", EngineOptions(keep_modified=True))
+    assert (game / "Game.exe").read_bytes() == mod
+    expected = repo.build_tree(2)
+    del expected["Game.exe"]
+    got = without_player(tree(game))
+    del got["Game.exe"]
+    assert got == expected
+
+
+def test_verify_and_repair_every_kind_of_damage(repo: Repo, tmp_path: Path) -> None:
+    game = installed(repo, tmp_path / "game", "2")
+    with open(game / "data/levels.pak", "r+b") as f:  # flipped byte
+        f.seek(1000)
+        byte = f.read(1)
+        f.seek(1000)
+        f.write(bytes([byte[0] ^ 1]))
+    with open(game / "Game.exe", "ab") as f:  # extra trailing bytes
+        f.write(b"garbage")
+    (game / "data/config.ini").write_bytes(
+        (game / "data/config.ini").read_bytes()[:10]
+    )  # truncated
+    (game / "readme.txt").unlink()  # missing
+    report, result = verify_game(game, full=True)
+    assert {w.path for w in result.wounds} == {
+        "data/levels.pak",
+        "Game.exe",
+        "data/config.ini",
+        "readme.txt",
+    }
+    report, result = verify_game(game, full=True, repair=True)
+    assert without_player(tree(game)) == repo.build_tree(2)
+    assert verify_game(game, full=True)[1].ok
+    assert (game / "saves" / "slot1.sav").read_bytes() == SAVE
+
+
+def test_downgrade_and_branch_switch_through_the_planner(repo: Repo, tmp_path: Path) -> None:
+    game = installed(repo, tmp_path / "game", "3")
+    update(game, "1")  # an older build, no rollback point: fetched through the planner
+    assert without_player(tree(game)) == repo.build_tree(1)
+    update(game, "4")  # the beta build
+    assert without_player(tree(game)) == repo.build_tree(4)
+    state = GameDir(game).load_state()
+    assert state is not None and state.branch == "beta"
+
+
+def test_install_refuses_a_non_empty_folder_and_adopts_on_request(
+    repo: Repo, tmp_path: Path
+) -> None:
+    game = tmp_path / "game"
+    shutil.copytree(repo.builds[0], game)
+    (game / "data/levels.pak").write_bytes(b"damaged")
+    with pytest.raises(UsageError, match="not empty"):
+        install(repo.url, PRODUCT, game, build="1")
+    report = install(repo.url, PRODUCT, game, build="1", adopt=True)
+    assert tree(game) == repo.build_tree(1)
+    assert report.counts["unchanged"] >= 5  # the intact files were kept, not downloaded
+
+
+def test_two_operations_on_one_folder_are_refused(repo: Repo, tmp_path: Path) -> None:
+    game = installed(repo, tmp_path / "game")
+    with GameDir(game).lock(), pytest.raises(GameLockedError):
+        update(game, "2")
+
+
+def test_history_and_list_read_the_library(repo: Repo, tmp_path: Path) -> None:
+    game = installed(repo, tmp_path / "game")
+    update(game, "3")
+    rollback_game(game)
+    env = {**os.environ}
+    hist = subprocess.run(
+        [sys.executable, "-m", "core.cli", "history", str(game), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert hist.returncode == 0, hist.stderr
+    kinds = [op["kind"] for op in json.loads(hist.stdout)]
+    assert kinds == ["rollback", "update", "install"]
+    listing = subprocess.run(
+        [sys.executable, "-m", "core.cli", "list", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    (entry,) = json.loads(listing.stdout)
+    assert entry["build_id"] == "1" and entry["name"] == "Demo"
+
+
+def test_player_files_survive_update_rollback_repair(repo: Repo, tmp_path: Path) -> None:
+    game = installed(repo, tmp_path / "game")
+    (game / "mods").mkdir()
+    (game / "mods" / "x.txt").write_bytes(b"mod")
+    (game / "data" / "screenshot.png").write_bytes(b"png")
+    update(game, "3")
+    rollback_game(game)
+    verify_game(game, full=True, repair=True)
+    assert (game / "mods" / "x.txt").read_bytes() == b"mod"
+    assert (game / "data" / "screenshot.png").read_bytes() == b"png"
+    assert (game / "saves" / "slot1.sav").read_bytes() == SAVE
+
+
+def test_case_only_rename_and_small_repository(tmp_path: Path) -> None:
+    """A file whose name changes only in case, plus a removed file the player deleted."""
+    first = [
+        FileSpec("Data/Map.pak", 1, 300_000),
+        FileSpec("gone.txt", 2, 5_000),
+        FileSpec("game.exe", 3, 200_000, executable=True),
+    ]
+    second = [
+        scattered_edits(FileSpec("data/map.pak", 1, 300_000), 3, 4),
+        FileSpec("game.exe", 3, 200_000, executable=True),
+    ]
+    repo = tmp_path / "repo"
+    dirs = []
+    for n, specs in enumerate([first, second], 1):
+        dirs.append(write_build(tmp_path / f"b{n}", specs))
+        publish(dirs[-1], repo, PublishOptions(PRODUCT, version_name=f"{n}"))
+    server = make_server(repo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        game = tmp_path / "game"
+        install(f"http://127.0.0.1:{server.server_address[1]}", PRODUCT, game, build="1")
+        (game / "gone.txt").unlink()  # the player deleted a file the next build drops
+        update(game, "2")
+        assert tree(game) == tree(dirs[1])
+        assert os.access(game / "game.exe", os.X_OK)
+        rollback_game(game)
+        assert tree(game) == {k: v for k, v in tree(dirs[0]).items() if k != "gone.txt"}
+    finally:
+        server.shutdown()
+        server.server_close()
