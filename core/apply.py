@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from core.crashpoint import crashpoint
 from core.errors import CancelledError, RepositoryError, SlipstreamError
 from core.gamedir import GameDir
 from core.plan import FileAction, Plan
@@ -64,8 +65,10 @@ def apply_plan(
     sfc = stager.sfc_data(plan.sfc_chunks) if plan.sfc_chunks else None
     fetched = [a for a in work if a.kind in FETCHING]
     _run(stager.jobs, lambda a: stager.assemble(a, sfc), fetched, "assembling", progress)
+    crashpoint("update-assembled")
     result.staged += fetched
     _verify(result.staged, game, stager.jobs, progress, cancel)
+    crashpoint("update-verified")
     return result
 
 

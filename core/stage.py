@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import zjson
+from core.crashpoint import crashpoint
 from core.errors import (
     CancelledError,
     FormatError,
@@ -136,6 +137,7 @@ class Stager:
                     failures[ref.chunk.compressed_md5] = str(exc)
                 return
             os.replace(partial, path)
+            crashpoint("update-object-downloaded")
 
         self.progress(Progress("downloading", 0, total))
         _run_all(self.jobs, fetch, list(todo.items()))
@@ -252,6 +254,7 @@ class Stager:
             last = step == len(action.diffs) - 1
             result = out if last else out.with_name(f".{out.name}.hop{step}")
             pool.decode(current, delta, result).result()
+            crashpoint("update-patch-applied")
             if current != source:
                 current.unlink(missing_ok=True)
             current = result
