@@ -12,6 +12,7 @@ import argparse
 import json
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
@@ -250,28 +251,33 @@ COMMANDS: dict[str, tuple[Callable[..., Any], Callable[[Any], str]]] = {
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from core.demo import DEMO_NAME, DEMO_PRODUCT, prepare_demo
+    from core.demo import DEMO_NAME, DEMO_PRODUCT, install_demo_game, prepare_demo
     from core.serve import make_server
 
     bar = TerminalProgress()
     try:
         repo = prepare_demo(args.dir, bar)
+        server = make_server(repo, args.host, args.port)
+        url = f"http://{args.host}:{server.socket.getsockname()[1]}"
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        game, version = install_demo_game(args.dir, url, bar)
     finally:
         bar.close()
-    server = make_server(repo, args.host, args.port)
-    url = f"http://{args.host}:{server.socket.getsockname()[1]}"
     print(f"serving {repo} at {url}", flush=True)
     print(
-        f"{DEMO_NAME} (product {DEMO_PRODUCT}) has three builds; its builds list is\n"
-        f"  {url}/products/{DEMO_PRODUCT}/os/windows/builds?generation=2\n"
-        "Press Ctrl-C to stop.",
+        f"{DEMO_NAME} (product {DEMO_PRODUCT}) has three builds; {version} is installed in "
+        f"{game}.\nUpdate it with:  slipstream update {game}\n"
+        f"Roll it back with:  slipstream rollback {game}\nPress Ctrl-C to stop the server.",
         flush=True,
     )
     try:
-        server.serve_forever()
+        while thread.is_alive():
+            thread.join(0.5)
     except KeyboardInterrupt:
         pass
     finally:
+        server.shutdown()
         server.server_close()
     return 0
 

@@ -33,3 +33,24 @@ def prepare_demo(root: Path, progress: ProgressSink = null_sink) -> Path:
         options = PublishOptions(DEMO_PRODUCT, version_name=version, name=DEMO_NAME)
         publish(folder, repo, options, progress=progress)
     return repo
+
+
+def install_demo_game(root: Path, url: str, progress: ProgressSink = null_sink) -> tuple[Path, str]:
+    """Install the oldest demo build into ``root/game`` (once), ready to be updated.
+
+    The server's port changes from run to run, so an existing demo install is pointed
+    at this run's address."""
+    from dataclasses import replace
+
+    from core.engine import install
+    from core.gamedir import GameDir
+
+    game = root / "game"
+    state = GameDir(game).load_state() if game.exists() else None
+    if state is None:
+        report = install(url, DEMO_PRODUCT, game, build="1", progress=progress)
+        return game, report.version_name
+    folder = GameDir(game)
+    with folder.lock():
+        folder.save_state(replace(state, source=url))
+    return game, state.version_name
