@@ -27,7 +27,7 @@ from core.errors import (
     StateError,
     UsageError,
 )
-from core.fetch import Fetcher
+from core.fetch import DEFAULT_LIMITS, Fetcher, FetchLimits
 from core.format.build import BuildManifest, parse_build_manifest
 from core.format.builds import BuildItem, BuildsListing
 from core.format.depot import DepotFile, DepotManifest, parse_depot_manifest
@@ -50,6 +50,11 @@ class EngineOptions:
     limit_rate: float | None = None
     use_patches: bool = True
     keep_modified: bool = False
+    fetch_limits: FetchLimits = DEFAULT_LIMITS
+    """Timeouts, retries and caps of every request (tests make them small)."""
+
+    def fetcher(self) -> Fetcher:
+        return Fetcher(self.fetch_limits, rate_limit=self.limit_rate)
 
 
 @dataclass
@@ -431,7 +436,8 @@ def _execute(
     renamed = [
         Change(a.source_path, None)
         for a in applied.staged
-        if a.source_path and a.source_path != a.path
+        if a.source_path
+        and a.source_path != a.path
         and paths.collision_key(a.source_path) == paths.collision_key(a.path)
     ]
     changes = renamed + [Change(a.path, a.path) for a in applied.staged]
@@ -461,12 +467,12 @@ def update(
 ) -> OperationReport:
     """Update the game in ``game_dir`` to ``to_build`` (default: the newest build of its
     branch), older builds included."""
-    game = GameDir(game_dir)
+    game = existing_game(game_dir)
     with _operation("update", game_dir, progress) as (report, clock), game.lock():
         report.recovered = game.recover()
         state = _require_state(game)
         report.product, report.from_build = state.product, state.build_id
-        with Fetcher(rate_limit=options.limit_rate) as fetcher:
+        with options.fetcher() as fetcher:
             source = RepoSource(state.source, fetcher)
             item = pick_build(source.listing(state.product, state.os), to_build, state.branch)
             report.to_build, report.version_name = item.build_id, item.version_name
@@ -491,6 +497,18 @@ def update(
             )
         _register(game_dir, new, target.manifest.product_name(state.product))
         return report
+
+
+def existing_game(game_dir: Path) -> GameDir:
+    """The game in ``game_dir``; refused before anything is written when there is none,
+    so pointing a command at the wrong folder leaves no trace in it."""
+    game = GameDir(game_dir)
+    if not game.meta.is_dir():
+        raise StateError(
+            f"{game_dir} is not a game installed by Slipstream; install into it first "
+            "(slipstream install --adopt keeps the files already there)."
+        )
+    return game
 
 
 def _require_state(game: GameDir) -> InstallState:
@@ -531,7 +549,7 @@ def install(
                 f"{dest} is not empty. Choose an empty folder, or pass --adopt to keep and "
                 "reuse the game files already there."
             )
-        with Fetcher(rate_limit=options.limit_rate) as fetcher:
+        with options.fetcher() as fetcher:
             source = RepoSource(source_url, fetcher)
             item = pick_build(source.listing(product, os_name), build, branch)
             report.product, report.to_build = product, item.build_id
@@ -584,13 +602,13 @@ def plan_preview(
     game_dir: Path, to_build: str | None = None, options: EngineOptions = EngineOptions()
 ) -> tuple[Plan, OperationReport]:
     """What an update would do and cost, without doing it."""
-    game = GameDir(game_dir)
+    game = existing_game(game_dir)
     report = OperationReport("plan", str(game_dir))
     with game.lock():
         report.recovered = game.recover()
         state = _require_state(game)
         report.product, report.from_build = state.product, state.build_id
-        with Fetcher() as fetcher:
+        with Fetcher(options.fetch_limits) as fetcher:
             source = RepoSource(state.source, fetcher)
             item = pick_build(source.listing(state.product, state.os), to_build, state.branch)
             report.to_build, report.version_name = item.build_id, item.version_name
@@ -633,7 +651,7 @@ def rollback_game(
     what is missing through the planner."""
     from core.journal import rollback
 
-    game = GameDir(game_dir)
+    game = existing_game(game_dir)
     with _operation("rollback", game_dir, progress) as (report, clock), game.lock():
         report.recovered = game.recover()
         state = _require_state(game)
@@ -649,7 +667,7 @@ def rollback_game(
         elif to_build is None:
             raise UsageError(f"{game_dir} has no rollback point to go back to.")
         else:
-            with Fetcher(rate_limit=options.limit_rate) as fetcher:
+            with options.fetcher() as fetcher:
                 source = RepoSource(state.source, fetcher)
                 item = pick_build(source.listing(state.product, state.os), to_build, state.branch)
                 target = fetch_target(source, item, state.lang)
@@ -708,7 +726,7 @@ def verify_game(
     fetch only the broken ones again (resume data is ignored)."""
     from core.verify import verify_files
 
-    game = GameDir(game_dir)
+    game = existing_game(game_dir)
     kind = "repair" if repair else "verify"
     with _operation(kind, game_dir, progress) as (report, clock), game.lock():
         report.recovered = game.recover()
@@ -719,7 +737,7 @@ def verify_game(
         broken = {w.path: "" for w in result.wounds}
         if repair and broken:
             shutil.rmtree(game.downloads, ignore_errors=True)
-            with Fetcher(rate_limit=options.limit_rate) as fetcher:
+            with options.fetcher() as fetcher:
                 source = RepoSource(state.source, fetcher)
                 item = pick_build(source.listing(state.product, state.os), state.build_id, None)
                 target = fetch_target(source, item, state.lang)
