@@ -25,6 +25,7 @@ from core.errors import (
     InsufficientSpaceError,
     SlipstreamError,
     StateError,
+    UnknownInstallError,
     UsageError,
 )
 from core.fetch import DEFAULT_LIMITS, Fetcher, FetchLimits
@@ -504,8 +505,8 @@ def existing_game(game_dir: Path) -> GameDir:
     so pointing a command at the wrong folder leaves no trace in it."""
     game = GameDir(game_dir)
     if not game.meta.is_dir():
-        raise StateError(
-            f"{game_dir} is not a game installed by Slipstream; install into it first "
+        raise UnknownInstallError(
+            f"{game_dir}: install a game into it first "
             "(slipstream install --adopt keeps the files already there)."
         )
     return game
@@ -514,8 +515,8 @@ def existing_game(game_dir: Path) -> GameDir:
 def _require_state(game: GameDir) -> InstallState:
     state = game.load_state()
     if state is None:
-        raise StateError(
-            f"{game.root} is not a game installed by Slipstream; install into it first "
+        raise UnknownInstallError(
+            f"{game.root}: install a game into it first "
             "(slipstream install --adopt keeps the files already there)."
         )
     return state

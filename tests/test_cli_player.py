@@ -95,7 +95,7 @@ def test_player_errors_are_one_clear_line(served: str, tmp_path: Path) -> None:
     gog = cli(tmp_path, "builds", "--source", "gog", "--product", PRODUCT)
     assert gog.returncode == 2 and "not supported yet" in gog.stderr
     missing = cli(tmp_path, "update", tmp_path / "nowhere")
-    assert missing.returncode == 1 and "not a game installed by Slipstream" in missing.stderr
+    assert missing.returncode == 1 and "not a game that Slipstream has installed" in missing.stderr
     dead = cli(tmp_path, "builds", "--source", "http://127.0.0.1:9", "--product", PRODUCT)
     assert dead.returncode == 1 and "Traceback" not in dead.stderr
     no_build = cli(
