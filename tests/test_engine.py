@@ -19,7 +19,11 @@ import pytest
 
 from core import layout
 from core.engine import EngineOptions, install, rollback_game, update, verify_game
-from core.errors import GameLockedError, UsageError
+from core.errors import (
+    GameLockedError,
+    InsufficientSpaceError,
+    UsageError,
+)
 from core.gamedir import GameDir
 from core.publish.publisher import PublishOptions, publish
 from core.sample import FileSpec, next_build, sample_game, scattered_edits, write_build
@@ -206,14 +210,14 @@ def test_verify_and_repair_every_kind_of_damage(repo: Repo, tmp_path: Path) -> N
         (game / "data/config.ini").read_bytes()[:10]
     )  # truncated
     (game / "readme.txt").unlink()  # missing
-    report, result = verify_game(game, full=True)
+    _, result = verify_game(game, full=True)
     assert {w.path for w in result.wounds} == {
         "data/levels.pak",
         "Game.exe",
         "data/config.ini",
         "readme.txt",
     }
-    report, result = verify_game(game, full=True, repair=True)
+    verify_game(game, full=True, repair=True)
     assert without_player(tree(game)) == repo.build_tree(2)
     assert verify_game(game, full=True)[1].ok
     assert (game / "saves" / "slot1.sav").read_bytes() == SAVE
@@ -318,3 +322,21 @@ def test_case_only_rename_and_small_repository(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_too_little_disk_space_is_refused_with_both_numbers(
+    repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.engine
+
+    game = installed(repo, tmp_path / "game")
+    before = tree(game)
+
+    class Usage:
+        total, used, free = 10**9, 10**9 - 1000, 1000
+
+    monkeypatch.setattr(core.engine.shutil, "disk_usage", lambda path: Usage())
+    with pytest.raises(InsufficientSpaceError, match=r"needs [\d,]+ bytes.*only 1,000 bytes"):
+        update(game, "3")
+    assert tree(game) == before
+    assert not any((game / ".slipstream" / "staging").rglob("*"))
