@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -372,6 +372,20 @@ def _register(game_dir: Path, state: InstallState, name: str, status: str = "ok"
         )
 
 
+@contextmanager
+def _staging_cleared_on_failure(game: GameDir) -> Iterator[None]:
+    """Empty ``.slipstream/staging`` when staging or the commit fails: nothing staged is
+    reused by the next run, and a failed update must leave no files behind. Downloads
+    stay (the next run resumes them), and so does staging while a journal needs it."""
+    try:
+        yield
+    except BaseException:
+        if not game.journal_file.exists():
+            with suppress(OSError, SlipstreamError):
+                game.clear_staging()
+        raise
+
+
 def _execute(
     game: GameDir,
     previous: InstallState | None,
@@ -420,40 +434,41 @@ def _execute(
     report.bytes_full = plan.full_bytes
     report.modified = modified
     check_space(game.root, plan)
-    stager = Stager(
-        game, source, fetcher, base.product, jobs=options.jobs, progress=clock, cancel=cancel
-    )
-    applied = apply_plan(
-        plan, game, stager, patch_jobs=options.patch_jobs, progress=clock, cancel=cancel
-    )
-    report.bytes_downloaded = stager.bytes_downloaded
-    report.patches_applied = applied.patches_applied
-    report.fallbacks += applied.fallbacks
-    for name, data in target.raw.items():
-        game.save_document(name, data)
-    state = new_state(previous, base, target, plan, game, applied.failed_pairs)
-    # A case-only rename stages the new spelling; the old one is moved out first (on a
-    # case-insensitive disk it is the same file).
-    renamed = [
-        Change(a.source_path, None)
-        for a in applied.staged
-        if a.source_path
-        and a.source_path != a.path
-        and paths.collision_key(a.source_path) == paths.collision_key(a.path)
-    ]
-    changes = renamed + [Change(a.path, a.path) for a in applied.staged]
-    changes += [Change(a.path, None) for a in plan.of_kind("deleted")]
-    cancel.raise_if_cancelled()
-    clock(Progress("committing", 0, 1, "", "steps"))
-    old_folders = set(previous.folders) if previous else set()
-    commit(
-        game,
-        changes,
-        state,
-        label=label,
-        folders_to_create=target.folders,
-        folders_to_remove=sorted(old_folders - set(target.folders), reverse=True),
-    )
+    with _staging_cleared_on_failure(game):
+        stager = Stager(
+            game, source, fetcher, base.product, jobs=options.jobs, progress=clock, cancel=cancel
+        )
+        applied = apply_plan(
+            plan, game, stager, patch_jobs=options.patch_jobs, progress=clock, cancel=cancel
+        )
+        report.bytes_downloaded = stager.bytes_downloaded
+        report.patches_applied = applied.patches_applied
+        report.fallbacks += applied.fallbacks
+        for name, data in target.raw.items():
+            game.save_document(name, data)
+        state = new_state(previous, base, target, plan, game, applied.failed_pairs)
+        # A case-only rename stages the new spelling; the old one is moved out first (on a
+        # case-insensitive disk it is the same file).
+        renamed = [
+            Change(a.source_path, None)
+            for a in applied.staged
+            if a.source_path
+            and a.source_path != a.path
+            and paths.collision_key(a.source_path) == paths.collision_key(a.path)
+        ]
+        changes = renamed + [Change(a.path, a.path) for a in applied.staged]
+        changes += [Change(a.path, None) for a in plan.of_kind("deleted")]
+        cancel.raise_if_cancelled()
+        clock(Progress("committing", 0, 1, "", "steps"))
+        old_folders = set(previous.folders) if previous else set()
+        commit(
+            game,
+            changes,
+            state,
+            label=label,
+            folders_to_create=target.folders,
+            folders_to_remove=sorted(old_folders - set(target.folders), reverse=True),
+        )
     shutil.rmtree(game.downloads, ignore_errors=True)
     return state
 

@@ -19,6 +19,17 @@ requests (``None``: all of them). A response with a lie in it is sent with ``Con
 close``, and the socket is closed after it, so a lie never spills into the next request.
 
 Files are read whole for each request: meant for test-sized objects (tens of MiB).
+
+Proxy mode: with ``upstream="http://127.0.0.1:PORT"`` (say, ``slipstream serve``), a
+request for a path that ``root`` has no file for (every request when ``root`` is
+``None``) is forwarded there as a plain GET, query string and the client's ``Host``
+header included, so links the upstream writes from ``Host`` lead back to the proxy. A
+200 answer is then served as if it were a local file, so every fault above (Range and
+all) applies to it; any other upstream status is relayed with its body::
+
+    with FaultServer(upstream=repo_url) as proxy:
+        proxy.plan("/content-system/v2/store/*", Fault(drop_after=1000, times=1))
+        install(proxy.url, ...)
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import hashlib
+import http.client
 import re
 import socket
 import threading
@@ -97,6 +109,7 @@ class Request:
     path: str
     range: str | None
     headers: dict[str, str] = field(default_factory=dict)
+    query: str = ""
 
 
 @dataclass
@@ -128,9 +141,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = True
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path | None, upstream: str | None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
-        self.root = root.resolve()
+        self.root = root.resolve() if root is not None else None
+        self.upstream = urlsplit(upstream) if upstream else None
         self.lock = threading.Lock()
         self.closing = threading.Event()
         self.plans: list[_Plan] = []
@@ -184,8 +198,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(head=True)
 
     def _answer(self, head: bool) -> None:
-        path = unquote(urlsplit(self.path).path)
-        request = Request(self.command, path, self.headers.get("Range"), dict(self.headers))
+        target = urlsplit(self.path)
+        path = unquote(target.path)
+        request = Request(
+            self.command, path, self.headers.get("Range"), dict(self.headers), target.query
+        )
         fault = self.server.fault_for(request)
         if fault.lies:
             self.close_connection = True
@@ -193,16 +210,47 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_status(fault.status, fault)
         if fault.redirect is not None:
             return self._send_status(fault.redirect_status, fault, fault.redirect)
-        data = self._read(fault.serve_path or path)
+        source = fault.serve_path or path
+        data = self._read(source)
+        content_type = "application/octet-stream"
+        if data is None and self.server.upstream is not None:
+            status, data, content_type = self._forward(fault.serve_path or self.path)
+            if status != 200:
+                return self._send_status(status, fault, body=data, content_type=content_type)
         if data is None:
             return self._send_status(404, fault)
         if fault.flip_bit is not None and fault.flip_bit < len(data):
             flipped = bytearray(data)
             flipped[fault.flip_bit] ^= 1
             data = bytes(flipped)
-        self._send_file(data, request.range, fault, head)
+        self._send_file(data, request.range, fault, head, content_type)
+
+    def _forward(self, target: str) -> tuple[int, bytes, str]:
+        """GET ``target`` (path and query) from the upstream with the client's Host
+        header; (status, whole body, Content-Type). A dead upstream is a 502."""
+        upstream = self.server.upstream
+        assert upstream is not None
+        host = self.headers.get("Host") or upstream.netloc
+        connection = http.client.HTTPConnection(
+            upstream.hostname or "127.0.0.1", upstream.port or 80, timeout=30
+        )
+        try:
+            connection.putrequest("GET", target, skip_host=True, skip_accept_encoding=True)
+            connection.putheader("Host", host)
+            connection.putheader("Accept-Encoding", "identity")
+            connection.endheaders()
+            response = connection.getresponse()
+            body = response.read()
+            kind = response.getheader("Content-Type") or "application/octet-stream"
+            return response.status, body, kind
+        except (OSError, http.client.HTTPException) as exc:
+            return 502, f"upstream failed: {exc!r}\n".encode(), "text/plain"
+        finally:
+            connection.close()
 
     def _read(self, path: str) -> bytes | None:
+        if self.server.root is None:
+            return None
         parts = [p for p in path.split("/") if p]
         if any(p in ("..", ".") or "\\" in p for p in parts):
             return None
@@ -212,20 +260,36 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             return None  # missing, a folder, unreadable: all 404
 
-    def _send_status(self, status: int, fault: Fault, location: str | None = None) -> None:
-        body = f"{status} from FaultServer\n".encode()
+    def _send_status(
+        self,
+        status: int,
+        fault: Fault,
+        location: str | None = None,
+        *,
+        body: bytes | None = None,
+        content_type: str = "text/plain",
+    ) -> None:
+        if body is None:
+            body = f"{status} from FaultServer\n".encode()
         self.send_response(status)
         if fault.retry_after is not None:
             self.send_header("Retry-After", fault.retry_after)
         if location is not None:
             self.send_header("Location", location)
-        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self._end_headers(fault)
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _send_file(self, data: bytes, range_header: str | None, fault: Fault, head: bool) -> None:
+    def _send_file(
+        self,
+        data: bytes,
+        range_header: str | None,
+        fault: Fault,
+        head: bool,
+        content_type: str = "application/octet-stream",
+    ) -> None:
         size = len(data)
         wanted = None if fault.ignore_range else _parse_range(range_header, size)
         if wanted == _UNSATISFIABLE:
@@ -239,7 +303,7 @@ class _Handler(BaseHTTPRequestHandler):
             start = max(0, min(start + fault.range_shift, end))
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         body = data[start : end + 1]
-        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Type", content_type)
         self.send_header("ETag", f'"{hashlib.md5(data).hexdigest()}"')
         self.send_header("Accept-Ranges", "bytes")
         if fault.chunked:
@@ -301,10 +365,15 @@ def _parse_range(value: str | None, size: int) -> tuple[int, int] | None:
 
 
 class FaultServer:
-    """A :class:`_Server` on 127.0.0.1 (port 0) serving ``root``, run in a thread."""
+    """A :class:`_Server` on 127.0.0.1 (port 0) serving ``root``, run in a thread; with
+    ``upstream``, a fault-injecting proxy in front of that server (see the module text)."""
 
-    def __init__(self, root: Path) -> None:
-        self._server = _Server(root)
+    def __init__(self, root: Path | None = None, upstream: str | None = None) -> None:
+        if root is None and upstream is None:
+            raise ValueError("FaultServer needs a root folder, an upstream URL, or both")
+        if upstream is not None and urlsplit(upstream).scheme != "http":
+            raise ValueError(f"the upstream {upstream!r} is not an http:// URL")
+        self._server = _Server(root, upstream)
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="FaultServer", daemon=True
         )
