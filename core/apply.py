@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from core.crashpoint import crashpoint
-from core.errors import CancelledError, RepositoryError, SlipstreamError
+from core.errors import CancelledError, NotFoundError, RepositoryError, SlipstreamError
 from core.gamedir import GameDir
 from core.plan import FileAction, Plan
 from core.progress import CancelToken, Progress, ProgressSink
@@ -79,13 +79,14 @@ def _patch_all(
     patch_jobs: int | None,
     progress: ProgressSink,
     cancel: CancelToken,
-    missing: dict[str, str],
+    missing: dict[str, SlipstreamError],
 ) -> None:
     done = 0
     fallbacks: list[FileAction] = []
     with PatchPool(patch_jobs) as pool:
 
-        def one(action: FileAction) -> tuple[FileAction, str | None]:
+        def one(action: FileAction) -> tuple[FileAction, str | None, bool]:
+            """(action, why it failed or None, whether the failure is the patch's own)."""
             assert action.target is not None
             lost = [
                 missing[c.compressed_md5]
@@ -94,19 +95,22 @@ def _patch_all(
                 if c.compressed_md5 in missing
             ]
             if lost:
-                return action, f"its patch could not be downloaded: {lost[0]}"
+                # A 404 (the pair pruned while we planned, a CDN not yet filled) may pass;
+                # wrong bytes or lengths from the server stay wrong.
+                bad = not all(isinstance(e, NotFoundError) for e in lost)
+                return action, f"its patch could not be downloaded: {lost[0]}", bad
             try:
                 out = stager.apply_chain(action, pool)
                 if not matches(out, action.target):
-                    return action, "the patched file does not match the new build"
-                return action, None
+                    return action, "the patched file does not match the new build", True
+                return action, None, False
             except CancelledError:
                 raise
             except SlipstreamError as exc:
-                return action, str(exc)
+                return action, str(exc), True
 
         with ThreadPoolExecutor(pool.jobs) as threads:
-            for action, failure in threads.map(one, actions):
+            for action, failure, remember in threads.map(one, actions):
                 done += 1
                 progress(Progress("patching", done, len(actions), action.path, "files"))
                 if failure is None:
@@ -114,7 +118,8 @@ def _patch_all(
                     result.staged.append(action)
                     continue
                 result.fallbacks.append((action.path, failure))
-                result.failed_pairs.update((d.md5_source, d.md5_target) for d in action.diffs)
+                if remember:
+                    result.failed_pairs.update((d.md5_source, d.md5_target) for d in action.diffs)
                 if action.fallback is None:
                     raise RepositoryError(
                         f"{action.path} could not be patched and has no fallback."

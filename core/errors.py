@@ -153,3 +153,7 @@ class FileConflictError(SlipstreamError):
 
 class NoRollbackError(SlipstreamError):
     """There is no earlier version of this game to go back to."""
+
+
+class LinkInTheWayError(UnsafePathError):
+    """A symbolic link in the game folder is in the way; nothing is written through links."""

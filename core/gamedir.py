@@ -34,6 +34,7 @@ from core.errors import (
     FileConflictError,
     FormatError,
     GameLockedError,
+    LinkInTheWayError,
     LocalIOError,
     StateError,
     UnsafePathError,
@@ -261,8 +262,9 @@ def check_components(base: Path, parts: Sequence[str]) -> None:
         except OSError as exc:
             raise LocalIOError.wrap(exc, "examine") from None
         if stat.S_ISLNK(mode):
-            raise UnsafePathError(
-                f"{here} is a symbolic link; Slipstream never writes through a link."
+            raise LinkInTheWayError(
+                f"{here} is a symbolic link. Replace it with a real folder or file, then run "
+                "the command again."
             )
         if not stat.S_ISDIR(mode):
             return

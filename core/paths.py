@@ -91,6 +91,8 @@ def check_unique(files: Iterable[str], folders: Iterable[str] = (), what: str = 
     for path, is_file in [(f, True) for f in files] + [(d, False) for d in folders]:
         key = collision_key(path)
         if key in seen:
+            if seen[key] == path:
+                raise UnsafePathError(f"The {what} {path!r} is listed twice.")
             raise UnsafePathError(
                 f"The {what}s {seen[key]!r} and {path!r} name the same entry on "
                 "case-insensitive systems."

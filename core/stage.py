@@ -100,12 +100,14 @@ class Stager:
         kind = "p" if ref.patches else "c"
         return self.game.downloads / f"{kind}-{ref.chunk.compressed_md5}"
 
-    def download_all(self, refs: Iterable[ObjectRef], *, tolerate: bool = False) -> dict[str, str]:
+    def download_all(
+        self, refs: Iterable[ObjectRef], *, tolerate: bool = False
+    ) -> dict[str, SlipstreamError]:
         """Fetch every object not already downloaded, ``jobs`` at a time.
 
         With ``tolerate`` (patch chunks, which have a fallback), an object that cannot be
         fetched intact does not stop the others: the failures come back as
-        {compressed md5: reason}. Otherwise the first failure is raised."""
+        {compressed md5: error}. Otherwise the first failure is raised."""
         todo = {self.object_path(r): r for r in refs}
         todo = {p: r for p, r in todo.items() if not p.is_file()}
         total = sum(r.chunk.compressed_size for r in todo.values())
@@ -119,7 +121,7 @@ class Stager:
                 self.bytes_downloaded += n
                 self.progress(Progress("downloading", done, total))
 
-        failures: dict[str, str] = {}
+        failures: dict[str, SlipstreamError] = {}
 
         def fetch(item: tuple[Path, ObjectRef]) -> None:
             path, ref = item
@@ -134,7 +136,7 @@ class Stager:
                 if not tolerate:
                     raise
                 with self._lock:
-                    failures[ref.chunk.compressed_md5] = str(exc)
+                    failures[ref.chunk.compressed_md5] = exc
                 return
             os.replace(partial, path)
             crashpoint("update-object-downloaded")
