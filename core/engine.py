@@ -485,7 +485,7 @@ def update(
     branch), older builds included."""
     game = existing_game(game_dir)
     with _operation("update", game_dir, progress) as (report, clock), game.lock():
-        report.recovered = game.recover()
+        report.recovered = _recover(game)
         state = _require_state(game)
         report.product, report.from_build = state.product, state.build_id
         with options.fetcher() as fetcher:
@@ -527,6 +527,15 @@ def existing_game(game_dir: Path) -> GameDir:
     return game
 
 
+def _recover(game: GameDir) -> str | None:
+    """Finish or undo an interrupted commit or rollback, then drop what an interrupted
+    staging left behind: with no journal, staged files are never used again (an update
+    stages afresh from its verified downloads), so they would only hold disk space."""
+    message = game.recover()
+    game.clear_staging()
+    return message
+
+
 def _require_state(game: GameDir) -> InstallState:
     state = game.load_state()
     if state is None:
@@ -557,7 +566,7 @@ def install(
     dest.mkdir(parents=True, exist_ok=True)
     game = GameDir(dest)
     with _operation("install", dest, progress) as (report, clock), game.lock():
-        report.recovered = game.recover()
+        report.recovered = _recover(game)
         if game.load_state() is not None:
             raise UsageError(f"{dest} already holds a game installed by Slipstream; update it.")
         if not adopt and any(p.name != ".slipstream" for p in dest.iterdir()):
@@ -621,7 +630,7 @@ def plan_preview(
     game = existing_game(game_dir)
     report = OperationReport("plan", str(game_dir))
     with game.lock():
-        report.recovered = game.recover()
+        report.recovered = _recover(game)
         state = _require_state(game)
         report.product, report.from_build = state.product, state.build_id
         with Fetcher(options.fetch_limits) as fetcher:
@@ -669,7 +678,7 @@ def rollback_game(
 
     game = existing_game(game_dir)
     with _operation("rollback", game_dir, progress) as (report, clock), game.lock():
-        report.recovered = game.recover()
+        report.recovered = _recover(game)
         state = _require_state(game)
         report.product, report.from_build = state.product, state.build_id
         points = [p for p in game.rollback_points() if p.state_before is not None]
@@ -745,7 +754,7 @@ def verify_game(
     game = existing_game(game_dir)
     kind = "repair" if repair else "verify"
     with _operation(kind, game_dir, progress) as (report, clock), game.lock():
-        report.recovered = game.recover()
+        report.recovered = _recover(game)
         state = _require_state(game)
         report.product = state.product
         report.from_build = report.to_build = state.build_id
