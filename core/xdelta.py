@@ -24,12 +24,14 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -460,7 +462,10 @@ class PatchPool:
             if self._executor is None:
                 method = "forkserver" if sys.platform == "linux" else "spawn"
                 self._executor = ProcessPoolExecutor(
-                    self.jobs, mp_context=multiprocessing.get_context(method)
+                    self.jobs,
+                    mp_context=multiprocessing.get_context(method),
+                    initializer=_exit_with_owner,
+                    initargs=(os.getpid(),),
                 )
             executor = self._executor
         if broken is not None:
@@ -469,6 +474,40 @@ class PatchPool:
 
 
 _DIED = "the worker process stopped unexpectedly (it crashed or was killed)."
+
+
+def _exit_with_owner(owner: int) -> None:
+    """Worker initializer: end this worker when the process that owns the pool dies.
+
+    A SIGKILLed updater cannot shut its pool down, and a worker waiting on its call
+    queue (whose write end it holds itself) would wait forever, keeping the forkserver
+    and the dead updater's stdout alive. A watcher thread notices the owner's exit
+    (pidfd on Linux, immune to pid reuse; polling elsewhere) and ends the worker. A
+    decode in progress holds the GIL, so the worker ends when that decode returns."""
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(owner)
+        except (AttributeError, OSError):
+            fd = None
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            while _alive(owner):
+                time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _encode_result(job: EncodeJob, future: Future[int]) -> EncodeResult:

@@ -534,13 +534,6 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/xdelta.py PatchPool: a worker blocks in its call queue's get() forever once "
-    "the updater is SIGKILLed (it holds the queue's write end itself), and it keeps the "
-    "forkserver alive through the forkserver's alive-pipe; orphans pile up per crash and "
-    "hold the dead updater's stdout/stderr open",
-)
 def test_a_killed_update_leaves_no_patch_workers_behind(world: World, tmp_path: Path) -> None:
     game = clone(world.at1, tmp_path / "game")
     proc = subprocess.Popen(
