@@ -171,9 +171,9 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
 
 
 def _browse(args: argparse.Namespace) -> tuple[Any, str]:
-    from core.engine import pick_build
     from core.fetch import Fetcher
     from core.source import RepoSource
+    from core.target import pick_build
 
     with Fetcher() as fetcher:
         source = RepoSource(_source(args.source), fetcher)

@@ -17,27 +17,33 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from core import paths, zjson
+from core import paths, records
 from core.apply import apply_plan
 from core.errors import (
-    BuildNotFoundError,
     CancelledError,
     InsufficientSpaceError,
     SlipstreamError,
-    StateError,
     UnknownInstallError,
     UsageError,
 )
 from core.fetch import DEFAULT_LIMITS, Fetcher, FetchLimits
-from core.format.build import BuildManifest, parse_build_manifest
-from core.format.builds import BuildItem, BuildsListing
-from core.format.depot import DepotFile, DepotManifest, parse_depot_manifest
-from core.gamedir import GameDir, InstalledFile, InstallState
+from core.format.depot import DepotFile
+from core.gamedir import GameDir, InstallState
 from core.journal import Change, commit
-from core.plan import Hop, Plan, choose_route, plan_update
+from core.plan import Hop, Plan, plan_update
 from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
 from core.source import RepoSource
-from core.stage import Stager, matches
+from core.stage import Stager
+from core.target import (
+    Target,
+    adoptable,
+    cached_files,
+    fetch_target,
+    local_changes,
+    new_state,
+    patch_hops,
+    pick_build,
+)
 
 DISK_MARGIN = 16 * 2**20
 
@@ -111,141 +117,6 @@ class PhaseClock:
         return {k: round(v, 3) for k, v in self.phases.items()}
 
 
-# --- reading the target ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    item: BuildItem
-    manifest: BuildManifest
-    depots: tuple[DepotManifest, ...]
-    raw: Mapping[str, bytes]
-    """The documents as fetched, cached in the game folder for later plans."""
-
-    @property
-    def files(self) -> dict[str, DepotFile]:
-        return {f.path: f for d in self.depots for f in d.files}
-
-    @property
-    def folders(self) -> tuple[str, ...]:
-        from core.format.depot import DepotDirectory
-
-        return tuple(
-            sorted(i.path for d in self.depots for i in d.items if isinstance(i, DepotDirectory))
-        )
-
-
-def pick_build(listing: BuildsListing, build: str | None, branch: str | None) -> BuildItem:
-    """The requested build, or the newest installable build of ``branch``."""
-    items = listing.installable()
-    if build is not None:
-        found = next((i for i in items if i.build_id == build), None)
-        if found is None:
-            if listing.find(build) is not None:
-                raise BuildNotFoundError(
-                    f"Build {build} is a generation 1 build, which Slipstream cannot install."
-                )
-            raise BuildNotFoundError(f"Build {build} is not in the repository's builds list.")
-        return found
-    for item in items:
-        if item.branch == branch:
-            return item
-    raise BuildNotFoundError(f"The repository has no build on the {branch or 'default'} branch.")
-
-
-def fetch_target(source: RepoSource, item: BuildItem, lang: str) -> Target:
-    manifest = source.build_manifest(item)
-    entries = manifest.depots_for(lang)
-    if not entries:
-        raise BuildNotFoundError(f"Build {item.build_id} has no depot for the language {lang}.")
-    raw: dict[str, bytes] = {f"build-{item.build_id}": zjson.dumps(manifest.to_json())}
-    depots = []
-    for entry in entries:
-        depot = source.depot_manifest(entry.manifest)
-        raw[f"depot-{entry.manifest}"] = zjson.dumps(depot.to_json())
-        depots.append(depot)
-    paths.check_unique(
-        [f.path for d in depots for f in d.files], what=f"build {item.build_id} path"
-    )
-    return Target(item, manifest, tuple(depots), raw)
-
-
-def cached_files(game: GameDir, state: InstallState) -> dict[str, DepotFile]:
-    """The installed build's files as its manifests describe them (with chunks)."""
-    data = game.load_document(f"build-{state.build_id}")
-    if data is None:
-        raise StateError(
-            f"The cached manifest of build {state.build_id} is missing; run verify --repair."
-        )
-    manifest = parse_build_manifest(
-        zjson.loads(data, "cached build manifest", 1 << 28), "cached build manifest"
-    )
-    files: dict[str, DepotFile] = {}
-    for entry in manifest.depots_for(state.lang):
-        doc = game.load_document(f"depot-{entry.manifest}")
-        if doc is None:
-            raise StateError(f"The cached depot manifest {entry.manifest} is missing.")
-        depot = parse_depot_manifest(
-            zjson.loads(doc, "cached depot manifest", 1 << 30), "cached depot"
-        )
-        files.update({f.path: f for f in depot.files})
-    return files
-
-
-# --- planning --------------------------------------------------------------------------
-
-
-def local_changes(
-    game: GameDir, state: InstallState, old: Mapping[str, DepotFile]
-) -> dict[str, str]:
-    """Managed files whose content on disk is not the installed build's: path → md5 on
-    disk (``""`` when missing). Files the player kept on purpose count as changed too."""
-    from core.stage import file_digest
-    from core.verify import verify_files
-
-    changed: dict[str, str] = {}
-    report = verify_files(game.root, state.files, full=False)
-    for wound in report.wounds:
-        if wound.reason in ("missing", "not a file"):
-            changed[wound.path] = ""
-        else:
-            try:
-                changed[wound.path] = file_digest(game.game_path(wound.path))
-            except SlipstreamError:
-                changed[wound.path] = ""
-    for path, record in state.files.items():
-        entry = old.get(path)
-        if entry is not None and record.md5 != entry.file_md5 and path not in changed:
-            changed[path] = record.md5
-    return changed
-
-
-def patch_hops(
-    source: RepoSource, product: str, os_name: str, lang: str, from_build: str, to_build: str
-) -> list[Hop]:
-    """The patch route's hops: a shortest path over graph.json when the repository has
-    one, else the direct pair from the patch index. Empty when no route exists."""
-    graph = source.graph(product, os_name)
-    if graph is not None:
-        route = choose_route(graph, from_build, to_build)
-        if route is None:
-            return []
-        pairs = [(e.from_build, e.to_build) for e in route]
-    else:
-        pairs = [(from_build, to_build)]
-    hops = []
-    for a, b in pairs:
-        index = source.patch_index(product, a, b)
-        if index is None:
-            return []
-        root = source.patch_root(index)
-        diffs = tuple(
-            d for entry in root.depots_for(lang) for d in source.patch_depot(entry.manifest).items
-        )
-        hops.append(Hop(a, b, diffs))
-    return hops
-
-
 def check_space(root: Path, plan: Plan) -> None:
     need = plan.peak_disk_bytes + plan.download_bytes + DISK_MARGIN
     free = shutil.disk_usage(root).free
@@ -254,46 +125,6 @@ def check_space(root: Path, plan: Plan) -> None:
             f"The update needs {need:,} bytes of free space in {root} at its peak, "
             f"but only {free:,} bytes are free. Free some space and run it again."
         )
-
-
-def new_state(
-    previous: InstallState | None,
-    base: InstallState,
-    target: Target,
-    plan: Plan,
-    game: GameDir,
-    failed: set[tuple[str, str]],
-) -> InstallState:
-    """The install state after committing ``plan``: unchanged and kept files keep their
-    records; staged ones get their manifest hashes and the staged file's mtime."""
-    files: dict[str, InstalledFile] = {}
-    for action in plan.actions:
-        if action.kind == "deleted" or action.target is None:
-            continue
-        old = previous.files.get(action.path) if previous else None
-        if action.kind == "unchanged" and old is not None:
-            files[action.path] = old
-            continue
-        f = action.target
-        # Unchanged files without a record (adopted ones) are already in place.
-        staged = game.game_path(f.path) if action.kind == "unchanged" else game.staged_path(f.path)
-        files[f.path] = InstalledFile(
-            path=f.path,
-            md5=f.file_md5,
-            size=f.size,
-            sha256=f.sha256,
-            executable=f.executable,
-            mtime_ns=staged.stat().st_mtime_ns,
-        )
-    return replace(
-        base,
-        build_id=target.item.build_id,
-        version_name=target.item.version_name,
-        branch=target.item.branch,
-        files=files,
-        folders=target.folders,
-        failed_patches=frozenset(set(base.failed_patches) | failed),
-    )
 
 
 # --- operations ------------------------------------------------------------------------
@@ -318,58 +149,7 @@ def _operation(
     finally:
         report.phases = clock.done()
         report.seconds = round(time.time() - started, 3)
-        _record(report, game_dir, started, outcome, error)
-
-
-def _record(
-    report: OperationReport, game_dir: Path, started: float, outcome: str, error: str | None
-) -> None:
-    from core.library import Library, OperationRecord
-
-    if not report.product:
-        return  # failed before anything was known about the game
-    try:
-        with Library.open() as library:
-            if library.install(game_dir) is None:
-                return
-            library.record_operation(
-                game_dir,
-                OperationRecord(
-                    kind=report.kind,
-                    from_build=report.from_build,
-                    to_build=report.to_build,
-                    started_at=started,
-                    finished_at=time.time(),
-                    outcome=outcome,
-                    error=error,
-                    bytes_downloaded=report.bytes_downloaded,
-                    bytes_full=report.bytes_full,
-                    patches_applied=report.patches_applied,
-                    fallbacks=tuple(report.fallbacks),
-                    files=report.counts,
-                    phases=report.phases,
-                ),
-            )
-    except SlipstreamError:
-        pass  # the game folder is right; a library that cannot be written must not undo that
-
-
-def _register(game_dir: Path, state: InstallState, name: str, status: str = "ok") -> None:
-    from core.library import Library
-
-    with Library.open() as library:
-        library.upsert_install(
-            game_dir,
-            state.product,
-            state.os,
-            name,
-            state.build_id,
-            state.version_name,
-            state.branch,
-            state.lang,
-            state.source,
-            status,
-        )
+        records.record(report, game_dir, started, outcome, error)
 
 
 @contextmanager
@@ -511,7 +291,7 @@ def update(
                 cancel,
                 label=f"update {state.build_id} → {item.build_id}",
             )
-        _register(game_dir, new, target.manifest.product_name(state.product))
+        records.register(game_dir, new, target.manifest.product_name(state.product))
         return report
 
 
@@ -607,20 +387,8 @@ def install(
                 local={},
                 label="install",
             )
-        _register(dest, state, target.manifest.product_name(product))
+        records.register(dest, state, target.manifest.product_name(product))
         return report
-
-
-def adoptable(game: GameDir, target: Target) -> dict[str, DepotFile]:
-    """The target's files already present, byte for byte, in the folder."""
-    found = {}
-    for path, entry in target.files.items():
-        try:
-            if matches(game.game_path(path), entry):
-                found[path] = entry
-        except SlipstreamError:
-            continue
-    return found
 
 
 def plan_preview(
@@ -712,7 +480,7 @@ def rollback_game(
                     label=f"roll back {state.build_id} → {item.build_id}",
                 )
         report.to_build, report.version_name = state.build_id, state.version_name
-    _register(game_dir, state, _name_of(game_dir, state))
+    records.register(game_dir, state, records.name_of(game_dir, state))
     return report
 
 
@@ -728,14 +496,6 @@ def _points_to(points: list[Any], to_build: str | None) -> list[Any]:
         if point.state_before.build_id == to_build:
             return chain
     return []
-
-
-def _name_of(game_dir: Path, state: InstallState) -> str:
-    from core.library import Library
-
-    with Library.open() as library:
-        record = library.install(game_dir)
-    return record.name if record else state.product
 
 
 def verify_game(
@@ -783,18 +543,7 @@ def verify_game(
                     label="repair",
                 )
         if not repair:
-            _set_status(game_dir, "ok" if result.ok else "needs repair")
+            records.set_status(game_dir, "ok" if result.ok else "needs repair")
         else:
-            _set_status(game_dir, "ok")
+            records.set_status(game_dir, "ok")
         return report, result
-
-
-def _set_status(game_dir: Path, status: str) -> None:
-    from core.library import Library
-
-    try:
-        with Library.open() as library:
-            if library.install(game_dir) is not None:
-                library.set_status(game_dir, status)
-    except SlipstreamError:
-        pass
