@@ -253,6 +253,46 @@ def _execute(
     return state
 
 
+def _go_to(
+    game: GameDir,
+    state: InstallState,
+    build: str | None,
+    branch: str | None,
+    options: EngineOptions,
+    report: OperationReport,
+    clock: PhaseClock,
+    cancel: CancelToken,
+    *,
+    verb: str = "update",
+    local: Mapping[str, str] | None = None,
+) -> tuple[InstallState, Target] | None:
+    """Take the installed game to ``build`` (default: the newest of ``branch``) through
+    the planner; ``None`` when it is there already and nothing is to be repaired."""
+    with options.fetcher() as fetcher:
+        source = RepoSource(state.source, fetcher)
+        item = pick_build(source.listing(state.product, state.os), build, branch)
+        report.to_build, report.version_name = item.build_id, item.version_name
+        if item.build_id == state.build_id and local is None:
+            return None
+        target = fetch_target(source, item, state.lang)
+        new = _execute(
+            game,
+            state,
+            state,
+            cached_files(game, state),
+            target,
+            source,
+            fetcher,
+            options,
+            report,
+            clock,
+            cancel,
+            local=local,
+            label=f"{verb} {state.build_id} → {item.build_id}",
+        )
+    return new, target
+
+
 def update(
     game_dir: Path,
     to_build: str | None = None,
@@ -268,29 +308,11 @@ def update(
         report.recovered = _recover(game)
         state = _require_state(game)
         report.product, report.from_build = state.product, state.build_id
-        with options.fetcher() as fetcher:
-            source = RepoSource(state.source, fetcher)
-            item = pick_build(source.listing(state.product, state.os), to_build, state.branch)
-            report.to_build, report.version_name = item.build_id, item.version_name
-            old = cached_files(game, state)
-            if item.build_id == state.build_id:
-                report.up_to_date = True
-                return report
-            target = fetch_target(source, item, state.lang)
-            new = _execute(
-                game,
-                state,
-                state,
-                old,
-                target,
-                source,
-                fetcher,
-                options,
-                report,
-                clock,
-                cancel,
-                label=f"update {state.build_id} → {item.build_id}",
-            )
+        moved = _go_to(game, state, to_build, state.branch, options, report, clock, cancel)
+        if moved is None:
+            report.up_to_date = True
+            return report
+        new, target = moved
         records.register(game_dir, new, target.manifest.product_name(state.product))
         return report
 
@@ -460,25 +482,19 @@ def rollback_game(
         elif to_build is None:
             raise UsageError(f"{game_dir} has no rollback point to go back to.")
         else:
-            with options.fetcher() as fetcher:
-                source = RepoSource(state.source, fetcher)
-                item = pick_build(source.listing(state.product, state.os), to_build, state.branch)
-                target = fetch_target(source, item, state.lang)
-                old = cached_files(game, state)
-                state = _execute(
-                    game,
-                    state,
-                    state,
-                    old,
-                    target,
-                    source,
-                    fetcher,
-                    options,
-                    report,
-                    clock,
-                    cancel,
-                    label=f"roll back {state.build_id} → {item.build_id}",
-                )
+            moved = _go_to(
+                game,
+                state,
+                to_build,
+                state.branch,
+                options,
+                report,
+                clock,
+                cancel,
+                verb="roll back",
+            )
+            if moved is not None:
+                state = moved[0]
         report.to_build, report.version_name = state.build_id, state.version_name
     records.register(game_dir, state, records.name_of(game_dir, state))
     return report
@@ -522,26 +538,18 @@ def verify_game(
         broken = {w.path: "" for w in result.wounds}
         if repair and broken:
             shutil.rmtree(game.downloads, ignore_errors=True)
-            with options.fetcher() as fetcher:
-                source = RepoSource(state.source, fetcher)
-                item = pick_build(source.listing(state.product, state.os), state.build_id, None)
-                target = fetch_target(source, item, state.lang)
-                old = cached_files(game, state)
-                _execute(
-                    game,
-                    state,
-                    state,
-                    old,
-                    target,
-                    source,
-                    fetcher,
-                    replace(options, use_patches=False),
-                    report,
-                    clock,
-                    cancel,
-                    local=broken,
-                    label="repair",
-                )
+            _go_to(
+                game,
+                state,
+                state.build_id,
+                None,
+                replace(options, use_patches=False),
+                report,
+                clock,
+                cancel,
+                verb="repair",
+                local=broken,
+            )
         if not repair:
             records.set_status(game_dir, "ok" if result.ok else "needs repair")
         else:
