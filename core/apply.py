@@ -54,7 +54,12 @@ def apply_plan(
     """Stage every file of ``plan`` and verify it against its manifest entry."""
     result = Applied()
     work = [a for a in plan.actions if a.kind not in ("unchanged", "deleted")]
-    patched = [a for a in work if a.kind == "patched"]
+    # Largest first, so the longest decode does not start last and run alone.
+    patched = sorted(
+        (a for a in work if a.kind == "patched"),
+        key=lambda a: a.target.size if a.target else 0,
+        reverse=True,
+    )
     plain = [a for a in work if a.kind != "patched"]
     stager.download_all(objects_of(plain) + [ObjectRef(c, False) for c in plan.sfc_chunks])
     # Patch chunks have a fallback: one that cannot be fetched intact costs its file a
@@ -67,7 +72,9 @@ def apply_plan(
     _run(stager.jobs, lambda a: stager.assemble(a, sfc), fetched, "assembling", progress)
     crashpoint("update-assembled")
     result.staged += fetched
-    _verify(result.staged, game, stager.jobs, progress, cancel)
+    # Patched files were checked against the manifest as they came out of the pool;
+    # hashing them again would only cost time.
+    _verify([a for a in result.staged if a.kind != "patched"], game, stager.jobs, progress, cancel)
     crashpoint("update-verified")
     return result
 
