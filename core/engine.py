@@ -166,24 +166,19 @@ def _staging_cleared_on_failure(game: GameDir) -> Iterator[None]:
         raise
 
 
-def _execute(
+def make_plan(
     game: GameDir,
     previous: InstallState | None,
     base: InstallState,
     old: Mapping[str, DepotFile] | None,
     target: Target,
     source: RepoSource,
-    fetcher: Fetcher,
     options: EngineOptions,
     report: OperationReport,
-    clock: PhaseClock,
-    cancel: CancelToken,
-    *,
     local: Mapping[str, str] | None = None,
-    label: str,
-) -> InstallState:
-    """Plan, stage, verify and commit ``target`` over the current folder."""
-    clock(Progress("planning", 0, 1, "", "steps"))
+) -> Plan:
+    """The plan from the folder as it is to ``target``, its numbers put in ``report``.
+    Patch documents that cannot be read cost the patches, not the update."""
     if local is None:
         local = local_changes(game, previous, old or {}) if previous else {}
     modified = sorted(p for p, md5 in local.items() if md5)
@@ -213,6 +208,28 @@ def _execute(
     report.bytes_planned = plan.download_bytes
     report.bytes_full = plan.full_bytes
     report.modified = modified
+    return plan
+
+
+def _execute(
+    game: GameDir,
+    previous: InstallState | None,
+    base: InstallState,
+    old: Mapping[str, DepotFile] | None,
+    target: Target,
+    source: RepoSource,
+    fetcher: Fetcher,
+    options: EngineOptions,
+    report: OperationReport,
+    clock: PhaseClock,
+    cancel: CancelToken,
+    *,
+    local: Mapping[str, str] | None = None,
+    label: str,
+) -> InstallState:
+    """Plan, stage, verify and commit ``target`` over the current folder."""
+    clock(Progress("planning", 0, 1, "", "steps"))
+    plan = make_plan(game, previous, base, old, target, source, options, report, local)
     check_space(game.root, plan)
     with _staging_cleared_on_failure(game):
         stager = Stager(
@@ -423,33 +440,13 @@ def plan_preview(
         report.recovered = _recover(game)
         state = _require_state(game)
         report.product, report.from_build = state.product, state.build_id
-        with Fetcher(options.fetch_limits) as fetcher:
+        with options.fetcher() as fetcher:
             source = RepoSource(state.source, fetcher)
             item = pick_build(source.listing(state.product, state.os), to_build, state.branch)
             report.to_build, report.version_name = item.build_id, item.version_name
             target = fetch_target(source, item, state.lang)
             old = cached_files(game, state)
-            local = local_changes(game, state, old)
-            hops = []
-            if options.use_patches and item.build_id != state.build_id:
-                hops = patch_hops(
-                    source, state.product, state.os, state.lang, state.build_id, item.build_id
-                )
-    plan = plan_update(
-        old,
-        target.files,
-        from_build=state.build_id,
-        to_build=item.build_id,
-        hops=hops,
-        local_md5=local,
-        avoid=state.failed_patches,
-        use_patches=options.use_patches,
-        small_files=target.depots[0].small_files if len(target.depots) == 1 else None,
-        keep=[p for p, m in local.items() if m] if options.keep_modified else (),
-    )
-    report.counts, report.route = plan.counts(), list(plan.route)
-    report.bytes_planned, report.bytes_full = plan.download_bytes, plan.full_bytes
-    report.modified = sorted(p for p, m in local.items() if m)
+            plan = make_plan(game, state, state, old, target, source, options, report)
     return plan, report
 
 
