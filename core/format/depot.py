@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import paths
-from core.errors import FormatError, LimitExceededError
+from core.errors import FormatError, LimitExceededError, RepositoryError
 from core.format.fields import LIMITS, Fields, Limits
+from core.zjson import inflate
 
 EMPTY_MD5 = hashlib.md5(b"").hexdigest()
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -251,3 +252,17 @@ def _check_consistency(manifest: DepotManifest, where: str, limits: Limits) -> N
             )
     if total > limits.file_bytes:
         raise LimitExceededError(f"{where} describes {total} bytes (limit {limits.file_bytes}).")
+
+
+def unpack_chunk(body: bytes, chunk: Chunk, what: str, *, check_compressed: bool = True) -> bytes:
+    """A stored chunk's data: compressed md5 (unless the caller checked it already, as the
+    fetcher does while downloading), inflated under the chunk's size, then size and md5."""
+    if check_compressed and hashlib.md5(body).hexdigest() != chunk.compressed_md5:
+        raise RepositoryError(f"The {what} is damaged (its md5 does not match).")
+    try:
+        data = inflate(body, chunk.size, what)
+    except FormatError as exc:  # says which: a bomb, a truncated or garbled stream
+        raise RepositoryError(exc.detail) from None
+    if len(data) != chunk.size or hashlib.md5(data).hexdigest() != chunk.md5:
+        raise RepositoryError(f"The {what} inflates to other data than its manifest says.")
+    return data

@@ -16,7 +16,13 @@ from core import layout, zjson
 from core.errors import FormatError, LocalIOError, RepositoryError
 from core.format.build import BuildManifest, parse_build_manifest
 from core.format.builds import BuildItem, BuildsListing, parse_builds_listing
-from core.format.depot import Chunk, DepotFile, DepotManifest, parse_depot_manifest
+from core.format.depot import (
+    Chunk,
+    DepotFile,
+    DepotManifest,
+    parse_depot_manifest,
+    unpack_chunk,
+)
 from core.format.fields import LIMITS
 from core.format.graph import PatchGraph, parse_graph
 from core.format.patch import (
@@ -137,15 +143,7 @@ class Catalog:
             raise RepositoryError(f"The repository lacks the chunk {rel}.") from None
         except OSError as exc:
             raise LocalIOError.wrap(exc, "read") from None
-        if hashlib.md5(body).hexdigest() != chunk.compressed_md5:
-            raise RepositoryError(f"The chunk {rel} is damaged (its md5 does not match).")
-        try:
-            data = zjson.inflate(body, chunk.size, rel)
-        except FormatError:
-            raise RepositoryError(f"The chunk {rel} does not inflate to its size.") from None
-        if len(data) != chunk.size or hashlib.md5(data).hexdigest() != chunk.md5:
-            raise RepositoryError(f"The chunk {rel} inflates to the wrong data.")
-        return data
+        return unpack_chunk(body, chunk, f"chunk {rel}")
 
     def materialize(self, item: DepotFile, dest: Path) -> None:
         """Rebuild a published file from its chunks into ``dest``, checking its md5."""
