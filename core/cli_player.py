@@ -31,6 +31,13 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
         "--limit-rate", type=float, metavar="BYTES_PER_S", help="bandwidth limit for downloads"
     )
     parser.add_argument("--jobs", type=int, default=4, help="download threads (default 4)")
+    parser.add_argument(
+        "--keep-points",
+        type=int,
+        default=2,
+        metavar="N",
+        help="rollback points to keep on disk (default 2)",
+    )
 
 
 def add_parsers(sub: Any) -> None:
@@ -110,7 +117,10 @@ def _options(args: argparse.Namespace) -> Any:
         raise UsageError("--jobs must be at least 1.")
     if args.limit_rate is not None and args.limit_rate <= 0:
         raise UsageError("--limit-rate must be a positive number of bytes per second.")
+    if getattr(args, "keep_points", 2) < 0:
+        raise UsageError("--keep-points must be 0 or more.")
     return EngineOptions(
+        keep_points=getattr(args, "keep_points", 2),
         jobs=args.jobs,
         limit_rate=args.limit_rate,
         use_patches=not getattr(args, "no_patches", False),

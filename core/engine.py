@@ -57,6 +57,8 @@ class EngineOptions:
     limit_rate: float | None = None
     use_patches: bool = True
     keep_modified: bool = False
+    keep_points: int = 2
+    """Rollback points kept on disk after each update (older ones are dropped)."""
     fetch_limits: FetchLimits = DEFAULT_LIMITS
     """Timeouts, retries and caps of every request (tests make them small)."""
 
@@ -263,6 +265,7 @@ def _execute(
             changes,
             state,
             label=label,
+            keep_points=options.keep_points,
             folders_to_create=target.folders,
             folders_to_remove=sorted(old_folders - set(target.folders), reverse=True),
         )

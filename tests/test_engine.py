@@ -197,6 +197,18 @@ def test_keep_modified_leaves_the_players_file(repo: Repo, tmp_path: Path) -> No
     assert got == expected
 
 
+def test_keep_points_bounds_the_rollback_points_on_disk(repo: Repo, tmp_path: Path) -> None:
+    game = installed(repo, tmp_path / "game")
+    update(game, "2", EngineOptions(keep_points=1))
+    update(game, "3", EngineOptions(keep_points=1))
+    points = GameDir(game).rollback_points()
+    assert [p.state_before.build_id for p in points if p.state_before] == ["2"]
+    update(game, "1", EngineOptions(keep_points=0))
+    assert GameDir(game).rollback_points() == []
+    with pytest.raises(UsageError, match="no rollback point"):
+        rollback_game(game)
+
+
 def test_verify_and_repair_every_kind_of_damage(repo: Repo, tmp_path: Path) -> None:
     game = installed(repo, tmp_path / "game", "2")
     with open(game / "data/levels.pak", "r+b") as f:  # flipped byte
