@@ -34,6 +34,10 @@ class UsageError(SlipstreamError):
     exit_code = 2
 
 
+class SettingsError(UsageError):
+    """A setting is not valid; change it and try again."""
+
+
 class CancelledError(SlipstreamError):
     """The operation was cancelled; running it again resumes where it stopped."""
 
