@@ -136,6 +136,18 @@ class AccessDeniedError(DownloadError):
     """The server refused access; log in again or check the repository's address."""
 
 
+class NotLoggedInError(AccessDeniedError):
+    """You are not logged in to GOG; run slipstream login (or use Login in the window)."""
+
+
+class LoginError(SlipstreamError):
+    """GOG did not accept the login; run slipstream login again."""
+
+
+class KeyringError(SlipstreamError):
+    """The system keyring could not be used; Slipstream keeps GOG tokens nowhere else."""
+
+
 class HashMismatchError(DownloadError):
     """A downloaded file was damaged: its checksum is wrong."""
 
