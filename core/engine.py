@@ -29,6 +29,7 @@ from core.errors import (
 from core.fetch import DEFAULT_LIMITS, Fetcher, FetchLimits
 from core.format.depot import DepotFile
 from core.gamedir import GameDir, InstallState
+from core.gog.source import open_source
 from core.journal import Change, commit
 from core.plan import Hop, Plan, plan_update
 from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
@@ -61,6 +62,8 @@ class EngineOptions:
     """Rollback points kept on disk after each update (older ones are dropped)."""
     fetch_limits: FetchLimits = DEFAULT_LIMITS
     """Timeouts, retries and caps of every request (tests make them small)."""
+    password: str | None = field(default=None, repr=False)
+    """A GOG private branch's password (kept in the keyring for later updates)."""
 
     def fetcher(self) -> Fetcher:
         return Fetcher(self.fetch_limits, rate_limit=self.limit_rate)
@@ -86,6 +89,8 @@ class OperationReport:
     up_to_date: bool = False
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """What the player should know that is not an error (say, skipped dependencies)."""
 
     def to_json(self) -> dict[str, Any]:
         doc = dict(self.__dict__)
@@ -231,6 +236,11 @@ def _execute(
 ) -> InstallState:
     """Plan, stage, verify and commit ``target`` over the current folder."""
     clock(Progress("planning", 0, 1, "", "steps"))
+    if target.manifest.dependencies:
+        report.notes.append(
+            "Not installed (install them separately if the game needs them): "
+            + ", ".join(target.manifest.dependencies)
+        )
     plan = make_plan(game, previous, base, old, target, source, options, report, local)
     check_space(game.root, plan)
     with _staging_cleared_on_failure(game):
@@ -289,7 +299,7 @@ def _go_to(
     """Take the installed game to ``build`` (default: the newest of ``branch``) through
     the planner; ``None`` when it is there already and nothing is to be repaired."""
     with options.fetcher() as fetcher:
-        source = RepoSource(state.source, fetcher)
+        source = open_source(state.source, fetcher, options.password)
         item = pick_build(source.listing(state.product, state.os), build, branch)
         report.to_build, report.version_name = item.build_id, item.version_name
         if item.build_id == state.build_id and local is None:
@@ -397,7 +407,7 @@ def install(
                 "reuse the game files already there."
             )
         with options.fetcher() as fetcher:
-            source = RepoSource(source_url, fetcher)
+            source = open_source(source_url, fetcher, options.password)
             item = pick_build(source.listing(product, os_name), build, branch)
             report.product, report.to_build = product, item.build_id
             report.version_name = item.version_name
@@ -409,7 +419,7 @@ def install(
                 version_name=item.version_name,
                 branch=item.branch,
                 lang=lang,
-                source=source.base_url,
+                source=source.location,
                 files={},
                 folders=(),
             )
@@ -444,7 +454,7 @@ def plan_preview(
         state = _require_state(game)
         report.product, report.from_build = state.product, state.build_id
         with options.fetcher() as fetcher:
-            source = RepoSource(state.source, fetcher)
+            source = open_source(state.source, fetcher, options.password)
             item = pick_build(source.listing(state.product, state.os), to_build, state.branch)
             report.to_build, report.version_name = item.build_id, item.version_name
             target = fetch_target(source, item, state.lang)

@@ -51,6 +51,11 @@ class RepoSource:
         self._links: dict[tuple[str, bool], list[Endpoint]] = {}
         self._lock = threading.Lock()
 
+    @property
+    def location(self) -> str:
+        """What an install's state records as where its builds come from."""
+        return self.base_url
+
     def url(self, link: str) -> str:
         """A document's link as a URL: root-relative links are relative to the repository."""
         if link.startswith(("http://", "https://")):
@@ -143,6 +148,12 @@ class RepoSource:
         with self._lock:
             self._links[key] = ordered
         return ordered
+
+    def renew_links(self, patches: bool = False) -> None:
+        """Forget the cached secure links of every product (a server refused one)."""
+        with self._lock:
+            for key in [k for k in self._links if k[1] == patches]:
+                del self._links[key]
 
     def chunk_urls(self, product: str, compressed_md5: str, patches: bool = False) -> list[str]:
         suffix = "/" + layout.galaxy_path(compressed_md5)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from core.crashpoint import crashpoint
 from core.errors import (
+    AccessDeniedError,
     CancelledError,
     LocalIOError,
     PatchDecodeError,
@@ -126,8 +127,7 @@ class Stager:
             self.cancel.raise_if_cancelled()
             partial = path.with_name(path.name + ".part")
             try:
-                urls = self.source.chunk_urls(self.product, ref.chunk.compressed_md5, ref.patches)
-                self._download_any(urls, partial, ref.chunk, advance)
+                self._download_object(ref, partial, advance)
             except CancelledError:
                 raise
             except SlipstreamError as exc:
@@ -142,6 +142,19 @@ class Stager:
         self.progress(Progress("downloading", 0, total))
         _run_all(self.jobs, fetch, list(todo.items()))
         return failures
+
+    def _download_object(
+        self, ref: ObjectRef, partial: Path, advance: Callable[[int], None]
+    ) -> None:
+        md5 = ref.chunk.compressed_md5
+        urls = self.source.chunk_urls(self.product, md5, ref.patches)
+        try:
+            self._download_any(urls, partial, ref.chunk, advance)
+        except AccessDeniedError:
+            # Signed links expire (GOG's after about a day): ask for new ones, once.
+            self.source.renew_links(ref.patches)
+            urls = self.source.chunk_urls(self.product, md5, ref.patches)
+            self._download_any(urls, partial, ref.chunk, advance)
 
     def _download_any(
         self, urls: list[str], partial: Path, chunk: Chunk, advance: Callable[[int], None]
@@ -163,6 +176,9 @@ class Stager:
                 raise
             except SlipstreamError as exc:  # try the next endpoint
                 errors.append(exc)
+        denied = [e for e in errors if isinstance(e, AccessDeniedError)]
+        if denied:
+            raise denied[-1]
         raise errors[-1] if errors else RepositoryError("No endpoint serves the chunks.")
 
     def inflate(self, ref: ObjectRef) -> bytes:

@@ -1,0 +1,252 @@
+"""GOG's own content system as a source for the engine.
+
+:class:`GogSource` answers the same calls as :class:`~core.source.RepoSource`, from GOG's
+hosts: builds (``_version=2``, with a branch password when one is given), build and
+depot manifests from the CDN, patches through ``/patches?_version=4``, and chunks through
+each product's secure link (signed ``url_format`` + ``parameters``, endpoints by
+priority, ``fallback_only`` last; a new link once it expires or the CDN answers 401/403).
+API calls carry the account's Bearer token when the player is logged in.
+
+Chunks live in the store of the product whose depot lists them (base game or DLC), so
+the source remembers, for each depot and chunk it has read, which product it belongs to.
+Files flagged ``support`` go to ``gog-support/<product>/`` as GOG's clients put them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlencode
+
+import keyring
+
+from core import layout
+from core.errors import (
+    AccessDeniedError,
+    NotFoundError,
+    NotLoggedInError,
+    SlipstreamError,
+)
+from core.fetch import Fetcher
+from core.format.build import BuildManifest
+from core.format.builds import (
+    BuildItem,
+    BuildsListing,
+    Endpoint,
+    parse_builds_listing,
+    parse_secure_link,
+)
+from core.format.depot import DepotFile, DepotManifest
+from core.format.graph import PatchGraph
+from core.format.patch import PatchDepotManifest, PatchIndex, PatchRootManifest, parse_patch_index
+from core.gog.auth import SERVICE, Account, keyring_call, scrub
+from core.gog.hosts import GogHosts
+from core.source import LISTING_BYTES, RepoSource
+
+GOG = "gog"
+"""What ``--source`` and an install's state call GOG's own hosts."""
+SUPPORT_DIR = "gog-support"
+LINK_MARGIN = 300.0
+"""Seconds before a secure link's ``expires_at`` that a new one is fetched."""
+
+
+def open_source(location: str, fetcher: Fetcher, password: str | None = None) -> RepoSource:
+    """The source an install names: GOG itself for ``"gog"``, else a repository URL."""
+    if location == GOG:
+        return GogSource(fetcher, password=password)
+    return RepoSource(location, fetcher)
+
+
+def _password_key(product: str) -> str:
+    return f"branch-password/{product}"
+
+
+class GogSource(RepoSource):
+    """GOG's content system, read with ``fetcher`` (and the stored login, if any)."""
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        hosts: GogHosts | None = None,
+        account: Account | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.hosts = hosts or GogHosts.from_env()
+        super().__init__(self.hosts.cdn, fetcher)
+        self.account = account or Account(fetcher, self.hosts)
+        self.password = password
+        self._owner: dict[tuple[str, bool], str] = {}
+        """(manifest id or compressed md5, is a patch object) → product id."""
+        self._expiry: dict[tuple[str, bool], float] = {}
+        self._owner_lock = threading.Lock()
+
+    @property
+    def location(self) -> str:
+        return GOG
+
+    # --- the API -----------------------------------------------------------------------
+
+    def _api_json(self, path: str, what: str, extra_secrets: tuple[str, ...] = ()) -> Any:
+        url = self.hosts.api + path
+        headers = self.account.headers()
+        try:
+            try:
+                return self.fetcher.get_json(
+                    url, max_bytes=LISTING_BYTES, what=what, headers=headers
+                )
+            except AccessDeniedError:
+                if not headers or not self.account.renew(headers):
+                    raise
+                return self.fetcher.get_json(
+                    url, max_bytes=LISTING_BYTES, what=what, headers=self.account.headers()
+                )
+        except SlipstreamError as exc:
+            secrets = [*self.account.secrets(), *extra_secrets]
+            if any(s and s in exc.detail for s in secrets):
+                raise type(exc)(scrub(exc.detail, secrets)) from None
+            raise
+
+    def listing(self, product: str, os_name: str) -> BuildsListing:
+        layout.check_id(product, "product id")
+        params = {"generation": "2", "_version": "2"}
+        password = self.password or self._stored_password(product)
+        if password:
+            params["password"] = password
+        path = f"/products/{product}/os/{os_name}/builds?{urlencode(params)}"
+        what = f"GOG's builds list of product {product}"
+        try:
+            doc = self._api_json(path, what, (password or "",))
+        except NotFoundError:
+            raise NotFoundError(f"GOG has no {os_name} builds of product {product}.") from None
+        listing = parse_builds_listing(doc, what)
+        if not listing.items:
+            raise NotFoundError(
+                f"GOG has no content-system builds of product {product} for {os_name} "
+                "(it may only have offline installers)."
+            )
+        if self.password:
+            keyring_call(
+                "store the branch password",
+                keyring.set_password,
+                SERVICE,
+                _password_key(product),
+                self.password,
+            )
+        return listing
+
+    @staticmethod
+    def _stored_password(product: str) -> str | None:
+        value = keyring_call(
+            "read the branch password", keyring.get_password, SERVICE, _password_key(product)
+        )
+        return value if isinstance(value, str) and value else None
+
+    def graph(self, product: str, os_name: str) -> PatchGraph | None:
+        return None  # GOG publishes no version graph: patches are asked for pair by pair
+
+    def patch_index(self, product: str, from_build: str, to_build: str) -> PatchIndex | None:
+        query = urlencode({"_version": 4, "from_build_id": from_build, "to_build_id": to_build})
+        what = f"patch {from_build}→{to_build}"
+        try:
+            doc = self._api_json(f"/products/{product}/patches?{query}", what)
+        except NotFoundError:
+            return None
+        return parse_patch_index(doc, what)
+
+    # --- manifests: remember who owns what ---------------------------------------------
+
+    def _own(self, key: str, patches: bool, product: str) -> None:
+        with self._owner_lock:
+            self._owner[(key, patches)] = product
+
+    def owner(self, key: str, patches: bool, default: str) -> str:
+        with self._owner_lock:
+            return self._owner.get((key, patches), default)
+
+    def build_manifest(self, item: BuildItem) -> BuildManifest:
+        manifest = super().build_manifest(item)
+        for depot in manifest.depots:
+            self._own(depot.manifest, False, depot.product_id)
+        return manifest
+
+    def depot_manifest(self, manifest_id: str) -> DepotManifest:
+        depot = super().depot_manifest(manifest_id)
+        product = self.owner(manifest_id, False, "")
+        if not product:
+            return depot
+        for item in depot.files:
+            for chunk in item.chunks:
+                self._own(chunk.compressed_md5, False, product)
+        for chunk in depot.small_files.chunks if depot.small_files else ():
+            self._own(chunk.compressed_md5, False, product)
+        items = tuple(
+            _to_support(i, product) if isinstance(i, DepotFile) and i.support else i
+            for i in depot.items
+        )
+        return replace(depot, items=items)
+
+    def patch_root(self, index: PatchIndex) -> PatchRootManifest:
+        root = super().patch_root(index)
+        for depot in root.depots:
+            self._own(depot.manifest, True, depot.product_id)
+        return root
+
+    def patch_depot(self, manifest_id: str) -> PatchDepotManifest:
+        depot = super().patch_depot(manifest_id)
+        product = self.owner(manifest_id, True, "")
+        if product:
+            for diff in depot.items:
+                for chunk in diff.chunks:
+                    self._own(chunk.compressed_md5, True, product)
+        return depot
+
+    # --- secure links ------------------------------------------------------------------
+
+    def endpoints(self, product: str, patches: bool = False) -> list[Endpoint]:
+        key = (product, patches)
+        with self._lock:
+            cached = self._links.get(key)
+            if cached is not None and time.time() < self._expiry.get(key, float("inf")):
+                return cached
+        params = {"_version": "2", "generation": "2", "path": "/"}
+        if patches:
+            params["root"] = "/patches/store"
+        what = f"the secure link of product {product}"
+        try:
+            doc = self._api_json(f"/products/{product}/secure_link?{urlencode(params)}", what)
+        except AccessDeniedError as exc:
+            if not self.account.logged_in:
+                raise NotLoggedInError(
+                    f"GOG gives download links only to a logged-in owner ({exc.detail})"
+                ) from None
+            raise AccessDeniedError(
+                f"GOG refused the download link of product {product}: does this account "
+                f"own it? ({exc.detail})"
+            ) from None
+        link = parse_secure_link(doc, "secure_link")
+        ordered = link.ordered()
+        with self._lock:
+            self._links[key] = ordered
+            self._expiry[key] = _expiry_of(ordered) - LINK_MARGIN
+        return ordered
+
+    def chunk_urls(self, product: str, compressed_md5: str, patches: bool = False) -> list[str]:
+        owner = self.owner(compressed_md5, patches, product)
+        return super().chunk_urls(owner, compressed_md5, patches)
+
+
+def _to_support(item: DepotFile, product: str) -> DepotFile:
+    return replace(item, path=f"{SUPPORT_DIR}/{product}/{item.path}")
+
+
+def _expiry_of(endpoints: list[Endpoint]) -> float:
+    """When the first of the endpoints' signatures runs out (``inf`` when unsigned)."""
+    found = [
+        float(value)
+        for e in endpoints
+        for name, value in e.parameters
+        if name == "expires_at" and value.isdigit()
+    ]
+    return min(found, default=float("inf"))
