@@ -27,7 +27,7 @@ fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 target=.
-[ "${1:-}" = "--dev" ] && target='.[dev]'
+[ "${1:-}" = "--dev" ] && target='.[dev,package]'
 log=$(mktemp)
 # pip's build chatter goes to a log that is shown only when the install fails.
 if ! { .venv/bin/python -m pip install -q --upgrade pip &&
