@@ -1,26 +1,159 @@
-"""Entry point of ``slipstream-gui``.
+"""Entry point of ``slipstream-gui``, and :func:`create_main_window` for tests and tools.
 
-The window itself is the next piece of work (issue "The desktop app"); until it lands
-this entry point answers ``--version`` and says so plainly instead of failing oddly.
+This module is imported again in every patch worker process (multiprocessing re-imports
+the main script there), so it imports nothing heavy at module level: PySide6 and the
+window are imported inside the functions that need them.
 """
 
 from __future__ import annotations
 
+import argparse
+import logging
+import logging.handlers
+import multiprocessing
 import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from gui.window import MainWindow
+
+log = logging.getLogger("slipstream.gui")
+
+
+def application(argv: list[str] | None = None) -> QApplication:
+    """The running QApplication, created when there is none."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(["slipstream-gui", *(argv or [])])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Slipstream")
+    app.setOrganizationName("Slipstream")
+    app.setDesktopFileName("io.github.slipstream.Slipstream")
+    return app
+
+
+def create_main_window(*, tray: bool | None = None, check_on_start: bool = True) -> MainWindow:
+    """The main window over the library in ``SLIPSTREAM_HOME``, built but not shown and
+    without entering the event loop."""
+    application()
+    from gui.window import MainWindow
+
+    return MainWindow(tray=tray, check_on_start=check_on_start)
+
+
+def _setup_logging() -> Path | None:
+    """Log to ``$SLIPSTREAM_HOME/logs/gui.log`` (never tokens: the core scrubs them)."""
+    from core.library import home
+
+    try:
+        folder = home() / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            folder / "gui.log", maxBytes=2_000_000, backupCount=2, encoding="utf-8"
+        )
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("slipstream")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return folder / "gui.log"
+
+
+def _install_excepthook(window_ref: list[Any]) -> None:
+    """A bug of ours in a slot must not end the app silently or print a traceback at the
+    player: log it, and show the usual error dialog with the details folded away."""
+    import traceback
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+        details = "".join(traceback.format_exception(kind, exc, tb))
+        log.error("unexpected error\n%s", details)
+        if window_ref and window_ref[0].isVisible():
+            from gui.dialogs import show_error
+
+            show_error(window_ref[0], "Something went wrong", exc, details)
+        else:
+            print(f"slipstream-gui: internal error: {exc} (details in the log)", file=sys.stderr)
+
+    sys.excepthook = hook
+
+
+def _start_demo(folder: Path) -> str:
+    """Publish, serve and install the demo (as ``slipstream demo``), printing progress."""
+    from core.demo import DEMO_NAME, install_demo_game, prepare_demo
+    from core.serve import make_server
+    from core.termprogress import TerminalProgress
+
+    bar = TerminalProgress()
+    try:
+        repo = prepare_demo(folder, bar)
+        server = make_server(repo)
+        url = f"http://127.0.0.1:{server.socket.getsockname()[1]}"
+        threading.Thread(target=server.serve_forever, daemon=True, name="demo-server").start()
+        game, version = install_demo_game(folder, url, bar)
+    finally:
+        bar.close()
+    print(f"serving {repo} at {url}; {DEMO_NAME} {version} is installed in {game}.", flush=True)
+    return str(game.resolve())
 
 
 def main(argv: list[str] | None = None) -> int:
+    multiprocessing.freeze_support()
     from core import __version__
+    from core.errors import SlipstreamError
 
-    args = sys.argv[1:] if argv is None else argv
-    if "--version" in args:
-        print(f"slipstream-gui {__version__}")
-        return 0
-    print(
-        "slipstream-gui: the window is not built yet; use the slipstream command.",
-        file=sys.stderr,
+    parser = argparse.ArgumentParser(prog="slipstream-gui", description="Slipstream's window.")
+    parser.add_argument("--version", action="version", version=f"slipstream-gui {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="run the demo offscreen (publish, serve, install, update, roll back) and exit",
     )
-    return 1
+    parser.add_argument(
+        "--demo", type=Path, metavar="DIR", help="publish, serve and install the demo game first"
+    )
+    parser.add_argument("--hidden", action="store_true", help="start in the tray")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.self_test:
+        from gui.selftest import run_self_test
+
+        return int(run_self_test())
+
+    _setup_logging()
+    app = application()
+    from gui.single import SingleInstance, ask_running_instance
+
+    if ask_running_instance():
+        print("Slipstream is already running; its window was brought forward.")
+        return 0
+    demo_game = None
+    if args.demo is not None:
+        try:
+            demo_game = _start_demo(args.demo)
+        except SlipstreamError as exc:
+            print(f"slipstream-gui: {exc}", file=sys.stderr)
+            return exc.exit_code
+    single = SingleInstance()
+    single.listen()
+    window_ref: list[Any] = []
+    _install_excepthook(window_ref)
+    window = create_main_window()
+    window_ref.append(window)
+    single.activated.connect(window.bring_forward)
+    app.setQuitOnLastWindowClosed(not window.tray.visible())
+    if demo_game:
+        window.select_game(demo_game)
+    if not (args.hidden and window.tray.visible()):
+        window.show()
+    code = app.exec()
+    single.close()
+    return int(code)
 
 
 if __name__ == "__main__":

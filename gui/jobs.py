@@ -1,0 +1,182 @@
+"""Running the core off the GUI thread: one QThread per job, one job per game at a time.
+
+The core reports progress from its own threads (download threads, the patch pool's
+collector) through a plain callable. :class:`ProgressRelay` is that callable: it keeps
+the newest report and emits it as a Qt signal at most ``rate`` times a second, so a fast
+download cannot flood the event loop; reports that name a file (``unit == "files"``) are
+never dropped but batched, so the per-file list misses no file. A report of a new phase
+goes out at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from core.progress import CancelToken, Progress, ProgressSink
+from gui.progress_state import FileEvent
+
+Work = Callable[[ProgressSink, CancelToken], Any]
+"""A job's body: runs on the job's thread, given a sink and a cancel token."""
+
+
+class ProgressRelay(QObject):
+    """A thread-safe progress sink that emits ``progressed(Progress, list[FileEvent])``
+    on the receiver's thread, rate-limited."""
+
+    progressed = Signal(object, object)
+
+    def __init__(self, rate: float = 10.0, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.interval = 1.0 / rate
+        self._lock = threading.Lock()
+        self._latest: Progress | None = None
+        self._events: list[FileEvent] = []
+        self._phase = ""
+        self._sent = 0.0
+
+    def __call__(self, progress: Progress) -> None:
+        with self._lock:
+            self._latest = progress
+            if progress.unit == "files" and progress.item:
+                self._events.append(FileEvent(progress.phase, progress.item))
+            now = time.monotonic()
+            new_phase = progress.phase != self._phase
+            if not new_phase and now - self._sent < self.interval:
+                return
+            self._phase, self._sent = progress.phase, now
+            events, self._events = self._events, []
+        self.progressed.emit(progress, events)
+
+    def flush(self) -> None:
+        """Send whatever is pending (called when the job ends)."""
+        with self._lock:
+            latest, events, self._events = self._latest, self._events, []
+        if latest is not None and events:
+            self.progressed.emit(latest, events)
+
+
+class _Runner(QObject):
+    """Lives on the job's thread and runs the work there."""
+
+    succeeded = Signal(object)
+    failed = Signal(object, str)
+
+    def __init__(self, work: Work, relay: ProgressRelay, cancel: CancelToken) -> None:
+        super().__init__()
+        self.work = work
+        self.relay = relay
+        self.cancel = cancel
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = self.work(self.relay, self.cancel)
+        except BaseException as exc:  # every failure reaches the window, none is lost
+            self.relay.flush()
+            self.failed.emit(exc, traceback.format_exc())
+        else:
+            self.relay.flush()
+            self.succeeded.emit(result)
+
+
+class Job(QObject):
+    """One piece of core work on its own QThread.
+
+    Signals arrive on the GUI thread: ``progressed(Progress, list[FileEvent])``,
+    ``succeeded(result)``, ``failed(exception, traceback text)`` and, after either,
+    ``ended()``."""
+
+    progressed = Signal(object, object)
+    succeeded = Signal(object)
+    failed = Signal(object, str)
+    ended = Signal()
+
+    def __init__(self, key: str, kind: str, work: Work, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.key = key
+        self.kind = kind
+        self.cancel_token = CancelToken()
+        self.relay = ProgressRelay(parent=self)
+        self.relay.progressed.connect(self.progressed)
+        self._thread = QThread()
+        self._thread.setObjectName(f"job-{kind}")
+        self._runner = _Runner(work, self.relay, self.cancel_token)
+        self._runner.moveToThread(self._thread)
+        self._thread.started.connect(self._runner.run)
+        self._runner.succeeded.connect(self._on_succeeded)
+        self._runner.failed.connect(self._on_failed)
+        self.running = False
+
+    def start(self) -> None:
+        self.running = True
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self.cancel_token.cancel()
+
+    def wait(self, ms: int = 60_000) -> bool:
+        return self._thread.wait(ms)
+
+    def _finish(self) -> None:
+        self._thread.quit()
+        self._thread.wait()
+        self.running = False
+        self.ended.emit()
+
+    @Slot(object)
+    def _on_succeeded(self, result: Any) -> None:
+        self._finish()
+        self.succeeded.emit(result)
+
+    @Slot(object, str)
+    def _on_failed(self, exc: BaseException, details: str) -> None:
+        self._finish()
+        self.failed.emit(exc, details)
+
+
+class JobManager(QObject):
+    """Keeps one job per key (a game folder, or a named background task) at a time."""
+
+    changed = Signal(str)
+    """A job started or ended for this key."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.jobs: dict[str, Job] = {}
+
+    def busy(self, key: str) -> bool:
+        return key in self.jobs
+
+    def get(self, key: str) -> Job | None:
+        return self.jobs.get(key)
+
+    def start(self, key: str, kind: str, work: Work) -> Job | None:
+        """Start ``work`` for ``key``; None when a job for ``key`` is still running."""
+        if key in self.jobs:
+            return None
+        job = Job(key, kind, work, self)
+        self.jobs[key] = job
+
+        def forget() -> None:
+            if self.jobs.get(key) is job:
+                del self.jobs[key]
+            job.deleteLater()
+            self.changed.emit(key)
+
+        job.ended.connect(forget)
+        job.start()
+        self.changed.emit(key)
+        return job
+
+    def cancel_all(self) -> None:
+        for job in list(self.jobs.values()):
+            job.cancel()
+
+    def wait_all(self, ms: int = 60_000) -> bool:
+        return all(job.wait(ms) for job in list(self.jobs.values()))

@@ -1,0 +1,857 @@
+"""The main window: the library, a game's builds, live progress, history and rollback.
+
+Every piece of work runs as a :class:`~gui.jobs.Job` on its own thread (patches in the
+core's worker processes), one job per game at a time; the window only reads the library
+and renders. The update flow is two jobs: a plan first (what it costs, which files the
+player changed), then, after the conflict dialog when there is something to ask, the
+update itself with the plan's per-file list shown live.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QTreeWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.engine import EngineOptions, OperationReport
+from core.errors import SlipstreamError
+from core.estimate import Cost
+from core.format.builds import BuildItem
+from core.gamedir import GameDir, RollbackPoint
+from core.library import InstallRecord, Library, OperationRecord
+from core.settings import Settings, load_settings_checked, save_settings
+from core.units import format_bytes, format_duration, percent_saved
+from gui import views, work
+from gui.dialogs import AddGameDialog, ConflictDialog, ask_quit_while_busy, is_cancel, show_error
+from gui.icons import app_icon, icon
+from gui.jobs import Job, JobManager
+from gui.progress_state import FileEvent, ProgressState
+from gui.tray import Tray
+
+log = logging.getLogger("slipstream.gui")
+ROLE = views.ROLE
+
+
+def _tree(name: str, headers: list[str], tip: str) -> QTreeWidget:
+    view = QTreeWidget()
+    view.setObjectName(name)
+    view.setHeaderLabels(headers)
+    view.setRootIsDecorated(False)
+    view.setUniformRowHeights(True)
+    view.setAlternatingRowColors(True)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setToolTip(tip)
+    return view
+
+
+class MainWindow(QMainWindow):
+    jobFinished = Signal(str, str, bool, str)
+    """(game folder or task key, job kind, succeeded, message for the player)."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        tray: bool | None = None,
+        check_on_start: bool = True,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Slipstream")
+        self.setWindowIcon(app_icon())
+        problem = None
+        if settings is None:
+            settings, problem = load_settings_checked()
+        self.settings = settings
+        self.jobs = JobManager(self)
+        self.records: dict[str, InstallRecord] = {}
+        self.listings: dict[str, list[BuildItem]] = {}
+        self.costs: dict[str, dict[str, Cost | SlipstreamError]] = {}
+        self.progress: dict[str, ProgressState] = {}
+        self.errors: dict[str, str] = {}
+        self.notified: dict[str, str] = {}
+        self.notifications: list[tuple[str, str]] = []
+        self.quitting = False
+        self._build_ui()
+        self.tray = Tray(self, available=tray)
+        self.check_timer = QTimer(self)
+        self.check_timer.setObjectName("checkTimer")
+        self.check_timer.timeout.connect(self.check_now)
+        self.apply_settings(self.settings)
+        self.jobs.changed.connect(self._on_jobs_changed)
+        self.reload_library()
+        if problem:
+            self.notify("Settings", problem)
+        if check_on_start:
+            QTimer.singleShot(0, self.check_now)
+
+    # --- layout -------------------------------------------------------------------------
+
+    def _build_ui(self) -> None:
+        self.gamesView = _tree(
+            "gamesView",
+            ["Game", "Version", "Build", "Status"],
+            "Your installed games. Select one to see its builds and history.",
+        )
+        self.gamesView.currentItemChanged.connect(lambda *_: self._on_game_selected())
+        add_button = QPushButton(icon("add"), "&Add game…")
+        add_button.setObjectName("addGameButton")
+        add_button.setToolTip("Install a game from a repository")
+        add_button.clicked.connect(self.add_game)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.gamesView)
+        left_layout.addWidget(add_button)
+
+        self.titleLabel = QLabel("No game selected")
+        self.titleLabel.setObjectName("titleLabel")
+        font = self.titleLabel.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        font.setBold(True)
+        self.titleLabel.setFont(font)
+        self.updateButton = self._button(
+            "updateButton", "update", "&Update", "Update to the selected build (default: newest)"
+        )
+        self.updateButton.clicked.connect(self.update_selected)
+        self.verifyButton = self._button(
+            "verifyButton", "verify", "&Verify", "Check every file and repair broken ones"
+        )
+        self.verifyButton.clicked.connect(self.verify_selected)
+        self.cancelButton = self._button(
+            "cancelButton", "cancel", "&Cancel", "Stop cleanly; the next update resumes"
+        )
+        self.cancelButton.clicked.connect(self.cancel_selected)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.titleLabel, 1)
+        for button in (self.updateButton, self.verifyButton, self.cancelButton):
+            buttons.addWidget(button)
+
+        self.overallProgress = QProgressBar()
+        self.overallProgress.setObjectName("overallProgress")
+        self.overallProgress.setRange(0, 1000)
+        self.overallProgress.setFormat("%p%")
+        self.overallProgress.setToolTip("Progress of the whole job")
+        self.phaseLabel = QLabel("")
+        self.phaseLabel.setObjectName("phaseLabel")
+        self.detailLabel = QLabel("")
+        self.detailLabel.setObjectName("detailLabel")
+        self.detailLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.buildsView = _tree(
+            "buildsView",
+            ["Version", "Build", "Branch", "Published", "Download"],
+            "Builds of this game. Select one (older ones too) and press Update.",
+        )
+        self.buildsView.currentItemChanged.connect(lambda *_: self._refresh_buttons())
+        self.buildsView.itemActivated.connect(lambda *_: self.update_selected())
+        self.filesView = _tree(
+            "filesView", ["File", "Action", "State"], "Each file of the running update"
+        )
+        self.historyView = _tree(
+            "historyView",
+            ["When", "Operation", "Result", "Downloaded", "Saved", "Fallbacks", "Rollback"],
+            "Every operation on this game. Select an update and press Roll back.",
+        )
+        self.historyView.currentItemChanged.connect(lambda *_: self._history_selected())
+        self.pointsView = _tree(
+            "pointsView",
+            ["Kept since", "Restores", "Content"],
+            "Rollback points on disk: restoring one needs no download.",
+        )
+        self.pointsView.currentItemChanged.connect(lambda *_: self._point_selected())
+        self.rollbackButton = self._button(
+            "rollbackButton", "rollback", "&Roll back", "Go back to the build before it"
+        )
+        self.rollbackButton.clicked.connect(self.rollback_selected)
+
+        history = QWidget()
+        history_layout = QVBoxLayout(history)
+        history_layout.addWidget(self.historyView, 3)
+        history_layout.addWidget(QLabel("Rollback points kept on disk:"))
+        history_layout.addWidget(self.pointsView, 1)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.rollbackButton)
+        history_layout.addLayout(row)
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("detailTabs")
+        self.tabs.addTab(self.buildsView, "&Builds")
+        self.tabs.addTab(self.filesView, "&Files")
+        self.tabs.addTab(history, "&History")
+        self.statsView = self._stats_view()
+        if self.statsView is not None:
+            self.tabs.addTab(self.statsView, "&Statistics")
+
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addLayout(buttons)
+        right_layout.addWidget(self.overallProgress)
+        right_layout.addWidget(self.phaseLabel)
+        right_layout.addWidget(self.detailLabel)
+        right_layout.addWidget(self.tabs, 1)
+
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 2)
+        self.setCentralWidget(splitter)
+        self._build_menus()
+        self.resize(1100, 680)
+
+    def _stats_view(self) -> QWidget | None:
+        try:
+            from gui.charts import StatsView
+        except ImportError:  # pragma: no cover - the charts module ships with the window
+            return None
+        view = StatsView()
+        view.setObjectName("statsView")
+        return view
+
+    def _button(self, name: str, icon_name: str, text: str, tip: str) -> QPushButton:
+        button = QPushButton(icon(icon_name), text)
+        button.setObjectName(name)
+        button.setToolTip(tip)
+        return button
+
+    def _build_menus(self) -> None:
+        def action(text: str, name: str, slot: Any, shortcut: str | None = None) -> QAction:
+            act = QAction(text, self)
+            act.setObjectName(name)
+            act.triggered.connect(slot)
+            if shortcut:
+                act.setShortcut(QKeySequence(shortcut))
+            return act
+
+        self.addAction_ = action("&Add game…", "addGameAction", self.add_game, "Ctrl+N")
+        self.adoptAction = action(
+            "Add &existing game…", "addExistingAction", self.add_existing, "Ctrl+O"
+        )
+        self.checkAction = action("&Check for updates", "checkAction", self.check_now, "F5")
+        self.settingsAction = action("&Settings…", "settingsAction", self.open_settings, "Ctrl+,")
+        self.quitAction = action("&Quit", "quitAction", self.quit, "Ctrl+Q")
+        menu = self.menuBar().addMenu("&Slipstream")
+        for act in (self.addAction_, self.adoptAction, self.checkAction, self.settingsAction):
+            menu.addAction(act)
+        menu.addSeparator()
+        menu.addAction(self.quitAction)
+        self.accountMenu = self.menuBar().addMenu("&Account")
+        self.loginAction = action("Log in to &GOG…", "loginAction", self.open_login)
+        self.accountMenu.addAction(self.loginAction)
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        self.addAction_.setIcon(icon("add"))
+        self.adoptAction.setIcon(icon("folder"))
+        self.checkAction.setIcon(icon("refresh"))
+        self.settingsAction.setIcon(icon("settings"))
+        for act in (self.addAction_, self.adoptAction, self.checkAction, self.settingsAction):
+            toolbar.addAction(act)
+
+    # --- selection ------------------------------------------------------------------------
+
+    def current_game(self) -> str | None:
+        item = self.gamesView.currentItem()
+        return item.data(0, ROLE) if item else None
+
+    def selected_build(self) -> str | None:
+        item = self.buildsView.currentItem()
+        return item.data(0, ROLE) if item else None
+
+    def select_game(self, key: str) -> bool:
+        for item in views.rows(self.gamesView):
+            if item.data(0, ROLE) == key:
+                self.gamesView.setCurrentItem(item)
+                return True
+        return False
+
+    def _on_game_selected(self) -> None:
+        game = self.current_game()
+        if game and game not in self.listings:
+            self.check_game(game)
+        self._refresh_details()
+
+    def _history_selected(self) -> None:
+        if self.historyView.currentItem() is not None:
+            _deselect(self.pointsView)
+        self._refresh_buttons()
+
+    def _point_selected(self) -> None:
+        if self.pointsView.currentItem() is not None:
+            _deselect(self.historyView)
+        self._refresh_buttons()
+
+    def rollback_target(self) -> str | None:
+        for view in (self.historyView, self.pointsView):
+            item = view.currentItem()
+            if item is not None and item.data(0, ROLE):
+                return str(item.data(0, ROLE))
+        return None
+
+    # --- rendering -----------------------------------------------------------------------
+
+    def reload_library(self) -> None:
+        try:
+            with Library.open() as lib:
+                installs = lib.installs()
+        except SlipstreamError as exc:
+            self.notify("Library", str(exc))
+            installs = []
+        self.records = {str(r.path): r for r in installs}
+        self._refresh_games()
+        self._refresh_details()
+
+    def newest(self, key: str) -> BuildItem | None:
+        from core.target import pick_build
+
+        record = self.records.get(key)
+        items = self.listings.get(key)
+        if record is None or not items:
+            return None
+        try:
+            return pick_build(work.as_listing(items), None, record.branch)
+        except SlipstreamError:
+            return None
+
+    def status_of(self, key: str) -> str:
+        record = self.records[key]
+        job = self.jobs.get(key)
+        return views.game_status(
+            record,
+            job.kind if job else None,
+            self.progress.get(key),
+            self.newest(key),
+            self.errors.get(key),
+        )
+
+    def _refresh_games(self) -> None:
+        self.gamesView.blockSignals(True)
+        statuses = {key: self.status_of(key) for key in self.records}
+        views.fill_games(self.gamesView, list(self.records.values()), statuses, self.errors)
+        self.gamesView.blockSignals(False)
+        for i in range(4):
+            self.gamesView.resizeColumnToContents(i)
+
+    def _refresh_details(self) -> None:
+        game = self.current_game()
+        record = self.records.get(game) if game else None
+        if record is None:
+            self.titleLabel.setText("No game yet: press Add game to install one")
+            self.buildsView.clear()
+            self.historyView.clear()
+            self.pointsView.clear()
+            self._refresh_buttons()
+            return
+        self.titleLabel.setText(
+            f"{record.name} — {record.version_name or 'build'} ({record.build_id})"
+        )
+        selected = self.selected_build()
+        newest = self.newest(record_key := str(record.path))
+        if selected is None or selected == record.build_id:
+            selected = newest.build_id if newest and newest.build_id != record.build_id else None
+        views.fill_builds(
+            self.buildsView,
+            self.listings.get(record_key, []),
+            record.build_id,
+            self.costs.get(record_key, {}),
+            selected,
+        )
+        for i in range(5):
+            self.buildsView.resizeColumnToContents(i)
+        self._refresh_history(record_key)
+        self._refresh_progress()
+        self._refresh_buttons()
+
+    def _refresh_history(self, key: str) -> None:
+        history: list[OperationRecord] = []
+        points: list[RollbackPoint] = []
+        try:
+            with Library.open() as lib:
+                history = lib.history(key)
+            if not self.jobs.busy(key):
+                points = GameDir(Path(key)).rollback_points()
+        except (SlipstreamError, OSError) as exc:
+            self.notify("History", str(exc))
+        views.fill_history(self.historyView, history, points)
+        views.fill_points(self.pointsView, points)
+        if self.statsView is not None:
+            self.statsView.set_operations(history)  # type: ignore[attr-defined]
+
+    def _refresh_buttons(self) -> None:
+        game = self.current_game()
+        busy = bool(game) and self.jobs.busy(game or "")
+        record = self.records.get(game or "")
+        self.updateButton.setEnabled(bool(record) and not busy)
+        self.verifyButton.setEnabled(bool(record) and not busy)
+        job = self.jobs.get(game or "")
+        self.cancelButton.setEnabled(job is not None and job.kind not in ("adopt",))
+        self.rollbackButton.setEnabled(
+            bool(record) and not busy and self.rollback_target() is not None
+        )
+        target = self.selected_build()
+        if record and target and target != record.build_id:
+            items = {b.build_id: b for b in self.listings.get(game or "", [])}
+            build = items.get(target)
+            name = build.version_name if build and build.version_name else target
+            older = build is not None and _older(build, record, items)
+            self.updateButton.setText(f"{'Go back' if older else 'Update'} to {name}")
+        else:
+            self.updateButton.setText("&Update")
+
+    def _refresh_progress(self) -> None:
+        game = self.current_game()
+        state = self.progress.get(game or "")
+        if state is None:
+            self.overallProgress.setValue(0)
+            self.phaseLabel.setText("")
+            self.detailLabel.setText("")
+            self.filesView.clear()
+            return
+        self.overallProgress.setValue(int(state.overall * 1000))
+        if state.finished:
+            self.phaseLabel.setText(
+                {"ok": "Done", "cancelled": "Cancelled", "failed": "Failed"}.get(
+                    state.outcome, state.outcome
+                )
+            )
+        else:
+            item = f": {state.item}" if state.item else ""
+            self.phaseLabel.setText(f"{state.phase.capitalize()}{item}")
+        parts = []
+        if state.download_total:
+            parts.append(
+                f"downloaded {format_bytes(state.download_done)} of "
+                f"{format_bytes(state.download_total)}"
+            )
+        speed = state.speed()
+        if speed and not state.finished:
+            parts.append(f"{format_bytes(speed)}/s")
+        eta = state.eta()
+        if eta is not None and not state.finished:
+            parts.append(f"{format_duration(eta)} left")
+        if state.full_bytes:
+            parts.append(
+                f"patches and reuse save {format_bytes(state.saved_bytes())} "
+                f"({percent_saved(state.planned_bytes, state.full_bytes):.1f}%)"
+            )
+        self.detailLabel.setText(" · ".join(parts))
+        views.fill_files(self.filesView, state)
+
+    def _on_jobs_changed(self, key: str) -> None:
+        self._refresh_games()
+        if key == self.current_game():
+            self._refresh_buttons()
+
+    # --- notifications --------------------------------------------------------------------
+
+    def notify(self, title: str, message: str) -> None:
+        """Tell the player something: in the tray when there is one, else the status bar."""
+        self.notifications.append((title, message))
+        log.info("%s: %s", title, message)
+        if not self.tray.show_message(title, message):
+            self.statusBar().showMessage(f"{title}: {message}", 15_000)
+
+    # --- jobs -------------------------------------------------------------------------------
+
+    def engine_options(self) -> EngineOptions:
+        return self.settings.engine_options()
+
+    def _start(self, key: str, kind: str, body: Any) -> Job | None:
+        job = self.jobs.start(key, kind, body)
+        if job is None:
+            self.notify("Busy", f"{Path(key).name} is busy with another job; wait for it.")
+            return None
+        self.errors.pop(key, None)
+        job.failed.connect(lambda exc, details: self._job_failed(key, kind, exc, details))
+        return job
+
+    def _job_failed(self, key: str, kind: str, exc: BaseException, details: str) -> None:
+        state = self.progress.get(key)
+        if is_cancel(exc):
+            if state is not None:
+                state.finish("cancelled")
+            message = "Cancelled. Press Update again to resume from what was downloaded."
+            if kind == "rollback":
+                message = "Cancelled; the game is at whichever build the status shows."
+            self.notify("Cancelled", message)
+        else:
+            if state is not None:
+                state.finish("failed")
+            log.error("%s of %s failed: %s\n%s", kind, key, exc, details)
+            message = str(exc) if isinstance(exc, SlipstreamError) else "internal error"
+            self.errors[key] = message
+            if self.isVisible():
+                show_error(self, f"{kind.capitalize()} failed", exc, details)
+            self.notify(f"{kind.capitalize()} failed", message)
+        self.reload_library()
+        self.jobFinished.emit(key, kind, False, message)
+
+    def _progress_to(self, key: str, job: Job, state: ProgressState) -> None:
+        self.progress[key] = state
+
+        def on_progress(progress: Any, events: list[FileEvent]) -> None:
+            state.update(progress, events)
+            if key == self.current_game():
+                self._refresh_progress()
+            self._refresh_game_row(key)
+
+        job.progressed.connect(on_progress)
+
+    def _refresh_game_row(self, key: str) -> None:
+        for item in views.rows(self.gamesView):
+            if item.data(0, ROLE) == key:
+                item.setText(3, self.status_of(key))
+
+    # update: plan, ask, run
+
+    def update_selected(self) -> None:
+        game = self.current_game()
+        if not game:
+            return
+        target = self.selected_build()
+        record = self.records.get(game)
+        if record is not None and target == record.build_id:
+            target = None
+        self.update_game(game, target)
+
+    def update_game(self, game: str, to_build: str | None = None) -> None:
+        options = self.engine_options()
+        job = self._start(game, "prepare", work.preview(Path(game), to_build, options))
+        if job is None:
+            return
+        self.progress[game] = ProgressState("update", phase="planning")
+        self._refresh_progress()
+        job.succeeded.connect(lambda result: self._prepared(game, result))
+
+    def _prepared(self, game: str, result: tuple[Any, OperationReport]) -> None:
+        plan, report = result
+        if report.to_build == report.from_build and not plan.download_bytes:
+            self.progress.pop(game, None)
+            self._refresh_progress()
+            name = self.records[game].name if game in self.records else game
+            message = f"{name} is up to date (build {report.to_build})."
+            self.notify("Up to date", message)
+            self.jobFinished.emit(game, "update", True, message)
+            return
+        if report.modified:
+            name = self.records[game].name if game in self.records else Path(game).name
+            dialog = ConflictDialog(name, list(report.modified), self)
+            dialog.chosen.connect(lambda choice: self._run_update(game, plan, report, choice))
+            dialog.rejected.connect(lambda: self._update_declined(game))
+            dialog.open()
+            return
+        self._run_update(game, plan, report, None)
+
+    def _update_declined(self, game: str) -> None:
+        self.progress.pop(game, None)
+        self._refresh_progress()
+        self.jobFinished.emit(game, "update", False, "The update was not started.")
+
+    def _run_update(
+        self, game: str, plan: Any, report: OperationReport, choice: str | None
+    ) -> None:
+        options = replace(self.engine_options(), keep_modified=choice == ConflictDialog.KEEP_MINE)
+        keep = list(report.modified) if choice == ConflictDialog.TAKE_NEW else []
+        body = work.update(Path(game), report.to_build, options, keep)
+        job = self._start(game, "update", body)
+        if job is None:
+            return
+        state = ProgressState("update")
+        state.set_plan(plan)
+        self._progress_to(game, job, state)
+        job.succeeded.connect(lambda result: self._updated(game, result))
+        self.tabs.setCurrentWidget(self.filesView)
+        self._refresh_progress()
+
+    def _updated(self, game: str, result: tuple[OperationReport, Path | None]) -> None:
+        report, kept = result
+        state = self.progress.get(game)
+        if state is not None:
+            state.finish("ok", (p for p, _ in report.fallbacks))
+        name = self.records[game].name if game in self.records else Path(game).name
+        saved = max(0, report.bytes_full - report.bytes_downloaded)
+        message = (
+            f"{name} is now {report.version_name or 'build'} ({report.to_build}): "
+            f"downloaded {format_bytes(report.bytes_downloaded)}, saved {format_bytes(saved)}"
+        )
+        if report.fallbacks:
+            message += f"; {len(report.fallbacks)} file(s) fell back to a full download"
+        if kept is not None:
+            message += f"; your changed files were copied to {kept}"
+        self.notified.pop(game, None)
+        self.notify("Update finished", message)
+        self.reload_library()
+        self.jobFinished.emit(game, "update", True, message)
+
+    def cancel_selected(self) -> None:
+        game = self.current_game()
+        job = self.jobs.get(game or "")
+        if job is not None:
+            job.cancel()
+            self.phaseLabel.setText("Cancelling…")
+
+    # rollback and verify
+
+    def rollback_selected(self) -> None:
+        game = self.current_game()
+        target = self.rollback_target()
+        if not game or target is None:
+            return
+        body = work.rollback(Path(game), target, self.engine_options())
+        job = self._start(game, "rollback", body)
+        if job is None:
+            return
+        self._progress_to(game, job, ProgressState("rollback"))
+        job.succeeded.connect(lambda report: self._rolled_back(game, report))
+
+    def _rolled_back(self, game: str, report: OperationReport) -> None:
+        state = self.progress.get(game)
+        if state is not None:
+            state.finish("ok")
+        message = f"Back at {report.version_name or 'build'} ({report.to_build})."
+        self.notify("Rolled back", message)
+        self.reload_library()
+        self.jobFinished.emit(game, "rollback", True, message)
+
+    def verify_selected(self) -> None:
+        game = self.current_game()
+        if not game:
+            return
+        job = self._start(game, "verify", work.verify(Path(game), self.engine_options()))
+        if job is None:
+            return
+        self._progress_to(game, job, ProgressState("verify"))
+        job.succeeded.connect(lambda result: self._verified(game, result))
+
+    def _verified(self, game: str, result: tuple[OperationReport, Any]) -> None:
+        _report, check = result
+        state = self.progress.get(game)
+        if state is not None:
+            state.finish("ok")
+        wounds = list(check.wounds)
+        if wounds:
+            names = ", ".join(w.path for w in wounds[:5]) + ("…" if len(wounds) > 5 else "")
+            message = f"Repaired {len(wounds)} file(s): {names}."
+        else:
+            message = f"All {check.checked} files are intact."
+        self.notify("Verify finished", message)
+        self.reload_library()
+        self.jobFinished.emit(game, "verify", True, message)
+
+    # adding games
+
+    def add_game(self) -> AddGameDialog:
+        dialog = AddGameDialog(list(self.settings.sources), self)
+        dialog.accepted.connect(lambda: self.install_game(**dialog.values()))
+        dialog.open()
+        return dialog
+
+    def install_game(
+        self, source: str, product: str, folder: str, os: str = "windows", lang: str = "en-US"
+    ) -> None:
+        key = str(Path(folder).expanduser().resolve())
+        adopt = False
+        dialog = self.findChild(AddGameDialog, "addGameDialog")
+        if dialog is not None:
+            adopt = dialog.adopt.isChecked()
+        body = work.install(source, product, Path(key), os, lang, adopt, self.engine_options())
+        job = self._start(key, "install", body)
+        if job is None:
+            return
+        self._progress_to(key, job, ProgressState("install"))
+        job.succeeded.connect(lambda report: self._installed(key, report))
+
+    def _installed(self, key: str, report: OperationReport) -> None:
+        self.progress.pop(key, None)
+        self.reload_library()
+        self.select_game(key)
+        message = f"Installed {report.version_name or 'build'} ({report.to_build}) in {key}."
+        self.notify("Installed", message)
+        self.check_game(key)
+        self.jobFinished.emit(key, "install", True, message)
+
+    def add_existing(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a game already on this computer")
+        if folder:
+            self.adopt_folder(folder)
+
+    def adopt_folder(self, folder: str) -> None:
+        key = str(Path(folder).resolve())
+        job = self._start(key, "adopt", work.adopt(Path(key), self.engine_options()))
+        if job is None:
+            return
+        self._progress_to(key, job, ProgressState("verify"))
+        job.succeeded.connect(lambda message: self._adopted(key, message))
+
+    def _adopted(self, key: str, message: str) -> None:
+        self.progress.pop(key, None)
+        self.reload_library()
+        self.select_game(key)
+        self.notify("Game added", message)
+        self.check_game(key)
+        self.jobFinished.emit(key, "adopt", True, message)
+
+    # checking for updates
+
+    def check_now(self) -> None:
+        for key in list(self.records):
+            self.check_game(key)
+
+    def check_game(self, key: str) -> None:
+        record = self.records.get(key)
+        if record is None:
+            return
+        task = f"check:{key}"
+        job = self.jobs.start(task, "check", work.check(record, self.engine_options()))
+        if job is None:
+            return
+        job.succeeded.connect(lambda items: self._checked(key, items))
+        job.failed.connect(lambda exc, details: self._check_failed(key, exc))
+
+    def _checked(self, key: str, items: list[BuildItem]) -> None:
+        self.listings[key] = items
+        newest = self.newest(key)
+        record = self.records.get(key)
+        fresh = newest and record and newest.build_id != record.build_id
+        if fresh and newest and record and self.notified.get(key) != newest.build_id:
+            self.notified[key] = newest.build_id
+            self.notify(
+                "Update available",
+                f"{record.name} {newest.version_name or newest.build_id} is out.",
+            )
+        self._refresh_games()
+        if key == self.current_game():
+            self._refresh_details()
+        self.estimate(key)
+        self.jobFinished.emit(f"check:{key}", "check", True, "")
+
+    def _check_failed(self, key: str, exc: BaseException) -> None:
+        name = self.records[key].name if key in self.records else key
+        self.notify("Could not check for updates", f"{name}: {exc}")
+        self.jobFinished.emit(f"check:{key}", "check", False, str(exc))
+
+    def estimate(self, key: str) -> None:
+        items = self.listings.get(key, [])
+        job = self.jobs.start(
+            f"estimate:{key}", "estimate", work.estimate(Path(key), items, self.engine_options())
+        )
+        if job is None:
+            return
+
+        def done(costs: dict[str, Cost | SlipstreamError]) -> None:
+            self.costs[key] = costs
+            if key == self.current_game():
+                self._refresh_details()
+
+        job.succeeded.connect(done)
+
+    def update_all(self) -> None:
+        for key in list(self.records):
+            newest = self.newest(key)
+            record = self.records[key]
+            if newest is not None and newest.build_id != record.build_id:
+                self.update_game(key, None)
+
+    # --- settings, account, window --------------------------------------------------------
+
+    def open_settings(self) -> QWidget:
+        from gui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self)
+
+        def accepted() -> None:
+            chosen = dialog.settings()
+            try:
+                save_settings(chosen)
+            except SlipstreamError as exc:
+                show_error(self, "Settings not saved", exc)
+                return
+            self.apply_settings(chosen)
+
+        dialog.accepted.connect(accepted)
+        dialog.open()
+        return dialog
+
+    def apply_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        if settings.check_hours > 0:
+            self.check_timer.start(int(settings.check_hours * 3600 * 1000))
+        else:
+            self.check_timer.stop()
+
+    def open_login(self) -> None:
+        try:
+            from gui.login_dialog import LoginDialog  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            self.notify("GOG", "Logging in to GOG is not available in this build.")
+            return
+        dialog = LoginDialog(self)
+        dialog.open()
+
+    def bring_forward(self) -> None:
+        self.show()
+        self.setWindowState(
+            (self.windowState() & ~Qt.WindowState.WindowMinimized) | Qt.WindowState.WindowActive
+        )
+        self.raise_()
+        self.activateWindow()
+
+    def quit(self) -> None:
+        busy = [k for k in self.jobs.jobs if not k.startswith(("check:", "estimate:"))]
+        if busy and self.isVisible() and not ask_quit_while_busy(self, len(busy)):
+            return
+        self.quitting = True
+        self.jobs.cancel_all()
+        self.jobs.wait_all()
+        self.tray.hide()
+        self.close()
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.quit()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.quitting and self.tray.visible():
+            event.ignore()
+            self.hide()
+            if not getattr(self, "_told_tray", False):
+                self._told_tray = True
+                self.notify("Slipstream", "Still running in the tray; Quit from its menu.")
+            return
+        self.quitting = True
+        self.jobs.cancel_all()
+        self.jobs.wait_all()
+        self.tray.hide()
+        event.accept()
+
+
+def _deselect(view: QTreeWidget) -> None:
+    view.blockSignals(True)
+    view.setCurrentIndex(QModelIndex())
+    view.clearSelection()
+    view.blockSignals(False)
+
+
+def _older(build: BuildItem, record: InstallRecord, items: dict[str, BuildItem]) -> bool:
+    installed = items.get(record.build_id)
+    if installed is None:
+        return False
+    return build.date_published < installed.date_published
