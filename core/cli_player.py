@@ -16,9 +16,16 @@ PUBLIC = "public"
 
 
 def _source(value: str) -> str:
-    if value == "gog":
-        raise UsageError("--source gog is not supported yet; give a repository URL.")
-    return value.rstrip("/")
+    """A repository URL, or ``gog`` for GOG's own hosts."""
+    return value if value == "gog" else value.rstrip("/")
+
+
+def _password(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--password",
+        default=None,
+        help="GOG private branch password (kept in the system keyring for updates)",
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -42,10 +49,11 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
 
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("builds", help="list the builds a repository offers")
-    p.add_argument("--source", required=True, help="repository URL")
+    p.add_argument("--source", required=True, help="repository URL, or gog")
     p.add_argument("--product", required=True)
     p.add_argument("--os", default="windows")
     p.add_argument("--branch", default=None, help=f"only this branch ('{PUBLIC}': the default)")
+    _password(p)
     _common(p)
 
     p = sub.add_parser("info", help="describe a build without installing it")
@@ -54,6 +62,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--build", default=None)
     p.add_argument("--os", default="windows")
     p.add_argument("--lang", default="en-US")
+    p.add_argument("--branch", default=PUBLIC)
+    _password(p)
     _common(p)
 
     p = sub.add_parser("install", help="install a build into an empty folder")
@@ -69,6 +79,7 @@ def add_parsers(sub: Any) -> None:
         action="store_true",
         help="install over files already in the folder, keeping those that match",
     )
+    _password(p)
     _engine_options(p)
     _common(p)
 
@@ -109,6 +120,10 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("list", help="the games Slipstream has installed")
     p.add_argument("--json", action="store_true")
 
+    from core import cli_gog
+
+    cli_gog.add_parsers(sub, _engine_options)
+
 
 def _options(args: argparse.Namespace) -> Any:
     from core.engine import EngineOptions
@@ -125,6 +140,7 @@ def _options(args: argparse.Namespace) -> Any:
         limit_rate=args.limit_rate,
         use_patches=not getattr(args, "no_patches", False),
         keep_modified=getattr(args, "keep_modified", False),
+        password=getattr(args, "password", None),
     )
 
 
@@ -135,6 +151,14 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
     command = args.command
     if command in ("builds", "info"):
         return _browse(args)
+    if command in ("login", "logout", "adopt"):
+        from core import cli_gog
+
+        options = _options(args) if command == "adopt" else None
+        doc, text = cli_gog.run(args, options, sink, cancel)
+        if text is None:
+            return doc.to_json(), describe_operation(doc)
+        return doc, text
     if command == "install":
         branch = None if args.branch == PUBLIC else args.branch
         report = engine.install(
@@ -182,11 +206,11 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
 
 def _browse(args: argparse.Namespace) -> tuple[Any, str]:
     from core.fetch import Fetcher
-    from core.source import RepoSource
+    from core.gog.source import open_source
     from core.target import pick_build
 
     with Fetcher() as fetcher:
-        source = RepoSource(_source(args.source), fetcher)
+        source = open_source(_source(args.source), fetcher, args.password)
         listing = source.listing(args.product, args.os)
         if args.command == "builds":
             items = [
@@ -202,22 +226,44 @@ def _browse(args: argparse.Namespace) -> tuple[Any, str]:
                 + ("" if i.generation == 2 else "  (generation 1: not installable)")
                 for i in items
             ]
+            if listing.total_count > len(listing.items):
+                lines.append(
+                    f"({len(listing.items)} of {listing.total_count} builds: the server "
+                    "lists only the newest)"
+                )
+            if listing.has_private_branches and not args.password:
+                lines.append("(this game has private branches: --password shows them)")
             return rows, "\n".join(lines) or "No builds."
-        item = pick_build(listing, args.build, None)
+        branch = None if args.branch == PUBLIC else args.branch
+        item = pick_build(listing, args.build, branch)
         # The build manifest alone says it all; depot manifests can be large.
         manifest = source.build_manifest(item)
     depots = manifest.depots_for(args.lang)
     languages = sorted({lang for d in manifest.depots for lang in d.languages})
     download = sum(d.compressed_size for d in depots)
     disk = sum(d.size for d in depots)
+    products = []
+    for p in manifest.products:
+        own = manifest.depots_for(args.lang, [p.product_id])
+        products.append(
+            {
+                "product_id": p.product_id,
+                "name": p.name,
+                "dlc": p.product_id != manifest.base_product_id,
+                "download_bytes": sum(d.compressed_size for d in own),
+                "disk_bytes": sum(d.size for d in own),
+            }
+        )
     doc = {
         "build_id": item.build_id,
         "version_name": item.version_name,
         "install_directory": manifest.install_directory,
-        "products": [{"product_id": p.product_id, "name": p.name} for p in manifest.products],
+        "products": products,
         "languages": languages,
+        "lang": args.lang,
         "download_bytes": download,
         "disk_bytes": disk,
+        "dependencies": list(manifest.dependencies),
     }
     text = "\n".join(
         [
@@ -227,6 +273,11 @@ def _browse(args: argparse.Namespace) -> tuple[Any, str]:
             f"  languages: {', '.join(languages)}",
             f"  {args.lang}: download {format_bytes(download)}, on disk {format_bytes(disk)}",
         ]
+        + (
+            [f"  dependencies (listed, not installed): {', '.join(manifest.dependencies)}"]
+            if manifest.dependencies
+            else []
+        )
     )
     return doc, text
 
@@ -257,6 +308,7 @@ def describe_operation(report: Any) -> str:
         lines.append("  files: " + ", ".join(f"{v} {k}" for k, v in report.counts.items() if v))
     for path, reason in report.fallbacks:
         lines.append(f"  fell back to a full download for {path}: {reason}")
+    lines += [f"  note: {note}" for note in report.notes]
     if report.modified:
         what = "kept as you changed them" if report.kind == "plan" else "you had changed"
         lines.append(

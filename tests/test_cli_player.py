@@ -91,9 +91,14 @@ def test_install_update_verify_rollback_history_list(served: str, tmp_path: Path
     assert "Cli Game" in out["list"] and "build 1" in out["list"]
 
 
-def test_player_errors_are_one_clear_line(served: str, tmp_path: Path) -> None:
+def test_player_errors_are_one_clear_line(
+    served: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GOG unreachable, and no keyring at all: still one line, naming the cause.
+    monkeypatch.setenv("SLIPSTREAM_GOG_API_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     gog = cli(tmp_path, "builds", "--source", "gog", "--product", PRODUCT)
-    assert gog.returncode == 2 and "not supported yet" in gog.stderr
+    assert gog.returncode == 1 and "could not connect" in gog.stderr
     missing = cli(tmp_path, "update", tmp_path / "nowhere")
     assert missing.returncode == 1 and "not a game that Slipstream has installed" in missing.stderr
     dead = cli(tmp_path, "builds", "--source", "http://127.0.0.1:9", "--product", PRODUCT)

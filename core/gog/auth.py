@@ -234,9 +234,8 @@ def refresh_tokens(tokens: Tokens, fetcher: Fetcher, hosts: GogHosts) -> Tokens:
     try:
         doc = _token_request(params, fetcher, hosts, [tokens.refresh_token, tokens.access_token])
     except LoginError as exc:
-        raise NotLoggedInError(
-            f"Your GOG login could not be renewed ({exc.detail}); run slipstream login."
-        ) from None
+        reason = "GOG no longer accepts it" if "not valid" in exc.detail else exc.detail
+        raise NotLoggedInError(f"The saved login could not be renewed: {reason}.") from None
     return _tokens_from(doc, tokens)
 
 
@@ -286,7 +285,10 @@ class Account:
 
     def _current(self) -> Tokens | None:
         if not self._loaded:
-            self._tokens = load_tokens()
+            try:
+                self._tokens = load_tokens()
+            except KeyringError:
+                self._tokens = None  # no keyring, no login: public builds still work
             self._loaded = True
         return self._tokens
 

@@ -25,6 +25,7 @@ import keyring
 from core import layout
 from core.errors import (
     AccessDeniedError,
+    KeyringError,
     NotFoundError,
     NotLoggedInError,
     SlipstreamError,
@@ -138,9 +139,12 @@ class GogSource(RepoSource):
 
     @staticmethod
     def _stored_password(product: str) -> str | None:
-        value = keyring_call(
-            "read the branch password", keyring.get_password, SERVICE, _password_key(product)
-        )
+        try:
+            value = keyring_call(
+                "read the branch password", keyring.get_password, SERVICE, _password_key(product)
+            )
+        except KeyringError:
+            return None
         return value if isinstance(value, str) and value else None
 
     def graph(self, product: str, os_name: str) -> PatchGraph | None:
@@ -216,6 +220,8 @@ class GogSource(RepoSource):
         what = f"the secure link of product {product}"
         try:
             doc = self._api_json(f"/products/{product}/secure_link?{urlencode(params)}", what)
+        except NotLoggedInError:
+            raise
         except AccessDeniedError as exc:
             if not self.account.logged_in:
                 raise NotLoggedInError(
