@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything Slipstream needs on a fresh Debian/Ubuntu machine:
 # the system tools (xdelta3 for the publisher's large-file encoder and the tests,
-# nginx for the example-config test) and a virtual environment in .venv.
+# nginx for the example-config test, desktop-file-utils and appstream for the packaging
+# test) and a virtual environment in .venv.
 # Usage: scripts/setup.sh [--dev]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,9 @@ need=()
 command -v xdelta3 >/dev/null 2>&1 || need+=(xdelta3)
 if [ "${1:-}" = "--dev" ]; then
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+  # The packaging test validates the desktop entry and the AppStream metainfo.
+  command -v desktop-file-validate >/dev/null 2>&1 || need+=(desktop-file-utils)
+  command -v appstreamcli >/dev/null 2>&1 || need+=(appstream)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
