@@ -1,0 +1,193 @@
+"""The installer packages, as a player gets them: ``packaging/build.sh`` builds the folder
+and the .deb once for this module, and every bundled program then runs with an
+environment that has no virtual environment and no checkout on it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from core import __version__
+from core.sample import sample_game, write_build
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_ID = "io.github.slipstream.Slipstream"
+
+
+@dataclass(frozen=True)
+class Packages:
+    bundle: Path
+    deb: Path
+    log: str
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory: pytest.TempPathFactory) -> Packages:
+    out = tmp_path_factory.mktemp("packages")
+    done = subprocess.run(
+        [ROOT / "packaging" / "build.sh", "--dist", out / "dist", "--work", out / "work"],
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    deb = out / "dist" / f"slipstream_{__version__}_{_arch()}.deb"
+    return Packages(out / "dist" / "slipstream", deb, done.stdout)
+
+
+def _arch() -> str:
+    return subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def _player_env(home: Path) -> dict[str, str]:
+    """What a player's session offers: system folders only on PATH, no PYTHONPATH."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "SLIPSTREAM_HOME": str(home / "slipstream"),
+        "QT_QPA_PLATFORM": "offscreen",
+    }
+
+
+@pytest.fixture
+def player(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+    home = tmp_path / "home"
+    home.mkdir()
+    yield tmp_path, _player_env(home)
+
+
+def _run(
+    program: Path, *args: str | Path, cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [program, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    """md5 of every file under ``folder`` except Slipstream's own state."""
+    return {
+        path.relative_to(folder).as_posix(): hashlib.md5(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and ".slipstream" not in path.relative_to(folder).parts
+    }
+
+
+def test_bundle_holds_both_programs_and_no_unused_qt(packages: Packages) -> None:
+    internal = packages.bundle / "_internal"
+    assert (packages.bundle / "slipstream").is_file()
+    assert (packages.bundle / "slipstream-gui").is_file()
+    assert list(internal.glob("pyxdelta*.so")), "the pyxdelta extension is not bundled"
+    platforms = {p.name for p in (internal / "PySide6/Qt/plugins/platforms").iterdir()}
+    assert {"libqxcb.so", "libqoffscreen.so"} <= platforms
+    assert "libqvnc.so" not in platforms and "libqeglfs.so" not in platforms
+    assert (internal / "resources/icons/slipstream.svg").is_file()
+    links = [p for p in packages.bundle.rglob("*") if p.is_symlink()]
+    # Every link stays inside the folder: nothing leads back to the checkout or .venv.
+    assert [p for p in links if packages.bundle.resolve() not in p.resolve().parents] == []
+
+
+def test_bundled_cli_publishes_serves_installs_updates_through_patches_and_rolls_back(
+    packages: Packages, player: tuple[Path, dict[str, str]]
+) -> None:
+    work, env = player
+    cli = packages.bundle / "slipstream"
+    builds = []
+    for number, specs in enumerate(sample_game(), start=1):
+        builds.append(write_build(work / "builds" / str(number), specs))
+    for number, build in enumerate(builds, start=1):
+        done = _run(
+            cli, "publish", build, "--repo", "repo", "--product", "77",
+            "--version-name", f"1.{number}", "--no-progress", cwd=work, env=env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    server = subprocess.Popen(
+        [cli, "serve", "--repo", "repo", "--port", "0"],
+        cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        assert first.startswith("serving repo at http://127.0.0.1:"), first
+        url = first.split()[-1]
+
+        done = _run(
+            cli, "install", "--source", url, "--product", "77", "--dir", "game",
+            "--build", "1", "--json", "--no-progress", cwd=work, env=env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert _tree(work / "game") == _tree(builds[0])
+
+        done = _run(cli, "update", "game", "--json", "--no-progress", cwd=work, env=env)
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        # Patches run in forkserver worker processes: in a frozen program that needs
+        # freeze_support, and without it every patch would fall back to chunks.
+        assert report["to_build"] == "3"
+        assert report["patches_applied"] > 0
+        assert report["fallbacks"] == []
+        assert _tree(work / "game") == _tree(builds[2])
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+
+    # The rollback point holds the replaced files: no server needed.
+    done = _run(cli, "rollback", "game", "--json", "--no-progress", cwd=work, env=env)
+    assert done.returncode == 0, done.stderr
+    assert _tree(work / "game") == _tree(builds[0])
+    done = _run(cli, "verify", "game", "--no-progress", cwd=work, env=env)
+    assert done.returncode == 0, done.stderr
+
+
+def test_deb_installs_the_bundle_launchers_desktop_entry_and_icons(
+    packages: Packages, player: tuple[Path, dict[str, str]]
+) -> None:
+    work, env = player
+    control = subprocess.run(
+        ["dpkg-deb", "--field", packages.deb], capture_output=True, text=True, check=True
+    ).stdout
+    fields = dict(line.split(": ", 1) for line in control.splitlines() if ": " in line)
+    assert fields["Package"] == "slipstream"
+    assert fields["Version"] == __version__
+    depends = [dep.split(" ")[0] for dep in fields["Depends"].split(", ")]
+    assert {"xdelta3", "libc6", "libxcb1"} <= set(depends)
+
+    scratch = work / "root"
+    subprocess.run(["dpkg", "-x", packages.deb, scratch], check=True)
+    for program in ("slipstream", "slipstream-gui"):
+        launcher = scratch / "usr" / "bin" / program
+        assert launcher.resolve() == (scratch / "opt" / "slipstream" / program).resolve()
+        done = _run(launcher, "--version", cwd=work, env=env)
+        assert (done.returncode, done.stdout.strip()) == (0, f"{program} {__version__}")
+
+    share = scratch / "usr" / "share"
+    desktop = share / "applications" / f"{APP_ID}.desktop"
+    metainfo = share / "metainfo" / f"{APP_ID}.metainfo.xml"
+    assert f'<release version="{__version__}"' in metainfo.read_text()
+    for size in ("16x16", "48x48", "256x256", "512x512"):
+        assert (share / "icons" / "hicolor" / size / "apps" / f"{APP_ID}.png").is_file()
+    assert (share / "icons" / "hicolor" / "scalable" / "apps" / f"{APP_ID}.svg").is_file()
+
+    # scripts/setup.sh --dev installs both validators; missing ones fail here, never skip.
+    for tool in ("desktop-file-validate", "appstreamcli"):
+        assert shutil.which(tool), f"{tool} is not installed (run scripts/setup.sh --dev)"
+    check = subprocess.run(["desktop-file-validate", desktop], capture_output=True, text=True)
+    assert (check.returncode, check.stdout) == (0, ""), check.stdout + check.stderr
+    check = subprocess.run(
+        ["appstreamcli", "validate", "--no-net", metainfo], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "desktop entry: valid" in packages.log and "metainfo: valid" in packages.log
