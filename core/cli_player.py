@@ -79,6 +79,13 @@ def add_parsers(sub: Any) -> None:
         action="store_true",
         help="install over files already in the folder, keeping those that match",
     )
+    p.add_argument(
+        "--dlc",
+        action="append",
+        default=[],
+        metavar="PRODUCT",
+        help="also install this DLC (repeat it; 'all' for every DLC of the build)",
+    )
     _password(p)
     _engine_options(p)
     _common(p)
@@ -170,6 +177,7 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
             lang=args.lang,
             branch=branch,
             adopt=args.adopt,
+            dlcs=tuple(args.dlc),
             options=_options(args),
             progress=sink,
             cancel=cancel,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -304,7 +304,7 @@ def _go_to(
         report.to_build, report.version_name = item.build_id, item.version_name
         if item.build_id == state.build_id and local is None:
             return None
-        target = fetch_target(source, item, state.lang)
+        target = fetch_target(source, item, state.lang, state.dlcs)
         new = _execute(
             game,
             state,
@@ -388,13 +388,15 @@ def install(
     lang: str = "en-US",
     branch: str | None = None,
     adopt: bool = False,
+    dlcs: Sequence[str] = (),
     options: EngineOptions = EngineOptions(),
     progress: ProgressSink = null_sink,
     cancel: CancelToken = NEVER_CANCELLED,
 ) -> OperationReport:
     """Install a build into ``dest``, which must be empty unless ``adopt``: then files
     already there that match the build are kept and the rest replaced (the old copies go
-    into a rollback point)."""
+    into a rollback point). ``dlcs`` adds DLC products of the build (``all``: every one);
+    later updates keep the same choice."""
     dest.mkdir(parents=True, exist_ok=True)
     game = GameDir(dest)
     with _operation("install", dest, progress) as (report, clock), game.lock():
@@ -411,7 +413,7 @@ def install(
             item = pick_build(source.listing(product, os_name), build, branch)
             report.product, report.to_build = product, item.build_id
             report.version_name = item.version_name
-            target = fetch_target(source, item, lang)
+            target = fetch_target(source, item, lang, dlcs)
             base = InstallState(
                 product=product,
                 os=os_name,
@@ -422,6 +424,7 @@ def install(
                 source=source.location,
                 files={},
                 folders=(),
+                dlcs=tuple(dlcs),
             )
             old = adoptable(game, target) if adopt else None
             state = _execute(
@@ -457,7 +460,7 @@ def plan_preview(
             source = open_source(state.source, fetcher, options.password)
             item = pick_build(source.listing(state.product, state.os), to_build, state.branch)
             report.to_build, report.version_name = item.build_id, item.version_name
-            target = fetch_target(source, item, state.lang)
+            target = fetch_target(source, item, state.lang, state.dlcs)
             old = cached_files(game, state)
             plan = make_plan(game, state, state, old, target, source, options, report)
     return plan, report

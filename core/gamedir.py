@@ -104,6 +104,8 @@ class InstallState:
     folders: tuple[str, ...] = ()
     failed_patches: frozenset[tuple[str, str]] = frozenset()
     """(md5_source, md5_target) pairs whose patch failed once and is never tried again."""
+    dlcs: tuple[str, ...] = ()
+    """DLC product ids installed with the base game (``all``: every DLC of the build)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -118,6 +120,7 @@ class InstallState:
             "files": [self.files[p].to_json() for p in sorted(self.files)],
             "folders": list(self.folders),
             "failed_patches": [list(pair) for pair in sorted(self.failed_patches)],
+            **({"dlcs": list(self.dlcs)} if self.dlcs else {}),
         }
 
     @staticmethod
@@ -165,7 +168,14 @@ def _parse_state(f: Fields) -> InstallState:
         files=files,
         folders=folders,
         failed_patches=frozenset(failed),
+        dlcs=tuple(_dlc(f, d) for d in f.texts("dlcs", 10_000, default=True)),
     )
+
+
+def _dlc(f: Fields, value: str) -> str:
+    if value != "all" and not value.isdigit():
+        raise FormatError(f"{f.where}.dlcs entry {value!r} is not a product id.")
+    return value
 
 
 def _nonempty(f: Fields, key: str) -> str:

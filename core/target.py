@@ -7,7 +7,7 @@ operation leaves behind. The operations themselves are in core/engine.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from core import paths, zjson
@@ -61,9 +61,29 @@ def pick_build(listing: BuildsListing, build: str | None, branch: str | None) ->
     raise BuildNotFoundError(f"The repository has no build on the {branch or 'default'} branch.")
 
 
-def fetch_target(source: RepoSource, item: BuildItem, lang: str) -> Target:
+ALL_DLCS = "all"
+
+
+def products_of(manifest: BuildManifest, dlcs: Sequence[str], *, strict: bool = True) -> list[str]:
+    """The base game and the chosen DLCs (``all``: every one) that ``manifest`` has; with
+    ``strict``, a chosen DLC the build lacks is refused."""
+    known = [p.product_id for p in manifest.products if p.product_id != manifest.base_product_id]
+    if ALL_DLCS in dlcs:
+        return [manifest.base_product_id, *known]
+    missing = [d for d in dlcs if d not in known]
+    if missing and strict:
+        raise BuildNotFoundError(
+            f"Build {manifest.build_id} has no DLC {', '.join(missing)} "
+            "(slipstream info lists its products)."
+        )
+    return [manifest.base_product_id, *(d for d in dlcs if d in known)]
+
+
+def fetch_target(
+    source: RepoSource, item: BuildItem, lang: str, dlcs: Sequence[str] = ()
+) -> Target:
     manifest = source.build_manifest(item)
-    entries = manifest.depots_for(lang)
+    entries = manifest.depots_for(lang, products_of(manifest, dlcs))
     if not entries:
         raise BuildNotFoundError(f"Build {item.build_id} has no depot for the language {lang}.")
     raw: dict[str, bytes] = {f"build-{item.build_id}": zjson.dumps(manifest.to_json())}
@@ -89,7 +109,7 @@ def cached_files(game: GameDir, state: InstallState) -> dict[str, DepotFile]:
         zjson.loads(data, "cached build manifest", 1 << 28), "cached build manifest"
     )
     files: dict[str, DepotFile] = {}
-    for entry in manifest.depots_for(state.lang):
+    for entry in manifest.depots_for(state.lang, products_of(manifest, state.dlcs, strict=False)):
         doc = game.load_document(f"depot-{entry.manifest}")
         if doc is None:
             raise StateError(f"The cached depot manifest {entry.manifest} is missing.")

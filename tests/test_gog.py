@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import keyring
 import pytest
@@ -22,8 +23,14 @@ from gogserver import GogStandIn
 from keyrings.alt.file import PlaintextKeyring
 
 from core import layout
-from core.engine import EngineOptions, install, update
-from core.errors import LoginError, NotLoggedInError, UnknownInstallError, UsageError
+from core.engine import EngineOptions, install, update, verify_game
+from core.errors import (
+    BuildNotFoundError,
+    LoginError,
+    NotLoggedInError,
+    UnknownInstallError,
+    UsageError,
+)
 from core.fetch import Fetcher, FetchLimits
 from core.gamedir import GameDir
 from core.gog import auth
@@ -36,6 +43,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "gog"
 if not FIXTURES.is_dir():
     FIXTURES = Path("/work/shared/fixtures/gog")
 PRODUCT = "1207660413"
+DLC = "1207660414"
 QUICK = FetchLimits(retries=1, backoff=0.01, backoff_cap=0.01, read_timeout=10.0)
 
 
@@ -61,6 +69,8 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
         publish(
             folder, root / "repo", PublishOptions(PRODUCT, version_name=f"1.{n}", name="Gog Game")
         )
+    dlc = write_build(root / "dlc", [FileSpec("dlc/extra.pak", 9, 60_000)])
+    publish(dlc, root / "repo", PublishOptions(DLC, version_name="1.0", name="Gog Game DLC"))
     return Published(root / "repo", folders)
 
 
@@ -315,6 +325,8 @@ def test_install_update_rollback_from_gog(
         out[step[0]] = result.stdout
         if step[0] == "install":
             assert tree(game) == tree(published.builds[0])
+            assert os.access(game / "game.exe", os.X_OK)  # the "executable" flag
+            assert not os.access(game / "data" / "a.pak", os.X_OK)
         if step[0] == "update":
             assert tree(game) == tree(published.builds[1])
     report = json.loads(out["update"])
@@ -467,3 +479,103 @@ def test_gog_markers_are_found_on_mac_builds_and_through_id_files(tmp_path: Path
     (offline / "goggame-9.info").write_text(json.dumps({"gameId": "9", "rootGameId": "9"}))
     with pytest.raises(UnknownInstallError, match="names no build"):
         find_gog_install(offline)
+
+
+# --- DLCs, support files, product stores ------------------------------------------------
+
+
+def _meta(repo: Path, product: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The newest build item of ``product`` and its build manifest, as published."""
+    listing = json.loads((repo / layout.builds_rel(product, "windows")).read_text())
+    item = listing["items"][0]
+    return item, json.loads(zlib.decompress((repo / item["link"].lstrip("/")).read_bytes()))
+
+
+def serve_build(gog: GogStandIn, item: dict[str, Any], meta: dict[str, Any]) -> None:
+    """List ``meta`` as the only build of its product, from the stand-in's CDN."""
+    body = zlib.compress(json.dumps(meta).encode())
+    rel = layout.meta_rel(hashlib.md5(body).hexdigest())
+    gog.cdn_files["/" + rel] = body
+    item = {k: v for k, v in item.items() if k != "urls"}
+    item["link"] = f"{gog.url('cdn')}/{rel}"
+    gog.listings[(meta["baseProductId"], "windows")] = {"total_count": 1, "items": [item]}
+
+
+def test_a_chosen_dlc_is_installed_from_its_own_store(
+    gog: GogStandIn, published: Published, tmp_path: Path
+) -> None:
+    log_in(gog)
+    item, meta = _meta(published.repo, PRODUCT)
+    _dlc_item, dlc_meta = _meta(published.repo, DLC)
+    meta = {
+        **meta,
+        "depots": meta["depots"] + dlc_meta["depots"],
+        "products": meta["products"] + dlc_meta["products"],
+    }
+    serve_build(gog, item, meta)
+    options = EngineOptions(fetch_limits=QUICK)
+    with pytest.raises(BuildNotFoundError, match="no DLC 999"):
+        install("gog", PRODUCT, tmp_path / "none", dlcs=["999"], options=options)
+
+    game = tmp_path / "game"
+    install("gog", PRODUCT, game, dlcs=[DLC], options=options)
+    expected = {
+        **tree(published.builds[1]),
+        "dlc/extra.pak": tree(published.repo.parent / "dlc")["dlc/extra.pak"],
+    }
+    assert tree(game) == expected
+    assert GameDir(game).load_state().dlcs == (DLC,)  # type: ignore[union-attr]
+    assert gog.seen("cdn", "/token=") and any(
+        f"/content-system/v2/store/{DLC}/" in r.path for r in gog.seen("cdn", "/token=")
+    )
+    assert update(game, options=options).up_to_date
+    assert verify_game(game, full=True)[1].ok
+
+    plain = tmp_path / "plain"
+    install("gog", PRODUCT, plain, options=options)
+    assert tree(plain) == tree(published.builds[1])
+
+
+def test_real_dlc_depot_chunks_and_support_files(gog: GogStandIn) -> None:
+    log_in(gog)
+    meta = json.loads((FIXTURES / "meta-v2.json").read_text())
+    base, dlc = meta["baseProductId"], "1619024184"
+    item = {
+        "build_id": meta["buildId"],
+        "product_id": base,
+        "os": "windows",
+        "branch": None,
+        "version_name": "real",
+        "generation": 2,
+    }
+    serve_build(gog, item, meta)
+    # The real depot manifest is one of the DLC's gog depots (a 157-byte .hashdb file).
+    depot_id = next(
+        d["manifest"] for d in meta["depots"] if d["productId"] == dlc and d["size"] == 157
+    )
+    gog.cdn_files["/" + layout.meta_rel(depot_id)] = zlib.compress(
+        (FIXTURES / "depot-v2.json").read_bytes()
+    )
+    main_id = meta["depots"][0]["manifest"]
+    chunk = {"md5": "0" * 32, "size": 4, "compressedMd5": "1" * 32, "compressedSize": 12}
+    support = {
+        "type": "DepotFile",
+        "path": "scripts\\redist.ini",
+        "flags": ["support"],
+        "chunks": [chunk],
+    }
+    gog.cdn_files["/" + layout.meta_rel(main_id)] = zlib.compress(
+        json.dumps({"version": 2, "depot": {"items": [support]}}).encode()
+    )
+    with Fetcher(QUICK) as fetcher:
+        source = GogSource(fetcher)
+        manifest = source.build_manifest(source.listing(base, "windows").items[0])
+        assert len(manifest.products) == 12
+        hashdb = source.depot_manifest(depot_id).files[0]
+        assert hashdb.path == f"goggame-{dlc}.hashdb" and hashdb.size == 157
+        urls = source.chunk_urls(base, hashdb.chunks[0].compressed_md5)
+        moved = source.depot_manifest(main_id).files[0]
+    # Chunks come from the store of the product that owns the depot, preferred endpoint first.
+    assert f"/content-system/v2/store/{dlc}/6e/25/" in urls[0] and "/token=nva=" in urls[0]
+    assert urls[1].startswith(gog.url("cdn") + "/gcore/")
+    assert moved.path == f"gog-support/{base}/scripts/redist.ini"
