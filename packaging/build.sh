@@ -10,6 +10,7 @@
 # them from Debian (desktop-file-utils, appstream) when it can.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+umask 022 # the package's files get these modes on the player's machine
 
 APP_ID=io.github.slipstream.Slipstream
 dist=dist
@@ -85,8 +86,8 @@ mkdir -p "$share/applications" "$share/metainfo" "$share/doc/slipstream" "$root/
   "$root/opt" "$root/DEBIAN"
 cp "resources/$APP_ID.desktop" "$share/applications/"
 # The metainfo's <releases> comes from core.__version__, the one place the version lives.
-today=$(date -u +%Y-%m-%d)
-sed "s|^</component>|  <releases>\n    <release version=\"$version\" date=\"$today\"/>\n  </releases>\n</component>|" \
+released=$(git log -1 --format=%cs 2>/dev/null || date -u +%Y-%m-%d)
+sed "s|^</component>|  <releases>\n    <release version=\"$version\" date=\"$released\"/>\n  </releases>\n</component>|" \
   "resources/$APP_ID.metainfo.xml" >"$share/metainfo/$APP_ID.metainfo.xml"
 QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/render_icons.py \
   resources/icons/slipstream.svg "$share/icons" "$APP_ID" >/dev/null
