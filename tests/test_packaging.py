@@ -69,10 +69,10 @@ def player(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
 
 
 def _run(
-    program: Path, *args: str | Path, cwd: Path, env: dict[str, str]
+    program: Path, *args: str | Path, cwd: Path, env: dict[str, str], timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [program, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+        [program, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -150,6 +150,18 @@ def test_bundled_cli_publishes_serves_installs_updates_through_patches_and_rolls
     assert _tree(work / "game") == _tree(builds[0])
     done = _run(cli, "verify", "game", "--no-progress", cwd=work, env=env)
     assert done.returncode == 0, done.stderr
+
+
+def test_bundled_gui_self_test_passes_offscreen(
+    packages: Packages, player: tuple[Path, dict[str, str]]
+) -> None:
+    """The window's own check (publish, serve, install, update through patches, roll back,
+    each verified file by file) in the bundled program, with Qt's offscreen platform."""
+    work, env = player
+    done = _run(packages.bundle / "slipstream-gui", "--self-test", cwd=work, env=env, timeout=280)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "self-test passed" in done.stdout
+    assert "patches" in done.stdout and "Roll back: the folder is build 1 again" in done.stdout
 
 
 def test_deb_installs_the_bundle_launchers_desktop_entry_and_icons(
