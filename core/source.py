@@ -10,6 +10,7 @@ any server that answers them. Every document goes through the strict format mode
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -149,10 +150,18 @@ class RepoSource:
             self._links[key] = ordered
         return ordered
 
-    def renew_links(self, patches: bool = False) -> None:
-        """Forget the cached secure links of every product (a server refused one)."""
+    def renew_links(
+        self, product: str, compressed_md5: str, patches: bool, refused: Sequence[str]
+    ) -> None:
+        """A server refused ``refused``, the chunk's URLs: forget the secure link that
+        made them, unless another download thread has renewed it meanwhile."""
+        key = (product, patches)
+        suffix = "/" + layout.galaxy_path(compressed_md5)
         with self._lock:
-            for key in [k for k in self._links if k[1] == patches]:
+            cached = self._links.get(key)
+            if cached is not None and [self.url(e.assemble(suffix)) for e in cached] == list(
+                refused
+            ):
                 del self._links[key]
 
     def chunk_urls(self, product: str, compressed_md5: str, patches: bool = False) -> list[str]:

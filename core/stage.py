@@ -152,7 +152,7 @@ class Stager:
             self._download_any(urls, partial, ref.chunk, advance)
         except AccessDeniedError:
             # Signed links expire (GOG's after about a day): ask for new ones, once.
-            self.source.renew_links(ref.patches)
+            self.source.renew_links(self.product, md5, ref.patches, urls)
             urls = self.source.chunk_urls(self.product, md5, ref.patches)
             self._download_any(urls, partial, ref.chunk, advance)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
@@ -82,6 +83,7 @@ class GogSource(RepoSource):
         """(manifest id or compressed md5, is a patch object) → product id."""
         self._expiry: dict[tuple[str, bool], float] = {}
         self._owner_lock = threading.Lock()
+        self._fetching = threading.Lock()
 
     @property
     def location(self) -> str:
@@ -210,10 +212,21 @@ class GogSource(RepoSource):
 
     def endpoints(self, product: str, patches: bool = False) -> list[Endpoint]:
         key = (product, patches)
+        cached = self._cached_link(key)
+        if cached is not None:
+            return cached
+        with self._fetching:  # one request for all the download threads that need it
+            return self._cached_link(key) or self._fetch_link(product, patches)
+
+    def _cached_link(self, key: tuple[str, bool]) -> list[Endpoint] | None:
         with self._lock:
             cached = self._links.get(key)
             if cached is not None and time.time() < self._expiry.get(key, float("inf")):
                 return cached
+        return None
+
+    def _fetch_link(self, product: str, patches: bool) -> list[Endpoint]:
+        key = (product, patches)
         params = {"_version": "2", "generation": "2", "path": "/"}
         if patches:
             params["root"] = "/patches/store"
@@ -241,6 +254,12 @@ class GogSource(RepoSource):
     def chunk_urls(self, product: str, compressed_md5: str, patches: bool = False) -> list[str]:
         owner = self.owner(compressed_md5, patches, product)
         return super().chunk_urls(owner, compressed_md5, patches)
+
+    def renew_links(
+        self, product: str, compressed_md5: str, patches: bool, refused: Sequence[str]
+    ) -> None:
+        owner = self.owner(compressed_md5, patches, product)
+        super().renew_links(owner, compressed_md5, patches, refused)
 
 
 def _to_support(item: DepotFile, product: str) -> DepotFile:
