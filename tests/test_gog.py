@@ -233,6 +233,15 @@ def test_a_refused_refresh_asks_to_log_in_again(gog: GogStandIn) -> None:
     assert tokens.refresh_token not in str(caught.value)
 
 
+def test_without_a_keyring_login_refuses_before_spending_the_code(
+    gog: GogStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    result = cli("login", "--code", gog.redirect_url(gog.new_code()))
+    assert result.returncode == 1 and "keyring" in result.stderr
+    assert gog.seen("auth", "/token") == [] and len(gog.codes) == 1
+
+
 def test_login_error_never_carries_the_code(gog: GogStandIn) -> None:
     with pytest.raises(LoginError) as caught:
         auth.login("secret-code-zz")

@@ -260,6 +260,7 @@ def login(
     """Exchange the pasted code for tokens, learn the account's name, store the login."""
     code = parse_code(code_or_url)
     hosts = hosts or GogHosts.from_env()
+    load_tokens()  # no usable keyring: say so before the one-time code is spent
     own = fetcher is None
     fetcher = fetcher or Fetcher()
     try:
