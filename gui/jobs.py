@@ -83,6 +83,12 @@ class _Runner(QObject):
         else:
             self.relay.flush()
             self.succeeded.emit(result)
+        finally:
+            # End the thread now, not when the GUI thread gets round to it: a window
+            # waiting for its jobs (quitting) must not wait on an idle event loop.
+            thread = QThread.currentThread()
+            if thread is not None:
+                thread.quit()
 
 
 class Job(QObject):
@@ -160,13 +166,14 @@ class JobManager(QObject):
         """Start ``work`` for ``key``; None when a job for ``key`` is still running."""
         if key in self.jobs:
             return None
-        job = Job(key, kind, work, self)
+        # No Qt parent: the dict owns the job, and dropping it once it has ended frees
+        # it (a parent deleting jobs behind Python's back crashes on teardown).
+        job = Job(key, kind, work)
         self.jobs[key] = job
 
         def forget() -> None:
             if self.jobs.get(key) is job:
                 del self.jobs[key]
-            job.deleteLater()
             self.changed.emit(key)
 
         job.ended.connect(forget)

@@ -70,7 +70,8 @@ class ProgressState:
     finished: bool = False
     outcome: str = ""
     _samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=64))
-    _download_base: int = 0
+    _round: tuple[int, int] = (0, 0)
+    _base: tuple[int, int] = (0, 0)
 
     # --- inputs ---------------------------------------------------------------------
 
@@ -86,15 +87,18 @@ class ProgressState:
         self, progress: Progress, events: Iterable[FileEvent] = (), now: float | None = None
     ) -> None:
         now = time.monotonic() if now is None else now
-        if progress.phase != self.phase and progress.phase == "downloading":
-            # A second download round (fallbacks) counts on from the first.
-            self._download_base = self.download_done
-            self._samples.clear()
-        self.phase, self.item = progress.phase, progress.item
         if progress.phase == "downloading" and progress.unit == "bytes":
-            self.download_total = self._download_base + progress.total
-            self.download_done = self._download_base + progress.done
+            last_done, last_total = self._round
+            if progress.total != last_total or progress.done < last_done:
+                # A new download round (patch chunks, then fallbacks): count on from
+                # the rounds before it.
+                self._base = (self._base[0] + last_done, self._base[1] + last_total)
+                self._samples.clear()
+            self._round = (progress.done, progress.total)
+            self.download_done = self._base[0] + progress.done
+            self.download_total = self._base[1] + progress.total
             self._samples.append((now, self.download_done))
+        self.phase, self.item = progress.phase, progress.item
         span = PHASES.get(self.kind, {}).get(progress.phase)
         if span is not None:
             start, end = span

@@ -63,7 +63,7 @@ def _tree(name: str, headers: list[str], tip: str) -> QTreeWidget:
 
 
 class MainWindow(QMainWindow):
-    jobFinished = Signal(str, str, bool, str)
+    jobFinished = Signal(str, str, object, str)
     """(game folder or task key, job kind, succeeded, message for the player)."""
 
     def __init__(
