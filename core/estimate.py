@@ -53,7 +53,7 @@ def estimate_costs(
             if item.build_id == state.build_id or item.generation != 2:
                 continue
             try:
-                target = fetch_target(source, item, state.lang)
+                target = fetch_target(source, item, state.lang, state.dlcs)
                 report = OperationReport("plan", str(game_dir))
                 plan = make_plan(game, state, state, old, target, source, options, report, {})
             except SlipstreamError as exc:

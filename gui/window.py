@@ -100,6 +100,8 @@ class MainWindow(QMainWindow):
         self.reload_library()
         if problem:
             self.notify("Settings", problem)
+        self.account: str | None = None
+        QTimer.singleShot(0, self.refresh_account)
         if check_on_start:
             QTimer.singleShot(0, self.check_now)
 
@@ -798,14 +800,27 @@ class MainWindow(QMainWindow):
         else:
             self.check_timer.stop()
 
-    def open_login(self) -> None:
-        try:
-            from gui.login_dialog import LoginDialog  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            self.notify("GOG", "Logging in to GOG is not available in this build.")
-            return
+    def open_login(self) -> QWidget:
+        from gui.login_dialog import LoginDialog
+
         dialog = LoginDialog(self)
+        dialog.logged_in.connect(lambda name: self._account_changed(name))
+        dialog.logged_out.connect(lambda: self._account_changed(None))
         dialog.open()
+        return dialog
+
+    def refresh_account(self) -> None:
+        """Show who is logged in to GOG (read from the keyring, no network)."""
+        from gui.login_dialog import logged_in_user
+
+        self._account_changed(logged_in_user())
+
+    def _account_changed(self, name: str | None) -> None:
+        self.account = name
+        self.loginAction.setText(
+            f"GOG: logged in as {name} (log out…)" if name else "Log in to &GOG…"
+        )
+        self.accountMenu.setTitle("&Account" if not name else f"&Account ({name})")
 
     def bring_forward(self) -> None:
         self.show()

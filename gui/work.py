@@ -12,7 +12,7 @@ from typing import Any
 
 from core import engine, records
 from core.engine import EngineOptions, OperationReport
-from core.errors import SlipstreamError, UnknownInstallError
+from core.errors import SlipstreamError
 from core.estimate import Cost, estimate_costs
 from core.format.builds import BuildItem, BuildsListing
 from core.gamedir import GameDir
@@ -99,12 +99,8 @@ def adopt(folder: Path, options: EngineOptions) -> Work:
         if state is not None:
             records.register(folder, state, records.name_of(folder, state))
             return f"Added {folder} (build {state.build_id}) to the library."
-        try:
-            from core.gog.adopt import (  # type: ignore[import-not-found,unused-ignore]
-                adopt as adopt_gog,
-            )
-        except ImportError:
-            raise UnknownInstallError(f"{folder} holds no game installed by Slipstream.") from None
+        from core.gog.adopt import adopt as adopt_gog
+
         report = adopt_gog(folder, options=options, progress=sink, cancel=cancel)
         return f"Added {folder} (build {report.to_build}) to the library."
 

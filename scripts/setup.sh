@@ -15,6 +15,15 @@ if [ "${1:-}" = "--dev" ]; then
   command -v desktop-file-validate >/dev/null 2>&1 || need+=(desktop-file-utils)
   command -v appstreamcli >/dev/null 2>&1 || need+=(appstream)
 fi
+# The libraries Qt's xcb platform plugin loads, so the window opens on an X11 or
+# XWayland desktop (the tests run offscreen and need none of them).
+if command -v dpkg-query >/dev/null 2>&1; then
+  for lib in libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
+             libxkbcommon-x11-0 libxcb-randr0 libxcb-shape0 libxcb-xkb1 libegl1 \
+             libfontconfig1 libdbus-1-3; do
+    dpkg-query -W -f='${Status}' "$lib" 2>/dev/null | grep -q "ok installed" || need+=("$lib")
+  done
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import keyring
 import pytest
+from keyrings.alt.file import PlaintextKeyring
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
@@ -72,9 +74,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A temp library and a real file keyring in a temp folder for every test."""
     monkeypatch.setenv("SLIPSTREAM_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "keyring"))
+    previous = keyring.get_keyring()
+    keyring.set_keyring(PlaintextKeyring())
+    yield tmp_path / "home"
+    keyring.set_keyring(previous)
 
 
 @pytest.fixture
@@ -455,3 +462,32 @@ def test_self_test_command_passes(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "self-test passed" in result.stdout
     assert "Update: the folder is build 3" in result.stdout
+
+
+def test_the_account_menu_shows_who_is_logged_in(qtbot: QtBot, game: Path) -> None:
+    from core.gog.auth import Tokens, save_tokens
+
+    save_tokens(Tokens("access", "refresh", time.time() + 3600, "42", "Ada"))
+    win = create_main_window(tray=False, check_on_start=False)
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: win.account == "Ada")
+    assert "Ada" in win.loginAction.text() and "Ada" in win.accountMenu.title()
+    dialog = win.open_login()
+    assert dialog.objectName() == "loginDialog" and dialog.isVisible()
+    dialog.reject()
+    win.quitting = True
+
+
+def test_adding_a_folder_with_no_game_says_so(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    empty = tmp_path / "nothing here"
+    empty.mkdir()
+    window.adopt_folder(str(empty))
+    _, _, ok, message = wait_job(qtbot, window, "adopt")
+    assert not ok and message
+    box = window.findChild(QMessageBox, "errorDialog")
+    assert box is not None and "goggame" in (box.text() + box.informativeText()).lower()
+    assert not (empty / ".slipstream").exists()
+    with Library.open() as library:
+        assert str(empty.resolve()) not in [str(r.path) for r in library.installs()]
