@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from core import __version__
-from core.sample import sample_game, write_build
+from core.sample import FileSpec, sample_game, scattered_edits, write_build
 
 pytestmark = pytest.mark.slow
 
@@ -150,6 +150,61 @@ def test_bundled_cli_publishes_serves_installs_updates_through_patches_and_rolls
     assert _tree(work / "game") == _tree(builds[0])
     done = _run(cli, "verify", "game", "--no-progress", cwd=work, env=env)
     assert done.returncode == 0, done.stderr
+
+
+def test_bundled_publisher_runs_the_system_xdelta3_with_the_players_library_path(
+    packages: Packages, player: tuple[Path, dict[str, str]]
+) -> None:
+    """Files over pyxdelta's 64 MiB window are encoded by the xdelta3 command (the .deb
+    depends on it). It must run with the player's LD_LIBRARY_PATH, not the bundle's,
+    and its patch must then apply in the bundled updater's worker processes."""
+    work, env = player
+    cli = packages.bundle / "slipstream"
+    real = shutil.which("xdelta3")
+    assert real, "xdelta3 is not installed (scripts/setup.sh installs it)"
+    # A stand-in that records what it was given, then runs the real command.
+    shim = work / "shim"
+    shim.mkdir()
+    (shim / "xdelta3").write_text(
+        "#!/bin/sh\n"
+        f'echo "LD_LIBRARY_PATH=${{LD_LIBRARY_PATH-unset}}" >> {work / "calls.log"}\n'
+        f'exec {real} "$@"\n'
+    )
+    (shim / "xdelta3").chmod(0o755)
+    env = {**env, "PATH": f"{shim}:{env['PATH']}", "LD_LIBRARY_PATH": "/opt/player-libs"}
+
+    big = FileSpec("data/big.pak", 11, 65 * 2**20 + 4321)
+    small = FileSpec("Game.exe", 12, 100_000, executable=True)
+    old = write_build(work / "old", [big, small])
+    new = write_build(work / "new", [scattered_edits(big, 5, 3), small])
+    for build in (old, new):
+        done = _run(
+            cli, "publish", build, "--repo", "repo", "--product", "88", "--no-progress",
+            cwd=work, env=env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    assert (work / "calls.log").read_text() == "LD_LIBRARY_PATH=/opt/player-libs\n"
+
+    server = subprocess.Popen(
+        [cli, "serve", "--repo", "repo", "--port", "0"],
+        cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split()[-1]
+        done = _run(
+            cli, "install", "--source", url, "--product", "88", "--dir", "game",
+            "--build", "1", "--no-progress", cwd=work, env=env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        done = _run(cli, "update", "game", "--json", "--no-progress", cwd=work, env=env)
+        assert done.returncode == 0, done.stderr
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+    report = json.loads(done.stdout)
+    assert (report["patches_applied"], report["fallbacks"]) == (1, [])
+    assert _tree(work / "game") == _tree(new)
 
 
 def test_bundled_gui_self_test_passes_offscreen(
