@@ -174,7 +174,7 @@ def fill_history(
                 f"{record.kind} {route}".strip(),
                 record.outcome,
                 format_bytes(record.bytes_downloaded),
-                format_bytes(saved) if record.bytes_full else "",
+                format_bytes(saved) if record.bytes_full and record.kind != "install" else "",
                 str(len(record.fallbacks)) if record.fallbacks else "",
                 "on disk" if rollbackable and record.from_build in kept else "",
             ]
@@ -185,6 +185,12 @@ def fill_history(
         if record.fallbacks:
             row.setToolTip(5, "\n".join(f"{p}: {why}" for p, why in record.fallbacks))
         view.addTopLevelItem(row)
+    fit_columns(view)
+
+
+def fit_columns(view: QTreeWidget) -> None:
+    for column in range(view.columnCount()):
+        view.resizeColumnToContents(column)
 
 
 def fill_points(view: QTreeWidget, points: Sequence[RollbackPoint]) -> None:
@@ -203,6 +209,7 @@ def fill_points(view: QTreeWidget, points: Sequence[RollbackPoint]) -> None:
         row.setData(0, ROLE, before.build_id)
         row.setToolTip(1, point.label)
         view.addTopLevelItem(row)
+    fit_columns(view)
 
 
 def fill_files(view: QTreeWidget, state: ProgressState) -> None:
@@ -212,6 +219,7 @@ def fill_files(view: QTreeWidget, state: ProgressState) -> None:
         view.clear()
         for row in state.files.values():
             view.addTopLevelItem(QTreeWidgetItem([row.path, row.action, row.state]))
+        fit_columns(view)
         return
     for row in state.files.values():
         item = existing[row.path]

@@ -217,6 +217,7 @@ class MainWindow(QMainWindow):
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([440, 700])
         self.setCentralWidget(splitter)
         self._build_menus()
         self.resize(1100, 680)
@@ -422,6 +423,7 @@ class MainWindow(QMainWindow):
     def _refresh_progress(self) -> None:
         game = self.current_game()
         state = self.progress.get(game or "")
+        self.overallProgress.setFormat("%p%" if state is not None else "No job running")
         if state is None:
             self.overallProgress.setValue(0)
             self.phaseLabel.setText("")

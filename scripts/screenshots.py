@@ -1,0 +1,101 @@
+"""Screenshots of the window's main states, for the README and the AppStream metainfo.
+
+Run under a virtual X server (scripts/screenshots.sh does: ``xvfb-run``), so the window
+is drawn by the same xcb platform plugin a desktop uses. It builds the demo in a scratch
+folder with its own library, then saves into docs/screenshots/:
+
+- main-window.png: the demo game selected, its builds with what each costs;
+- update-progress.png: an update under way (downloads slowed so it can be caught);
+- history.png: the history after the update, the update selected for Roll back;
+- statistics.png: bytes downloaded against full-download cost, and speeds.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "docs" / "screenshots"
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="slipstream-shots-") as scratch:
+        root = Path(scratch)
+        os.environ["SLIPSTREAM_HOME"] = str(root / "home")
+        os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+        from PySide6.QtWidgets import QApplication
+
+        from core.demo import install_demo_game, prepare_demo
+        from core.engine import update
+        from core.serve import make_server
+        from core.settings import Settings
+        from gui.app import create_main_window
+        from gui.views import rows
+
+        repo = prepare_demo(root)
+        server = make_server(repo)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.socket.getsockname()[1]}"
+        game, _ = install_demo_game(root, url)
+        # Some history for the charts: 1 → 2 → 1, then the window updates to 3.
+        from core.engine import rollback_game
+
+        update(game, "2")
+        rollback_game(game)
+        key = str(game.resolve())
+        window = create_main_window(tray=False, check_on_start=False)
+        window.resize(1180, 700)
+        window.show()
+        finished: list[tuple[object, ...]] = []
+        window.jobFinished.connect(lambda *a: finished.append(a))
+
+        def wait(condition: Callable[[], bool], limit: float = 120) -> None:
+            deadline = time.monotonic() + limit
+            while not condition():
+                if time.monotonic() > deadline:
+                    raise SystemExit("screenshots: timed out")
+                QApplication.processEvents()
+                time.sleep(0.01)
+
+        def shot(name: str) -> None:
+            for _ in range(20):
+                QApplication.processEvents()
+                time.sleep(0.01)
+            OUT.mkdir(parents=True, exist_ok=True)
+            window.grab().save(str(OUT / name))
+            print(f"saved {OUT / name}")
+
+        window.select_game(key)
+        window.check_game(key)
+        wait(lambda: any(f[1] == "check" for f in finished))
+        wait(lambda: any("with patches" in r.text(4) for r in rows(window.buildsView)))
+        shot("main-window.png")
+
+        window.settings = Settings(limit_rate_kib=24)
+        window.updateButton.click()
+        state = lambda: window.progress.get(key)  # noqa: E731
+        wait(lambda: state() is not None and state().download_done > 30_000)  # type: ignore[union-attr]
+        shot("update-progress.png")
+        wait(lambda: any(f[1] == "update" for f in finished), 300)
+
+        window.tabs.setCurrentIndex(2)
+        window.historyView.setCurrentItem(rows(window.historyView)[0])
+        shot("history.png")
+        if window.statsView is not None:
+            window.tabs.setCurrentWidget(window.statsView)
+            shot("statistics.png")
+        window.quitting = True
+        window.close()
+        server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
