@@ -10,7 +10,6 @@ update itself with the plan's per-file list shown live.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.engine import EngineOptions, OperationReport
+from core.engine import EngineOptions
 from core.errors import SlipstreamError
 from core.estimate import Cost
 from core.format.builds import BuildItem
@@ -40,10 +39,11 @@ from core.library import InstallRecord, Library, OperationRecord
 from core.settings import Settings, load_settings_checked, save_settings
 from core.units import format_bytes, format_duration, percent_saved
 from gui import views, work
-from gui.dialogs import AddGameDialog, ConflictDialog, ask_quit_while_busy, is_cancel, show_error
+from gui.dialogs import AddGameDialog, ask_quit_while_busy, show_error
 from gui.icons import app_icon, icon
-from gui.jobs import Job, JobManager
-from gui.progress_state import FileEvent, ProgressState
+from gui.jobs import JobManager
+from gui.operations import Operations
+from gui.progress_state import ProgressState
 from gui.tray import Tray
 
 log = logging.getLogger("slipstream.gui")
@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
             settings, problem = load_settings_checked()
         self.settings = settings
         self.jobs = JobManager(self)
+        self.ops = Operations(self)
         self.records: dict[str, InstallRecord] = {}
         self.listings: dict[str, list[BuildItem]] = {}
         self.costs: dict[str, dict[str, Cost | SlipstreamError]] = {}
@@ -291,7 +292,7 @@ class MainWindow(QMainWindow):
         game = self.current_game()
         if game and game not in self.listings:
             self.check_game(game)
-        self._refresh_details()
+        self.refresh_details()
 
     def _history_selected(self) -> None:
         if self.historyView.currentItem() is not None:
@@ -320,8 +321,8 @@ class MainWindow(QMainWindow):
             self.notify("Library", str(exc))
             installs = []
         self.records = {str(r.path): r for r in installs}
-        self._refresh_games()
-        self._refresh_details()
+        self.refresh_games()
+        self.refresh_details()
 
     def newest(self, key: str) -> BuildItem | None:
         from core.target import pick_build
@@ -346,7 +347,7 @@ class MainWindow(QMainWindow):
             self.errors.get(key),
         )
 
-    def _refresh_games(self) -> None:
+    def refresh_games(self) -> None:
         self.gamesView.blockSignals(True)
         statuses = {key: self.status_of(key) for key in self.records}
         views.fill_games(self.gamesView, list(self.records.values()), statuses, self.errors)
@@ -354,7 +355,7 @@ class MainWindow(QMainWindow):
         for i in range(4):
             self.gamesView.resizeColumnToContents(i)
 
-    def _refresh_details(self) -> None:
+    def refresh_details(self) -> None:
         game = self.current_game()
         record = self.records.get(game) if game else None
         if record is None:
@@ -381,7 +382,7 @@ class MainWindow(QMainWindow):
         for i in range(5):
             self.buildsView.resizeColumnToContents(i)
         self._refresh_history(record_key)
-        self._refresh_progress()
+        self.refresh_progress()
         self._refresh_buttons()
 
     def _refresh_history(self, key: str) -> None:
@@ -420,7 +421,7 @@ class MainWindow(QMainWindow):
         else:
             self.updateButton.setText("&Update")
 
-    def _refresh_progress(self) -> None:
+    def refresh_progress(self) -> None:
         game = self.current_game()
         state = self.progress.get(game or "")
         self.overallProgress.setFormat("%p%" if state is not None else "No job running")
@@ -461,7 +462,7 @@ class MainWindow(QMainWindow):
         views.fill_files(self.filesView, state)
 
     def _on_jobs_changed(self, key: str) -> None:
-        self._refresh_games()
+        self.refresh_games()
         if key == self.current_game():
             self._refresh_buttons()
 
@@ -474,58 +475,10 @@ class MainWindow(QMainWindow):
         if not self.tray.show_message(title, message):
             self.statusBar().showMessage(f"{title}: {message}", 15_000)
 
-    # --- jobs -------------------------------------------------------------------------------
+    # --- operations (gui/operations.py) ----------------------------------------------------
 
     def engine_options(self) -> EngineOptions:
         return self.settings.engine_options()
-
-    def _start(self, key: str, kind: str, body: Any) -> Job | None:
-        job = self.jobs.start(key, kind, body)
-        if job is None:
-            self.notify("Busy", f"{Path(key).name} is busy with another job; wait for it.")
-            return None
-        self.errors.pop(key, None)
-        job.failed.connect(lambda exc, details: self._job_failed(key, kind, exc, details))
-        return job
-
-    def _job_failed(self, key: str, kind: str, exc: BaseException, details: str) -> None:
-        state = self.progress.get(key)
-        if is_cancel(exc):
-            if state is not None:
-                state.finish("cancelled")
-            message = "Cancelled. Press Update again to resume from what was downloaded."
-            if kind == "rollback":
-                message = "Cancelled; the game is at whichever build the status shows."
-            self.notify("Cancelled", message)
-        else:
-            if state is not None:
-                state.finish("failed")
-            log.error("%s of %s failed: %s\n%s", kind, key, exc, details)
-            message = str(exc) if isinstance(exc, SlipstreamError) else "internal error"
-            self.errors[key] = message
-            if self.isVisible():
-                show_error(self, f"{kind.capitalize()} failed", exc, details)
-            self.notify(f"{kind.capitalize()} failed", message)
-        self.reload_library()
-        self.jobFinished.emit(key, kind, False, message)
-
-    def _progress_to(self, key: str, job: Job, state: ProgressState) -> None:
-        self.progress[key] = state
-
-        def on_progress(progress: Any, events: list[FileEvent]) -> None:
-            state.update(progress, events)
-            if key == self.current_game():
-                self._refresh_progress()
-            self._refresh_game_row(key)
-
-        job.progressed.connect(on_progress)
-
-    def _refresh_game_row(self, key: str) -> None:
-        for item in views.rows(self.gamesView):
-            if item.data(0, ROLE) == key:
-                item.setText(3, self.status_of(key))
-
-    # update: plan, ask, run
 
     def update_selected(self) -> None:
         game = self.current_game()
@@ -535,163 +488,35 @@ class MainWindow(QMainWindow):
         record = self.records.get(game)
         if record is not None and target == record.build_id:
             target = None
-        self.update_game(game, target)
+        self.ops.update_game(game, target)
 
     def update_game(self, game: str, to_build: str | None = None) -> None:
-        options = self.engine_options()
-        job = self._start(game, "prepare", work.preview(Path(game), to_build, options))
-        if job is None:
-            return
-        self.progress[game] = ProgressState("update", phase="planning")
-        self._refresh_progress()
-        job.succeeded.connect(lambda result: self._prepared(game, result))
-
-    def _prepared(self, game: str, result: tuple[Any, OperationReport]) -> None:
-        plan, report = result
-        if report.to_build == report.from_build and not plan.download_bytes:
-            self.progress.pop(game, None)
-            self._refresh_progress()
-            name = self.records[game].name if game in self.records else game
-            message = f"{name} is up to date (build {report.to_build})."
-            self.notify("Up to date", message)
-            self.jobFinished.emit(game, "update", True, message)
-            return
-        if report.modified:
-            name = self.records[game].name if game in self.records else Path(game).name
-            dialog = ConflictDialog(name, list(report.modified), self)
-            dialog.chosen.connect(lambda choice: self._run_update(game, plan, report, choice))
-            dialog.rejected.connect(lambda: self._update_declined(game))
-            dialog.open()
-            return
-        self._run_update(game, plan, report, None)
-
-    def _update_declined(self, game: str) -> None:
-        self.progress.pop(game, None)
-        self._refresh_progress()
-        self.jobFinished.emit(game, "update", False, "The update was not started.")
-
-    def _run_update(
-        self, game: str, plan: Any, report: OperationReport, choice: str | None
-    ) -> None:
-        options = replace(self.engine_options(), keep_modified=choice == ConflictDialog.KEEP_MINE)
-        keep = list(report.modified) if choice == ConflictDialog.TAKE_NEW else []
-        body = work.update(Path(game), report.to_build, options, keep)
-        job = self._start(game, "update", body)
-        if job is None:
-            return
-        state = ProgressState("update")
-        state.set_plan(plan)
-        self._progress_to(game, job, state)
-        job.succeeded.connect(lambda result: self._updated(game, result))
-        self.tabs.setCurrentWidget(self.filesView)
-        self._refresh_progress()
-
-    def _updated(self, game: str, result: tuple[OperationReport, Path | None]) -> None:
-        report, kept = result
-        state = self.progress.get(game)
-        if state is not None:
-            state.finish("ok", (p for p, _ in report.fallbacks))
-        name = self.records[game].name if game in self.records else Path(game).name
-        saved = max(0, report.bytes_full - report.bytes_downloaded)
-        message = (
-            f"{name} is now {report.version_name or 'build'} ({report.to_build}): "
-            f"downloaded {format_bytes(report.bytes_downloaded)}, saved {format_bytes(saved)}"
-        )
-        if report.fallbacks:
-            message += f"; {len(report.fallbacks)} file(s) fell back to a full download"
-        if kept is not None:
-            message += f"; your changed files were copied to {kept}"
-        self.notified.pop(game, None)
-        self.notify("Update finished", message)
-        self.reload_library()
-        self.jobFinished.emit(game, "update", True, message)
+        self.ops.update_game(game, to_build)
 
     def cancel_selected(self) -> None:
-        game = self.current_game()
-        job = self.jobs.get(game or "")
+        job = self.jobs.get(self.current_game() or "")
         if job is not None:
             job.cancel()
             self.phaseLabel.setText("Cancelling…")
 
-    # rollback and verify
-
     def rollback_selected(self) -> None:
         game = self.current_game()
         target = self.rollback_target()
-        if not game or target is None:
-            return
-        body = work.rollback(Path(game), target, self.engine_options())
-        job = self._start(game, "rollback", body)
-        if job is None:
-            return
-        self._progress_to(game, job, ProgressState("rollback"))
-        job.succeeded.connect(lambda report: self._rolled_back(game, report))
-
-    def _rolled_back(self, game: str, report: OperationReport) -> None:
-        state = self.progress.get(game)
-        if state is not None:
-            state.finish("ok")
-        message = f"Back at {report.version_name or 'build'} ({report.to_build})."
-        self.notify("Rolled back", message)
-        self.reload_library()
-        self.jobFinished.emit(game, "rollback", True, message)
+        if game and target is not None:
+            self.ops.rollback(game, target)
 
     def verify_selected(self) -> None:
         game = self.current_game()
-        if not game:
-            return
-        job = self._start(game, "verify", work.verify(Path(game), self.engine_options()))
-        if job is None:
-            return
-        self._progress_to(game, job, ProgressState("verify"))
-        job.succeeded.connect(lambda result: self._verified(game, result))
-
-    def _verified(self, game: str, result: tuple[OperationReport, Any]) -> None:
-        _report, check = result
-        state = self.progress.get(game)
-        if state is not None:
-            state.finish("ok")
-        wounds = list(check.wounds)
-        if wounds:
-            names = ", ".join(w.path for w in wounds[:5]) + ("…" if len(wounds) > 5 else "")
-            message = f"Repaired {len(wounds)} file(s): {names}."
-        else:
-            message = f"All {check.checked} files are intact."
-        self.notify("Verify finished", message)
-        self.reload_library()
-        self.jobFinished.emit(game, "verify", True, message)
-
-    # adding games
+        if game:
+            self.ops.verify(game)
 
     def add_game(self) -> AddGameDialog:
         dialog = AddGameDialog(list(self.settings.sources), self)
-        dialog.accepted.connect(lambda: self.install_game(**dialog.values()))
+        dialog.accepted.connect(
+            lambda: self.ops.install_game(**dialog.values(), adopt=dialog.adopt.isChecked())
+        )
         dialog.open()
         return dialog
-
-    def install_game(
-        self, source: str, product: str, folder: str, os: str = "windows", lang: str = "en-US"
-    ) -> None:
-        key = str(Path(folder).expanduser().resolve())
-        adopt = False
-        dialog = self.findChild(AddGameDialog, "addGameDialog")
-        if dialog is not None:
-            adopt = dialog.adopt.isChecked()
-        body = work.install(source, product, Path(key), os, lang, adopt, self.engine_options())
-        job = self._start(key, "install", body)
-        if job is None:
-            return
-        self._progress_to(key, job, ProgressState("install"))
-        job.succeeded.connect(lambda report: self._installed(key, report))
-
-    def _installed(self, key: str, report: OperationReport) -> None:
-        self.progress.pop(key, None)
-        self.reload_library()
-        self.select_game(key)
-        message = f"Installed {report.version_name or 'build'} ({report.to_build}) in {key}."
-        self.notify("Installed", message)
-        self.check_game(key)
-        self.jobFinished.emit(key, "install", True, message)
 
     def add_existing(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a game already on this computer")
@@ -699,81 +524,17 @@ class MainWindow(QMainWindow):
             self.adopt_folder(folder)
 
     def adopt_folder(self, folder: str) -> None:
-        key = str(Path(folder).resolve())
-        job = self._start(key, "adopt", work.adopt(Path(key), self.engine_options()))
-        if job is None:
-            return
-        self._progress_to(key, job, ProgressState("verify"))
-        job.succeeded.connect(lambda message: self._adopted(key, message))
-
-    def _adopted(self, key: str, message: str) -> None:
-        self.progress.pop(key, None)
-        self.reload_library()
-        self.select_game(key)
-        self.notify("Game added", message)
-        self.check_game(key)
-        self.jobFinished.emit(key, "adopt", True, message)
-
-    # checking for updates
+        self.ops.adopt_folder(folder)
 
     def check_now(self) -> None:
         for key in list(self.records):
-            self.check_game(key)
+            self.ops.check_game(key)
 
     def check_game(self, key: str) -> None:
-        record = self.records.get(key)
-        if record is None:
-            return
-        task = f"check:{key}"
-        job = self.jobs.start(task, "check", work.check(record, self.engine_options()))
-        if job is None:
-            return
-        job.succeeded.connect(lambda items: self._checked(key, items))
-        job.failed.connect(lambda exc, details: self._check_failed(key, exc))
-
-    def _checked(self, key: str, items: list[BuildItem]) -> None:
-        self.listings[key] = items
-        newest = self.newest(key)
-        record = self.records.get(key)
-        fresh = newest and record and newest.build_id != record.build_id
-        if fresh and newest and record and self.notified.get(key) != newest.build_id:
-            self.notified[key] = newest.build_id
-            self.notify(
-                "Update available",
-                f"{record.name} {newest.version_name or newest.build_id} is out.",
-            )
-        self._refresh_games()
-        if key == self.current_game():
-            self._refresh_details()
-        self.estimate(key)
-        self.jobFinished.emit(f"check:{key}", "check", True, "")
-
-    def _check_failed(self, key: str, exc: BaseException) -> None:
-        name = self.records[key].name if key in self.records else key
-        self.notify("Could not check for updates", f"{name}: {exc}")
-        self.jobFinished.emit(f"check:{key}", "check", False, str(exc))
-
-    def estimate(self, key: str) -> None:
-        items = self.listings.get(key, [])
-        job = self.jobs.start(
-            f"estimate:{key}", "estimate", work.estimate(Path(key), items, self.engine_options())
-        )
-        if job is None:
-            return
-
-        def done(costs: dict[str, Cost | SlipstreamError]) -> None:
-            self.costs[key] = costs
-            if key == self.current_game():
-                self._refresh_details()
-
-        job.succeeded.connect(done)
+        self.ops.check_game(key)
 
     def update_all(self) -> None:
-        for key in list(self.records):
-            newest = self.newest(key)
-            record = self.records[key]
-            if newest is not None and newest.build_id != record.build_id:
-                self.update_game(key, None)
+        self.ops.update_all()
 
     # --- settings, account, window --------------------------------------------------------
 
