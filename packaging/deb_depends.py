@@ -2,15 +2,16 @@
 
 Usage: python packaging/deb_depends.py BUNDLE_DIR
 
-PyInstaller copies most libraries into the folder, but leaves out the ones every system
-must provide itself (glibc, libGL/libEGL and the X client library) and any it could not
-find on the build machine. This reads every ELF file's DT_NEEDED entries (with objdump,
-which PyInstaller needs anyway), keeps the sonames that no file in the folder provides,
-and names the Debian package of each: through ``dpkg -S`` when the build machine has the
-library, else through the table below. Libraries reached from the programs and from the
-plugins an X11 or offscreen session loads become ``Depends``; those only the optional
-plugins need (Wayland, desktop portals, input methods, evdev) become ``Recommends``: Qt
-skips a plugin whose libraries are missing and falls back to X11.
+PyInstaller copies most libraries into the folder, but leaves out glibc and a few
+others every system provides, and the spec (packaging/pyinstaller/slipstream.spec) leaves
+out the desktop's own libraries on purpose: X11 and xcb, xkbcommon, fontconfig, D-Bus,
+GLib, GL/EGL and the C++ runtime. This reads every ELF file's DT_NEEDED entries (with
+objdump, which PyInstaller needs anyway), keeps the sonames that no file in the folder
+provides, and names the Debian package of each: through ``dpkg -S`` when the build
+machine has the library, else through the table below. Libraries reached from the
+programs and from the plugins an X11 or offscreen session loads become ``Depends``; those
+only the optional plugins need (Wayland, desktop portals, input methods, evdev) become
+``Recommends``: Qt skips a plugin whose libraries are missing and falls back to X11.
 
 Prints two lines, ``Depends: ...`` and ``Recommends: ...``; exits 1 naming any library it
 cannot place, so a new dependency breaks the build instead of the player's install.
