@@ -91,9 +91,8 @@ sed "s|^</component>|  <releases>\n    <release version=\"$version\" date=\"$rel
   "resources/$APP_ID.metainfo.xml" >"$share/metainfo/$APP_ID.metainfo.xml"
 QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/render_icons.py \
   resources/icons/slipstream.svg "$share/icons" "$APP_ID" >/dev/null
-for shot in main-window update-progress history; do
-  [ -f "docs/screenshots/$shot.png" ] ||
-    echo "   note: docs/screenshots/$shot.png (named in the metainfo) is not in this checkout"
+for shot in $(grep -o 'docs/screenshots/[^< ]*\.png' "resources/$APP_ID.metainfo.xml"); do
+  [ -f "$shot" ] || echo "   note: $shot (named in the metainfo) is not in this checkout"
 done
 if command -v desktop-file-validate >/dev/null 2>&1; then
   desktop-file-validate "$share/applications/$APP_ID.desktop"
