@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,6 +223,56 @@ def test_bundled_gui_self_test_passes_offscreen(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "self-test passed" in done.stdout
     assert "patches" in done.stdout and "Roll back: the folder is build 1 again" in done.stdout
+
+
+def _python_everywhere() -> list[Path]:
+    """Every place a Python could come from on this machine: the one running the tests
+    (and the virtual environment and checkout it runs from), and the system's."""
+    found = {Path(sys.base_prefix), Path(sys.prefix), ROOT}
+    for pattern in ("usr/lib/python3*", "usr/local/lib/python3*", "usr/bin/python3*"):
+        found.update(Path("/").glob(pattern))
+    found.update(Path("/").glob("usr/lib/*-linux-gnu/libpython3*"))
+    found.update(Path("/").glob("usr/local/bin/python3*"))
+    # Cover what links point at (a mount cannot sit on a symlink), each folder once.
+    paths = {p.resolve() for p in found if p.exists()} - {Path("/")}
+    return sorted(p for p in paths if not any(q in p.parents for q in paths))
+
+
+def _can_hide_paths() -> bool:
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        return False
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    return probe.returncode == 0
+
+
+def test_bundle_runs_where_no_python_is_installed(
+    packages: Packages, player: tuple[Path, dict[str, str]]
+) -> None:
+    """In a private mount namespace every Python, libpython, the checkout and .venv are
+    covered up; the bundled window's self-test must still pass."""
+    if not _can_hide_paths():
+        pytest.skip("needs root and unshare -m to hide the system's Python")
+    work, env = player
+    empty = work / "empty"
+    empty.mkdir()
+    hide = [
+        f"mount --bind {'/dev/null' if path.is_file() else empty} {path}"
+        for path in _python_everywhere()
+    ]
+    script = work / "no-python.sh"
+    script.write_text(
+        "set -e\nmount --make-rprivate /\n"
+        + "\n".join(hide)
+        + '\nif python3 -c pass 2>/dev/null; then echo "python3 still runs" >&2; exit 3; fi\n'
+        + f'test ! -e "{ROOT / ".venv" / "bin" / "python"}"\n'
+        + f'exec "{packages.bundle / "slipstream-gui"}" --self-test\n'
+    )
+    done = subprocess.run(
+        ["unshare", "-m", "sh", script],
+        cwd=work, env=env, capture_output=True, text=True, timeout=280,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "self-test passed" in done.stdout
 
 
 def test_deb_installs_the_bundle_launchers_desktop_entry_and_icons(
