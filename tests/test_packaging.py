@@ -327,3 +327,45 @@ def test_deb_installs_the_bundle_launchers_desktop_entry_and_icons(
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "desktop entry: valid" in packages.log and "metainfo: valid" in packages.log
+
+
+def test_deb_installs_with_dpkg_into_a_throwaway_system(
+    packages: Packages, player: tuple[Path, dict[str, str]]
+) -> None:
+    """``dpkg -i`` for real, with /usr, /opt, /var and /etc under throwaway overlays in a
+    private mount namespace: dpkg accepts the package, runs the desktop-database and
+    icon-cache triggers where present, and the launchers on the PATH start the programs."""
+    if not _can_hide_paths():
+        pytest.skip("needs root and unshare -m for a throwaway system")
+    work, env = player
+    lines = ["set -e", "mount --make-rprivate /"]
+    for top in ("usr", "opt", "var", "etc"):
+        upper, scratch = work / "overlay" / top, work / "overlay" / f"{top}.work"
+        upper.mkdir(parents=True)
+        scratch.mkdir()
+        lines.append(
+            f"mount -t overlay overlay -o lowerdir=/{top},upperdir={upper},workdir={scratch} /{top}"
+        )
+    lines += [
+        f'dpkg -i "{packages.deb}"',
+        "dpkg-query -W -f='${Status} ${Version}\\n' slipstream",
+        "slipstream --version",
+        "slipstream-gui --version",
+        "slipstream list",
+    ]
+    script = work / "dpkg-install.sh"
+    script.write_text("\n".join(lines) + "\n")
+    done = subprocess.run(
+        ["unshare", "-m", "sh", script],
+        cwd=work, env={**env, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    if "overlay" in done.stderr and "unknown filesystem type" in done.stderr:
+        pytest.skip("this kernel has no overlay filesystem")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout.splitlines()
+    assert f"install ok installed {__version__}" in out
+    assert f"slipstream {__version__}" in out and f"slipstream-gui {__version__}" in out
+    assert "No games installed yet." in out
+    assert "Processing triggers for desktop-file-utils" in done.stdout
+    assert not (Path("/opt") / "slipstream").exists(), "the real /opt was written to"
