@@ -210,16 +210,14 @@ class Operations:
         if job is None:
             return
         self._progress_to(key, job, ProgressState("install"))
-        job.succeeded.connect(lambda report: self._installed(key, report))
-
-    def _installed(self, key: str, report: OperationReport) -> None:
-        self.w.progress.pop(key, None)
-        self.w.reload_library()
-        self.w.select_game(key)
-        message = f"Installed {report.version_name or 'build'} ({report.to_build}) in {key}."
-        self.w.notify("Installed", message)
-        self.check_game(key)
-        self.w.jobFinished.emit(key, "install", True, message)
+        job.succeeded.connect(
+            lambda report: self._added(
+                key,
+                "install",
+                "Installed",
+                f"Installed {report.version_name or 'build'} ({report.to_build}) in {key}.",
+            )
+        )
 
     def adopt_folder(self, folder: str) -> None:
         key = str(Path(folder).resolve())
@@ -227,15 +225,16 @@ class Operations:
         if job is None:
             return
         self._progress_to(key, job, ProgressState("verify"))
-        job.succeeded.connect(lambda message: self._adopted(key, message))
+        job.succeeded.connect(lambda message: self._added(key, "adopt", "Game added", message))
 
-    def _adopted(self, key: str, message: str) -> None:
+    def _added(self, key: str, kind: str, title: str, message: str) -> None:
+        """A game joined the library: show it, tell the player, look for its updates."""
         self.w.progress.pop(key, None)
         self.w.reload_library()
         self.w.select_game(key)
-        self.w.notify("Game added", message)
+        self.w.notify(title, message)
         self.check_game(key)
-        self.w.jobFinished.emit(key, "adopt", True, message)
+        self.w.jobFinished.emit(key, kind, True, message)
 
     # checking for updates
 

@@ -597,10 +597,7 @@ class MainWindow(QMainWindow):
         busy = [k for k in self.jobs.jobs if not k.startswith(("check:", "estimate:"))]
         if busy and self.isVisible() and not ask_quit_while_busy(self, len(busy)):
             return
-        self.quitting = True
-        self.jobs.cancel_all()
-        self.jobs.wait_all()
-        self.tray.hide()
+        self._shut_down()
         self.close()
         from PySide6.QtWidgets import QApplication
 
@@ -614,11 +611,15 @@ class MainWindow(QMainWindow):
                 self._told_tray = True
                 self.notify("Slipstream", "Still running in the tray; Quit from its menu.")
             return
+        self._shut_down()
+        event.accept()
+
+    def _shut_down(self) -> None:
+        """Stop every job cleanly (an update resumes next time) and leave the tray."""
         self.quitting = True
         self.jobs.cancel_all()
         self.jobs.wait_all()
         self.tray.hide()
-        event.accept()
 
 
 def _deselect(view: QTreeWidget) -> None:
