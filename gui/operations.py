@@ -150,6 +150,7 @@ class Operations:
         self.w.notified.pop(game, None)
         self.w.notify("Update finished", message)
         self.w.reload_library()
+        self.build_changed(game)
         self.w.jobFinished.emit(game, "update", True, message)
 
     # rollback and verify
@@ -169,6 +170,7 @@ class Operations:
         message = f"Back at {report.version_name or 'build'} ({report.to_build})."
         self.w.notify("Rolled back", message)
         self.w.reload_library()
+        self.build_changed(game)
         self.w.jobFinished.emit(game, "rollback", True, message)
 
     def verify(self, game: str) -> None:
@@ -261,9 +263,10 @@ class Operations:
                 f"{record.name} {newest.version_name or newest.build_id} is out.",
             )
         self.w.refresh_games()
+        self.w.costs.pop(key, None)  # the builds may have changed: estimate afresh
         if key == self.w.current_game():
             self.w.refresh_details()
-        self.estimate(key)
+            self.estimate(key)
         self.w.jobFinished.emit(f"check:{key}", "check", True, "")
 
     def _check_failed(self, key: str, exc: BaseException) -> None:
@@ -272,7 +275,12 @@ class Operations:
         self.w.jobFinished.emit(f"check:{key}", "check", False, str(exc))
 
     def estimate(self, key: str) -> None:
+        """What each listed build costs from the installed one. Only for the game on
+        screen: each build's estimate fetches its manifests, too much for every game at
+        start-up and on every background check."""
         items = self.w.listings.get(key, [])
+        if not items or key in self.w.costs:
+            return
         job = self.w.jobs.start(
             f"estimate:{key}", "estimate", work.estimate(Path(key), items, self.w.engine_options())
         )
@@ -284,7 +292,18 @@ class Operations:
             if key == self.w.current_game():
                 self.w.refresh_details()
 
+        def failed(exc: BaseException, _details: str) -> None:
+            error = exc if isinstance(exc, SlipstreamError) else SlipstreamError(str(exc))
+            done({item.build_id: error for item in items})
+
         job.succeeded.connect(done)
+        job.failed.connect(failed)
+
+    def build_changed(self, game: str) -> None:
+        """The installed build changed: the costs shown were from the old one."""
+        self.w.costs.pop(game, None)
+        if game == self.w.current_game():
+            self.estimate(game)
 
     def update_all(self) -> None:
         for key in list(self.w.records):

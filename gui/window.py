@@ -292,6 +292,8 @@ class MainWindow(QMainWindow):
         game = self.current_game()
         if game and game not in self.listings:
             self.check_game(game)
+        elif game:
+            self.ops.estimate(game)
         self.refresh_details()
 
     def _history_selected(self) -> None:
@@ -573,10 +575,13 @@ class MainWindow(QMainWindow):
         return dialog
 
     def refresh_account(self) -> None:
-        """Show who is logged in to GOG (read from the keyring, no network)."""
+        """Show who is logged in to GOG. The keyring is read on a job's thread: a desktop
+        keyring may wait for the player to unlock it, which must not freeze the window."""
         from gui.login_dialog import logged_in_user
 
-        self._account_changed(logged_in_user())
+        job = self.jobs.start("account", "account", lambda sink, cancel: logged_in_user())
+        if job is not None:
+            job.succeeded.connect(self._account_changed)
 
     def _account_changed(self, name: str | None) -> None:
         self.account = name

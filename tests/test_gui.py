@@ -208,6 +208,20 @@ def test_builds_list_shows_what_each_build_costs_and_status_says_update_availabl
     assert ("Update available", "Slipstream Demo Quest 1.2.0 is out.") in window.notifications
 
 
+def test_costs_are_estimated_again_from_the_new_build_after_an_update(
+    qtbot: QtBot, window: MainWindow, game: Path
+) -> None:
+    checked(qtbot, window, game)
+    builds = child(window, QTreeWidget, "buildsView")
+    qtbot.waitUntil(lambda: "with patches" in row_with(builds, 1, "3").text(4), timeout=30_000)
+    window.updateButton.click()
+    assert wait_job(qtbot, window, "update")[2]
+    assert row_with(builds, 1, "3").text(4) == "installed"
+    # Going back to 1 is now what costs something; 3 is no longer priced from 1.
+    qtbot.waitUntil(lambda: "(full:" in row_with(builds, 1, "1").text(4), timeout=30_000)
+    assert str(game) in window.costs and "3" not in window.costs[str(game)]
+
+
 def test_cancel_stops_cleanly_and_the_next_update_resumes(
     qtbot: QtBot, window: MainWindow, game: Path, demo: Demo
 ) -> None:
