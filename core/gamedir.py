@@ -391,12 +391,9 @@ class GameDir:
     def read_state(self) -> InstallState | None:
         """:meth:`load_state` without the check for a lost state file."""
         check_components(self.root, [META_DIR, "state.json"])
-        try:
-            data = self.state_file.read_bytes()
-        except FileNotFoundError:
+        data = read_if_present(self.state_file)
+        if data is None:
             return None
-        except OSError as exc:
-            raise LocalIOError.wrap(exc, "read") from None
         return InstallState.from_json(read_json(data, self.state_file), str(self.state_file))
 
     def save_state(self, state: InstallState) -> None:
@@ -411,12 +408,7 @@ class GameDir:
 
     def load_document(self, name: str) -> bytes | None:
         check_components(self.root, [META_DIR, "manifests", _document_name(name)])
-        try:
-            return (self.meta / "manifests" / name).read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise LocalIOError.wrap(exc, "read") from None
+        return read_if_present(self.meta / "manifests" / name)
 
     # --- paths ---------------------------------------------------------------------------
 
@@ -464,12 +456,9 @@ class GameDir:
             if not (_POINT_DIR.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False)):
                 continue
             folder = Path(entry.path)
-            try:
-                data = (folder / "point.json").read_bytes()
-            except FileNotFoundError:
+            data = read_if_present(folder / "point.json")
+            if data is None:
                 continue  # a commit under way (its journal says so) or an abandoned one
-            except OSError as exc:
-                raise LocalIOError.wrap(exc, "read") from None
             point = RollbackPoint.from_json(read_json(data, folder / "point.json"), folder)
             if point.seq != int(entry.name):
                 raise StateError(f"{folder}/point.json says it is point {point.seq}.")
@@ -506,6 +495,16 @@ def _document_name(name: str) -> str:
     if not _DOCUMENT_NAME.fullmatch(name):
         raise UnsafePathError(f"{name!r} is not a valid name for a cached document.")
     return name
+
+
+def read_if_present(path: Path) -> bytes | None:
+    """The bytes of one of our own files; None when it does not exist."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LocalIOError.wrap(exc, "read") from None
 
 
 def read_json(data: bytes, path: Path) -> Any:

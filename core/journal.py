@@ -73,6 +73,7 @@ from core.gamedir import (
     RollbackPoint,
     check_components,
     make_dirs,
+    read_if_present,
     read_json,
     write_durable,
 )
@@ -219,12 +220,9 @@ def recover(game: GameDir) -> str | None:
     """Finish (or, when it cannot be finished, undo) an interrupted commit or rollback."""
     with game.lock():
         game.sweep_temporaries()
-        try:
-            data = game.journal_file.read_bytes()
-        except FileNotFoundError:
+        data = read_if_present(game.journal_file)
+        if data is None:
             return None
-        except OSError as exc:
-            raise LocalIOError.wrap(exc, "read") from None
         try:
             doc = read_json(data, game.journal_file)
         except StateError:
