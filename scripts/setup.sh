@@ -7,8 +7,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "setup: Slipstream needs Python 3.11 or newer as '$PY' (set PYTHON=... to choose one)." >&2
+  exit 1
+fi
+
 need=()
 command -v xdelta3 >/dev/null 2>&1 || need+=(xdelta3)
+# Debian and Ubuntu ship venv's pip bootstrap separately.
+[ -x .venv/bin/python ] || "$PY" -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ "${1:-}" = "--dev" ]; then
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
   # The packaging test validates the desktop entry and the AppStream metainfo.
@@ -37,7 +45,6 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 target=.
 [ "${1:-}" = "--dev" ] && target='.[dev,package]'
