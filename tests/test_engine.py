@@ -3,19 +3,18 @@ folders, a real SQLite library; every scenario ends with the folder exactly one 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import serving, tree
 
 from core import layout
 from core.engine import EngineOptions, install, rollback_game, update, verify_game
@@ -27,19 +26,9 @@ from core.errors import (
 from core.gamedir import GameDir
 from core.publish.publisher import PublishOptions, publish
 from core.sample import FileSpec, next_build, sample_game, scattered_edits, write_build
-from core.serve import make_server
 
 PRODUCT = "1207664643"
 SAVE = b"player save data \x00\x01"
-
-
-def tree(root: Path) -> dict[str, str]:
-    """Managed view of a game folder: every file outside .slipstream with its md5."""
-    return {
-        p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and ".slipstream" not in p.relative_to(root).parts
-    }
 
 
 def without_player(files: dict[str, str]) -> dict[str, str]:
@@ -80,14 +69,8 @@ def repo(published: Repo, tmp_path: Path) -> Iterator[Repo]:
     """A private copy of the published repository, served on 127.0.0.1."""
     copy = tmp_path / "repo"
     shutil.copytree(published.root, copy)
-    server = make_server(copy)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Repo(copy, published.builds, f"http://127.0.0.1:{server.server_address[1]}")
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(copy) as url:
+        yield Repo(copy, published.builds, url)
 
 
 @pytest.fixture(autouse=True)
@@ -125,15 +108,10 @@ def test_install_update_rollback_done_when(repo: Repo, tmp_path: Path) -> None:
 def test_rollback_works_without_the_server(published: Repo, tmp_path: Path) -> None:
     copy = tmp_path / "repo"
     shutil.copytree(published.root, copy)
-    server = make_server(copy)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
     game = tmp_path / "game"
-    install(url, PRODUCT, game, build="1")
-    update(game, "3")
-    server.shutdown()
-    server.server_close()
+    with serving(copy) as url:
+        install(url, PRODUCT, game, build="1")
+        update(game, "3")
     rollback_game(game)
     assert tree(game) == published.build_tree(1)
 
@@ -319,21 +297,15 @@ def test_case_only_rename_and_small_repository(tmp_path: Path) -> None:
     for n, specs in enumerate([first, second], 1):
         dirs.append(write_build(tmp_path / f"b{n}", specs))
         publish(dirs[-1], repo, PublishOptions(PRODUCT, version_name=f"{n}"))
-    server = make_server(repo)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(repo) as url:
         game = tmp_path / "game"
-        install(f"http://127.0.0.1:{server.server_address[1]}", PRODUCT, game, build="1")
+        install(url, PRODUCT, game, build="1")
         (game / "gone.txt").unlink()  # the player deleted a file the next build drops
         update(game, "2")
         assert tree(game) == tree(dirs[1])
         assert os.access(game / "game.exe", os.X_OK)
         rollback_game(game)
         assert tree(game) == {k: v for k, v in tree(dirs[0]).items() if k != "gone.txt"}
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_too_little_disk_space_is_refused_with_both_numbers(

@@ -1,0 +1,40 @@
+"""Plain helpers several test files share; fixtures live in conftest.py.
+
+Import it as ``from helpers import tree`` (tests/ is on sys.path under pytest's default
+import mode, as for faultserver.py and gogserver.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from core import layout
+from core.serve import make_server
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every file below ``root`` outside Slipstream's own state (.slipstream), with its md5."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and layout.STATE_DIR not in p.relative_to(root).parts
+    }
+
+
+@contextmanager
+def serving(repo: Path, *, verbose: bool = False) -> Iterator[str]:
+    """``slipstream serve`` (core.serve.make_server) for ``repo`` on 127.0.0.1, port 0, in a
+    thread; yields the base URL and stops the server (and its thread) on the way out."""
+    server = make_server(repo, verbose=verbose)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
