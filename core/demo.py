@@ -7,6 +7,9 @@ under ``--dir`` and serves it, so a player can try an update straight away.
 from __future__ import annotations
 
 import shutil
+import threading
+from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from core import layout
@@ -54,3 +57,41 @@ def install_demo_game(root: Path, url: str, progress: ProgressSink = null_sink) 
     with folder.lock():
         folder.save_state(replace(state, source=url))
     return game, state.version_name
+
+
+@dataclass
+class RunningDemo:
+    """The demo repository being served, and the demo game installed from it."""
+
+    repo: Path
+    url: str
+    game: Path
+    version: str
+    server: ThreadingHTTPServer
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def start_demo(
+    root: Path, host: str = "127.0.0.1", port: int = 0, progress: ProgressSink = null_sink
+) -> RunningDemo:
+    """Publish the demo (once), serve it on ``host:port`` in a daemon thread and install
+    its oldest build (once): what ``slipstream demo``, ``slipstream-gui --demo`` and the
+    window's self-test all start from."""
+    from core.serve import make_server
+
+    repo = prepare_demo(root, progress)
+    server = make_server(repo, host, port)
+    url = f"http://{host}:{server.socket.getsockname()[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True, name="demo-server")
+    thread.start()
+    try:
+        game, version = install_demo_game(root, url, progress)
+    except BaseException:
+        server.shutdown()
+        server.server_close()
+        raise
+    return RunningDemo(repo, url, game, version, server, thread)

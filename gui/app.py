@@ -12,7 +12,6 @@ import logging
 import logging.handlers
 import multiprocessing
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,21 +85,20 @@ def _install_excepthook(window_ref: list[Any]) -> None:
 
 def _start_demo(folder: Path) -> str:
     """Publish, serve and install the demo (as ``slipstream demo``), printing progress."""
-    from core.demo import DEMO_NAME, install_demo_game, prepare_demo
-    from core.serve import make_server
+    from core.demo import DEMO_NAME, start_demo
     from core.termprogress import TerminalProgress
 
     bar = TerminalProgress()
     try:
-        repo = prepare_demo(folder, bar)
-        server = make_server(repo)
-        url = f"http://127.0.0.1:{server.socket.getsockname()[1]}"
-        threading.Thread(target=server.serve_forever, daemon=True, name="demo-server").start()
-        game, version = install_demo_game(folder, url, bar)
+        demo = start_demo(folder, progress=bar)
     finally:
         bar.close()
-    print(f"serving {repo} at {url}; {DEMO_NAME} {version} is installed in {game}.", flush=True)
-    return str(game.resolve())
+    print(
+        f"serving {demo.repo} at {demo.url}; {DEMO_NAME} {demo.version} is installed in "
+        f"{demo.game}.",
+        flush=True,
+    )
+    return str(demo.game.resolve())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,6 @@ import hashlib
 import os
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,28 +57,21 @@ def run_self_test(out: Any = None) -> int:
 
 
 def _run(root: Path, out: Any) -> None:
-    from core.demo import VERSIONS, install_demo_game, prepare_demo
-    from core.serve import make_server
+    from core.demo import VERSIONS, start_demo
 
     def step(text: str) -> None:
         print(f"ok  {text}", file=out, flush=True)
 
     started = time.monotonic()
-    repo = prepare_demo(root)
-    step(f"published the demo's {len(VERSIONS)} builds into {repo}")
-    server = make_server(repo)
-    url = f"http://127.0.0.1:{server.socket.getsockname()[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    step(f"serving it at {url}")
+    demo = start_demo(root)
+    step(f"published the demo's {len(VERSIONS)} builds, serving them at {demo.url}")
     try:
-        game, _ = install_demo_game(root, url)
         builds = [folder_digest(root / "builds" / v) for v in VERSIONS]
-        _expect(folder_digest(game) == builds[0], "the installed folder is not build 1")
+        _expect(folder_digest(demo.game) == builds[0], "the installed folder is not build 1")
         step("installed build 1 and checked every file")
-        _drive(game.resolve(), builds, step)
+        _drive(demo.game.resolve(), builds, step)
     finally:
-        server.shutdown()
-        server.server_close()
+        demo.stop()
     step(f"all steps verified in {time.monotonic() - started:.1f} s")
 
 

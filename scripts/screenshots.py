@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,18 +31,14 @@ def main() -> int:
         os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
         from PySide6.QtWidgets import QApplication
 
-        from core.demo import install_demo_game, prepare_demo
+        from core.demo import start_demo
         from core.engine import update
-        from core.serve import make_server
         from core.settings import Settings
         from gui.app import create_main_window
         from gui.views import rows
 
-        repo = prepare_demo(root)
-        server = make_server(repo)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{server.socket.getsockname()[1]}"
-        game, _ = install_demo_game(root, url)
+        demo = start_demo(root)
+        game = demo.game
         # Some history for the charts: 1 → 2 → 1, then the window updates to 3.
         from core.engine import rollback_game
 
@@ -93,7 +88,7 @@ def main() -> int:
             shot("statistics.png")
         window.quitting = True
         window.close()
-        server.shutdown()
+        demo.stop()
     return 0
 
 
