@@ -342,6 +342,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader of our output went away (``| head``); nothing left to tell it.
         sys.stderr.close()
         return 1
+    except Exception as exc:
+        # Not a SlipstreamError: a bug of ours. The traceback goes to the log, not at the player.
+        from core.crashlog import crash_line
+
+        print(crash_line("slipstream", args.command, exc), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

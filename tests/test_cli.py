@@ -145,3 +145,51 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_resumes(tmp_path: Path) -> None:
     rerun = slipstream("publish", folder, "--repo", repo, "--product", PRODUCT, "--json")
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout)["objects_reused"] > 0
+
+
+CRASH = """
+import sys
+from core import cli
+from core.library import Library
+
+def broken(self):
+    raise ZeroDivisionError("near https://x/?code=SEKRIT-CODE, Bearer SEKRIT-TOKEN")
+
+Library.installs = broken  # the seam: a bug of ours deep inside a command
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def crashing(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", CRASH, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SLIPSTREAM_HOME": str(home)},
+        timeout=120,
+    )
+
+
+def test_a_bug_of_ours_is_logged_and_told_in_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    result = crashing(home, "list")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    log = home / "logs" / "slipstream.log"
+    assert f"The details are in {log}" in result.stderr and "ZeroDivisionError" in result.stderr
+    text = log.read_text()
+    assert "Traceback" in text and "in broken" in text and "command: list" in text
+    assert "SEKRIT" not in result.stderr + text
+    # A second bug is appended to the same log.
+    assert crashing(home, "list").returncode == 1
+    assert log.read_text().count("Traceback") == 2
+
+
+def test_a_bug_is_told_in_one_line_even_when_the_log_cannot_be_written(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "logs").write_text("a file where the log folder should be")
+    result = crashing(home, "list")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "ZeroDivisionError" in result.stderr and "could not be saved" in result.stderr
