@@ -17,15 +17,23 @@ from pathlib import Path
 from core import library
 from core.errors import LocalIOError
 from core.gamedir import GameDir
+from core.progress import Progress, ProgressSink, null_sink
 
 
 def kept_root() -> Path:
     return library.home() / "kept"
 
 
-def keep_copies(game_dir: Path, paths: Iterable[str], dest_root: Path | None = None) -> Path:
+def keep_copies(
+    game_dir: Path,
+    paths: Iterable[str],
+    dest_root: Path | None = None,
+    progress: ProgressSink = null_sink,
+) -> Path:
     """Copy each of ``paths`` (game-relative, as the install state names them) that
-    still exists into a new dated folder; return that folder."""
+    still exists into a new dated folder; return that folder. Mods can be large, so
+    each copied file is reported."""
+    paths = list(paths)
     game = GameDir(game_dir)
     stamp = time.strftime("%Y-%m-%d_%H%M%S")
     dest = (dest_root or kept_root()) / f"{game_dir.name}-{stamp}"
@@ -35,7 +43,8 @@ def keep_copies(game_dir: Path, paths: Iterable[str], dest_root: Path | None = N
         dest = dest.with_name(f"{game_dir.name}-{stamp}-{n}")
     try:
         dest.mkdir(parents=True)
-        for rel in paths:
+        for n, rel in enumerate(paths, 1):
+            progress(Progress("keeping copies", n - 1, len(paths), rel, "files"))
             src = game.game_path(rel)
             if not src.is_file():
                 continue  # a deleted file has nothing to keep

@@ -20,7 +20,8 @@ from core.progress import Progress
 # Share of the overall bar per phase of each kind of job: (start, end) in percent.
 PHASES: dict[str, dict[str, tuple[float, float]]] = {
     "update": {
-        "planning": (0, 2),
+        "keeping copies": (0, 1),
+        "planning": (1, 2),
         "downloading": (2, 62),
         "patching": (62, 80),
         "assembling": (80, 90),

@@ -41,7 +41,7 @@ def update(game: Path, to_build: str | None, options: EngineOptions, keep: list[
     """Update; first copy ``keep`` (the player's changed files) out of the way."""
 
     def run(sink: ProgressSink, cancel: CancelToken) -> tuple[OperationReport, Path | None]:
-        kept = keep_copies(game, keep) if keep else None
+        kept = keep_copies(game, keep, progress=sink) if keep else None
         report = engine.update(game, to_build, options, progress=sink, cancel=cancel)
         return report, kept
 
