@@ -12,6 +12,7 @@ import pytest
 from core import layout
 from core.errors import RepositoryLockedError, UsageError
 from core.prune import prune
+from core.publish.catalog import Catalog
 from core.publish.lock import RepoLock
 from core.publish.promote import promote
 from core.publish.publisher import PublishOptions, publish
@@ -183,6 +184,22 @@ def test_promote_lists_the_build_again_without_copying_chunks(tmp_path: Path) ->
     assert done and all(tree(patched)[p] == tree(dirs[2])[p] for p in done)
     again = promote(repo, PublishOptions(PRODUCT, branch=None), "3")
     assert again.unchanged
+
+
+def test_promote_reads_only_the_builds_it_patches_from(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    builds = small_builds(3)
+    for n, (specs, branch) in enumerate(zip(builds, [None, None, "beta"], strict=True), 1):
+        folder = write_build(tmp_path / f"b{n}", specs)
+        publish(folder, repo, PublishOptions(PRODUCT, branch=branch))
+    catalog = Catalog(layout.RepoLayout(repo), PRODUCT)
+    oldest = catalog.listing("windows").find("1")
+    assert oldest is not None
+    (repo / layout.meta_rel(catalog.build_manifest(oldest).depots[0].manifest)).unlink()
+    # With --patch-depth 1 only build 2 is patched from, so build 1's manifests go unread.
+    report = promote(repo, PublishOptions(PRODUCT, branch=None, patch_depth=1), "3")
+    assert [e.from_build for e in report.edges] == ["2"]
+    assert listed(repo)[0] == ("3", None)
 
 
 def test_refusals(published: tuple[Path, list[Path]]) -> None:

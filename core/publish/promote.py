@@ -18,7 +18,13 @@ from core.format.builds import DATE_FORMAT
 from core.progress import NEVER_CANCELLED, CancelToken, ProgressSink, null_sink
 from core.publish.catalog import Catalog, LoadedBuild
 from core.publish.lock import RepoLock
-from core.publish.publisher import PublishOptions, PublishReport, extend_chain
+from core.publish.publisher import (
+    PublishOptions,
+    PublishReport,
+    branch_items,
+    count_objects,
+    extend_chain,
+)
 from core.publish.store import ObjectStore
 
 
@@ -64,15 +70,12 @@ def promote(
             loaded.manifest,
             loaded.depots,
         )
-        olds = [
-            catalog.load_build(i)
-            for i in listing.items
-            if i.branch == options.branch and i.build_id != build_id and i.generation == 2
-        ][: options.patch_depth]
+        # Only the builds that get a patch are loaded: each is a depot manifest to parse.
+        recent = [i for i in branch_items(listing.items, options.branch) if i.build_id != build_id]
+        olds = [catalog.load_build(i) for i in recent[: options.patch_depth]]
         extend_chain(
             catalog, store, olds, promoted, lambda f: None, options, report, progress, cancel
         )
-        report.objects_written = store.stats.objects_written
-        report.bytes_written = store.stats.bytes_written
+        count_objects(report, store)
     report.seconds = round(time.monotonic() - started, 3)
     return report

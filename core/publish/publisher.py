@@ -135,7 +135,7 @@ def publish(
         scanned = scan_build(build_dir, exclude=repo_dir)
         progress(Progress("scanning", len(scanned.files), len(scanned.files), "", "files"))
         listing = catalog.listing(options.os)
-        recent = _branch_items(listing.items, options.branch)[: max(1, options.patch_depth)]
+        recent = branch_items(listing.items, options.branch)[: max(1, options.patch_depth)]
         olds = [catalog.load_build(i) for i in recent]
         for old in olds:
             store.remember(c for f in old.files.values() for c in f.chunks)
@@ -171,9 +171,7 @@ def publish(
                 progress,
                 cancel,
             )
-        report.objects_written = store.stats.objects_written
-        report.objects_reused = store.stats.objects_reused
-        report.bytes_written = store.stats.bytes_written
+        count_objects(report, store)
     report.seconds = round(time.monotonic() - started, 3)
     return report
 
@@ -225,8 +223,16 @@ def _listed(catalog: Catalog, build_id: str) -> BuildItem | None:
     )
 
 
-def _branch_items(items: tuple[BuildItem, ...], branch: str | None) -> list[BuildItem]:
+def branch_items(items: tuple[BuildItem, ...], branch: str | None) -> list[BuildItem]:
+    """The listing's generation-2 builds on ``branch``, in listing order (newest first)."""
     return [i for i in items if i.branch == branch and i.generation == 2]
+
+
+def count_objects(report: PublishReport, store: ObjectStore) -> None:
+    """Copy the store's object counts into ``report``."""
+    report.objects_written = store.stats.objects_written
+    report.objects_reused = store.stats.objects_reused
+    report.bytes_written = store.stats.bytes_written
 
 
 def _count(report: PublishReport, scanned: ScannedBuild, depot: DepotManifest) -> None:
