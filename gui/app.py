@@ -11,6 +11,7 @@ import argparse
 import logging
 import logging.handlers
 import multiprocessing
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,6 +102,13 @@ def _start_demo(folder: Path) -> str:
     return str(demo.game.resolve())
 
 
+def _no_screen() -> bool:
+    """On Linux without a display Qt aborts with its own message; say it plainly first."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()
     from core import __version__
@@ -123,6 +131,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return int(run_self_test())
 
+    if _no_screen():
+        print(
+            "slipstream-gui: no screen to open the window on (DISPLAY and WAYLAND_DISPLAY are "
+            "not set). Run it in a desktop session, use the slipstream command, or check a "
+            "package with slipstream-gui --self-test.",
+            file=sys.stderr,
+        )
+        return 2
     _setup_logging()
     app = application()
     from gui.single import SingleInstance, ask_running_instance

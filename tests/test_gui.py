@@ -514,3 +514,14 @@ def test_adding_a_folder_with_no_game_says_so(
     assert not (empty / ".slipstream").exists()
     with Library.open() as library:
         assert str(empty.resolve()) not in [str(r.path) for r in library.installs()]
+
+
+def test_without_a_screen_the_window_says_so_in_one_line(home: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.pop("QT_QPA_PLATFORM", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "gui.app"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "no screen" in result.stderr
+    assert "Traceback" not in result.stderr and "qt." not in result.stderr.lower()
