@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, QThread, QUrl, Signal, Slot
+from PySide6.QtCore import Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDesktopServices
 from PySide6.QtWidgets import (
     QDialog,
@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
 
 from core.errors import SlipstreamError
 from core.gog import auth
+from core.progress import CancelToken, ProgressSink
+from gui.jobs import Job, Work
 
 
 def logged_in_user() -> str | None:
@@ -33,29 +35,13 @@ def logged_in_user() -> str | None:
     return auth.logged_in_user()
 
 
-class LoginWorker(QObject):
-    """Exchanges one pasted code for tokens and stores them.
+def _login(pasted: str) -> Work:
+    """The job's body: exchange the pasted code and store the tokens; the account name."""
 
-    Signals: ``succeeded(str)`` with the account's name, ``failed(str)`` with the message.
-    """
+    def run(sink: ProgressSink, cancel: CancelToken) -> str:
+        return auth.login(pasted).display_name
 
-    succeeded = Signal(str)
-    failed = Signal(str)
-
-    def __init__(self, pasted: str) -> None:
-        super().__init__()
-        self._pasted = pasted
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            tokens = auth.login(self._pasted)
-        except SlipstreamError as exc:
-            self.failed.emit(str(exc))
-        except Exception as exc:  # the worker's one catch-all: never a silent thread death
-            self.failed.emit(f"Login failed unexpectedly ({type(exc).__name__}).")
-        else:
-            self.succeeded.emit(tokens.display_name)
+    return run
 
 
 class LoginDialog(QDialog):
@@ -77,8 +63,7 @@ class LoginDialog(QDialog):
         self.setObjectName("loginDialog")
         self.setWindowTitle(self.tr("Log in to GOG"))
         self._open_url = open_url
-        self._thread: QThread | None = None
-        self._worker: LoginWorker | None = None
+        self._job: Job | None = None
         self._user = logged_in_user()
         self._url = auth.login_url()
         self._build()
@@ -146,7 +131,7 @@ class LoginDialog(QDialog):
             self._user_label.setText(self.tr("Logged in as %1").replace("%1", self._user))
         else:
             self._user_label.setText(self.tr("Not logged in"))
-        self._logout_button.setEnabled(self._user is not None and self._thread is None)
+        self._logout_button.setEnabled(self._user is not None and self._job is None)
 
     def _show_error(self, message: str) -> None:
         self._error.setText(message)
@@ -162,7 +147,7 @@ class LoginDialog(QDialog):
         return self._url
 
     def busy(self) -> bool:
-        return self._thread is not None
+        return self._job is not None
 
     # --- slots -------------------------------------------------------------------------
 
@@ -175,7 +160,7 @@ class LoginDialog(QDialog):
 
     @Slot()
     def _on_login_button_clicked(self) -> None:
-        if self._thread is not None:
+        if self._job is not None:
             return
         pasted = self._code_edit.text()
         try:
@@ -185,40 +170,26 @@ class LoginDialog(QDialog):
             return
         self._error.hide()
         self._set_busy(True)
-        thread = QThread(self)
-        worker = LoginWorker(pasted)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.succeeded.connect(self._on_worker_succeeded)
-        worker.failed.connect(self._on_worker_failed)
-        worker.succeeded.connect(thread.quit)
-        worker.failed.connect(thread.quit)
-        thread.finished.connect(self._on_thread_finished)
-        self._thread, self._worker = thread, worker
-        thread.start()
+        self._job = Job("login", "login", _login(pasted))
+        self._job.succeeded.connect(self._on_job_succeeded)
+        self._job.failed.connect(self._on_job_failed)
+        self._job.start()
 
-    @Slot(str)
-    def _on_worker_succeeded(self, name: str) -> None:
+    def _on_job_succeeded(self, name: str) -> None:
+        self._job = None
         self._user = name
         self._code_edit.clear()
-        self._show_user()
-        self.logged_in.emit(name)
-
-    @Slot(str)
-    def _on_worker_failed(self, message: str) -> None:
-        self._show_error(message)
-
-    @Slot()
-    def _on_thread_finished(self) -> None:
-        thread, worker = self._thread, self._worker
-        self._thread = self._worker = None
-        if worker is not None:
-            worker.deleteLater()
-        if thread is not None:
-            thread.deleteLater()
         self._set_busy(False)
-        if self._user is not None and not self._error.isVisible():
-            self.accept()
+        self.logged_in.emit(name)
+        self.accept()
+
+    def _on_job_failed(self, exc: BaseException, _details: str) -> None:
+        self._job = None
+        self._set_busy(False)
+        if isinstance(exc, SlipstreamError):
+            self._show_error(str(exc))
+        else:  # a bug of ours: a sentence, not a silent thread death
+            self._show_error(f"Login failed unexpectedly ({type(exc).__name__}).")
 
     @Slot()
     def _on_logout_button_clicked(self) -> None:
@@ -250,6 +221,5 @@ class LoginDialog(QDialog):
     def _wait_for_worker(self) -> None:
         """A running exchange finishes (it is bounded by the fetcher's timeouts); its
         result still lands in the keyring, so closing never leaves half a login."""
-        if self._thread is not None:
-            self._thread.quit()
-            self._thread.wait()
+        if self._job is not None:
+            self._job.wait()
