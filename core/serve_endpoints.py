@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 
 from core import layout
 from core.errors import FormatError
+from core.format.builds import direct_endpoint, unsigned_link
 from core.serve_static import lstat_chain, read_document
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
@@ -52,20 +53,6 @@ def not_found(description: str = "") -> Answer:
 def bad_request(description: str) -> Answer:
     """A 400 with an OAuth-style error document, the shape GOG's API uses for errors."""
     return Answer(400, {"error": "invalid_request", "error_description": description})
-
-
-def endpoint_object(url: str, url_format: str, parameters: Mapping[str, str]) -> dict[str, Any]:
-    """One unsigned entry of a ``urls[]`` list (reference §2.2, §4.5)."""
-    return {
-        "endpoint_name": "slipstream",
-        "url": url,
-        "url_format": url_format,
-        "parameters": dict(parameters),
-        "priority": 10,
-        "max_fails": 100,
-        "supports_generation": [2],
-        "fallback_only": False,
-    }
 
 
 def absolute(link: str, base_url: str) -> str:
@@ -175,7 +162,7 @@ def _build_item(item: dict[str, Any], base: str, urls_form: bool) -> dict[str, A
     if not urls_form:
         return {**item, "link": url}
     rest = {key: value for key, value in item.items() if key != "link"}
-    return {**rest, "urls": [endpoint_object(url, url, {})]}
+    return {**rest, "urls": [direct_endpoint(url).to_json()]}
 
 
 def _patches(root: Path, ids: Sequence[str], params: Mapping[str, str], base: str) -> Answer:
@@ -208,7 +195,5 @@ def _secure_link(root: Path, ids: Sequence[str], params: Mapping[str, str], base
     if folder is None or not stat.S_ISDIR(folder.st_mode):
         return not_found(f"No product {product} in this repository.")
     prefix_rel = layout.patch_store_prefix_rel if store_root else layout.store_prefix_rel
-    path = layout.url_path(prefix_rel(product))
-    params_out = {"base_url": base, "path": path}
-    link = endpoint_object(base + path, "{base_url}{path}", params_out)
-    return Answer(200, {"product_id": product, "urls": [link]})
+    link = unsigned_link(base, layout.url_path(prefix_rel(product)))
+    return Answer(200, {"product_id": product, **link.to_json()})

@@ -132,9 +132,12 @@ class BuildItem:
 
 
 def _single_endpoint(link: str | None) -> tuple[Endpoint, ...]:
-    if not link:
-        return ()
-    return (Endpoint("slipstream", url_format=link, url=link, priority=10),)
+    return (direct_endpoint(link),) if link else ()
+
+
+def direct_endpoint(url: str) -> Endpoint:
+    """The ``urls[]`` entry of a build manifest that sits at ``url`` (nothing to fill in)."""
+    return Endpoint("slipstream", url_format=url, url=url, priority=10)
 
 
 def parse_build_item(f: Fields) -> BuildItem:
