@@ -153,7 +153,9 @@ def _referenced(
         only = kept_override.get(product) if kept_override else None
         for os_name in catalog.os_names():
             for item in catalog.listing(os_name).items:
-                if only is None or item.build_id in only:
+                # A build listed on several branches is one manifest: read it once.
+                seen = rel_from_link(item.meta_urls[0]) in refs
+                if not seen and (only is None or item.build_id in only):
                     refs |= _build_refs(catalog, item)
         for from_build, to_build, _ in _pair_files(repo, product):
             if only is None or (from_build in only and to_build in only):

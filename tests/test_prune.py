@@ -11,6 +11,7 @@ import pytest
 
 from core import layout
 from core.errors import RepositoryLockedError, UsageError
+from core.format.depot import DepotManifest
 from core.prune import prune
 from core.publish.catalog import Catalog
 from core.publish.lock import RepoLock
@@ -200,6 +201,28 @@ def test_promote_reads_only_the_builds_it_patches_from(tmp_path: Path) -> None:
     report = promote(repo, PublishOptions(PRODUCT, branch=None, patch_depth=1), "3")
     assert [e.from_build for e in report.edges] == ["2"]
     assert listed(repo)[0] == ("3", None)
+
+
+def test_a_build_on_two_branches_is_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "repo"
+    for n, (specs, branch) in enumerate(zip(small_builds(2), [None, "beta"], strict=True), 1):
+        folder = write_build(tmp_path / f"b{n}", specs)
+        publish(folder, repo, PublishOptions(PRODUCT, branch=branch))
+    promote(repo, PublishOptions(PRODUCT, branch=None), "2")
+    assert set(listed(repo)) == {("1", None), ("2", None), ("2", "beta")}
+    reads: list[str] = []
+    original = Catalog.depot_manifest
+
+    def counted(self: Catalog, manifest_id: str) -> DepotManifest:
+        reads.append(manifest_id)
+        return original(self, manifest_id)
+
+    monkeypatch.setattr(Catalog, "depot_manifest", counted)
+    report = prune(repo, PRODUCT, keep_builds=3, grace=0)
+    assert report.objects_deleted == 0 and not report.builds_removed
+    assert len(reads) == len(set(reads)) == 2
 
 
 def test_refusals(published: tuple[Path, list[Path]]) -> None:
