@@ -16,7 +16,6 @@ The builds are small (six files of 0.2-3 MB, each one chunk), so that the ~50 ki
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import random
@@ -24,20 +23,19 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from helpers import serving, tree
 
 from core import crashpoint
 from core.engine import update, verify_game
 from core.gamedir import GameDir
 from core.publish.publisher import PublishOptions, publish
 from core.sample import FileSpec, scattered_edits, write_build
-from core.serve import make_server
 
 PROJECT = Path(__file__).resolve().parent.parent
 PRODUCT = "1207664643"
@@ -117,15 +115,6 @@ def _builds() -> list[list[FileSpec]]:
 # The world: a published repository, served, and game folders to copy
 
 
-def tree(root: Path) -> dict[str, str]:
-    """Every file outside .slipstream with its md5."""
-    return {
-        p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and ".slipstream" not in p.relative_to(root).parts
-    }
-
-
 def managed(root: Path) -> dict[str, str]:
     return {k: v for k, v in tree(root).items() if k not in PLAYER}
 
@@ -149,11 +138,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         folder = write_build(root / f"b{n}", specs)
         publish(folder, root / "repo", PublishOptions(PRODUCT, version_name=f"1.{n}", name="Demo"))
         trees[str(n)] = tree(folder)
-    server = make_server(root / "repo")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(root / "repo") as url:
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("SLIPSTREAM_HOME", str(root / "home"))
             patch.delenv(crashpoint.ENV, raising=False)
@@ -168,9 +153,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             at3 = clone(at1, root / "at3")
             update(at3, "3")
         yield World(url, trees, at1, at3)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(autouse=True)
