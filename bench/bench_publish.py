@@ -44,6 +44,8 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # a plain script in a checkout
 
+from common import fmt_mb, log, machine_busy, proc_stats, row
+
 from core.layout import RepoLayout
 from core.progress import Progress
 from core.publish.catalog import Catalog
@@ -57,10 +59,6 @@ XDELTA = shutil.which("xdelta3") or "/usr/bin/xdelta3"
 CLI_MIN_WINDOW = 512 * 1024  # xdelta3 refuses a smaller -B
 T = TypeVar("T")
 PHASES = ("scanning", "chunking", "preparing patches", "patching", "writing documents")
-
-
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # --- the two builds -----------------------------------------------------------------------
@@ -189,16 +187,7 @@ def cpu_mark() -> CpuMark:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     tree = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-    stats: dict[int, tuple[int, int]] = {}  # pid -> (ppid, ticks incl. reaped children)
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                rest = stat.read().rpartition(b")")[2].split()
-        except OSError:
-            continue  # gone meanwhile
-        stats[int(entry)] = (int(rest[1]), sum(int(x) for x in rest[11:15]))
+    stats = proc_stats()
     children: dict[int, list[int]] = {}
     for pid, (ppid, _) in stats.items():
         children.setdefault(ppid, []).append(pid)
@@ -207,10 +196,7 @@ def cpu_mark() -> CpuMark:
         pid = todo.pop()
         tree += stats[pid][1] / tick
         todo += children.get(pid, [])
-    with open("/proc/stat") as proc_stat:
-        fields = [int(x) for x in proc_stat.readline().split()[1:9]]
-    busy = (sum(fields) - fields[3] - fields[4]) / tick
-    return CpuMark(wall, tree, busy)
+    return CpuMark(wall, tree, machine_busy())
 
 
 @dataclass(frozen=True)
@@ -390,14 +376,6 @@ class Results:
     zlib_span: Span
     zlib_bytes: int
     hash_span: Span
-
-
-def fmt_mb(n: float) -> str:
-    return f"{n / 1e6:,.1f} MB" if n >= 100_000 else f"{n / 1e3:,.1f} kB"
-
-
-def row(label: str, *cells: str, width: int = 48) -> str:
-    return (f"{label:<{width}}" + "".join(f"{c:>16}" for c in cells)).rstrip()
 
 
 def report_lines(args: argparse.Namespace, r: Results) -> list[str]:

@@ -75,7 +75,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # a plain script in a checkout
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_publish import BenchFile, fmt_mb, row, scenario, write_files  # noqa: E402
+from bench_publish import BenchFile, scenario, write_files  # noqa: E402
+from common import fmt_mb, log, machine_busy, proc_stats, row  # noqa: E402
 
 from core import layout  # noqa: E402
 from core.apply import objects_of  # noqa: E402
@@ -115,10 +116,6 @@ QUIET = {"wait": 0.0, "waited": 0.0}
 """``--wait-quiet``, and the seconds spent waiting for quiet moments so far."""
 SCRATCH = {"dir": Path(tempfile.gettempdir())}
 """Where :func:`warm` writes its scratch file (the work folder, once there is one)."""
-
-
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # --- CPU accounting: this process tree without the server ----------------------------------
@@ -161,25 +158,7 @@ class Meter:
                 continue
             ours += stats[pid][1] / tick
             todo += children.get(pid, [])
-        with open("/proc/stat") as proc_stat:
-            fields = [int(x) for x in proc_stat.readline().split()[1:9]]
-        busy = (sum(fields) - fields[3] - fields[4]) / tick
-        return Mark(wall, ours, server, busy)
-
-
-def proc_stats() -> dict[int, tuple[int, int]]:
-    """pid -> (ppid, CPU ticks including reaped children) for every process."""
-    stats = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                rest = stat.read().rpartition(b")")[2].split()
-        except OSError:
-            continue  # gone meanwhile
-        stats[int(entry)] = (int(rest[1]), sum(int(x) for x in rest[11:15]))
-    return stats
+        return Mark(wall, ours, server, machine_busy())
 
 
 @dataclass(frozen=True)
