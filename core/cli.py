@@ -285,7 +285,6 @@ def run_demo(args: argparse.Namespace) -> int:
 def _run_player(args: argparse.Namespace, cancel: CancelToken) -> int:
     from core import cli_player
 
-    _install_interrupt(cancel)
     bar = None if getattr(args, "no_progress", True) else TerminalProgress()
     try:
         doc, text = cli_player.run(args, bar or null_sink, cancel)
@@ -294,6 +293,11 @@ def _run_player(args: argparse.Namespace, cancel: CancelToken) -> int:
             bar.close()
     print(json.dumps(doc, indent=2, default=str) if args.json else text)
     return 0
+
+
+CANCELLABLE = frozenset({"publish", "promote", "install", "update", "rollback", "verify", "adopt"})
+"""The commands that look at the cancel token. Ctrl-C stops any other at once: waiting for
+a safe point that a command never checks would leave the player pressing it twice."""
 
 
 def _install_interrupt(cancel: CancelToken) -> None:
@@ -320,10 +324,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             return run_demo(args)
         cancel = CancelToken()
+        if args.command in CANCELLABLE:
+            _install_interrupt(cancel)
         if args.command not in COMMANDS:
             return _run_player(args, cancel)
         run_command, describe = COMMANDS[args.command]
-        _install_interrupt(cancel)
         bar = None if args.no_progress else TerminalProgress()
         try:
             report = run_command(args, bar or null_sink, cancel)

@@ -57,7 +57,13 @@ def _login(args: argparse.Namespace) -> tuple[Any, str]:
                 "After logging in, run slipstream login --code with the address the "
                 "browser ended on (it contains code=)."
             )
-        code = input("Paste the address the browser ended on (or the code): ")
+        try:
+            code = input("Paste the address the browser ended on (or the code): ")
+        except EOFError:
+            raise UsageError(
+                "No code was entered. Run slipstream login again, or pass the address the "
+                "browser ended on with --code."
+            ) from None
     tokens = auth.login(code)
     doc = {"logged_in": True, "user": tokens.display_name, "user_id": tokens.user_id}
     return doc, f"Logged in to GOG as {tokens.display_name}."

@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pty
 import shutil
+import signal
 import subprocess
 import sys
 import zlib
@@ -190,6 +192,45 @@ def test_login_without_a_code_prints_the_address(gog: GogStandIn) -> None:
     assert result.returncode == 2
     assert f"{gog.url('auth')}/auth?client_id={auth.CLIENT_ID}" in result.stderr
     assert "--code" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "status", "said"),
+    [("ctrl-d", 2, "No code was entered"), ("ctrl-c", 130, "slipstream: stopped.")],
+)
+def test_the_login_prompt_ends_at_the_first_ctrl_d_or_ctrl_c(
+    gog: GogStandIn, key: str, status: int, said: str
+) -> None:
+    """At the prompt (a real terminal), Ctrl-D and one Ctrl-C end login with one line."""
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "login", "--no-browser"],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    os.close(terminal)
+    try:
+        assert proc.stderr is not None
+        assert proc.stderr.readline().startswith("Log in to GOG at:")
+        if key == "ctrl-d":
+            os.write(controller, b"\x04")
+        else:
+            proc.send_signal(signal.SIGINT)
+        try:
+            _out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            pytest.fail(f"login still waits at its prompt after {key}")
+    finally:
+        os.close(controller)
+    assert proc.returncode == status, err
+    assert "Traceback" not in err and "safe point" not in err
+    assert said in err.strip().splitlines()[-1]
+    assert gog.seen("auth", "/token") == []
 
 
 def test_a_wrong_code_is_refused_without_echoing_it(gog: GogStandIn) -> None:
