@@ -36,10 +36,10 @@ from core.errors import (
     UsageError,
 )
 from core.progress import CancelToken, Progress
-from core.publish.chain import keep_patch
+from core.publish.chain import keep_patch, zlib_bound
 from core.publish.lock import RepoLock
 from core.publish.publisher import PublishOptions, PublishReport, publish
-from core.publish.store import CHUNK_BYTES, chunk_spans
+from core.publish.store import CHUNK_BYTES, ZLIB_LEVEL, chunk_spans
 from core.sample import FileSpec, sample_game, scattered_edits, write_build
 
 PRODUCT = "1207664643"
@@ -653,6 +653,19 @@ def test_a_failed_encode_is_not_remembered_as_no_patch(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------------------
 # 7. The keep rule and patch depth
+
+
+def test_zlib_bound_is_never_beaten() -> None:
+    # The patch phase skips measuring a patch's compressed size when even this bound is kept.
+    data = random.Random(5).randbytes(CHUNK_BYTES + 300_000)  # incompressible: zlib's worst
+    for size in (1, 70_000, len(data)):
+        spans = chunk_spans(size)
+        starts = [sum(spans[:i]) for i in range(len(spans))]
+        compressed = sum(
+            len(zlib.compress(data[s : s + n], ZLIB_LEVEL))
+            for s, n in zip(starts, spans, strict=True)
+        )
+        assert size < compressed <= zlib_bound(size)
 
 
 def test_keep_patch_rule() -> None:

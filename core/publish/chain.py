@@ -26,7 +26,7 @@ from core.format.graph import GraphEdge
 from core.format.patch import DepotDiff, PatchDepotManifest, PatchIndex, PatchRootManifest
 from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
 from core.publish.catalog import Catalog, LoadedBuild
-from core.publish.store import ObjectStore, read_pieces
+from core.publish.store import ObjectStore, chunk_spans, read_pieces
 from core.xdelta import EncodeJob, PatchPool
 
 KEEP_RATIO = 0.8
@@ -162,6 +162,12 @@ def keep_patch(delta_compressed: int, file_compressed: int) -> bool:
     )
 
 
+def zlib_bound(size: int) -> int:
+    """The most the store's chunks of ``size`` bytes can compress to: zlib's
+    ``compressBound`` for each chunk."""
+    return sum(n + (n >> 12) + (n >> 14) + (n >> 25) + 13 for n in chunk_spans(size))
+
+
 class ChainBuilder:
     """Makes the patches from older builds to a new build and their documents."""
 
@@ -285,9 +291,12 @@ class ChainBuilder:
         if not ok:
             return Delta(key[0], key[1], kept=False, size=0)  # could not encode: no patch
         size = patch.stat().st_size
-        dry = self.store.chunk_stream(read_pieces(patch), size, self._rel, write=False)
-        if not keep_patch(dry.compressed_size, target.compressed_size):
-            return Delta(key[0], key[1], kept=False, size=size)
+        # Compressing only to measure costs a second zlib pass over every kept patch; when
+        # even zlib's worst case would be kept, the measure cannot change the answer.
+        if not keep_patch(zlib_bound(size), target.compressed_size):
+            dry = self.store.chunk_stream(read_pieces(patch), size, self._rel, write=False)
+            if not keep_patch(dry.compressed_size, target.compressed_size):
+                return Delta(key[0], key[1], kept=False, size=size)
         kept = self.store.chunk_stream(read_pieces(patch), size, self._rel)
         try:
             patch.unlink()
