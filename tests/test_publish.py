@@ -29,13 +29,16 @@ from typing import Any
 import gogreader  # tests/ is on sys.path under pytest's default import mode
 import pytest
 
+from core import layout
 from core.errors import (
     CancelledError,
     PublishError,
+    RepositoryError,
     RepositoryLockedError,
     UsageError,
 )
 from core.progress import CancelToken, Progress
+from core.publish.catalog import Catalog
 from core.publish.chain import keep_patch, zlib_bound
 from core.publish.lock import RepoLock
 from core.publish.publisher import PublishOptions, PublishReport, publish
@@ -666,6 +669,22 @@ def test_zlib_bound_is_never_beaten() -> None:
             for s, n in zip(starts, spans, strict=True)
         )
         assert size < compressed <= zlib_bound(size)
+
+
+def test_rebuilding_a_published_file_checks_its_md5(tmp_path: Path) -> None:
+    # The patch phase rebuilds old files from the repository; a manifest whose file md5
+    # disagrees with its chunks must stop it, with or without a whole-file hash pass.
+    repo = tmp_path / "repo"
+    build = write_build(tmp_path / "b1", [FileSpec("game.exe", 1, 300_000)])
+    publish(build, repo, PublishOptions(PRODUCT))
+    catalog = Catalog(layout.RepoLayout(repo), PRODUCT)
+    item = catalog.listing("windows").find("1")
+    assert item is not None
+    (published,) = catalog.load_build(item).files.values()
+    catalog.materialize(published, tmp_path / "out")
+    assert (tmp_path / "out").read_bytes() == (build / "game.exe").read_bytes()
+    with pytest.raises(RepositoryError, match="does not rebuild"):
+        catalog.materialize(replace(published, md5="0" * 32), tmp_path / "bad")
 
 
 def test_keep_patch_rule() -> None:
