@@ -9,7 +9,6 @@ added, removed or renamed. A file's content is a pure function of its seed, made
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 from collections.abc import Iterable, Iterator
@@ -59,17 +58,6 @@ def iter_content(spec: FileSpec, piece: int = 1 << 20) -> Iterator[bytes]:
                 data[lo - pos : hi - pos] = patch[lo - edit.offset : hi - edit.offset]
         yield bytes(data)
         pos = end
-
-
-def content(spec: FileSpec) -> bytes:
-    return b"".join(iter_content(spec))
-
-
-def md5_of(spec: FileSpec) -> str:
-    digest = hashlib.md5()
-    for piece in iter_content(spec):
-        digest.update(piece)
-    return digest.hexdigest()
 
 
 def write_build(dest: Path, specs: Iterable[FileSpec], folders: Iterable[str] = ()) -> Path:
