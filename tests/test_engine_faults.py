@@ -18,7 +18,6 @@ import random
 import shutil
 import subprocess
 import sys
-import threading
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from typing import Any
 import pytest
 import requests
 from faultserver import Fault, FaultServer
+from helpers import serving
 
 from core import layout, zjson
 from core.engine import EngineOptions, install, rollback_game, update, verify_game
@@ -38,7 +38,6 @@ from core.gamedir import GameDir
 from core.publish.publisher import PublishOptions, publish
 from core.publish.store import TEMP_PREFIX
 from core.sample import FileSpec, scattered_edits, write_build
-from core.serve import make_server
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -188,14 +187,8 @@ def repo(published: Published, tmp_path: Path) -> Iterator[Repo]:
     """A private copy of the repository, served by ``slipstream serve`` on 127.0.0.1."""
     copy = tmp_path / "repo"
     shutil.copytree(published.root, copy)
-    server = make_server(copy)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Repo(copy, published.folders, f"http://127.0.0.1:{server.server_address[1]}")
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(copy) as url:
+        yield Repo(copy, published.folders, url)
 
 
 @pytest.fixture
