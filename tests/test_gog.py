@@ -283,6 +283,20 @@ def test_without_a_keyring_login_refuses_before_spending_the_code(
     assert gog.seen("auth", "/token") == [] and len(gog.codes) == 1
 
 
+def test_a_damaged_keyring_is_one_line_and_public_builds_still_list(gog: GogStandIn) -> None:
+    log_in(gog)
+    stored = keyring_file_dir() / "python_keyring" / "keyring_pass.cfg"
+    assert stored.is_file()
+    stored.write_text("[[[ damaged\n")
+    public = cli("builds", "--source", "gog", "--product", PRODUCT)
+    assert public.returncode == 0, public.stderr
+    for result in (cli("logout"), cli("login", "--code", gog.redirect_url(gog.new_code()))):
+        assert result.returncode == 1, result.stderr
+        assert "keyring" in result.stderr and "internal error" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert len(gog.seen("auth", "/token")) == 1  # the second code was not spent
+
+
 def test_login_error_never_carries_the_code(gog: GogStandIn) -> None:
     with pytest.raises(LoginError) as caught:
         auth.login("secret-code-zz")

@@ -94,6 +94,7 @@ class Tokens:
 
 
 def keyring_call(action: str, fn: Any, *args: str) -> Any:
+    """``fn(*args)`` on the keyring; every failure of the backend is a KeyringError."""
     try:
         return fn(*args)
     except keyring.errors.PasswordDeleteError:
@@ -101,6 +102,13 @@ def keyring_call(action: str, fn: Any, *args: str) -> Any:
     except (keyring.errors.KeyringError, OSError, RuntimeError) as exc:
         # The backend's message names the backend and its reason, never the secret.
         raise KeyringError(f"Could not {action}: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:
+        # A backend is foreign code that can fail in any way (a damaged keyring file is a
+        # configparser error). Its message may quote the stored data, so name only the kind.
+        backend = type(keyring.get_keyring()).__name__
+        raise KeyringError(
+            f"Could not {action}: the {backend} keyring failed ({type(exc).__name__})."
+        ) from None
 
 
 def load_tokens() -> Tokens | None:
