@@ -4,31 +4,21 @@ byte for byte and every patch pair applies."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import gogreader
 import pytest
+from helpers import serving, tree
 from nginxrun import running_nginx
 
 from core import layout
 from core.publish.publisher import PublishOptions, publish
 from core.sample import sample_game, write_build
-from core.serve import make_server
 
 PRODUCT = "1207664643"
-
-
-def tree(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +34,8 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path
 
 @pytest.fixture
 def served(published: tuple[Path, list[Path]]) -> Iterator[str]:
-    server = make_server(published[0])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(published[0]) as url:
+        yield url
 
 
 def check_reads_everything(src: gogreader.Source, dirs: list[Path], scratch: Path) -> None:
