@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import gogreader
 import pytest
+from helpers import tree
 
 from core import layout
 from core.errors import RepositoryLockedError, UsageError
@@ -36,14 +36,6 @@ def small_builds(count: int, seed: int = 1) -> list[list[FileSpec]]:
         nxt[0] = scattered_edits(nxt[0], 3, seed * 1000 + n)
         builds.append(nxt)
     return builds
-
-
-def tree(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def snapshot(repo: Path) -> dict[str, tuple[int, int]]:
