@@ -6,15 +6,14 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import serving
 
 from core.publish.publisher import PublishOptions, publish
 from core.sample import FileSpec, scattered_edits, write_build
-from core.serve import make_server
 
 PRODUCT = "5150"
 
@@ -29,12 +28,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         publish(
             folder, root / "repo", PublishOptions(PRODUCT, version_name=f"2.{n}", name="Cli Game")
         )
-    server = make_server(root / "repo")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(root / "repo") as url:
+        yield url
 
 
 def cli(home: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
