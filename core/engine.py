@@ -137,17 +137,33 @@ def check_space(root: Path, plan: Plan) -> None:
 # --- operations ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One operation under way: its folder, options, report, clock and cancel token."""
+
+    game: GameDir
+    options: EngineOptions
+    report: OperationReport
+    clock: PhaseClock
+    cancel: CancelToken
+
+
 @contextmanager
 def _operation(
-    kind: str, game_dir: Path, progress: ProgressSink
-) -> Iterator[tuple[OperationReport, PhaseClock]]:
+    kind: str,
+    game: GameDir,
+    options: EngineOptions,
+    progress: ProgressSink,
+    cancel: CancelToken,
+) -> Iterator[_Run]:
     """Time the operation, and record it in the library whatever its outcome."""
+    game_dir = game.root
     report = OperationReport(kind, str(game_dir))
     clock = PhaseClock(progress)
     started = time.time()
     outcome, error = "ok", None
     try:
-        yield report, clock
+        yield _Run(game, options, report, clock, cancel)
     except BaseException as exc:
         cancelled = isinstance(exc, (KeyboardInterrupt, CancelledError))
         outcome = "cancelled" if cancelled else "failed"
@@ -219,22 +235,20 @@ def make_plan(
 
 
 def _execute(
-    game: GameDir,
+    run: _Run,
     previous: InstallState | None,
     base: InstallState,
     old: Mapping[str, DepotFile] | None,
     target: Target,
     source: RepoSource,
     fetcher: Fetcher,
-    options: EngineOptions,
-    report: OperationReport,
-    clock: PhaseClock,
-    cancel: CancelToken,
     *,
     local: Mapping[str, str] | None = None,
     label: str,
 ) -> InstallState:
     """Plan, stage, verify and commit ``target`` over the current folder."""
+    game, options, report = run.game, run.options, run.report
+    clock, cancel = run.clock, run.cancel
     clock(Progress("planning", 0, 1, "", "steps"))
     if target.manifest.dependencies:
         report.notes.append(
@@ -284,39 +298,31 @@ def _execute(
 
 
 def _go_to(
-    game: GameDir,
+    run: _Run,
     state: InstallState,
     build: str | None,
     branch: str | None,
-    options: EngineOptions,
-    report: OperationReport,
-    clock: PhaseClock,
-    cancel: CancelToken,
     *,
     verb: str = "update",
     local: Mapping[str, str] | None = None,
 ) -> tuple[InstallState, Target] | None:
     """Take the installed game to ``build`` (default: the newest of ``branch``) through
     the planner; ``None`` when it is there already and nothing is to be repaired."""
-    with options.fetcher() as fetcher:
-        source = open_source(state.source, fetcher, options.password)
+    with run.options.fetcher() as fetcher:
+        source = open_source(state.source, fetcher, run.options.password)
         item = pick_build(source.listing(state.product, state.os), build, branch)
-        report.to_build, report.version_name = item.build_id, item.version_name
+        run.report.to_build, run.report.version_name = item.build_id, item.version_name
         if item.build_id == state.build_id and local is None:
             return None
         target = fetch_target(source, item, state.lang, state.dlcs)
         new = _execute(
-            game,
+            run,
             state,
             state,
-            cached_files(game, state),
+            cached_files(run.game, state),
             target,
             source,
             fetcher,
-            options,
-            report,
-            clock,
-            cancel,
             local=local,
             label=f"{verb} {state.build_id} → {item.build_id}",
         )
@@ -334,11 +340,12 @@ def update(
     """Update the game in ``game_dir`` to ``to_build`` (default: the newest build of its
     branch), older builds included."""
     game = existing_game(game_dir)
-    with _operation("update", game_dir, progress) as (report, clock), game.lock():
+    with _operation("update", game, options, progress, cancel) as run, game.lock():
+        report = run.report
         report.recovered = _recover(game)
         state = _require_state(game)
         report.product, report.from_build = state.product, state.build_id
-        moved = _go_to(game, state, to_build, state.branch, options, report, clock, cancel)
+        moved = _go_to(run, state, to_build, state.branch)
         if moved is None:
             report.up_to_date = True
             return report
@@ -399,7 +406,8 @@ def install(
     later updates keep the same choice."""
     dest.mkdir(parents=True, exist_ok=True)
     game = GameDir(dest)
-    with _operation("install", dest, progress) as (report, clock), game.lock():
+    with _operation("install", game, options, progress, cancel) as run, game.lock():
+        report = run.report
         report.recovered = _recover(game)
         if game.load_state() is not None:
             raise UsageError(f"{dest} already holds a game installed by Slipstream; update it.")
@@ -428,19 +436,7 @@ def install(
             )
             old = adoptable(game, target) if adopt else None
             state = _execute(
-                game,
-                None,
-                base,
-                old,
-                target,
-                source,
-                fetcher,
-                options,
-                report,
-                clock,
-                cancel,
-                local={},
-                label="install",
+                run, None, base, old, target, source, fetcher, local={}, label="install"
             )
         records.register(dest, state, target.manifest.product_name(product))
         return report
@@ -480,7 +476,8 @@ def rollback_game(
     from core.journal import rollback
 
     game = existing_game(game_dir)
-    with _operation("rollback", game_dir, progress) as (report, clock), game.lock():
+    with _operation("rollback", game, options, progress, cancel) as run, game.lock():
+        report, clock = run.report, run.clock
         report.recovered = _recover(game)
         state = _require_state(game)
         report.product, report.from_build = state.product, state.build_id
@@ -495,17 +492,7 @@ def rollback_game(
         elif to_build is None:
             raise UsageError(f"{game_dir} has no rollback point to go back to.")
         else:
-            moved = _go_to(
-                game,
-                state,
-                to_build,
-                state.branch,
-                options,
-                report,
-                clock,
-                cancel,
-                verb="roll back",
-            )
+            moved = _go_to(run, state, to_build, state.branch, verb="roll back")
             if moved is not None:
                 state = moved[0]
         report.to_build, report.version_name = state.build_id, state.version_name
@@ -542,27 +529,18 @@ def verify_game(
 
     game = existing_game(game_dir)
     kind = "repair" if repair else "verify"
-    with _operation(kind, game_dir, progress) as (report, clock), game.lock():
+    with _operation(kind, game, options, progress, cancel) as run, game.lock():
+        report = run.report
         report.recovered = _recover(game)
         state = _require_state(game)
         report.product = state.product
         report.from_build = report.to_build = state.build_id
-        result = verify_files(game.root, state.files, full=full, progress=clock, cancel=cancel)
+        result = verify_files(game.root, state.files, full=full, progress=run.clock, cancel=cancel)
         broken = {w.path: "" for w in result.wounds}
         if repair and broken:
             shutil.rmtree(game.downloads, ignore_errors=True)
-            _go_to(
-                game,
-                state,
-                state.build_id,
-                None,
-                replace(options, use_patches=False),
-                report,
-                clock,
-                cancel,
-                verb="repair",
-                local=broken,
-            )
+            whole_files = replace(run, options=replace(options, use_patches=False))
+            _go_to(whole_files, state, state.build_id, None, verb="repair", local=broken)
         if not repair:
             records.set_status(game_dir, "ok" if result.ok else "needs repair")
         else:
