@@ -359,11 +359,16 @@ def existing_game(game_dir: Path) -> GameDir:
     so pointing a command at the wrong folder leaves no trace in it."""
     game = GameDir(game_dir)
     if not game.meta.is_dir():
-        raise UnknownInstallError(
-            f"{game_dir}: install a game into it first "
-            "(slipstream install --adopt keeps the files already there)."
-        )
+        raise not_installed(game_dir)
     return game
+
+
+def not_installed(game_dir: Path) -> UnknownInstallError:
+    """The error for a folder that holds no game installed by Slipstream."""
+    return UnknownInstallError(
+        f"{game_dir}: install a game into it first "
+        "(slipstream install --adopt keeps the files already there)."
+    )
 
 
 def _recover(game: GameDir) -> str | None:
@@ -378,10 +383,7 @@ def _recover(game: GameDir) -> str | None:
 def _require_state(game: GameDir) -> InstallState:
     state = game.load_state()
     if state is None:
-        raise UnknownInstallError(
-            f"{game.root}: install a game into it first "
-            "(slipstream install --adopt keeps the files already there)."
-        )
+        raise not_installed(game.root)
     return state
 
 

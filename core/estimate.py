@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.engine import EngineOptions, OperationReport, existing_game, make_plan
-from core.errors import SlipstreamError, UnknownInstallError
+from core.engine import EngineOptions, OperationReport, existing_game, make_plan, not_installed
+from core.errors import SlipstreamError
 from core.format.builds import BuildItem
 from core.gog.source import open_source
 from core.progress import NEVER_CANCELLED, CancelToken
@@ -43,7 +43,7 @@ def estimate_costs(
     game = existing_game(game_dir)
     state = game.read_state()
     if state is None:
-        raise UnknownInstallError(f"{game_dir} holds no installed game.")
+        raise not_installed(game_dir)
     old = cached_files(game, state)
     costs: dict[str, Cost | SlipstreamError] = {}
     with options.fetcher() as fetcher:
