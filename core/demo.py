@@ -14,6 +14,7 @@ from pathlib import Path
 
 from core import layout
 from core.progress import ProgressSink, null_sink
+from core.publish.catalog import Catalog
 from core.publish.publisher import PublishOptions, publish
 from core.sample import sample_game, write_build
 
@@ -23,12 +24,15 @@ VERSIONS = ("1.0.0", "1.1.0", "1.2.0")
 
 
 def prepare_demo(root: Path, progress: ProgressSink = null_sink) -> Path:
-    """Publish the demo game's builds into ``root/repo`` unless already done; return it."""
+    """Publish the demo game's builds into ``root/repo``, those not published yet (so an
+    interrupted preparation carries on where it stopped); return the repository."""
     repo = root / "repo"
-    if (repo / layout.builds_rel(DEMO_PRODUCT, "windows")).is_file():
-        return repo
+    listing = Catalog(layout.RepoLayout(repo), DEMO_PRODUCT).listing("windows")
+    published = {item.version_name for item in listing.items}
     builds = root / "builds"
     for version, specs in zip(VERSIONS, sample_game(), strict=True):
+        if version in published:
+            continue
         folder = builds / version
         if folder.exists():
             shutil.rmtree(folder)

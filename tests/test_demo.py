@@ -1,0 +1,42 @@
+"""The demo's preparation: published once, and carried on after an interruption."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core import layout
+from core.demo import DEMO_PRODUCT, VERSIONS, prepare_demo
+from core.progress import Progress
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def listed(repo: Path) -> list[tuple[str, str]]:
+    doc = json.loads((repo / layout.builds_rel(DEMO_PRODUCT, "windows")).read_text())
+    return sorted((i["build_id"], i["version_name"]) for i in doc["items"])
+
+
+def test_an_interrupted_preparation_carries_on(tmp_path: Path) -> None:
+    scans: list[Progress] = []
+
+    def stop_at_second_build(p: Progress) -> None:
+        if p.phase == "scanning":
+            scans.append(p)
+            if len(scans) == 2:
+                raise _Interrupted  # the player closed the window during the second publish
+
+    with pytest.raises(_Interrupted):
+        prepare_demo(tmp_path, stop_at_second_build)
+    repo = tmp_path / "repo"
+    assert listed(repo) == [("1", VERSIONS[0])]
+    assert prepare_demo(tmp_path) == repo
+    expected = [(str(n), v) for n, v in enumerate(VERSIONS, 1)]
+    assert listed(repo) == expected
+    before = {p: p.stat().st_mtime_ns for p in repo.rglob("*") if p.is_file()}
+    prepare_demo(tmp_path)  # done: nothing is published again
+    assert {p: p.stat().st_mtime_ns for p in repo.rglob("*") if p.is_file()} == before
