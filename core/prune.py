@@ -211,26 +211,29 @@ def _sweep(
     first_seen = _load_state(state_path)
     still: dict[str, float] = {}
     objects = list(_objects(repo))
-    for n, (rel, path) in enumerate(objects):
-        progress(Progress("sweeping", n, len(objects), rel, "objects"))
-        if rel in referenced:
-            report.objects_kept += 1
-            continue
-        # Temporary files left by an interrupted publisher age like any other object.
-        since = first_seen.get(rel, now)
-        size = path.stat().st_size
-        if now - since >= grace:
-            report.objects_deleted += 1
-            report.bytes_freed += size
-            if not dry_run:
-                path.unlink(missing_ok=True)
-                _remove_empty_parents(path.parent, repo.root / layout.CONTENT_ROOT)
-        else:
-            report.objects_waiting += 1
-            report.bytes_waiting += size
-            still[rel] = since
-    if not dry_run:
-        atomic_write(state_path, json.dumps(still, sort_keys=True).encode())
+    try:
+        for n, (rel, path) in enumerate(objects):
+            progress(Progress("sweeping", n, len(objects), rel, "objects"))
+            if rel in referenced:
+                report.objects_kept += 1
+                continue
+            # Temporary files left by an interrupted publisher age like any other object.
+            since = first_seen.get(rel, now)
+            size = path.stat().st_size
+            if now - since >= grace:
+                report.objects_deleted += 1
+                report.bytes_freed += size
+                if not dry_run:
+                    path.unlink(missing_ok=True)
+                    _remove_empty_parents(path.parent, repo.root / layout.CONTENT_ROOT)
+            else:
+                report.objects_waiting += 1
+                report.bytes_waiting += size
+                still[rel] = since
+        if not dry_run:
+            atomic_write(state_path, json.dumps(still, sort_keys=True).encode())
+    except OSError as exc:
+        raise LocalIOError.wrap(exc, "prune") from None
 
 
 def _load_state(path: Path) -> dict[str, float]:

@@ -10,7 +10,7 @@ import pytest
 from helpers import tree
 
 from core import layout
-from core.errors import RepositoryLockedError, UsageError
+from core.errors import LocalIOError, RepositoryLockedError, UsageError
 from core.format.depot import DepotManifest
 from core.prune import prune
 from core.publish.catalog import Catalog
@@ -215,6 +215,13 @@ def test_a_build_on_two_branches_is_read_once(
     report = prune(repo, PRODUCT, keep_builds=3, grace=0)
     assert report.objects_deleted == 0 and not report.builds_removed
     assert len(reads) == len(set(reads)) == 2
+
+
+def test_a_sweep_that_cannot_write_says_so(published: tuple[Path, list[Path]]) -> None:
+    repo, _ = published
+    (repo / layout.STATE_DIR / "unreferenced.json").mkdir(parents=True)  # not a file
+    with pytest.raises(LocalIOError, match="Could not prune"):
+        prune(repo, PRODUCT, keep_builds=1, grace=3600)
 
 
 def test_refusals(published: tuple[Path, list[Path]]) -> None:
