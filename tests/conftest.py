@@ -1,4 +1,5 @@
-"""Shared fixtures: ``mini_repo``, a small published repository written by hand."""
+"""Shared fixtures: ``mini_repo``, a small published repository written by hand, and
+``keyring_env``, a real file keyring in a temp folder."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import json
 import os
 import random
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import keyring
 import pytest
+from keyrings.alt.file import PlaintextKeyring
 
 from core import layout
 
@@ -160,3 +164,17 @@ def _symlinks(repo: Path, p: str, secret: Path, chunk: str) -> tuple[str, ...]:
     for rel, target in links.items():
         os.symlink(target, repo / rel)
     return tuple(links)
+
+
+@pytest.fixture
+def keyring_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A real file keyring in ``tmp_path / "keyring"``, for this process and its
+    subprocesses; the previous keyring is put back afterwards."""
+    folder = tmp_path / "keyring"
+    folder.mkdir()
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder))
+    previous = keyring.get_keyring()
+    keyring.set_keyring(PlaintextKeyring())
+    yield folder
+    keyring.set_keyring(previous)

@@ -22,7 +22,7 @@ from typing import Any
 import keyring
 import pytest
 from gogserver import GogStandIn
-from keyrings.alt.file import PlaintextKeyring
+from helpers import tree
 
 from core import layout
 from core.engine import EngineOptions, install, update, verify_game
@@ -77,19 +77,6 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
 
 
 @pytest.fixture
-def keyring_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A real file keyring in a temp folder, for this process and its subprocesses."""
-    folder = tmp_path / "keyring"
-    folder.mkdir()
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
-    monkeypatch.setenv("XDG_DATA_HOME", str(folder))
-    previous = keyring.get_keyring()
-    keyring.set_keyring(PlaintextKeyring())
-    yield folder
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture
 def gog(
     published: Published, keyring_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[GogStandIn]:
@@ -109,14 +96,6 @@ def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
         env=dict(os.environ),
         timeout=300,
     )
-
-
-def tree(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and ".slipstream" not in p.relative_to(root).parts
-    }
 
 
 def log_in(gog: GogStandIn) -> auth.Tokens:
