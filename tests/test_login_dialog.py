@@ -6,10 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
 import pytest
 from gogserver import GogStandIn
-from keyrings.alt.file import PlaintextKeyring
 from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import QDialog, QLabel, QLineEdit, QPushButton
 from pytestqt.qtbot import QtBot
@@ -19,16 +17,12 @@ from gui.login_dialog import LoginDialog, logged_in_user
 
 
 @pytest.fixture
-def gog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GogStandIn]:
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "keyring"))
+def gog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keyring_env: Path) -> Iterator[GogStandIn]:
     monkeypatch.setenv("SLIPSTREAM_HOME", str(tmp_path / "home"))
-    previous = keyring.get_keyring()
-    keyring.set_keyring(PlaintextKeyring())
     with GogStandIn() as standin:
         for name, value in standin.env().items():
             monkeypatch.setenv(name, value)
         yield standin
-    keyring.set_keyring(previous)
 
 
 def parts(dialog: LoginDialog) -> tuple[QLineEdit, QLineEdit, QPushButton, QLabel, QLabel]:
