@@ -8,7 +8,8 @@ import datetime
 from pathlib import Path
 from typing import Any
 
-from core.errors import UsageError
+from core import layout
+from core.errors import FormatError, SettingsError, UsageError
 from core.progress import CancelToken, ProgressSink
 from core.units import format_bytes, percent_saved
 
@@ -16,8 +17,27 @@ PUBLIC = "public"
 
 
 def _source(value: str) -> str:
-    """A repository URL, or ``gog`` for GOG's own hosts."""
-    return value if value == "gog" else value.rstrip("/")
+    """``--source``: a repository URL, or ``gog`` for GOG's own hosts (as settings keep it)."""
+    from core.settings import normalize_source
+
+    try:
+        return normalize_source(value)
+    except SettingsError as exc:
+        raise argparse.ArgumentTypeError(exc.detail) from None
+
+
+def _product(value: str) -> str:
+    try:
+        return layout.check_id(value, "the product id")
+    except FormatError as exc:
+        raise argparse.ArgumentTypeError(exc.detail) from None
+
+
+def _product_options(parser: argparse.ArgumentParser) -> None:
+    """Where a build comes from: --source, --product and --os."""
+    parser.add_argument("--source", required=True, type=_source, help="repository URL, or gog")
+    parser.add_argument("--product", required=True, type=_product, help="product id (digits)")
+    parser.add_argument("--os", default="windows", choices=layout.OS_NAMES)
 
 
 def _password(parser: argparse.ArgumentParser) -> None:
@@ -49,29 +69,23 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
 
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("builds", help="list the builds a repository offers")
-    p.add_argument("--source", required=True, help="repository URL, or gog")
-    p.add_argument("--product", required=True)
-    p.add_argument("--os", default="windows")
+    _product_options(p)
     p.add_argument("--branch", default=None, help=f"only this branch ('{PUBLIC}': the default)")
     _password(p)
     _common(p)
 
     p = sub.add_parser("info", help="describe a build without installing it")
-    p.add_argument("--source", required=True)
-    p.add_argument("--product", required=True)
+    _product_options(p)
     p.add_argument("--build", default=None)
-    p.add_argument("--os", default="windows")
     p.add_argument("--lang", default="en-US")
     p.add_argument("--branch", default=PUBLIC)
     _password(p)
     _common(p)
 
     p = sub.add_parser("install", help="install a build into an empty folder")
-    p.add_argument("--source", required=True)
-    p.add_argument("--product", required=True)
+    _product_options(p)
     p.add_argument("--dir", required=True, type=Path)
     p.add_argument("--build", default=None)
-    p.add_argument("--os", default="windows")
     p.add_argument("--lang", default="en-US")
     p.add_argument("--branch", default=PUBLIC)
     p.add_argument(
@@ -169,7 +183,7 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
     if command == "install":
         branch = None if args.branch == PUBLIC else args.branch
         report = engine.install(
-            _source(args.source),
+            args.source,
             args.product,
             args.dir,
             build=args.build,
@@ -218,7 +232,7 @@ def _browse(args: argparse.Namespace) -> tuple[Any, str]:
     from core.target import pick_build
 
     with Fetcher() as fetcher:
-        source = open_source(_source(args.source), fetcher, args.password)
+        source = open_source(args.source, fetcher, args.password)
         listing = source.listing(args.product, args.os)
         if args.command == "builds":
             items = [

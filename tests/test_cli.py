@@ -193,3 +193,19 @@ def test_a_bug_is_told_in_one_line_even_when_the_log_cannot_be_written(tmp_path:
     assert result.returncode == 1, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "ZeroDivisionError" in result.stderr and "could not be saved" in result.stderr
+
+
+def test_player_arguments_are_checked_as_usage_errors(tmp_path: Path) -> None:
+    """A mistyped --source, --product or --os is the player's to fix: exit 2, naming it."""
+    game = tmp_path / "g"
+    cases = {
+        "--source": ["install", "--source", "ftp://x", "--product", "1", "--dir", game],
+        "--product": ["info", "--source", "http://127.0.0.1:9", "--product", "x1"],
+        "--os": ["builds", "--source", "gog", "--product", "1", "--os", "macos"],
+    }
+    for option, args in cases.items():
+        result = slipstream(*args)
+        assert result.returncode == 2, result.stderr
+        last = result.stderr.strip().splitlines()[-1]
+        assert f"argument {option}:" in last and "malformed" not in last
+    assert not game.exists()
