@@ -4,20 +4,17 @@ offscreen. Each flow ends by checking the folder's files, not the window's words
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import keyring
 import pytest
-from keyrings.alt.file import PlaintextKeyring
+from helpers import serving, tree
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
@@ -33,7 +30,6 @@ from core.demo import DEMO_PRODUCT, VERSIONS, prepare_demo
 from core.engine import install
 from core.gamedir import GameDir
 from core.library import Library
-from core.serve import make_server
 from core.settings import Settings, load_settings
 from gui.app import create_main_window
 from gui.dialogs import ConflictDialog
@@ -45,13 +41,8 @@ JOB_TIMEOUT = 120_000
 
 
 def digest(root: Path) -> dict[str, str]:
-    found = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if rel.split("/")[0] in (".slipstream", "saves") or not path.is_file():
-            continue
-        found[rel] = hashlib.md5(path.read_bytes()).hexdigest()
-    return found
+    """:func:`helpers.tree` without the player's saves."""
+    return {rel: md5 for rel, md5 in tree(root).items() if not rel.startswith("saves/")}
 
 
 @dataclass
@@ -65,23 +56,15 @@ class Demo:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     root = tmp_path_factory.mktemp("demo")
     repo = prepare_demo(root)
-    server = make_server(repo)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.socket.getsockname()[1]}"
-    yield Demo(root, url, [digest(root / "builds" / v) for v in VERSIONS])
-    server.shutdown()
-    server.server_close()
+    with serving(repo) as url:
+        yield Demo(root, url, [digest(root / "builds" / v) for v in VERSIONS])
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keyring_env: Path) -> Path:
     """A temp library and a real file keyring in a temp folder for every test."""
     monkeypatch.setenv("SLIPSTREAM_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "keyring"))
-    previous = keyring.get_keyring()
-    keyring.set_keyring(PlaintextKeyring())
-    yield tmp_path / "home"
-    keyring.set_keyring(previous)
+    return tmp_path / "home"
 
 
 @pytest.fixture
@@ -135,6 +118,15 @@ def checked(qtbot: QtBot, win: MainWindow, game: Path) -> None:
     assert win.select_game(str(game))
     win.check_game(str(game))
     wait_job(qtbot, win, "check")
+
+
+def update_into_conflict(qtbot: QtBot, win: MainWindow, game: Path) -> ConflictDialog:
+    """Check ``game``, click Update and return the conflict dialog the update opens."""
+    checked(qtbot, win, game)
+    win.updateButton.click()
+    qtbot.waitUntil(lambda: win.findChild(ConflictDialog, "conflictDialog") is not None)
+    dialog: ConflictDialog = win.findChild(ConflictDialog, "conflictDialog")
+    return dialog
 
 
 def test_done_when_update_to_build_3_and_roll_back_with_a_responsive_window(
@@ -265,10 +257,7 @@ def test_conflict_take_the_new_version_keeps_a_copy(
     qtbot: QtBot, window: MainWindow, game: Path, demo: Demo, home: Path
 ) -> None:
     mod = modify(game)
-    checked(qtbot, window, game)
-    window.updateButton.click()
-    qtbot.waitUntil(lambda: window.findChild(ConflictDialog, "conflictDialog") is not None)
-    dialog = window.findChild(ConflictDialog, "conflictDialog")
+    dialog = update_into_conflict(qtbot, window, game)
     assert [dialog.list.item(i).text() for i in range(dialog.list.count())] == ["Game.exe"]
     child(dialog, QPushButton, "takeNewButton").click()
     _, _, ok, message = wait_job(qtbot, window, "update")
@@ -283,10 +272,7 @@ def test_conflict_keep_mine_leaves_the_players_file(
     qtbot: QtBot, window: MainWindow, game: Path, demo: Demo
 ) -> None:
     mod = modify(game)
-    checked(qtbot, window, game)
-    window.updateButton.click()
-    qtbot.waitUntil(lambda: window.findChild(ConflictDialog, "conflictDialog") is not None)
-    dialog = window.findChild(ConflictDialog, "conflictDialog")
+    dialog = update_into_conflict(qtbot, window, game)
     child(dialog, QPushButton, "keepMineButton").click()
     _, _, ok, message = wait_job(qtbot, window, "update")
     assert ok, message
@@ -302,11 +288,9 @@ def test_conflict_cancel_starts_nothing(
     qtbot: QtBot, window: MainWindow, game: Path, demo: Demo
 ) -> None:
     modify(game)
-    checked(qtbot, window, game)
-    window.updateButton.click()
-    qtbot.waitUntil(lambda: window.findChild(ConflictDialog, "conflictDialog") is not None)
+    dialog = update_into_conflict(qtbot, window, game)
     with qtbot.waitSignal(window.jobFinished) as finished:
-        window.findChild(ConflictDialog, "conflictDialog").reject()
+        dialog.reject()
     assert finished.args is not None and finished.args[1:3] == ["update", False]
     assert GameDir(game).load_state().build_id == "1"  # type: ignore[union-attr]
 
