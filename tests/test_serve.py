@@ -14,16 +14,17 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from conftest import MiniRepo, gog_endpoint
+from helpers import serving
 
 from core import layout, serve, serve_endpoints
 from core.errors import RepositoryError, SlipstreamError
@@ -34,6 +35,8 @@ NOT_FOUND = {"error": "not_found", "error_description": ""}
 
 @dataclass(frozen=True)
 class Served:
+    """A server in front of ``mini_repo`` on 127.0.0.1 (test_nginx.py uses it for nginx)."""
+
     repo: MiniRepo
     port: int
     session: requests.Session
@@ -48,16 +51,10 @@ class Served:
 
 @pytest.fixture
 def served(mini_repo: MiniRepo) -> Iterator[Served]:
-    server = serve.make_server(mini_repo.root)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        with requests.Session() as session:
-            yield Served(mini_repo, server.server_address[1], session)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(mini_repo.root) as base, requests.Session() as session:
+        port = urlsplit(base).port
+        assert port is not None
+        yield Served(mini_repo, port, session)
 
 
 def raw_get(
@@ -447,15 +444,8 @@ def test_other_methods_get_json_501(served: Served) -> None:
 
 def test_quiet_unless_verbose(mini_repo: MiniRepo, capfd: pytest.CaptureFixture[str]) -> None:
     for verbose in (False, True):
-        server = serve.make_server(mini_repo.root, verbose=verbose)
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        try:
-            raw_get(server.server_address[1], url(mini_repo.chunk))
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join()
+        with serving(mini_repo.root, verbose=verbose) as base:
+            raw_get(urlsplit(base).port or 0, url(mini_repo.chunk))
         err = capfd.readouterr().err
         assert ('"GET /' in err) is verbose
 
