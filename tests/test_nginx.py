@@ -9,42 +9,26 @@ documents as written (no link rewriting). nginx must be installed: scripts/setup
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 from conftest import MiniRepo
 from nginxrun import running_nginx
-from test_serve import NOT_FOUND, REFUSED_TARGETS, raw_get
+from test_serve import NOT_FOUND, REFUSED_TARGETS, Served, raw_get
 
 from core import layout
 
 pytestmark = pytest.mark.nginx
 
 
-@dataclass(frozen=True)
-class Nginx:
-    repo: MiniRepo
-    port: int
-    session: requests.Session
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.session.get(self.base + path, **kwargs)
-
-
 @pytest.fixture
-def nginx(mini_repo: MiniRepo, tmp_path: Path) -> Iterator[Nginx]:
+def nginx(mini_repo: MiniRepo, tmp_path: Path) -> Iterator[Served]:
     with running_nginx(mini_repo.root, tmp_path / "nginx") as port, requests.Session() as session:
-        yield Nginx(mini_repo, port, session)
+        yield Served(mini_repo, port, session)
 
 
-def test_static_object_with_etag_and_range(nginx: Nginx) -> None:
+def test_static_object_with_etag_and_range(nginx: Served) -> None:
     rel = nginx.repo.chunk
     data = nginx.repo.objects[rel]
     whole = nginx.get(layout.url_path(rel))
@@ -61,14 +45,14 @@ def test_static_object_with_etag_and_range(nginx: Nginx) -> None:
     assert nginx.get(layout.url_path(rel), headers={"If-None-Match": etag}).status_code == 304
 
 
-def test_head(nginx: Nginx) -> None:
+def test_head(nginx: Served) -> None:
     rel = nginx.repo.chunk
     status, headers, body = raw_get(nginx.port, layout.url_path(rel), method="HEAD")
     assert (status, body) == (200, b"")
     assert headers["Content-Length"] == str(len(nginx.repo.objects[rel]))
 
 
-def test_builds_link_and_urls_forms(nginx: Nginx) -> None:
+def test_builds_link_and_urls_forms(nginx: Served) -> None:
     p = nginx.repo.product
     builds = f"/products/{p}/os/windows/builds"
     for query, rel in (
@@ -83,7 +67,7 @@ def test_builds_link_and_urls_forms(nginx: Nginx) -> None:
         assert response.content == nginx.repo.objects[rel], query  # sent as written
 
 
-def test_builds_generation_1_empty(nginx: Nginx) -> None:
+def test_builds_generation_1_empty(nginx: Served) -> None:
     response = nginx.get(f"/products/{nginx.repo.product}/os/windows/builds?generation=1")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json"
@@ -106,14 +90,14 @@ def test_builds_generation_1_empty(nginx: Nginx) -> None:
         ("/products/{p}/os/windows/builds?_version=7", 400),
     ],
 )
-def test_builds_errors_are_json(nginx: Nginx, path: str, status: int) -> None:
+def test_builds_errors_are_json(nginx: Served, path: str, status: int) -> None:
     response = nginx.get(path.format(p=nginx.repo.product))
     assert response.status_code == status
     assert response.headers["Content-Type"] == "application/json"
     assert response.json()["error"] == ("not_found" if status == 404 else "invalid_request")
 
 
-def test_patches_pair_found(nginx: Nginx) -> None:
+def test_patches_pair_found(nginx: Served) -> None:
     repo = nginx.repo
     query = f"?_version=4&from_build_id={repo.old}&to_build_id={repo.new}"
     response = nginx.get(f"/products/{repo.product}/patches{query}")
@@ -133,7 +117,7 @@ def test_patches_pair_found(nginx: Nginx) -> None:
         "?_version=4&from_build_id=../{old}&to_build_id={new}",
     ],
 )
-def test_patches_absent_is_gog_not_found(nginx: Nginx, query: str) -> None:
+def test_patches_absent_is_gog_not_found(nginx: Served, query: str) -> None:
     repo = nginx.repo
     response = nginx.get(
         f"/products/{repo.product}/patches" + query.format(old=repo.old, new=repo.new)
@@ -146,7 +130,7 @@ def test_patches_absent_is_gog_not_found(nginx: Nginx, query: str) -> None:
 @pytest.mark.parametrize(
     "query", ["?_version=4&from_build_id=1", "?_version=3&from_build_id=1&to_build_id=2"]
 )
-def test_patches_bad_query_is_400(nginx: Nginx, query: str) -> None:
+def test_patches_bad_query_is_400(nginx: Served, query: str) -> None:
     response = nginx.get(f"/products/{nginx.repo.product}/patches{query}")
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
@@ -161,7 +145,7 @@ def test_patches_bad_query_is_400(nginx: Nginx, query: str) -> None:
         ("?path=/&root=%2Fpatches%2Fstore", True),
     ],
 )
-def test_secure_link_both_roots(nginx: Nginx, query: str, patches: bool) -> None:
+def test_secure_link_both_roots(nginx: Served, query: str, patches: bool) -> None:
     p = nginx.repo.product
     response = nginx.get(f"/products/{p}/secure_link{query}")
     assert response.status_code == 200
@@ -178,13 +162,13 @@ def test_secure_link_both_roots(nginx: Nginx, query: str, patches: bool) -> None
         ("/products/{p}/secure_link?generation=1", 400),
     ],
 )
-def test_secure_link_errors_are_json(nginx: Nginx, path: str, status: int) -> None:
+def test_secure_link_errors_are_json(nginx: Served, path: str, status: int) -> None:
     response = nginx.get(path.format(p=nginx.repo.product))
     assert response.status_code == status
     assert response.json()["error"] == ("not_found" if status == 404 else "invalid_request")
 
 
-def test_traversal_refused(nginx: Nginx) -> None:
+def test_traversal_refused(nginx: Served) -> None:
     for target in REFUSED_TARGETS:
         status, _, body = raw_get(nginx.port, target)
         # nginx answers a path that climbs above the root with 400 before any location.
@@ -193,7 +177,7 @@ def test_traversal_refused(nginx: Nginx) -> None:
         assert b"root:" not in body
 
 
-def test_symlinks_refused(nginx: Nginx) -> None:
+def test_symlinks_refused(nginx: Served) -> None:
     repo = nginx.repo
     chunk_tail = "/".join(repo.chunk.split("/")[-2:])
     targets = [layout.url_path(rel) for rel in repo.symlinks if rel.endswith(".json")]
@@ -206,7 +190,7 @@ def test_symlinks_refused(nginx: Nginx) -> None:
         assert b"root:" not in body
 
 
-def test_directories_not_listed(nginx: Nginx) -> None:
+def test_directories_not_listed(nginx: Served) -> None:
     prefix = layout.url_path(layout.store_prefix_rel(nginx.repo.product))
     for target in (prefix, prefix + "/", "/content-system/v2/", "/products/", "/"):
         status, headers, body = raw_get(nginx.port, target)
@@ -215,14 +199,14 @@ def test_directories_not_listed(nginx: Nginx) -> None:
         assert body == b'{"error":"not_found","error_description":""}'
 
 
-def test_publisher_state_not_served(nginx: Nginx) -> None:
+def test_publisher_state_not_served(nginx: Served) -> None:
     for target in ("/.slipstream/lock", "/products/../.slipstream/lock", "/index.html"):
         status, _, body = raw_get(nginx.port, target)
         assert status == 404, target
         assert b"publisher state" not in body
 
 
-def test_symlinked_product_folder_refused(nginx: Nginx) -> None:
+def test_symlinked_product_folder_refused(nginx: Served) -> None:
     repo = nginx.repo
     (repo.root / "products" / "77").symlink_to(repo.root / "products" / repo.product)
     query = f"?from_build_id={repo.old}&to_build_id={repo.new}"
