@@ -4,7 +4,6 @@ environment that has no virtual environment and no checkout on it."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -13,10 +12,12 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import tree
 
 from core import __version__
 from core.sample import FileSpec, sample_game, scattered_edits, write_build
@@ -80,13 +81,21 @@ def _run(
     )
 
 
-def _tree(folder: Path) -> dict[str, str]:
-    """md5 of every file under ``folder`` except Slipstream's own state."""
-    return {
-        path.relative_to(folder).as_posix(): hashlib.md5(path.read_bytes()).hexdigest()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and ".slipstream" not in path.relative_to(folder).parts
-    }
+@contextmanager
+def _serving(cli: Path, work: Path, env: dict[str, str]) -> Iterator[str]:
+    """The bundled ``slipstream serve`` for ``work/repo`` on a free port; yields its URL."""
+    server = subprocess.Popen(
+        [cli, "serve", "--repo", "repo", "--port", "0"],
+        cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        assert first.startswith("serving repo at http://127.0.0.1:"), first
+        yield first.split()[-1]
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
 
 
 def test_bundle_holds_both_programs_and_no_unused_qt(packages: Packages) -> None:
@@ -121,22 +130,13 @@ def test_bundled_cli_publishes_serves_installs_updates_through_patches_and_rolls
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
 
-    server = subprocess.Popen(
-        [cli, "serve", "--repo", "repo", "--port", "0"],
-        cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert server.stdout is not None
-        first = server.stdout.readline()
-        assert first.startswith("serving repo at http://127.0.0.1:"), first
-        url = first.split()[-1]
-
+    with _serving(cli, work, env) as url:
         done = _run(
             cli, "install", "--source", url, "--product", "77", "--dir", "game",
             "--build", "1", "--json", "--no-progress", cwd=work, env=env,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
-        assert _tree(work / "game") == _tree(builds[0])
+        assert tree(work / "game") == tree(builds[0])
 
         done = _run(cli, "update", "game", "--json", "--no-progress", cwd=work, env=env)
         assert done.returncode == 0, done.stderr
@@ -146,15 +146,12 @@ def test_bundled_cli_publishes_serves_installs_updates_through_patches_and_rolls
         assert report["to_build"] == "3"
         assert report["patches_applied"] > 0
         assert report["fallbacks"] == []
-        assert _tree(work / "game") == _tree(builds[2])
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)
+        assert tree(work / "game") == tree(builds[2])
 
     # The rollback point holds the replaced files: no server needed.
     done = _run(cli, "rollback", "game", "--json", "--no-progress", cwd=work, env=env)
     assert done.returncode == 0, done.stderr
-    assert _tree(work / "game") == _tree(builds[0])
+    assert tree(work / "game") == tree(builds[0])
     done = _run(cli, "verify", "game", "--no-progress", cwd=work, env=env)
     assert done.returncode == 0, done.stderr
 
@@ -192,13 +189,7 @@ def test_bundled_publisher_runs_the_system_xdelta3_with_the_players_library_path
         assert done.returncode == 0, done.stderr
     assert (work / "calls.log").read_text() == "LD_LIBRARY_PATH=/opt/player-libs\n"
 
-    server = subprocess.Popen(
-        [cli, "serve", "--repo", "repo", "--port", "0"],
-        cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().split()[-1]
+    with _serving(cli, work, env) as url:
         done = _run(
             cli, "install", "--source", url, "--product", "88", "--dir", "game",
             "--build", "1", "--no-progress", cwd=work, env=env,
@@ -206,12 +197,9 @@ def test_bundled_publisher_runs_the_system_xdelta3_with_the_players_library_path
         assert done.returncode == 0, done.stderr
         done = _run(cli, "update", "game", "--json", "--no-progress", cwd=work, env=env)
         assert done.returncode == 0, done.stderr
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)
     report = json.loads(done.stdout)
     assert (report["patches_applied"], report["fallbacks"]) == (1, [])
-    assert _tree(work / "game") == _tree(new)
+    assert tree(work / "game") == tree(new)
 
 
 def test_bundled_gui_self_test_passes_offscreen(
