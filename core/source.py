@@ -68,13 +68,18 @@ class RepoSource:
     def _json(self, url: str, what: str, cap: int = LIMITS.document_bytes) -> Any:
         return self.fetcher.get_json(url, max_bytes=cap, what=what)
 
+    def _api(self, path: str, what: str) -> Any:
+        """A document of GOG's dynamic endpoints (``/products/...``); GogSource asks GOG's
+        API host with the account's token instead."""
+        return self._json(self.base_url + path, what, LISTING_BYTES)
+
     # --- builds and manifests ----------------------------------------------------------
 
     def listing(self, product: str, os_name: str) -> BuildsListing:
         layout.check_id(product, "product id")
-        url = f"{self.base_url}/products/{product}/os/{os_name}/builds?generation=2"
+        path = f"/products/{product}/os/{os_name}/builds?generation=2"
         try:
-            doc = self._json(url, f"the builds list of product {product}", LISTING_BYTES)
+            doc = self._api(path, f"the builds list of product {product}")
         except NotFoundError:
             raise NotFoundError(
                 f"{self.base_url} has no builds of product {product} for {os_name}."
@@ -113,12 +118,12 @@ class RepoSource:
 
     def patch_index(self, product: str, from_build: str, to_build: str) -> PatchIndex | None:
         query = urlencode({"_version": 4, "from_build_id": from_build, "to_build_id": to_build})
-        url = f"{self.base_url}/products/{product}/patches?{query}"
+        what = f"patch {from_build}→{to_build}"
         try:
-            doc = self._json(url, f"patch {from_build}→{to_build}", LISTING_BYTES)
+            doc = self._api(f"/products/{product}/patches?{query}", what)
         except NotFoundError:
             return None
-        return parse_patch_index(doc, f"patch {from_build}→{to_build}")
+        return parse_patch_index(doc, what)
 
     def patch_root(self, index: PatchIndex) -> PatchRootManifest:
         what = f"patch manifest {index.id}"
@@ -140,12 +145,8 @@ class RepoSource:
         with self._lock:
             if key in self._links:
                 return self._links[key]
-        params: dict[str, str] = {"_version": "2", "generation": "2", "path": "/"}
-        if patches:
-            params["root"] = "/patches/store"
-        url = f"{self.base_url}/products/{product}/secure_link?{urlencode(params)}"
-        link = parse_secure_link(self._json(url, "the secure link", LISTING_BYTES), "secure_link")
-        ordered = link.ordered()
+        doc = self._api(secure_link_path(product, patches), "the secure link")
+        ordered = parse_secure_link(doc, "secure_link").ordered()
         with self._lock:
             self._links[key] = ordered
         return ordered
@@ -167,3 +168,11 @@ class RepoSource:
     def chunk_urls(self, product: str, compressed_md5: str, patches: bool = False) -> list[str]:
         suffix = "/" + layout.galaxy_path(compressed_md5)
         return [self.url(e.assemble(suffix)) for e in self.endpoints(product, patches)]
+
+
+def secure_link_path(product: str, patches: bool) -> str:
+    """The ``secure_link`` request for ``product``'s chunk store (or its patch store)."""
+    params = {"_version": "2", "generation": "2", "path": "/"}
+    if patches:
+        params["root"] = "/patches/store"
+    return f"/products/{product}/secure_link?{urlencode(params)}"

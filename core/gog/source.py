@@ -42,10 +42,10 @@ from core.format.builds import (
 )
 from core.format.depot import DepotFile, DepotManifest
 from core.format.graph import PatchGraph
-from core.format.patch import PatchDepotManifest, PatchIndex, PatchRootManifest, parse_patch_index
+from core.format.patch import PatchDepotManifest, PatchIndex, PatchRootManifest
 from core.gog.auth import SERVICE, Account, keyring_call, scrub
 from core.gog.hosts import GogHosts
-from core.source import LISTING_BYTES, RepoSource
+from core.source import LISTING_BYTES, RepoSource, secure_link_path
 
 GOG = "gog"
 """What ``--source`` and an install's state call GOG's own hosts."""
@@ -91,7 +91,7 @@ class GogSource(RepoSource):
 
     # --- the API -----------------------------------------------------------------------
 
-    def _api_json(self, path: str, what: str, extra_secrets: tuple[str, ...] = ()) -> Any:
+    def _api(self, path: str, what: str, extra_secrets: tuple[str, ...] = ()) -> Any:
         url = self.hosts.api + path
         headers = self.account.headers()
         try:
@@ -120,7 +120,7 @@ class GogSource(RepoSource):
         path = f"/products/{product}/os/{os_name}/builds?{urlencode(params)}"
         what = f"GOG's builds list of product {product}"
         try:
-            doc = self._api_json(path, what, (password or "",))
+            doc = self._api(path, what, (password or "",))
         except NotFoundError:
             raise NotFoundError(f"GOG has no {os_name} builds of product {product}.") from None
         listing = parse_builds_listing(doc, what)
@@ -151,15 +151,6 @@ class GogSource(RepoSource):
 
     def graph(self, product: str, os_name: str) -> PatchGraph | None:
         return None  # GOG publishes no version graph: patches are asked for pair by pair
-
-    def patch_index(self, product: str, from_build: str, to_build: str) -> PatchIndex | None:
-        query = urlencode({"_version": 4, "from_build_id": from_build, "to_build_id": to_build})
-        what = f"patch {from_build}→{to_build}"
-        try:
-            doc = self._api_json(f"/products/{product}/patches?{query}", what)
-        except NotFoundError:
-            return None
-        return parse_patch_index(doc, what)
 
     # --- manifests: remember who owns what ---------------------------------------------
 
@@ -227,12 +218,9 @@ class GogSource(RepoSource):
 
     def _fetch_link(self, product: str, patches: bool) -> list[Endpoint]:
         key = (product, patches)
-        params = {"_version": "2", "generation": "2", "path": "/"}
-        if patches:
-            params["root"] = "/patches/store"
         what = f"the secure link of product {product}"
         try:
-            doc = self._api_json(f"/products/{product}/secure_link?{urlencode(params)}", what)
+            doc = self._api(secure_link_path(product, patches), what)
         except NotLoggedInError:
             raise
         except AccessDeniedError as exc:
