@@ -315,11 +315,14 @@ def _go_to(
         if item.build_id == state.build_id and local is None:
             return None
         target = fetch_target(source, item, state.lang, state.dlcs)
+        # Going to the installed build (a repair), the fetched manifests are the installed
+        # ones: the cached copies are not needed, so a repair also mends a lost cache.
+        same = item.build_id == state.build_id
         new = _execute(
             run,
             state,
             state,
-            cached_files(run.game, state),
+            target.files if same else cached_files(run.game, state),
             target,
             source,
             fetcher,
@@ -502,6 +505,22 @@ def rollback_game(
     return report
 
 
+def _mend_cached_manifests(run: _Run, state: InstallState) -> None:
+    """Fetch the installed build's manifests again when their cached copies (which every
+    update plans from) are lost or unreadable."""
+    try:
+        cached_files(run.game, state)
+        return
+    except SlipstreamError:
+        pass
+    with run.options.fetcher() as fetcher:
+        source = open_source(state.source, fetcher, run.options.password)
+        item = pick_build(source.listing(state.product, state.os), state.build_id, None)
+        target = fetch_target(source, item, state.lang, state.dlcs)
+    for name, data in target.raw.items():
+        run.game.save_document(name, data)
+
+
 def _points_to(points: list[Any], to_build: str | None) -> list[Any]:
     """The newest-first rollback points to undo to reach ``to_build`` (or just the newest)."""
     if not points:
@@ -543,6 +562,8 @@ def verify_game(
             shutil.rmtree(game.downloads, ignore_errors=True)
             whole_files = replace(run, options=replace(options, use_patches=False))
             _go_to(whole_files, state, state.build_id, None, verb="repair", local=broken)
+        elif repair:
+            _mend_cached_manifests(run, state)
         if not repair:
             records.set_status(game_dir, "ok" if result.ok else "needs repair")
         else:

@@ -112,7 +112,9 @@ def cached_files(game: GameDir, state: InstallState) -> dict[str, DepotFile]:
     for entry in manifest.depots_for(state.lang, products_of(manifest, state.dlcs, strict=False)):
         doc = game.load_document(f"depot-{entry.manifest}")
         if doc is None:
-            raise StateError(f"The cached depot manifest {entry.manifest} is missing.")
+            raise StateError(
+                f"The cached depot manifest {entry.manifest} is missing; run verify --repair."
+            )
         depot = parse_depot_manifest(
             zjson.loads(doc, "cached depot manifest", 1 << 30), "cached depot"
         )

@@ -21,6 +21,7 @@ from core.engine import EngineOptions, install, rollback_game, update, verify_ga
 from core.errors import (
     GameLockedError,
     InsufficientSpaceError,
+    StateError,
     UsageError,
 )
 from core.gamedir import GameDir
@@ -211,6 +212,31 @@ def test_verify_and_repair_every_kind_of_damage(repo: Repo, tmp_path: Path) -> N
     assert without_player(tree(game)) == repo.build_tree(2)
     assert verify_game(game, full=True)[1].ok
     assert (game / "saves" / "slot1.sav").read_bytes() == SAVE
+
+
+def test_repair_mends_lost_cached_manifests_the_update_asks_for(repo: Repo, tmp_path: Path) -> None:
+    game = installed(repo, tmp_path / "game", "1")
+    manifests = game / ".slipstream" / "manifests"
+    shutil.rmtree(manifests)
+    with pytest.raises(StateError, match="run verify --repair"):
+        update(game, "2")
+    # With no file damaged, the repair fetches the installed build's manifests again.
+    verify_game(game, repair=True)
+    assert sorted(p.name for p in manifests.iterdir()) == ["build-1", *depot_names(game)]
+    # With a damaged file, the repair plans from the fetched manifests, not the lost cache.
+    shutil.rmtree(manifests)
+    (game / "readme.txt").unlink()
+    verify_game(game, full=True, repair=True)
+    assert without_player(tree(game)) == repo.build_tree(1)
+    update(game, "2")
+    assert without_player(tree(game)) == repo.build_tree(2)
+
+
+def depot_names(game: Path) -> list[str]:
+    build = GameDir(game).load_document("build-1")
+    assert build is not None
+    entries = json.loads(zlib.decompress(build))["depots"]
+    return sorted(f"depot-{e['manifest']}" for e in entries)
 
 
 def test_downgrade_and_branch_switch_through_the_planner(repo: Repo, tmp_path: Path) -> None:
