@@ -15,6 +15,31 @@ from pathlib import Path
 from core import layout
 from core.serve import make_server
 
+COMMIT_POINTS = [
+    "journal-written",
+    "commit-backup",
+    "commit-replace",
+    "commit-folders",
+    "commit-point-written",
+    "commit-state-saved",
+    "journal-done",
+    "commit-cleaned",
+    "journal-removed",
+]
+"""core.journal's crash points in a commit, in order, named here independently of it."""
+ROLLBACK_POINTS = [
+    "rollback-journal-written",
+    "rollback-trash",
+    "rollback-restore",
+    "rollback-folders",
+    "rollback-point-dropped",
+    "rollback-state-saved",
+    "rollback-journal-done",
+    "rollback-cleaned",
+    "rollback-journal-removed",
+]
+"""core.journal's crash points in a rollback, in order."""
+
 
 def tree(root: Path) -> dict[str, str]:
     """Every file below ``root`` outside Slipstream's own state (.slipstream), with its md5."""

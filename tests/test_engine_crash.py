@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from helpers import serving, tree
+from helpers import COMMIT_POINTS, ROLLBACK_POINTS, serving, tree
 
 from core import crashpoint
 from core.engine import update, verify_game
@@ -46,28 +46,6 @@ ENGINE_POINTS = [
     "update-patch-applied",
     "update-assembled",
     "update-verified",
-]
-COMMIT_POINTS = [
-    "journal-written",
-    "commit-backup",
-    "commit-replace",
-    "commit-folders",
-    "commit-point-written",
-    "commit-state-saved",
-    "journal-done",
-    "commit-cleaned",
-    "journal-removed",
-]
-ROLLBACK_POINTS = [
-    "rollback-journal-written",
-    "rollback-trash",
-    "rollback-restore",
-    "rollback-folders",
-    "rollback-point-dropped",
-    "rollback-state-saved",
-    "rollback-journal-done",
-    "rollback-cleaned",
-    "rollback-journal-removed",
 ]
 MAX_N = 6
 """The most calls of one crash point in one run of these builds (5 objects, 5 files

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from helpers import COMMIT_POINTS, ROLLBACK_POINTS
 
 from core import crashpoint as crashpoint_module
 from core.errors import (
@@ -279,30 +280,6 @@ def run_child(op: str, game: Game, crash: str | None) -> int:
     done = subprocess.run(args, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode in (0, -signal.SIGKILL), done.stderr
     return done.returncode
-
-
-COMMIT_POINTS = [
-    "journal-written",
-    "commit-backup",
-    "commit-replace",
-    "commit-folders",
-    "commit-point-written",
-    "commit-state-saved",
-    "journal-done",
-    "commit-cleaned",
-    "journal-removed",
-]
-ROLLBACK_POINTS = [
-    "rollback-journal-written",
-    "rollback-trash",
-    "rollback-restore",
-    "rollback-folders",
-    "rollback-point-dropped",
-    "rollback-state-saved",
-    "rollback-journal-done",
-    "rollback-cleaned",
-    "rollback-journal-removed",
-]
 
 
 def sweep(tmp_path: Path, name: str, op: str, prepare: Callable[[Path], Game]) -> int:
