@@ -18,23 +18,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from core import __version__
+from core import __version__, cli_player
+from core.cli_player import PUBLIC, branch_of, common_options
 from core.errors import SlipstreamError
 from core.progress import CancelToken, ProgressSink, null_sink
 from core.termprogress import TerminalProgress
 from core.units import format_bytes, percent_saved
-
-PUBLIC = "public"
-"""What ``--branch`` calls the default branch (GOG's ``branch: null``)."""
-
-
-def _branch(value: str) -> str | None:
-    return None if value == PUBLIC else value
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
-    parser.add_argument("--no-progress", action="store_true", help="draw no progress bar")
 
 
 def _publish_options(parser: argparse.ArgumentParser) -> None:
@@ -80,12 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CODE",
         help="language code of the depot (repeatable, default en-US)",
     )
-    _common(p)
+    common_options(p)
 
     p = sub.add_parser("promote", help="add a published build to another branch")
     _publish_options(p)
     p.add_argument("--build", required=True, help="the build id to promote")
-    _common(p)
+    common_options(p)
 
     p = sub.add_parser("prune", help="drop old builds and unreferenced objects")
     p.add_argument("--repo", required=True, type=Path)
@@ -112,15 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="delete objects only after they were unreferenced this long (default 1 day)",
     )
     p.add_argument("--dry-run", action="store_true", help="report what would go, change nothing")
-    _common(p)
+    common_options(p)
 
     p = sub.add_parser("serve", help="serve a repository over HTTP")
     p.add_argument("--repo", required=True, type=Path)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     p.add_argument("--verbose", action="store_true", help="log every request")
-
-    from core import cli_player
 
     cli_player.add_parsers(sub)
 
@@ -137,7 +124,7 @@ def _options(args: argparse.Namespace, **extra: Any) -> Any:
     return PublishOptions(
         product=args.product,
         os=args.os,
-        branch=_branch(args.branch),
+        branch=branch_of(args.branch),
         patch_depth=args.patch_depth,
         jobs=args.jobs,
         base_url=args.base_url.rstrip("/"),
@@ -283,8 +270,6 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_player(args: argparse.Namespace, cancel: CancelToken) -> int:
-    from core import cli_player
-
     bar = None if getattr(args, "no_progress", True) else TerminalProgress()
     try:
         doc, text = cli_player.run(args, bar or null_sink, cancel)

@@ -15,7 +15,7 @@ from core.progress import CancelToken, ProgressSink
 COMMANDS = ("login", "logout", "adopt")
 
 
-def add_parsers(sub: Any, engine_options: Any) -> None:
+def add_parsers(sub: Any, engine_options: Any, common_options: Any) -> None:
     p = sub.add_parser("login", help="log in to GOG (the tokens go to the system keyring)")
     p.add_argument(
         "--code",
@@ -32,8 +32,7 @@ def add_parsers(sub: Any, engine_options: Any) -> None:
     p = sub.add_parser("adopt", help="take over a game GOG installed (goggame-*.info)")
     p.add_argument("dir", type=Path, metavar="DIR")
     engine_options(p)
-    p.add_argument("--json", action="store_true", help="print one JSON document")
-    p.add_argument("--no-progress", action="store_true", help="draw no progress bar")
+    common_options(p)
 
 
 def _has_browser() -> bool:

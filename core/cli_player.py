@@ -14,6 +14,7 @@ from core.progress import CancelToken, ProgressSink
 from core.units import format_bytes, percent_saved
 
 PUBLIC = "public"
+"""What ``--branch`` calls the default branch (GOG's ``branch: null``)."""
 
 
 def _source(value: str) -> str:
@@ -48,9 +49,15 @@ def _password(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def common_options(parser: argparse.ArgumentParser) -> None:
+    """--json and --no-progress, which every long command of ``slipstream`` takes."""
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--no-progress", action="store_true", help="draw no progress bar")
+
+
+def branch_of(value: str) -> str | None:
+    """A ``--branch`` value as the format has it: ``None`` for the default branch."""
+    return None if value == PUBLIC else value
 
 
 def _engine_options(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +79,7 @@ def add_parsers(sub: Any) -> None:
     _product_options(p)
     p.add_argument("--branch", default=None, help=f"only this branch ('{PUBLIC}': the default)")
     _password(p)
-    _common(p)
+    common_options(p)
 
     p = sub.add_parser("info", help="describe a build without installing it")
     _product_options(p)
@@ -80,7 +87,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--lang", default="en-US")
     p.add_argument("--branch", default=PUBLIC)
     _password(p)
-    _common(p)
+    common_options(p)
 
     p = sub.add_parser("install", help="install a build into an empty folder")
     _product_options(p)
@@ -102,14 +109,14 @@ def add_parsers(sub: Any) -> None:
     )
     _password(p)
     _engine_options(p)
-    _common(p)
+    common_options(p)
 
     p = sub.add_parser("plan", help="show what an update would download, without doing it")
     p.add_argument("dir", type=Path, metavar="DIR")
     p.add_argument("--to", default=None, metavar="BUILD")
     p.add_argument("--no-patches", action="store_true")
     p.add_argument("--keep-modified", action="store_true")
-    _common(p)
+    common_options(p)
 
     p = sub.add_parser("update", help="update an installed game")
     p.add_argument("dir", type=Path, metavar="DIR")
@@ -119,20 +126,20 @@ def add_parsers(sub: Any) -> None:
         "--keep-modified", action="store_true", help="leave files you changed (mods) as they are"
     )
     _engine_options(p)
-    _common(p)
+    common_options(p)
 
     p = sub.add_parser("verify", help="check an installed game's files")
     p.add_argument("dir", type=Path, metavar="DIR")
     p.add_argument("--full", action="store_true", help="hash every file (default: size and date)")
     p.add_argument("--repair", action="store_true", help="download broken files again")
     _engine_options(p)
-    _common(p)
+    common_options(p)
 
     p = sub.add_parser("rollback", help="go back to an earlier build")
     p.add_argument("dir", type=Path, metavar="DIR")
     p.add_argument("--to", default=None, metavar="BUILD")
     _engine_options(p)
-    _common(p)
+    common_options(p)
 
     p = sub.add_parser("history", help="the updates of an installed game")
     p.add_argument("dir", type=Path, metavar="DIR")
@@ -143,7 +150,7 @@ def add_parsers(sub: Any) -> None:
 
     from core import cli_gog
 
-    cli_gog.add_parsers(sub, _engine_options)
+    cli_gog.add_parsers(sub, _engine_options, common_options)
 
 
 def _options(args: argparse.Namespace) -> Any:
@@ -181,7 +188,6 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
             return doc.to_json(), describe_operation(doc)
         return doc, text
     if command == "install":
-        branch = None if args.branch == PUBLIC else args.branch
         report = engine.install(
             args.source,
             args.product,
@@ -189,7 +195,7 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
             build=args.build,
             os_name=args.os,
             lang=args.lang,
-            branch=branch,
+            branch=branch_of(args.branch),
             adopt=args.adopt,
             dlcs=tuple(args.dlc),
             options=_options(args),
@@ -238,8 +244,7 @@ def _browse(args: argparse.Namespace) -> tuple[Any, str]:
             items = [
                 i
                 for i in listing.items
-                if args.branch is None
-                or i.branch == (None if args.branch == PUBLIC else args.branch)
+                if args.branch is None or i.branch == branch_of(args.branch)
             ]
             rows = [i.to_json() for i in items]
             lines = [
@@ -256,8 +261,7 @@ def _browse(args: argparse.Namespace) -> tuple[Any, str]:
             if listing.has_private_branches and not args.password:
                 lines.append("(this game has private branches: --password shows them)")
             return rows, "\n".join(lines) or "No builds."
-        branch = None if args.branch == PUBLIC else args.branch
-        item = pick_build(listing, args.build, branch)
+        item = pick_build(listing, args.build, branch_of(args.branch))
         # The build manifest alone says it all; depot manifests can be large.
         manifest = source.build_manifest(item)
     depots = manifest.depots_for(args.lang)
