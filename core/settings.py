@@ -90,10 +90,8 @@ class Settings:
             if normalized.casefold() in seen:
                 raise SettingsError(f"The source {source!r} is listed twice; remove one.")
             seen.add(normalized.casefold())
-        _check_int("Download threads", self.download_threads, THREADS_RANGE)
-        _check_int("The bandwidth limit (KiB/s)", self.limit_rate_kib, LIMIT_KIB_RANGE)
-        _check_hours(self.check_hours)
-        _check_int("Rollback points to keep", self.keep_rollback_points, KEEP_POINTS_RANGE)
+        for name, check in _FIELD_CHECKS.items():
+            check(getattr(self, name))
 
     def engine_options(self, base: EngineOptions | None = None) -> EngineOptions:
         """``base`` (default: the engine's defaults) with these settings' threads, bandwidth
@@ -137,6 +135,15 @@ def _check_hours(value: object) -> None:
             f"Check for updates at most every {CHECK_HOURS_MIN:g} hours, or set 0 to never "
             f"check (not {value:g})."
         )
+
+
+_FIELD_CHECKS: dict[str, Callable[[Any], None]] = {
+    "download_threads": lambda v: _check_int("Download threads", v, THREADS_RANGE),
+    "limit_rate_kib": lambda v: _check_int("The bandwidth limit (KiB/s)", v, LIMIT_KIB_RANGE),
+    "check_hours": _check_hours,
+    "keep_rollback_points": lambda v: _check_int("Rollback points to keep", v, KEEP_POINTS_RANGE),
+}
+"""Each number setting's check, for :meth:`Settings.validate` and for reading the file."""
 
 
 def default_path() -> Path:
@@ -195,15 +202,7 @@ def _from_json(doc: Mapping[str, Any]) -> tuple[Settings, list[str]]:
     defaults = Settings()
     values: dict[str, Any] = {}
     problems: list[str] = []
-    checks: dict[str, Callable[[Any], None]] = {
-        "download_threads": lambda v: _check_int("Download threads", v, THREADS_RANGE),
-        "limit_rate_kib": lambda v: _check_int("The bandwidth limit", v, LIMIT_KIB_RANGE),
-        "check_hours": _check_hours,
-        "keep_rollback_points": lambda v: _check_int(
-            "Rollback points to keep", v, KEEP_POINTS_RANGE
-        ),
-    }
-    for name, check in checks.items():
+    for name, check in _FIELD_CHECKS.items():
         if name not in doc:
             continue
         try:

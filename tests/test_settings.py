@@ -177,7 +177,7 @@ def test_bad_values_fall_back_one_by_one(tmp_path: Path) -> None:
         "ftp://old.example",
         "7",
         "Download threads must be between 1 and 32, not 0",
-        "The bandwidth limit must be a whole number, not 'fast'",
+        "The bandwidth limit (KiB/s) must be a whole number, not 'fast'",
         "Rollback points to keep must be a whole number, not True",
         "Saving the settings will replace the file",
     ):
