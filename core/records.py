@@ -25,8 +25,6 @@ def record(
         return  # failed before anything was known about the game
     try:
         with Library.open() as library:
-            if library.install(game_dir) is None:
-                return
             library.record_operation(
                 game_dir,
                 OperationRecord(
@@ -46,7 +44,9 @@ def record(
                 ),
             )
     except SlipstreamError:
-        pass  # the game folder is right; a library that cannot be written must not undo that
+        # The game folder is right; a library that cannot be written (or that does not know
+        # the folder: UnknownInstallError) must not undo that.
+        pass
 
 
 def register(game_dir: Path, state: InstallState, name: str, status: str = "ok") -> None:
@@ -74,7 +74,6 @@ def name_of(game_dir: Path, state: InstallState) -> str:
 def set_status(game_dir: Path, status: str) -> None:
     try:
         with Library.open() as library:
-            if library.install(game_dir) is not None:
-                library.set_status(game_dir, status)
+            library.set_status(game_dir, status)
     except SlipstreamError:
-        pass
+        pass  # as in record: a folder the library does not know raises UnknownInstallError
