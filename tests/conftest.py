@@ -1,5 +1,6 @@
-"""Shared fixtures: ``mini_repo``, a small published repository written by hand, and
-``keyring_env``, a real file keyring in a temp folder."""
+"""Shared fixtures: ``mini_repo``, a small published repository written by hand, ``home``,
+an empty Slipstream home for one test, and ``keyring_env``, a real file keyring in a temp
+folder."""
 
 from __future__ import annotations
 
@@ -164,6 +165,14 @@ def _symlinks(repo: Path, p: str, secret: Path, chunk: str) -> tuple[str, ...]:
     for rel, target in links.items():
         os.symlink(target, repo / rel)
     return tuple(links)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty Slipstream home (``SLIPSTREAM_HOME``: library, settings) in ``tmp_path``."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("SLIPSTREAM_HOME", str(path))
+    return path
 
 
 @pytest.fixture

@@ -17,10 +17,18 @@ import pytest
 from helpers import serving, tree
 
 from core import layout
-from core.engine import EngineOptions, install, rollback_game, update, verify_game
+from core.engine import (
+    EngineOptions,
+    install,
+    plan_preview,
+    rollback_game,
+    update,
+    verify_game,
+)
 from core.errors import (
     GameLockedError,
     InsufficientSpaceError,
+    LocalIOError,
     StateError,
     UsageError,
 )
@@ -30,6 +38,8 @@ from core.sample import FileSpec, next_build, sample_game, scattered_edits, writ
 
 PRODUCT = "1207664643"
 SAVE = b"player save data \x00\x01"
+
+pytestmark = pytest.mark.usefixtures("home")  # a temp library for every test
 
 
 def without_player(files: dict[str, str]) -> dict[str, str]:
@@ -72,13 +82,6 @@ def repo(published: Repo, tmp_path: Path) -> Iterator[Repo]:
     shutil.copytree(published.root, copy)
     with serving(copy) as url:
         yield Repo(copy, published.builds, url)
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "home"
-    monkeypatch.setenv("SLIPSTREAM_HOME", str(path))
-    return path
 
 
 def installed(repo: Repo, game: Path, build: str = "1") -> Path:
@@ -260,6 +263,31 @@ def test_install_refuses_a_non_empty_folder_and_adopts_on_request(
     report = install(repo.url, PRODUCT, game, build="1", adopt=True)
     assert tree(game) == repo.build_tree(1)
     assert report.counts["unchanged"] >= 5  # the intact files were kept, not downloaded
+
+
+def test_install_where_a_file_is_in_the_way_says_so(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_bytes(b"x")
+    for dest in (tmp_path / "afile", tmp_path / "afile" / "game"):
+        with pytest.raises(LocalIOError, match="Could not create the game folder"):
+            install("http://127.0.0.1:9/", PRODUCT, dest)
+    assert (tmp_path / "afile").read_bytes() == b"x"
+
+
+def test_a_delta_that_cannot_be_written_falls_back_to_the_download(
+    repo: Repo, tmp_path: Path
+) -> None:
+    game = installed(repo, tmp_path / "game", "1")
+    plan, _ = plan_preview(game, "2")
+    downloads = game / ".slipstream" / "downloads"
+    blocked = {a.path for a in plan.of_kind("patched")}
+    assert blocked
+    for action in plan.of_kind("patched"):  # a folder where each delta is written
+        for d in action.diffs:
+            (downloads / f"delta-{d.md5_source}-{d.md5_target}").mkdir(parents=True)
+    report = update(game, "2")
+    assert without_player(tree(game)) == repo.build_tree(2)
+    assert {p for p, _ in report.fallbacks} == blocked
+    assert all("Could not write the delta" in reason for _, reason in report.fallbacks)
 
 
 def test_two_operations_on_one_folder_are_refused(repo: Repo, tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ from core.publish.publisher import PublishOptions, publish
 from core.publish.store import TEMP_PREFIX
 from core.sample import FileSpec, scattered_edits, write_build
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("home")]
 
 PRODUCT = "1207664643"
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,13 +195,6 @@ def repo(published: Published, tmp_path: Path) -> Iterator[Repo]:
 def proxy(repo: Repo) -> Iterator[FaultServer]:
     with FaultServer(upstream=repo.url) as running:
         yield running
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "home"
-    monkeypatch.setenv("SLIPSTREAM_HOME", str(path))
-    return path
 
 
 def installed(proxy: FaultServer, game: Path, build: str = "1") -> Path:

@@ -39,6 +39,9 @@ from gui.window import MainWindow
 
 JOB_TIMEOUT = 120_000
 
+# A temp library and a real file keyring in a temp folder for every test.
+pytestmark = pytest.mark.usefixtures("home", "keyring_env")
+
 
 def digest(root: Path) -> dict[str, str]:
     """:func:`helpers.tree` without the player's saves."""
@@ -58,13 +61,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     repo = prepare_demo(root)
     with serving(repo) as url:
         yield Demo(root, url, [digest(root / "builds" / v) for v in VERSIONS])
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keyring_env: Path) -> Path:
-    """A temp library and a real file keyring in a temp folder for every test."""
-    monkeypatch.setenv("SLIPSTREAM_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
 
 
 @pytest.fixture

@@ -13,13 +13,6 @@ from core.errors import LibraryError, UnknownInstallError
 from core.library import SCHEMA_VERSION, Library, OperationRecord
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "home"
-    monkeypatch.setenv("SLIPSTREAM_HOME", str(path))
-    return path
-
-
 def _add(lib: Library, path: Path | str, build: str = "b1", status: str = "ok") -> int:
     return lib.upsert_install(
         path, "1207658924", "windows", "Game", build, f"v-{build}", None, "en-US", "gog", status
