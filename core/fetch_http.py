@@ -33,6 +33,7 @@ BAD_ADDRESS_ERRORS = (
     requests.exceptions.InvalidSchema,
     requests.exceptions.MissingSchema,
     requests.exceptions.InvalidHeader,
+    urllib3.exceptions.LocationValueError,  # a host name IDNA refuses (``a..b``) escapes requests
 )
 """Failures no retry can fix: the URL or a header is malformed."""
 

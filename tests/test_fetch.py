@@ -319,6 +319,13 @@ def test_refused_connection_is_wrapped_and_retried(fetcher: Fetcher, tmp_path: P
     assert isinstance(caught.value.__cause__, requests.ConnectionError)
 
 
+@pytest.mark.parametrize("host", ["a..b", "x" * 64 + ".example"])
+def test_a_host_name_that_cannot_be_valid_fails_at_once(fetcher: Fetcher, host: str) -> None:
+    with pytest.raises(DownloadError) as caught:
+        fetcher.get_bytes(f"http://{host}/x", max_bytes=10, what="x")
+    assert "is not valid" in str(caught.value) and "tries" not in str(caught.value)
+
+
 # --- B6 redirects ----------------------------------------------------------------------
 
 
