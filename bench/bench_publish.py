@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -44,7 +43,7 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # a plain script in a checkout
 
-from common import fmt_mb, log, machine_busy, proc_stats, row
+from common import fmt_mb, log, machine_busy, row, tree_cpu
 
 from core.layout import RepoLayout
 from core.progress import Progress
@@ -176,26 +175,10 @@ class CpuMark:
 
 
 def cpu_mark() -> CpuMark:
-    """A reading that differences into "cores busy" for this process tree and the machine.
-
-    A live descendant is counted with its own time plus the children it reaped, a reaped
-    one inside its reaper's count, so each process counts once: the forkserver reaps the
-    pool workers, the workers reap their ``xdelta3`` commands.
-    """
-    tick = os.sysconf("SC_CLK_TCK")
+    """A reading that differences into "cores busy" for this process tree (see
+    :func:`common.tree_cpu`) and the machine."""
     wall = time.monotonic()
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    tree = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-    stats = proc_stats()
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in stats.items():
-        children.setdefault(ppid, []).append(pid)
-    todo = list(children.get(os.getpid(), []))
-    while todo:
-        pid = todo.pop()
-        tree += stats[pid][1] / tick
-        todo += children.get(pid, [])
+    tree, _ = tree_cpu()
     return CpuMark(wall, tree, machine_busy())
 
 

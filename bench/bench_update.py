@@ -57,7 +57,6 @@ import hashlib
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -76,7 +75,7 @@ sys.path.insert(0, str(ROOT))  # a plain script in a checkout
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_publish import BenchFile, scenario, write_files  # noqa: E402
-from common import fmt_mb, log, machine_busy, proc_stats, row  # noqa: E402
+from common import fmt_mb, log, machine_busy, proc_stats, row, tree_cpu  # noqa: E402
 
 from core import layout  # noqa: E402
 from core.apply import objects_of  # noqa: E402
@@ -140,24 +139,8 @@ class Meter:
 
     @classmethod
     def mark(cls) -> Mark:
-        tick = os.sysconf("SC_CLK_TCK")
         wall = time.monotonic()
-        own = resource.getrusage(resource.RUSAGE_SELF)
-        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-        ours = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-        stats = proc_stats()
-        children: dict[int, list[int]] = {}
-        for pid, (ppid, _) in stats.items():
-            children.setdefault(ppid, []).append(pid)
-        server = 0.0
-        todo = list(children.get(os.getpid(), []))
-        while todo:
-            pid = todo.pop()
-            if pid == cls.server_pid:
-                server = stats[pid][1] / tick
-                continue
-            ours += stats[pid][1] / tick
-            todo += children.get(pid, [])
+        ours, server = tree_cpu(skip=cls.server_pid)
         return Mark(wall, ours, server, machine_busy())
 
 

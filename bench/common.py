@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import time
 
@@ -34,6 +35,34 @@ def proc_stats() -> dict[int, tuple[int, int]]:
             continue  # gone meanwhile
         stats[int(entry)] = (int(rest[1]), sum(int(x) for x in rest[11:15]))
     return stats
+
+
+def tree_cpu(skip: int | None = None) -> tuple[float, float]:
+    """CPU seconds of this process tree, and of process ``skip`` (left out of the first).
+
+    A live descendant is counted with its own time plus the children it reaped, a reaped
+    one inside its reaper's count, so each process counts once: the forkserver reaps the
+    pool workers, the workers reap their ``xdelta3`` commands. ``skip`` and its own
+    descendants are not walked.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ours = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    stats = proc_stats()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    skipped = 0.0
+    todo = list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        if pid == skip:
+            skipped = stats[pid][1] / tick
+            continue
+        ours += stats[pid][1] / tick
+        todo += children.get(pid, [])
+    return ours, skipped
 
 
 def machine_busy() -> float:
