@@ -47,7 +47,10 @@ def normalize_source(text: str) -> str:
         return GOG_SOURCE
     if not value:
         raise SettingsError("Enter a repository address such as http://127.0.0.1:8080.")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:  # a bracketed host that is no IPv6 address: http://[::1
+        raise SettingsError(f"The source {value!r} is not a valid address ({exc}).") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise SettingsError(
             f"The source {value!r} must start with http:// or https:// (or be the word gog)."

@@ -242,6 +242,8 @@ def test_normalize_source(text: str, expected: str) -> None:
         ("http://exa mple.com", "contains spaces"),
         ("http://example.com:99999", "invalid port"),
         ("http://example.com/?x=1", "?query"),
+        ("http://[::1", "not a valid address"),
+        ("http://[zz]/", "not a valid address"),
     ],
 )
 def test_normalize_source_refuses(text: str, fragment: str) -> None:
