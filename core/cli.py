@@ -12,7 +12,6 @@ import argparse
 import json
 import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
@@ -238,34 +237,28 @@ COMMANDS: dict[str, tuple[Callable[..., Any], Callable[[Any], str]]] = {
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from core.demo import DEMO_NAME, DEMO_PRODUCT, install_demo_game, prepare_demo
-    from core.serve import make_server
+    from core.demo import DEMO_NAME, DEMO_PRODUCT, start_demo
 
     bar = TerminalProgress()
     try:
-        repo = prepare_demo(args.dir, bar)
-        server = make_server(repo, args.host, args.port)
-        url = f"http://{args.host}:{server.socket.getsockname()[1]}"
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        game, version = install_demo_game(args.dir, url, bar)
+        demo = start_demo(args.dir, args.host, args.port, bar)
     finally:
         bar.close()
-    print(f"serving {repo} at {url}", flush=True)
+    game = demo.game
+    print(f"serving {demo.repo} at {demo.url}", flush=True)
     print(
-        f"{DEMO_NAME} (product {DEMO_PRODUCT}) has three builds; {version} is installed in "
-        f"{game}.\nUpdate it with:  slipstream update {game}\n"
+        f"{DEMO_NAME} (product {DEMO_PRODUCT}) has three builds; {demo.version} is installed "
+        f"in {game}.\nUpdate it with:  slipstream update {game}\n"
         f"Roll it back with:  slipstream rollback {game}\nPress Ctrl-C to stop the server.",
         flush=True,
     )
     try:
-        while thread.is_alive():
-            thread.join(0.5)
+        while demo.thread.is_alive():
+            demo.thread.join(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        server.shutdown()
-        server.server_close()
+        demo.stop()
     return 0
 
 

@@ -40,3 +40,39 @@ def test_an_interrupted_preparation_carries_on(tmp_path: Path) -> None:
     before = {p: p.stat().st_mtime_ns for p in repo.rglob("*") if p.is_file()}
     prepare_demo(tmp_path)  # done: nothing is published again
     assert {p: p.stat().st_mtime_ns for p in repo.rglob("*") if p.is_file()} == before
+
+
+def test_slipstream_demo_serves_an_installed_game_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from core.gamedir import GameDir
+
+    env = {**os.environ, "SLIPSTREAM_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "demo", "--dir", str(tmp_path / "demo")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(2)]
+        assert lines[0].startswith("serving "), lines
+        url = lines[0].split(" at ")[1].strip()
+        with urllib.request.urlopen(
+            f"{url}/products/{DEMO_PRODUCT}/os/windows/builds?generation=2", timeout=30
+        ) as response:
+            items = json.loads(response.read())["items"]
+        assert sorted(i["build_id"] for i in items) == ["1", "2", "3"]
+        state = GameDir(tmp_path / "demo" / "game").load_state()
+        assert state is not None and state.build_id == "1" and state.source == url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+        if proc.stdout:
+            proc.stdout.close()
