@@ -22,6 +22,7 @@ from core.apply import apply_plan
 from core.errors import (
     CancelledError,
     InsufficientSpaceError,
+    LocalIOError,
     SlipstreamError,
     UnknownInstallError,
     UsageError,
@@ -409,7 +410,10 @@ def install(
     already there that match the build are kept and the rest replaced (the old copies go
     into a rollback point). ``dlcs`` adds DLC products of the build (``all``: every one);
     later updates keep the same choice."""
-    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LocalIOError.wrap(exc, "create the game folder") from None
     game = GameDir(dest)
     with _operation("install", game, options, progress, cancel) as run, game.lock():
         report = run.report
