@@ -242,11 +242,17 @@ class Stager:
         """Reassemble one delta from its patch chunks and check its md5."""
         out = self.game.downloads / f"delta-{diff.md5_source}-{diff.md5_target}"
         digest = hashlib.md5()
-        with open(out, "wb") as dst:
-            for chunk in diff.chunks:
-                data = self.inflate(ObjectRef(chunk, True))
-                digest.update(data)
-                dst.write(data)
+        try:
+            with open(out, "wb") as dst:
+                for chunk in diff.chunks:
+                    data = self.inflate(ObjectRef(chunk, True))
+                    digest.update(data)
+                    dst.write(data)
+        except OSError as exc:
+            # Like a delta xdelta3 cannot apply: this file falls back to its download.
+            raise PatchDecodeError(
+                f"Could not write the delta for {diff.path_target}: {exc.strerror or exc}."
+            ) from None
         if digest.hexdigest() != diff.md5:
             raise PatchDecodeError(f"The delta for {diff.path_target} does not match its md5.")
         return out
