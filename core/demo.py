@@ -13,6 +13,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from core import layout
+from core.errors import LocalIOError
 from core.progress import ProgressSink, null_sink
 from core.publish.catalog import Catalog
 from core.publish.publisher import PublishOptions, publish
@@ -34,9 +35,12 @@ def prepare_demo(root: Path, progress: ProgressSink = null_sink) -> Path:
         if version in published:
             continue
         folder = builds / version
-        if folder.exists():
-            shutil.rmtree(folder)
-        write_build(folder, specs, folders=["saves"])
+        try:
+            if folder.exists():
+                shutil.rmtree(folder)
+            write_build(folder, specs, folders=["saves"])
+        except OSError as exc:
+            raise LocalIOError.wrap(exc, "write the demo's sample build in") from None
         options = PublishOptions(DEMO_PRODUCT, version_name=version, name=DEMO_NAME)
         publish(folder, repo, options, progress=progress)
     return repo

@@ -72,7 +72,9 @@ def _install_excepthook(window_ref: list[Any]) -> None:
     import traceback
 
     def hook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
-        details = "".join(traceback.format_exception(kind, exc, tb))
+        from core.crashlog import redact
+
+        details = redact("".join(traceback.format_exception(kind, exc, tb)))
         log.error("unexpected error\n%s", details)
         if window_ref and window_ref[0].isVisible():
             from gui.dialogs import show_error

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.crashlog import redact
 from core.engine import OperationReport
 from core.errors import SlipstreamError
 from core.estimate import Cost
@@ -56,7 +57,7 @@ class Operations:
         else:
             if state is not None:
                 state.finish("failed")
-            log.error("%s of %s failed: %s\n%s", kind, key, exc, details)
+            log.error("%s of %s failed: %s\n%s", kind, key, exc, redact(details))
             message = str(exc) if isinstance(exc, SlipstreamError) else "internal error"
             self.w.errors[key] = message
             if self.w.isVisible():

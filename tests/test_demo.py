@@ -76,3 +76,19 @@ def test_slipstream_demo_serves_an_installed_game_and_stops_on_ctrl_c(tmp_path: 
         assert proc.wait(timeout=60) == 0
         if proc.stdout:
             proc.stdout.close()
+
+
+def test_a_demo_folder_that_cannot_be_written_is_one_clear_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "a file").write_text("not a folder")
+    result = subprocess.run(
+        [sys.executable, "-m", "core.cli", "demo", "--dir", str(tmp_path / "a file" / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "Could not write the demo's sample build" in result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
