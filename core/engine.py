@@ -29,9 +29,9 @@ from core.errors import (
 )
 from core.fetch import DEFAULT_LIMITS, Fetcher, FetchLimits
 from core.format.depot import DepotFile
-from core.gamedir import GameDir, InstallState
+from core.gamedir import GameDir, InstallState, RollbackPoint
 from core.gog.source import open_source
-from core.journal import Change, commit
+from core.journal import Change, commit, rollback
 from core.plan import Hop, Plan, plan_update
 from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
 from core.source import RepoSource
@@ -46,6 +46,7 @@ from core.target import (
     patch_hops,
     pick_build,
 )
+from core.verify import VerifyReport, verify_files
 
 DISK_MARGIN = 16 * 2**20
 
@@ -482,8 +483,6 @@ def rollback_game(
     """Go back to the build before the last update (from the rollback point, no server),
     or to ``to_build``: through rollback points when they reach it, else by downloading
     what is missing through the planner."""
-    from core.journal import rollback
-
     game = existing_game(game_dir)
     with _operation("rollback", game, options, progress, cancel) as run, game.lock():
         report, clock = run.report, run.clock
@@ -525,7 +524,7 @@ def _mend_cached_manifests(run: _Run, state: InstallState) -> None:
         run.game.save_document(name, data)
 
 
-def _points_to(points: list[Any], to_build: str | None) -> list[Any]:
+def _points_to(points: list[RollbackPoint], to_build: str | None) -> list[RollbackPoint]:
     """The newest-first rollback points to undo to reach ``to_build`` (or just the newest)."""
     if not points:
         return []
@@ -534,7 +533,7 @@ def _points_to(points: list[Any], to_build: str | None) -> list[Any]:
     chain = []
     for point in points:
         chain.append(point)
-        if point.state_before.build_id == to_build:
+        if point.state_before is not None and point.state_before.build_id == to_build:
             return chain
     return []
 
@@ -547,11 +546,9 @@ def verify_game(
     options: EngineOptions = EngineOptions(),
     progress: ProgressSink = null_sink,
     cancel: CancelToken = NEVER_CANCELLED,
-) -> tuple[OperationReport, Any]:
+) -> tuple[OperationReport, VerifyReport]:
     """Check the installed files (quick: size and mtime; full: hashes); with ``repair``,
     fetch only the broken ones again (resume data is ignored)."""
-    from core.verify import verify_files
-
     game = existing_game(game_dir)
     kind = "repair" if repair else "verify"
     with _operation(kind, game, options, progress, cancel) as run, game.lock():
