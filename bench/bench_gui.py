@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QPushButton, QTreeWidget
 
-from core.engine import install
+from core.demo.sample import FileSpec, scattered_edits, write_build
 from core.publish.publisher import PublishOptions, publish
-from core.sample import FileSpec, scattered_edits, write_build
-from core.serve import make_server
+from core.serve.server import make_server
+from core.update.engine import install
 
 PRODUCT = "1207664643"
 TARGET_MS = 50.0

@@ -4,7 +4,7 @@ Run on demand, never by the test suite::
 
     .venv/bin/python bench/bench_publish.py [--scale N] [--keep] [--workdir DIR] [--jobs N]
 
-It writes two builds of about ``N`` × 600 MB (generated from seeds by :mod:`core.sample`),
+It writes two builds of about ``N`` × 600 MB (generated from seeds by :mod:`core.demo.sample`),
 publishes the first and then the second into a fresh repository, and measures in the same
 run the baselines that the publisher's work is made of:
 
@@ -45,12 +45,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # a plain scrip
 
 from common import fmt_mb, log, machine_busy, row, tree_cpu
 
-from core.layout import RepoLayout
+from core.demo.sample import BLOCK, FileSpec, iter_content, scattered_edits
+from core.format.layout import RepoLayout
 from core.progress import Progress
 from core.publish.catalog import Catalog
 from core.publish.publisher import PublishOptions, PublishReport, publish
 from core.publish.store import ZLIB_LEVEL, chunk_spans
-from core.sample import BLOCK, FileSpec, iter_content, scattered_edits
 
 MB = 1 << 20
 PRODUCT = "1207658924"

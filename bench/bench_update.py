@@ -7,20 +7,21 @@ Run on demand, never by the test suite::
 
 It writes the two builds of ``bench_publish.py`` (about ``N`` × 630 MB, big assets with
 scattered edits), publishes both into a fresh repository, serves it with
-:func:`core.serve.make_server` on 127.0.0.1 (in a child process, so the server never
+:func:`core.serve.server.make_server` on 127.0.0.1 (in a child process, so the server never
 shares the client's GIL or shows up in the client's CPU time), and measures in one run:
 
-1. **Patch and verify.** ``core.engine.install`` of build 1, then ``core.engine.update``
+1. **Patch and verify.** ``core.update.engine.install`` of build 1, then
+   ``core.update.engine.update``
    to build 2; the "patching" and "verifying" phase times come from the progress sink.
    Baseline: for every file the update patches (its own plan, from
-   ``core.engine.plan_preview``), the same delta (read from the patch depot manifests,
+   ``core.update.engine.plan_preview``), the same delta (read from the patch depot manifests,
    patch chunks inflated from the repository folder) applied with ``xdelta3 -d -s OLD
    DELTA OUT``, two commands at a time, each output then hashed with sha256; files the
    update assembles from chunks instead are hashed too, as its verifying phase does.
    Ratio: baseline seconds / ours. A breakdown runs the pieces of our patch work alone
-   on the same files (md5 of the sources, pyxdelta in :class:`core.xdelta.PatchPool`,
+   on the same files (md5 of the sources, pyxdelta in :class:`core.delta.xdelta.PatchPool`,
    sha256 of the outputs).
-2. **Full download.** A fresh ``core.engine.install`` of build 2, against ``curl``
+2. **Full download.** A fresh ``core.update.engine.install`` of build 2, against ``curl``
    fetching exactly the same objects from the same server (``--parallel --parallel-max
    4``) and against zlib inflate + md5 of the same objects from disk on two threads.
    Rates are compressed (network) bytes per second; the ratio is ours over the lower
@@ -34,7 +35,7 @@ shares the client's GIL or shows up in the client's CPU time), and measures in o
    ``xdelta3 -d`` on the same pair.
 
 Parts 1 and 2 run each timed step ``--repeat`` times (default 3; the update goes back to
-build 1 with ``core.engine.rollback_game`` in between) and report the fastest run with the
+build 1 with ``core.update.engine.rollback_game`` in between) and report the fastest run with the
 spread. "Phase ends at its last item": the engine reports a file-by-file phase (patching,
 assembling, verifying) only when its first file is *done*, so its own phase clock
 (``report.phases``) charges the first file's work to the phase before. The bench column
@@ -78,23 +79,18 @@ from bench_publish import BenchFile, scenario, write_files  # noqa: E402
 from common import fmt_mb, log, machine_busy, proc_stats, row, tree_cpu  # noqa: E402
 
 from core import layout  # noqa: E402
-from core.apply import objects_of  # noqa: E402
-from core.engine import (  # noqa: E402
-    OperationReport,
-    install,
-    plan_preview,
-    rollback_game,
-    update,
-)
+from core.delta.xdelta import PatchPool  # noqa: E402
+from core.demo.sample import FileSpec, scattered_edits  # noqa: E402
 from core.format.depot import Chunk, DepotFile  # noqa: E402
+from core.format.layout import RepoLayout  # noqa: E402
 from core.format.patch import DepotDiff  # noqa: E402
-from core.layout import RepoLayout  # noqa: E402
-from core.plan import Plan, plan_update  # noqa: E402
 from core.progress import Progress  # noqa: E402
 from core.publish.catalog import Catalog, LoadedBuild  # noqa: E402
 from core.publish.publisher import PublishOptions, PublishReport, publish  # noqa: E402
-from core.sample import FileSpec, scattered_edits  # noqa: E402
-from core.xdelta import PatchPool  # noqa: E402
+from core.update.apply import objects_of  # noqa: E402
+from core.update.engine import install, plan_preview, rollback_game, update  # noqa: E402
+from core.update.plan import Plan, plan_update  # noqa: E402
+from core.update.report import OperationReport  # noqa: E402
 
 MB = 1 << 20
 PRODUCT = "1207658924"
@@ -304,7 +300,7 @@ class Server:
     CODE = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from core.serve import make_server\n"
+        "from core.serve.server import make_server\n"
         "server = make_server(Path(sys.argv[1]), '127.0.0.1', int(sys.argv[2]))\n"
         "print(server.server_address[1], flush=True)\n"
         "server.serve_forever()\n"
@@ -614,7 +610,7 @@ def download_pieces(
 CHILD = """
 import json, sys, threading, time
 from pathlib import Path
-from core.engine import update
+from core.update.engine import update
 lock, last = threading.Lock(), [""]
 def sink(p):
     with lock:
@@ -914,7 +910,7 @@ def _patching(r: Results) -> list[str]:
     b = r.parts
     lines = [
         "",
-        "1. patch + verify: core.engine.update 1 → 2 from make_server on 127.0.0.1",
+        "1. patch + verify: core.update.engine.update 1 → 2 from make_server on 127.0.0.1",
         f"  fastest of {len(r.updates.seconds)} updates (each back to build 1 by rollback_game)",
         row("  wall s (cores busy); engine's report.phases", "bench", "engine"),
         *_phase_rows({"update": u}),
@@ -959,7 +955,7 @@ def _download(r: Results) -> list[str]:
     name = "curl" if r.curl.seconds >= inflate.seconds else "inflate + md5"
     return [
         "",
-        "2. full download: a fresh core.engine.install of build 2",
+        "2. full download: a fresh core.update.engine.install of build 2",
         f"  fastest of {len(r.installs.seconds)} installs",
         row("  wall s (cores busy); engine's report.phases", "bench", "engine"),
         *_phase_rows({"install": i}),

@@ -1,4 +1,4 @@
-"""Benchmark core.xdelta against the plain ``xdelta3`` command on the same large files.
+"""Benchmark core.delta.xdelta against the plain ``xdelta3`` command on the same large files.
 
 For each generated pair (scattered edits; halves swapped) it prints our encode time against
 ``xdelta3 -e -S none`` with its default window, our decode time (pyxdelta) against
@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core.xdelta import decode, encode
+from core.delta.xdelta import decode, encode
 
 MiB = 2**20
 

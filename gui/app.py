@@ -49,7 +49,7 @@ def create_main_window(*, tray: bool | None = None, check_on_start: bool = True)
 
 def _setup_logging() -> Path | None:
     """Log to ``$SLIPSTREAM_HOME/logs/gui.log`` (never tokens: the core scrubs them)."""
-    from core.library import home
+    from core.library.db import home
 
     try:
         folder = home() / "logs"
@@ -72,7 +72,7 @@ def _install_excepthook(window_ref: list[Any]) -> None:
     import traceback
 
     def hook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
-        from core.crashlog import redact
+        from core.cli.crashlog import redact
 
         details = redact("".join(traceback.format_exception(kind, exc, tb)))
         log.error("unexpected error\n%s", details)
@@ -88,8 +88,8 @@ def _install_excepthook(window_ref: list[Any]) -> None:
 
 def _start_demo(folder: Path) -> str:
     """Publish, serve and install the demo (as ``slipstream demo``), printing progress."""
-    from core.demo import DEMO_NAME, start_demo
-    from core.termprogress import TerminalProgress
+    from core.cli.termprogress import TerminalProgress
+    from core.demo.start import DEMO_NAME, start_demo
 
     bar = TerminalProgress()
     try:

@@ -18,7 +18,7 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QHelpEvent, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from core.library import OperationRecord
+from core.library.db import OperationRecord
 from core.units import format_bytes, percent_saved
 
 COUNTED_KINDS = frozenset({"install", "update", "repair"})

@@ -15,12 +15,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.crashlog import redact
-from core.engine import OperationReport
+from core.cli.crashlog import redact
 from core.errors import SlipstreamError
-from core.estimate import Cost
 from core.format.builds import BuildItem
 from core.units import format_bytes
+from core.update.estimate import Cost
+from core.update.report import OperationReport
 from gui import views, work
 from gui.dialogs import ConflictDialog, is_cancel, show_error
 from gui.jobs import Job

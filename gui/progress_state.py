@@ -14,8 +14,8 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from core.plan import Plan
 from core.progress import Progress
+from core.update.plan import Plan
 
 # Share of the overall bar per phase of each kind of job: (start, end) in percent.
 PHASES: dict[str, dict[str, tuple[float, float]]] = {

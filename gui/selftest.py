@@ -57,7 +57,7 @@ def run_self_test(out: Any = None) -> int:
 
 
 def _run(root: Path, out: Any) -> None:
-    from core.demo import VERSIONS, start_demo
+    from core.demo.start import VERSIONS, start_demo
 
     def step(text: str) -> None:
         print(f"ok  {text}", file=out, flush=True)
@@ -83,7 +83,7 @@ def _expect(condition: bool, message: str) -> None:
 def _drive(game: Path, builds: list[dict[str, str]], step: Callable[[str], None]) -> None:
     from PySide6.QtWidgets import QPushButton, QTreeWidget
 
-    from core.library import Library
+    from core.library.db import Library
     from gui.app import create_main_window
     from gui.views import rows
 

@@ -2,7 +2,7 @@
 how often to check for updates and how many rollback points to keep.
 
 The dialog edits a copy: :meth:`SettingsDialog.settings` gives the values on screen, and the
-caller saves them (``core.settings.save_settings``) once the dialog is accepted. Every value
+caller saves them (``core.library.settings.save_settings``) once the dialog is accepted. Every value
 is checked as it changes; while one is invalid an inline message says why and OK is disabled.
 """
 
@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import SettingsError
-from core.settings import (
+from core.library.settings import (
     CHECK_HOURS_RANGE,
     KEEP_POINTS_RANGE,
     LIMIT_KIB_RANGE,
@@ -40,7 +40,7 @@ from core.settings import (
 
 
 class SettingsDialog(QDialog):
-    """Edits a :class:`~core.settings.Settings`; read the result with :meth:`settings`."""
+    """Edits a :class:`~core.library.settings.Settings`; read the result with :meth:`settings`."""
 
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)

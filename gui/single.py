@@ -12,7 +12,7 @@ import os
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
-from core import library
+from core.library import db as library
 
 
 def instance_name() -> str:

@@ -14,11 +14,11 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem
 
 from core.errors import SlipstreamError
-from core.estimate import Cost
 from core.format.builds import BuildItem
-from core.gamedir import RollbackPoint
-from core.library import InstallRecord, OperationRecord
+from core.gamedir.folder import RollbackPoint
+from core.library.db import InstallRecord, OperationRecord
 from core.units import format_bytes, percent_saved
+from core.update.estimate import Cost
 from gui.progress_state import ProgressState
 
 ROLE = Qt.ItemDataRole.UserRole

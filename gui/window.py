@@ -30,14 +30,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.engine import EngineOptions
 from core.errors import SlipstreamError
-from core.estimate import Cost
 from core.format.builds import BuildItem
-from core.gamedir import GameDir, RollbackPoint
-from core.library import InstallRecord, Library, OperationRecord
-from core.settings import Settings, load_settings_checked, save_settings
+from core.gamedir.folder import GameDir, RollbackPoint
+from core.library.db import InstallRecord, Library, OperationRecord
+from core.library.settings import Settings, load_settings_checked, save_settings
 from core.units import format_bytes, format_duration, percent_saved
+from core.update.estimate import Cost
+from core.update.options import EngineOptions, options_from_settings
 from gui import views, work
 from gui.dialogs import AddGameDialog, ask_quit_while_busy, show_error
 from gui.icons import app_icon, icon
@@ -327,7 +327,7 @@ class MainWindow(QMainWindow):
         self.refresh_details()
 
     def newest(self, key: str) -> BuildItem | None:
-        from core.target import pick_build
+        from core.update.target import pick_build
 
         record = self.records.get(key)
         items = self.listings.get(key)
@@ -480,7 +480,7 @@ class MainWindow(QMainWindow):
     # --- operations (gui/operations.py) ----------------------------------------------------
 
     def engine_options(self) -> EngineOptions:
-        return self.settings.engine_options()
+        return options_from_settings(self.settings)
 
     def update_selected(self) -> None:
         game = self.current_game()

@@ -10,16 +10,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from core import engine, records
-from core.engine import EngineOptions, OperationReport
 from core.errors import SlipstreamError
-from core.estimate import Cost, estimate_costs
 from core.format.builds import BuildItem, BuildsListing
-from core.gamedir import GameDir
+from core.gamedir.folder import GameDir
 from core.gog.source import open_source
-from core.keep import keep_copies
-from core.library import InstallRecord
+from core.library.db import InstallRecord
 from core.progress import CancelToken, ProgressSink
+from core.update import engine, records
+from core.update.estimate import Cost, estimate_costs
+from core.update.keep import keep_copies
+from core.update.options import EngineOptions
+from core.update.report import OperationReport
 
 Work = Callable[[ProgressSink, CancelToken], Any]
 MAX_ESTIMATES = 8
@@ -99,7 +100,7 @@ def adopt(folder: Path, options: EngineOptions) -> Work:
         if state is not None:
             records.register(folder, state, records.name_of(folder, state))
             return f"Added {folder} (build {state.build_id}) to the library."
-        from core.gog.adopt import adopt as adopt_gog
+        from core.update.adopt import adopt as adopt_gog
 
         report = adopt_gog(folder, options=options, progress=sink, cancel=cancel)
         return f"Added {folder} (build {report.to_build}) to the library."

@@ -31,16 +31,16 @@ def main() -> int:
         os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
         from PySide6.QtWidgets import QApplication
 
-        from core.demo import start_demo
-        from core.engine import update
-        from core.settings import Settings
+        from core.demo.start import start_demo
+        from core.library.settings import Settings
+        from core.update.engine import update
         from gui.app import create_main_window
         from gui.views import rows
 
         demo = start_demo(root)
         game = demo.game
         # Some history for the charts: 1 → 2 → 1, then the window updates to 3.
-        from core.engine import rollback_game
+        from core.update.engine import rollback_game
 
         update(game, "2")
         rollback_game(game)

@@ -18,7 +18,7 @@ import keyring
 import pytest
 from keyrings.alt.file import PlaintextKeyring
 
-from core import layout
+from core.format import layout
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,14 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import gogreader
 import pytest
-from helpers import serving, tree
-from nginxrun import running_nginx
 
-from core import layout
+from core.demo.sample import sample_game, write_build
+from core.format import layout
 from core.publish.publisher import PublishOptions, publish
-from core.sample import sample_game, write_build
+from tests.support import gogreader
+from tests.support.helpers import serving, tree
+from tests.support.nginxrun import running_nginx
 
 PRODUCT = "1207664643"
 

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import paths
 from core.errors import FormatError
+from core.format import paths
 from core.format.fields import LIMITS, Fields, Limits
 
 ALL_LANGUAGES = "*"

@@ -11,10 +11,10 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from core import paths
 from core.errors import FormatError, LimitExceededError, RepositoryError
+from core.format import paths
 from core.format.fields import LIMITS, Fields, Limits
-from core.zjson import inflate
+from core.format.zjson import inflate
 
 EMPTY_MD5 = hashlib.md5(b"").hexdigest()
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import FormatError, LimitExceededError
-from core.layout import check_id, check_md5
+from core.format.layout import check_id, check_md5
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core import paths
 from core.errors import FormatError
+from core.format import paths
 from core.format.build import DepotEntry, Product, parse_depot_entry
 from core.format.depot import Chunk, parse_chunks
 from core.format.fields import LIMITS, Fields, Limits

@@ -31,8 +31,8 @@ from core.errors import (
     SlipstreamError,
     UsageError,
 )
-from core.fetch import Fetcher
 from core.gog.hosts import GogHosts
+from core.net.fetcher import Fetcher
 
 CLIENT_ID = "46899977096215655"
 CLIENT_SECRET = "9d85c43b1482497dbbce61f6e4aa173a433796eeae2ca8c5f6129f2dc4de46d9"

@@ -1,6 +1,6 @@
 """GOG's own content system as a source for the engine.
 
-:class:`GogSource` answers the same calls as :class:`~core.source.RepoSource`, from GOG's
+:class:`GogSource` answers the same calls as :class:`~core.net.source.RepoSource`, from GOG's
 hosts: builds (``_version=2``, with a branch password when one is given), build and
 depot manifests from the CDN, patches through ``/patches?_version=4``, and chunks through
 each product's secure link (signed ``url_format`` + ``parameters``, endpoints by
@@ -23,7 +23,6 @@ from urllib.parse import urlencode
 
 import keyring
 
-from core import layout
 from core.errors import (
     AccessDeniedError,
     KeyringError,
@@ -31,7 +30,7 @@ from core.errors import (
     NotLoggedInError,
     SlipstreamError,
 )
-from core.fetch import Fetcher
+from core.format import layout
 from core.format.build import BuildManifest
 from core.format.builds import (
     BuildItem,
@@ -45,7 +44,8 @@ from core.format.graph import PatchGraph
 from core.format.patch import PatchDepotManifest, PatchIndex, PatchRootManifest
 from core.gog.auth import SERVICE, Account, keyring_call, scrub
 from core.gog.hosts import GogHosts
-from core.source import LISTING_BYTES, RepoSource, secure_link_path
+from core.net.fetcher import Fetcher
+from core.net.source import LISTING_BYTES, RepoSource, secure_link_path
 
 GOG = "gog"
 """What ``--source`` and an install's state call GOG's own hosts."""

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from core import layout, zjson
 from core.errors import FormatError, LocalIOError, RepositoryError
+from core.format import layout, zjson
 from core.format.build import BuildManifest, parse_build_manifest
 from core.format.builds import BuildItem, BuildsListing, parse_builds_listing
 from core.format.depot import (
@@ -33,7 +33,7 @@ from core.format.patch import (
     parse_patch_index,
     parse_patch_root,
 )
-from core.publish.store import atomic_write
+from core.fs import atomic_write
 
 
 def rel_from_link(link: str) -> str:

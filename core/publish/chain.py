@@ -18,8 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import layout, paths
+from core.delta.xdelta import EncodeJob, PatchPool
 from core.errors import FormatError, LocalIOError
+from core.format import layout, paths
 from core.format.build import DepotEntry, Product
 from core.format.depot import Chunk, DepotFile
 from core.format.graph import GraphEdge
@@ -27,7 +28,6 @@ from core.format.patch import DepotDiff, PatchDepotManifest, PatchIndex, PatchRo
 from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
 from core.publish.catalog import Catalog, LoadedBuild
 from core.publish.store import ObjectStore, chunk_spans, read_pieces
-from core.xdelta import EncodeJob, PatchPool
 
 KEEP_RATIO = 0.8
 """A patch is kept only when its compressed size is at most this share of the file's."""

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from core import layout
 from core.errors import LocalIOError
+from core.format import layout
 from core.format.builds import BuildItem, BuildsListing, unsigned_link
 from core.format.graph import GraphBuild, GraphEdge, PatchGraph
 from core.publish.catalog import Catalog, LoadedBuild

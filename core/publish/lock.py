@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.errors import RepositoryLockedError
-from core.filelock import FileLock
+from core.lock import FileLock
 
 
 class RepoLock(FileLock):

@@ -12,8 +12,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core import layout
 from core.errors import BuildNotFoundError, FormatError, UsageError
+from core.format import layout
 from core.format.builds import DATE_FORMAT
 from core.progress import NEVER_CANCELLED, CancelToken, ProgressSink, null_sink
 from core.publish.catalog import Catalog, LoadedBuild

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from core import layout
 from core.errors import FormatError, PublishError, UsageError
+from core.format import layout
 from core.format.build import ALL_LANGUAGES, BuildManifest, DepotEntry, Product
 from core.format.builds import DATE_FORMAT, BuildItem
 from core.format.depot import DepotDirectory, DepotFile, DepotItem, DepotManifest, SfcRef

@@ -12,8 +12,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import paths
 from core.errors import LocalIOError, PublishError, UnsafePathError
+from core.format import paths
 
 
 @dataclass(frozen=True)

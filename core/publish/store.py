@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -20,15 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import layout, zjson
 from core.errors import LocalIOError
+from core.format import layout, zjson
 from core.format.depot import Chunk
+from core.fs import atomic_write
 from core.progress import NEVER_CANCELLED, CancelToken
 
 CHUNK_BYTES = 10 * 2**20
 ZLIB_LEVEL = 6
 READ_BYTES = 1 << 20
-TEMP_PREFIX = ".tmp-"
 
 
 def chunk_spans(size: int) -> list[int]:
@@ -38,31 +37,6 @@ def chunk_spans(size: int) -> list[int]:
         return []
     count = max(1, size // CHUNK_BYTES)
     return [CHUNK_BYTES] * (count - 1) + [size - CHUNK_BYTES * (count - 1)]
-
-
-def atomic_write(path: Path, data: bytes, fsync: bool = True) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            if fsync:
-                out.flush()
-                os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,6 @@ import sys
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()
-    from core.cli import main
+    from core.cli.commands import main
 
     sys.exit(main())

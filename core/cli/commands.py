@@ -1,0 +1,338 @@
+"""The ``slipstream`` command: the engine's headless twin of the window.
+
+Every command prints human text, or one JSON document with ``--json``. Exit status is 0
+on success, 1 on failure (one line on stderr naming the cause), 2 on usage errors and
+130 when cancelled. Ctrl-C asks the running operation to stop at its next safe point;
+a second Ctrl-C stops at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from core import __version__
+from core.cli import player as cli_player
+from core.cli.player import PUBLIC, branch_of, common_options
+from core.cli.termprogress import TerminalProgress
+from core.errors import SlipstreamError
+from core.progress import CancelToken, ProgressSink, null_sink
+from core.units import format_bytes, percent_saved
+
+
+def _publish_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repo", required=True, type=Path, help="repository folder")
+    parser.add_argument("--product", required=True, help="product id (digits)")
+    parser.add_argument("--os", default="windows", choices=["windows", "osx", "linux"])
+    parser.add_argument(
+        "--branch", default=PUBLIC, help=f"branch name ('{PUBLIC}' is the default branch)"
+    )
+    parser.add_argument(
+        "--patch-depth",
+        type=int,
+        default=3,
+        metavar="K",
+        help="make patches from the last K builds of the branch (default 3)",
+    )
+    parser.add_argument("--jobs", type=int, default=None, help="worker count (default: cores)")
+    parser.add_argument(
+        "--base-url",
+        default="",
+        help="write absolute links under this URL (for plain web servers and CDNs)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="slipstream", description="Game updater with differential downloads."
+    )
+    parser.add_argument("--version", action="version", version=f"slipstream {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("publish", help="publish a build folder into a repository")
+    p.add_argument("build_dir", type=Path, metavar="BUILD_DIR")
+    _publish_options(p)
+    p.add_argument("--build-id", help="build id (default: one more than the newest)")
+    p.add_argument("--version-name", help="version shown to players (default: folder name)")
+    p.add_argument("--name", help="product name (default: the previous build's)")
+    p.add_argument("--install-dir", help="install folder name (default: from the name)")
+    p.add_argument(
+        "--lang",
+        action="append",
+        default=None,
+        metavar="CODE",
+        help="language code of the depot (repeatable, default en-US)",
+    )
+    common_options(p)
+
+    p = sub.add_parser("promote", help="add a published build to another branch")
+    _publish_options(p)
+    p.add_argument("--build", required=True, help="the build id to promote")
+    common_options(p)
+
+    p = sub.add_parser("prune", help="drop old builds and unreferenced objects")
+    p.add_argument("--repo", required=True, type=Path)
+    p.add_argument("--product", required=True)
+    p.add_argument(
+        "--keep-builds",
+        type=int,
+        default=3,
+        metavar="N",
+        help="builds to keep on every branch (default 3)",
+    )
+    p.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="BUILD",
+        help="also keep this build (repeatable)",
+    )
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=24 * 3600,
+        metavar="SECONDS",
+        help="delete objects only after they were unreferenced this long (default 1 day)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="report what would go, change nothing")
+    common_options(p)
+
+    p = sub.add_parser("serve", help="serve a repository over HTTP")
+    p.add_argument("--repo", required=True, type=Path)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--verbose", action="store_true", help="log every request")
+
+    cli_player.add_parsers(sub)
+
+    p = sub.add_parser("demo", help="publish the built-in sample game and serve it")
+    p.add_argument("--dir", type=Path, default=Path("demo-data"), help="where to keep it")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    return parser
+
+
+def _options(args: argparse.Namespace, **extra: Any) -> Any:
+    from core.publish.publisher import PublishOptions
+
+    return PublishOptions(
+        product=args.product,
+        os=args.os,
+        branch=branch_of(args.branch),
+        patch_depth=args.patch_depth,
+        jobs=args.jobs,
+        base_url=args.base_url.rstrip("/"),
+        **extra,
+    )
+
+
+def cmd_publish(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> Any:
+    from core.publish.publisher import publish
+
+    options = _options(
+        args,
+        build_id=args.build_id,
+        version_name=args.version_name,
+        name=args.name,
+        install_directory=args.install_dir,
+        languages=tuple(args.lang or ["en-US"]),
+    )
+    return publish(args.build_dir, args.repo, options, progress=sink, cancel=cancel)
+
+
+def cmd_promote(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> Any:
+    from core.publish.promote import promote
+
+    return promote(args.repo, _options(args), args.build, progress=sink, cancel=cancel)
+
+
+def cmd_prune(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> Any:
+    from core.publish.prune import prune
+
+    return prune(
+        args.repo,
+        args.product,
+        keep_builds=args.keep_builds,
+        keep=args.keep,
+        grace=args.grace,
+        dry_run=args.dry_run,
+        progress=sink,
+    )
+
+
+def describe_publish(report: Any) -> str:
+    branch = f"branch {report.branch}" if report.branch else "the default branch"
+    if report.unchanged:
+        return (
+            f"Nothing to publish: the folder is identical to build {report.build_id} "
+            f"({report.version_name}) on {branch}; the repository is unchanged."
+        )
+    lines = [
+        f"Published build {report.build_id} ({report.version_name}) of product "
+        f"{report.product} for {report.os} on {branch} in {report.seconds:.1f} s",
+        f"  {report.files} files, {format_bytes(report.bytes)} "
+        f"({format_bytes(report.compressed_bytes)} to download in full), {report.chunks} chunks",
+        f"  objects: {report.objects_written} written ({format_bytes(report.bytes_written)}), "
+        f"{report.objects_reused} already present",
+        f"  patches: {report.patches_encoded} encoded, {report.patches_cached} reused from cache",
+    ]
+    lines += [f"  no patch (encoding failed): {reason}" for reason in report.patch_failures]
+    return "\n".join(lines + _edge_lines(report.edges))
+
+
+def _edge_lines(edges: Any) -> list[str]:
+    lines = []
+    for edge in edges:
+        if edge.index is None:
+            lines.append(f"  from build {edge.from_build}: no patch pays off; players fetch chunks")
+            continue
+        lines.append(
+            f"  update from build {edge.from_build}: {format_bytes(edge.update_bytes)} instead of "
+            f"{format_bytes(edge.full_bytes)} "
+            f"({percent_saved(edge.update_bytes, edge.full_bytes):.1f}% saved; "
+            f"{edge.files_patched} of {edge.files_changed} changed files patched)"
+        )
+    return lines
+
+
+def describe_promote(report: Any) -> str:
+    branch = f"branch {report.branch}" if report.branch else "the default branch"
+    if report.unchanged:
+        return f"Build {report.build_id} is already on {branch}; nothing changed."
+    lines = [
+        f"Promoted build {report.build_id} ({report.version_name}) to {branch} "
+        f"in {report.seconds:.1f} s; no chunk was copied.",
+        f"  patches: {report.patches_encoded} encoded, {report.patches_cached} reused from cache",
+    ]
+    return "\n".join(lines + _edge_lines(report.edges))
+
+
+def describe_prune(report: Any) -> str:
+    verb = "would be" if report.dry_run else "were"
+    lines = [f"{len(report.builds_removed)} listing entries {verb} removed:"]
+    lines += [f"  build {b} ({o}, {br or PUBLIC} branch)" for o, b, br in report.builds_removed]
+    lines.append(f"{len(report.pairs_removed)} patch pairs {verb} removed.")
+    lines.append(
+        f"{report.objects_deleted} objects {verb} deleted, freeing "
+        f"{format_bytes(report.bytes_freed)}; {report.objects_kept} objects are in use."
+    )
+    if report.objects_waiting:
+        lines.append(
+            f"{report.objects_waiting} unreferenced objects ({format_bytes(report.bytes_waiting)}) "
+            "are kept until their grace period ends."
+        )
+    return "\n".join(lines)
+
+
+COMMANDS: dict[str, tuple[Callable[..., Any], Callable[[Any], str]]] = {
+    "publish": (cmd_publish, describe_publish),
+    "promote": (cmd_promote, describe_promote),
+    "prune": (cmd_prune, describe_prune),
+}
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from core.demo.start import DEMO_NAME, DEMO_PRODUCT, start_demo
+
+    bar = TerminalProgress()
+    try:
+        demo = start_demo(args.dir, args.host, args.port, bar)
+    finally:
+        bar.close()
+    game = demo.game
+    print(f"serving {demo.repo} at {demo.url}", flush=True)
+    print(
+        f"{DEMO_NAME} (product {DEMO_PRODUCT}) has three builds; {demo.version} is installed "
+        f"in {game}.\nUpdate it with:  slipstream update {game}\n"
+        f"Roll it back with:  slipstream rollback {game}\nPress Ctrl-C to stop the server.",
+        flush=True,
+    )
+    try:
+        while demo.thread.is_alive():
+            demo.thread.join(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        demo.stop()
+    return 0
+
+
+def _run_player(args: argparse.Namespace, cancel: CancelToken) -> int:
+    bar = None if getattr(args, "no_progress", True) else TerminalProgress()
+    try:
+        doc, text = cli_player.run(args, bar or null_sink, cancel)
+    finally:
+        if bar:
+            bar.close()
+    print(json.dumps(doc, indent=2, default=str) if args.json else text)
+    return 0
+
+
+CANCELLABLE = frozenset({"publish", "promote", "install", "update", "rollback", "verify", "adopt"})
+"""The commands that look at the cancel token. Ctrl-C stops any other at once: waiting for
+a safe point that a command never checks would leave the player pressing it twice."""
+
+
+def _install_interrupt(cancel: CancelToken) -> None:
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+        print("\nstopping at the next safe point (Ctrl-C again to stop now)…", file=sys.stderr)
+
+    signal.signal(signal.SIGINT, on_interrupt)
+
+
+def _to_json(report: Any) -> str:
+    return json.dumps(report.to_json(), indent=2, default=str)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            from core.serve.server import run
+
+            return run(args.repo, args.host, args.port, sys.stdout, verbose=args.verbose)
+        if args.command == "demo":
+            return run_demo(args)
+        cancel = CancelToken()
+        if args.command in CANCELLABLE:
+            _install_interrupt(cancel)
+        if args.command not in COMMANDS:
+            return _run_player(args, cancel)
+        run_command, describe = COMMANDS[args.command]
+        bar = None if args.no_progress else TerminalProgress()
+        try:
+            report = run_command(args, bar or null_sink, cancel)
+        finally:
+            if bar:
+                bar.close()
+        print(_to_json(report) if args.json else describe(report))
+        return 0
+    except SlipstreamError as exc:
+        print(f"slipstream: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("slipstream: stopped.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader of our output went away (``| head``); nothing left to tell it.
+        sys.stderr.close()
+        return 1
+    except Exception as exc:
+        # Not a SlipstreamError: a bug of ours. The traceback goes to the log, not at the player.
+        from core.cli.crashlog import crash_line
+
+        print(crash_line("slipstream", args.command, exc), file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

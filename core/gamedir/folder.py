@@ -1,0 +1,517 @@
+"""The on-disk state of one installed game, kept in ``GAME_DIR/.slipstream/``.
+
+    state.json       what is installed (:class:`InstallState`)
+    manifests/       cached copies of the installed build's documents, opaque bytes by name
+    journal.json     present only while a commit or rollback is under way (core.gamedir.journal)
+    staging/         verified new files waiting for the commit; inside the game folder, so
+                     that the commit is a rename on one filesystem
+    downloads/       objects of an update in progress
+    rollback/<seq>/  point.json and files/: what one update replaced or deleted
+    trash/<seq>/     what a rollback moved out of the way, until the rollback finishes
+    lock             held (flock) by the one operation running on the folder
+
+Nothing here writes through a symbolic link: every path below the game folder is checked
+component by component with ``lstat`` before anything is created or moved there. A damaged
+state is a :class:`StateError`, never mistaken for "nothing installed".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import (
+    FileConflictError,
+    FormatError,
+    GameLockedError,
+    LinkInTheWayError,
+    LocalIOError,
+    StateError,
+    UnsafePathError,
+)
+from core.format import paths, zjson
+from core.format.fields import Fields
+from core.format.layout import OS_NAMES
+from core.fs import TEMP_PREFIX, atomic_write, fsync_dir
+from core.lock import FileLock
+
+META_DIR = paths.RESERVED_DIR
+STATE_FORMAT = 1
+MAX_STATE_BYTES = 1 << 30
+MAX_FILES = 2_000_000
+_DOCUMENT_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+_POINT_DIR = re.compile(r"[0-9]{1,12}")
+
+
+@dataclass(frozen=True)
+class InstalledFile:
+    """One installed file as the build's manifest describes it."""
+
+    path: str
+    """``/``-separated, valid under :func:`core.format.paths.validate`."""
+    md5: str
+    size: int
+    sha256: str | None = None
+    executable: bool = False
+    mtime_ns: int = 0
+    """The file's modification time when it was committed, for a quick verify."""
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"path": self.path, "md5": self.md5, "size": self.size}
+        if self.sha256 is not None:
+            doc["sha256"] = self.sha256
+        if self.executable:
+            doc["executable"] = True
+        doc["mtime_ns"] = self.mtime_ns
+        return doc
+
+    @staticmethod
+    def from_fields(f: Fields) -> InstalledFile:
+        _only(f, {"path", "md5", "size", "sha256", "executable", "mtime_ns"})
+        return InstalledFile(
+            path=paths.validate(f.text("path"), f"{f.where}.path"),
+            md5=f.md5("md5"),
+            size=f.integer("size"),
+            sha256=f.sha256("sha256"),
+            executable=f.flag("executable", default=False),
+            mtime_ns=f.integer("mtime_ns", lo=-(1 << 62), default=0),
+        )
+
+
+@dataclass(frozen=True)
+class InstallState:
+    """What is installed in a game folder: one build of one product, file by file."""
+
+    product: str
+    os: str
+    build_id: str
+    version_name: str
+    branch: str | None
+    lang: str
+    source: str
+    """The repository URL the build came from."""
+    files: Mapping[str, InstalledFile]
+    """By path."""
+    folders: tuple[str, ...] = ()
+    failed_patches: frozenset[tuple[str, str]] = frozenset()
+    """(md5_source, md5_target) pairs whose patch failed once and is never tried again."""
+    dlcs: tuple[str, ...] = ()
+    """DLC product ids installed with the base game (``all``: every DLC of the build)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT,
+            "product": self.product,
+            "os": self.os,
+            "build_id": self.build_id,
+            "version_name": self.version_name,
+            "branch": self.branch,
+            "lang": self.lang,
+            "source": self.source,
+            "files": [self.files[p].to_json() for p in sorted(self.files)],
+            "folders": list(self.folders),
+            "failed_patches": [list(pair) for pair in sorted(self.failed_patches)],
+            **({"dlcs": list(self.dlcs)} if self.dlcs else {}),
+        }
+
+    @staticmethod
+    def from_json(doc: object, where: str = "state.json") -> InstallState:
+        """Read a state written by :meth:`to_json`; anything else is a :class:`StateError`."""
+        try:
+            return _parse_state(Fields(doc, where))
+        except FormatError as exc:
+            raise StateError(exc.detail) from None
+
+
+def _parse_state(f: Fields) -> InstallState:
+    _only(f, set(InstallState.__dataclass_fields__) | {"format"})
+    version = f.integer("format")
+    if version != STATE_FORMAT:
+        raise FormatError(f"{f.where} has format {version}; this Slipstream reads format 1.")
+    files: dict[str, InstalledFile] = {}
+    for item in f.objects("files", MAX_FILES):
+        record = InstalledFile.from_fields(item)
+        if record.path in files:
+            raise FormatError(f"{f.where} lists {record.path!r} twice.")
+        files[record.path] = record
+    folders = tuple(
+        paths.validate(p, f"{f.where}.folders entry")
+        for p in f.texts("folders", MAX_FILES, default=True)
+    )
+    paths.check_unique(files, folders)
+    failed: set[tuple[str, str]] = set()
+    for i, pair in enumerate(f.array("failed_patches", MAX_FILES, default=True)):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise FormatError(f"{f.where}.failed_patches[{i}] should be a pair of md5s.")
+        pf = Fields({"source": pair[0], "target": pair[1]}, f"{f.where}.failed_patches[{i}]")
+        failed.add((pf.md5("source"), pf.md5("target")))
+    os_name = f.text("os")
+    if os_name not in OS_NAMES:
+        raise FormatError(f"{f.where}.os {os_name!r} is not one of {', '.join(OS_NAMES)}.")
+    return InstallState(
+        product=_nonempty(f, "product"),
+        os=os_name,
+        build_id=_nonempty(f, "build_id"),
+        version_name=f.text("version_name"),
+        branch=f.opt_text("branch"),
+        lang=f.text("lang"),
+        source=f.text("source"),
+        files=files,
+        folders=folders,
+        failed_patches=frozenset(failed),
+        dlcs=tuple(_dlc(f, d) for d in f.texts("dlcs", 10_000, default=True)),
+    )
+
+
+def _dlc(f: Fields, value: str) -> str:
+    if value != "all" and not value.isdigit():
+        raise FormatError(f"{f.where}.dlcs entry {value!r} is not a product id.")
+    return value
+
+
+def _nonempty(f: Fields, key: str) -> str:
+    value = f.text(key)
+    if not value:
+        raise FormatError(f"{f.where}.{key} is empty.")
+    return value
+
+
+def _only(f: Fields, allowed: set[str]) -> None:
+    extra = sorted(set(f.data) - allowed)
+    if extra:
+        raise FormatError(f"{f.where} has unknown fields: {', '.join(extra)}.")
+
+
+@dataclass(frozen=True)
+class RollbackPoint:
+    """What one commit replaced, kept so that a rollback needs no server."""
+
+    seq: int
+    created: float
+    from_build: str
+    """Empty when the commit was the first install."""
+    to_build: str
+    label: str
+    state_before: InstallState | None
+    """The install state before the commit; None when it was the first install."""
+    replaced: tuple[str, ...]
+    """Paths whose previous content is saved in the point (a rollback puts it back)."""
+    added: tuple[str, ...]
+    """Paths the commit created (a rollback removes them)."""
+    path: Path
+    """``.slipstream/rollback/<seq>``."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT,
+            "seq": self.seq,
+            "created": self.created,
+            "from_build": self.from_build,
+            "to_build": self.to_build,
+            "label": self.label,
+            "state_before": self.state_before.to_json() if self.state_before else None,
+            "replaced": list(self.replaced),
+            "added": list(self.added),
+        }
+
+    @staticmethod
+    def from_json(doc: object, path: Path) -> RollbackPoint:
+        where = str(path / "point.json")
+        try:
+            f = Fields(doc, where)
+            _only(f, set(RollbackPoint.__dataclass_fields__) - {"path"} | {"format"})
+            if f.integer("format") != STATE_FORMAT:
+                raise FormatError(f"{where} has an unknown format.")
+            created = f.raw("created")
+            if not isinstance(created, int | float) or isinstance(created, bool):
+                raise FormatError(f"{where}.created should be a number.")
+            before = f.raw("state_before")
+            return RollbackPoint(
+                seq=f.integer("seq"),
+                created=float(created),
+                from_build=f.text("from_build"),
+                to_build=f.text("to_build"),
+                label=f.text("label"),
+                state_before=None if before is None else _parse_state(f.obj("state_before")),
+                replaced=_paths(f, "replaced"),
+                added=_paths(f, "added"),
+                path=path,
+            )
+        except FormatError as exc:
+            raise StateError(exc.detail) from None
+
+
+def _paths(f: Fields, key: str) -> tuple[str, ...]:
+    return tuple(paths.validate(p, f"{f.where}.{key} entry") for p in f.texts(key, MAX_FILES))
+
+
+# --- never through a link ------------------------------------------------------------------
+
+
+def check_components(base: Path, parts: Sequence[str]) -> None:
+    """Refuse when an existing component of ``base/parts…`` is a symbolic link.
+
+    ``base`` itself is trusted (the user chose the game folder); below it, every component
+    that exists is checked with ``lstat`` until one is missing or is not a folder."""
+    here = base
+    for part in parts:
+        here = here / part
+        try:
+            mode = os.lstat(here).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError as exc:
+            raise LocalIOError.wrap(exc, "examine") from None
+        if stat.S_ISLNK(mode):
+            raise LinkInTheWayError(
+                f"{here} is a symbolic link. Replace it with a real folder or file, then run "
+                "the command again."
+            )
+        if not stat.S_ISDIR(mode):
+            return
+
+
+def make_dirs(base: Path, parts: Sequence[str], mode: int = 0o777) -> list[Path]:
+    """Create ``base/parts…`` one folder at a time, refusing a link or a file in the way.
+
+    Returns the folders it created, shallowest first. ``base`` must exist."""
+    created: list[Path] = []
+    here = base
+    for part in parts:
+        here = here / part
+        try:
+            os.mkdir(here, mode)
+            created.append(here)
+            continue
+        except FileExistsError:
+            pass  # already there (perhaps made by another thread): check what it is
+        except OSError as exc:
+            raise LocalIOError.wrap(exc, "create the folder") from None
+        try:
+            st_mode = os.lstat(here).st_mode
+        except OSError as exc:
+            raise LocalIOError.wrap(exc, "examine") from None
+        if stat.S_ISLNK(st_mode):
+            raise UnsafePathError(
+                f"{here} is a symbolic link; Slipstream never writes through a link."
+            )
+        if not stat.S_ISDIR(st_mode):
+            raise FileConflictError(f"{here} is a file where a folder is needed.")
+    return created
+
+
+# --- the folder ----------------------------------------------------------------------------
+
+
+class GameDir:
+    """One game folder and its ``.slipstream`` state."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._lock_owner: int | None = None
+        self._lock_depth = 0
+
+    @property
+    def meta(self) -> Path:
+        return self.root / META_DIR
+
+    @property
+    def staging(self) -> Path:
+        return self.meta / "staging"
+
+    @property
+    def downloads(self) -> Path:
+        return self.meta / "downloads"
+
+    @property
+    def state_file(self) -> Path:
+        return self.meta / "state.json"
+
+    @property
+    def journal_file(self) -> Path:
+        return self.meta / "journal.json"
+
+    @property
+    def rollback_dir(self) -> Path:
+        return self.meta / "rollback"
+
+    @property
+    def trash_dir(self) -> Path:
+        return self.meta / "trash"
+
+    def meta_dirs(self, *parts: str, mode: int = 0o777) -> Path:
+        """``.slipstream/parts…``, created as needed and never through a link."""
+        make_dirs(self.root, [META_DIR])
+        make_dirs(self.meta, parts, mode)
+        return self.meta.joinpath(*parts)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder for one operation; a second holder gets :class:`GameLockedError`.
+
+        Re-entrant in the thread that holds it, so a caller can hold the lock across
+        recover, stage and commit while each of them takes it too."""
+        me = threading.get_ident()
+        if self._lock_depth and self._lock_owner == me:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        self.meta_dirs()
+        with FileLock(self.meta / "lock", GameLockedError, "game folder lock"):
+            self._lock_owner, self._lock_depth = me, 1
+            try:
+                yield
+            finally:
+                self._lock_owner, self._lock_depth = None, 0
+
+    # --- state ---------------------------------------------------------------------------
+
+    def load_state(self) -> InstallState | None:
+        """The installed state; None when Slipstream never installed into this folder."""
+        state = self.read_state()
+        if state is None and self.rollback_points():
+            raise StateError(
+                f"{self.state_file} is missing although {self.rollback_dir} holds rollback "
+                "points, so what is installed is unknown."
+            )
+        return state
+
+    def read_state(self) -> InstallState | None:
+        """:meth:`load_state` without the check for a lost state file."""
+        check_components(self.root, [META_DIR, "state.json"])
+        data = read_if_present(self.state_file)
+        if data is None:
+            return None
+        return InstallState.from_json(read_json(data, self.state_file), str(self.state_file))
+
+    def save_state(self, state: InstallState) -> None:
+        """Replace the state atomically and durably."""
+        self.meta_dirs()
+        write_durable(self.state_file, zjson.dumps_plain(state.to_json()))
+
+    def save_document(self, name: str, data: bytes) -> None:
+        """Keep a copy of one of the installed build's documents (opaque bytes)."""
+        folder = self.meta_dirs("manifests")
+        write_durable(folder / _document_name(name), data)
+
+    def load_document(self, name: str) -> bytes | None:
+        check_components(self.root, [META_DIR, "manifests", _document_name(name)])
+        return read_if_present(self.meta / "manifests" / name)
+
+    # --- paths ---------------------------------------------------------------------------
+
+    def staged_path(self, rel: str) -> Path:
+        """Where the new version of ``rel`` is staged; its folders exist afterwards."""
+        parts = paths.validate(rel, "staged path").split("/")
+        self.meta_dirs("staging", mode=0o700)
+        make_dirs(self.staging, parts[:-1])
+        check_components(self.staging, parts)
+        return self.staging.joinpath(*parts)
+
+    def game_path(self, rel: str) -> Path:
+        """``root/rel``, after checking that no existing component of it is a link."""
+        parts = paths.validate(rel).split("/")
+        check_components(self.root, parts)
+        return self.root.joinpath(*parts)
+
+    def clear_staging(self) -> None:
+        """Remove everything staged (never following a link out of the folder)."""
+        check_components(self.root, [META_DIR, "staging"])
+        try:
+            entries = list(os.scandir(self.staging))
+        except FileNotFoundError:
+            return
+        try:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+        except OSError as exc:
+            raise LocalIOError.wrap(exc, "clear the staging folder at") from None
+
+    # --- rollback points and recovery ----------------------------------------------------
+
+    def rollback_points(self) -> list[RollbackPoint]:
+        """Every complete rollback point, newest first."""
+        check_components(self.root, [META_DIR, "rollback"])
+        try:
+            entries = list(os.scandir(self.rollback_dir))
+        except FileNotFoundError:
+            return []
+        points = []
+        for entry in entries:
+            if not (_POINT_DIR.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False)):
+                continue
+            folder = Path(entry.path)
+            data = read_if_present(folder / "point.json")
+            if data is None:
+                continue  # a commit under way (its journal says so) or an abandoned one
+            point = RollbackPoint.from_json(read_json(data, folder / "point.json"), folder)
+            if point.seq != int(entry.name):
+                raise StateError(f"{folder}/point.json says it is point {point.seq}.")
+            points.append(point)
+        return sorted(points, key=lambda p: p.seq, reverse=True)
+
+    def sweep_temporaries(self) -> None:
+        """Remove temporary files left by a write that a crash interrupted."""
+        folders = [self.meta, self.meta / "manifests"]
+        check_components(self.root, [META_DIR, "rollback"])
+        if self.rollback_dir.is_dir():
+            folders += [p for p in self.rollback_dir.iterdir() if _POINT_DIR.fullmatch(p.name)]
+        for folder in folders:
+            check_components(self.root, folder.relative_to(self.root).parts)
+            try:
+                entries = list(os.scandir(folder))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                if entry.name.startswith(TEMP_PREFIX) and entry.is_file(follow_symlinks=False):
+                    os.unlink(entry.path)
+
+
+def _document_name(name: str) -> str:
+    if not _DOCUMENT_NAME.fullmatch(name):
+        raise UnsafePathError(f"{name!r} is not a valid name for a cached document.")
+    return name
+
+
+def read_if_present(path: Path) -> bytes | None:
+    """The bytes of one of our own files; None when it does not exist."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LocalIOError.wrap(exc, "read") from None
+
+
+def read_json(data: bytes, path: Path) -> Any:
+    """Parse one of our own JSON files; a file that does not parse is a :class:`StateError`."""
+    if len(data) > MAX_STATE_BYTES:
+        raise StateError(f"{path} is larger than {MAX_STATE_BYTES} bytes.")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise StateError(f"{path} is not valid JSON.") from None
+
+
+def write_durable(path: Path, data: bytes) -> None:
+    """Write ``path`` atomically, then fsync its folder so that the rename survives a crash."""
+    try:
+        atomic_write(path, data)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        raise LocalIOError.wrap(exc, "write") from None

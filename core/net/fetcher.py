@@ -1,0 +1,415 @@
+"""The one network seam of the update engine: documents and objects over HTTP(S).
+
+:class:`Fetcher` wraps one keep-alive ``requests.Session`` that a pool of download
+threads shares. Every call is bounded by :class:`~core.net.limits.FetchLimits`:
+connect and read timeouts, an overall deadline, a slow-body watchdog, retries with
+jittered backoff, and a length cap on every body. Redirects are followed here, one hop
+at a time, so none can leave http(s) or downgrade https to http. Every foreign exception
+(requests, urllib3, http.client, OSError) is wrapped at this seam. Callers meet:
+
+* :class:`~core.errors.NotFoundError`: HTTP 404 or 410, not retried.
+* :class:`~core.errors.AccessDeniedError`: HTTP 401 or 403, not retried.
+* :class:`~core.errors.HashMismatchError`: an object's md5 was wrong on the last try.
+* :class:`~core.errors.DownloadError`: any other transport failure, once the tries, the
+  deadline or the server's ``Retry-After`` rule out success; the message lists each
+  failure. Also at once for a refused redirect or a redirect loop.
+* :class:`~core.errors.LimitExceededError`: a document larger than its cap (not retried).
+* :class:`~core.errors.FormatError`: ``get_json`` of a body that is not (zlib) JSON.
+* :class:`~core.errors.LocalIOError`: the partial file could not be written.
+* :class:`~core.errors.CancelledError`: the token was set; a partial object stays on
+  disk and the next :meth:`Fetcher.download` resumes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import ssl
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from core import __version__
+from core.errors import (
+    AccessDeniedError,
+    HashMismatchError,
+    LimitExceededError,
+    LocalIOError,
+    NotFoundError,
+    UsageError,
+)
+from core.format import zjson
+from core.net import http as wire
+from core.net.limits import (
+    FetchLimits,
+    RateLimiter,
+    Tries,
+    TryFailed,
+    Watchdog,
+    parse_retry_after,
+)
+from core.progress import NEVER_CANCELLED, CancelToken
+
+__all__ = ["DEFAULT_LIMITS", "FetchLimits", "Fetcher"]
+
+BLOCK = 1 << 20
+POOL_SIZE = 16
+DEFAULT_LIMITS = FetchLimits()
+_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _ignore(n: int) -> None:
+    """The default ``on_bytes``."""
+
+
+class _Overflow(Exception):
+    """The body went on past its cap."""
+
+
+class Fetcher:
+    """Fetches documents and objects; one instance is shared by the download threads.
+
+    ``rate_limit`` caps the body bytes per second of all threads together. A ``session``
+    passed in is used as it is (its own adapters) and left open by :meth:`close`."""
+
+    def __init__(
+        self,
+        limits: FetchLimits = DEFAULT_LIMITS,
+        *,
+        rate_limit: float | None = None,
+        session: requests.Session | None = None,
+        user_agent: str = f"slipstream/{__version__}",
+    ) -> None:
+        self.limits = limits
+        self._limiter = RateLimiter()
+        self.set_rate_limit(rate_limit)
+        self._owns_session = session is None
+        self._session = session or _new_session()
+        # identity: lengths and ranges then count the bytes we store, and no gzip bomb.
+        self._headers = {"User-Agent": user_agent, "Accept-Encoding": "identity"}
+
+    def set_rate_limit(self, bytes_per_s: float | None) -> None:
+        """Change the shared bandwidth cap (``None``: unlimited), also mid-download."""
+        if bytes_per_s is not None and not bytes_per_s > 0:
+            raise UsageError(f"The download rate limit must be above zero, not {bytes_per_s}.")
+        self._limiter.set_rate(bytes_per_s)
+
+    def close(self) -> None:
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- documents ---------------------------------------------------------------------
+
+    def get_bytes(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        what: str,
+        headers: dict[str, str] | None = None,
+        cancel: CancelToken = NEVER_CANCELLED,
+    ) -> bytes:
+        """The whole body at ``url``; LimitExceededError past ``max_bytes`` (no more than
+        ``max_bytes + 1`` bytes are ever read)."""
+        cap = min(max_bytes, self.limits.document_bytes)
+        tries = Tries(self.limits, url, what)
+        while True:
+            cancel.raise_if_cancelled()
+            try:
+                return self._get_once(cap, headers or {}, tries, cancel)
+            except TryFailed as failure:
+                tries.failed(failure, cancel)
+
+    def get_json(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        what: str,
+        headers: dict[str, str] | None = None,
+        cancel: CancelToken = NEVER_CANCELLED,
+    ) -> Any:
+        """The JSON document at ``url``, plain or zlib-compressed, inflated with a cap."""
+        body = self.get_bytes(url, max_bytes=max_bytes, what=what, headers=headers, cancel=cancel)
+        return zjson.loads(body, what, max_bytes)
+
+    def _get_once(
+        self, cap: int, headers: dict[str, str], tries: Tries, cancel: CancelToken
+    ) -> bytes:
+        with self._open(headers, tries) as response:
+            self._check_status(response, tries, ok=(200,))
+            too_big = LimitExceededError(f"{tries.what} at {tries.url} is over {cap} bytes.")
+            declared = wire.content_length(response.headers)
+            if declared is not None and declared > cap:
+                raise too_big
+            try:
+                return b"".join(self._body(response, cap, tries, cancel))
+            except _Overflow:
+                raise too_big from None
+
+    # --- objects -----------------------------------------------------------------------
+
+    def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        size: int,
+        md5: str | None = None,
+        what: str,
+        on_bytes: Callable[[int], None] = _ignore,
+        cancel: CancelToken = NEVER_CANCELLED,
+    ) -> None:
+        """Stream the ``size``-byte object at ``url`` into the partial file ``dest``.
+
+        Bytes already in ``dest`` are resumed with ``Range``; a server that ignores it or
+        answers another range makes the file start over, so no misaligned byte is kept.
+        ``dest`` never grows past ``size``. With ``md5`` the complete file is checked, and
+        a wrong one deleted and fetched again. ``on_bytes(n)`` reports each block written
+        (network bytes: a resumed prefix is not reported, a refetched block is reported
+        again). The caller renames ``dest`` once this returns."""
+        tries = Tries(self.limits, url, what)
+        while True:
+            cancel.raise_if_cancelled()
+            try:
+                with _Partial(dest) as part:
+                    actual = self._download_once(part, size, md5, tries, on_bytes, cancel)
+            except TryFailed as failure:
+                tries.failed(failure, cancel)
+                continue
+            if md5 is None or actual == md5:
+                return
+            _Partial.remove(dest)
+            damaged = HashMismatchError(
+                f"{what} from {url} had md5 {actual} instead of {md5} "
+                f"(tried {len(tries.seen) + 1} times)."
+            )
+            tries.failed(TryFailed("damaged data"), cancel, final=damaged)
+
+    def _download_once(
+        self,
+        part: _Partial,
+        size: int,
+        md5: str | None,
+        tries: Tries,
+        on_bytes: Callable[[int], None],
+        cancel: CancelToken,
+    ) -> str | None:
+        """One try; the md5 of the complete file when ``md5`` is wanted."""
+        have = part.length()
+        if have > size:
+            part.truncate(0)
+            have = 0
+        if have == size:
+            return part.md5_of_first(size) if md5 else None
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        with self._open(headers, tries) as response:
+            start = self._resume_point(response, part, have, size, tries)
+            hasher = hashlib.md5() if md5 else None
+            if hasher and start:
+                hasher = part.hasher_of_first(start)
+            written = start
+            try:
+                for block in self._body(response, size - start, tries, cancel):
+                    part.write(block)
+                    written += len(block)
+                    if hasher:
+                        hasher.update(block)
+                    on_bytes(len(block))
+            except _Overflow:
+                part.truncate(start)  # this answer was some other, longer object
+                raise TryFailed(f"more than {size} bytes") from None
+        if written < size:
+            raise TryFailed("cut short")
+        return hasher.hexdigest() if hasher else None
+
+    def _resume_point(
+        self, response: requests.Response, part: _Partial, have: int, size: int, tries: Tries
+    ) -> int:
+        """Where the body goes: ``have`` for a 206 of exactly the rest, 0 for a 200."""
+        status = response.status_code
+        if status == 416 or (
+            status == 206 and not wire.range_matches(response.headers, have, size)
+        ):
+            part.truncate(0)  # the server's idea of the object differs: start over
+            raise TryFailed("wrong byte range" if status == 206 else "HTTP 416")
+        self._check_status(response, tries, ok=(200, 206))
+        start = have if status == 206 else 0
+        part.truncate(start)
+        declared = wire.content_length(response.headers)
+        encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
+        if declared is not None and not encoded and declared != size - start:
+            raise TryFailed(f"announced {declared} bytes instead of {size - start}")
+        return start
+
+    # --- HTTP --------------------------------------------------------------------------
+
+    def _open(self, headers: dict[str, str], tries: Tries) -> requests.Response:
+        """GET ``tries.url``, following redirects ourselves; never answers a redirect."""
+        current = self._checked(tries.url, tries.url, tries)  # the same rules as a hop
+        for _hop in range(self.limits.max_redirects + 1):
+            response = self._send(current, headers, tries)
+            if response.status_code not in wire.REDIRECT_STATUSES:
+                return response
+            response.close()
+            target = self._checked(current, response.headers.get("Location", ""), tries)
+            if not wire.same_origin(current, target):
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            current = target
+        raise tries.error(f"it redirects more than {self.limits.max_redirects} times (a loop?)")
+
+    @staticmethod
+    def _checked(current: str, location: str, tries: Tries) -> str:
+        try:
+            return wire.redirect_target(current, location)
+        except wire.RefusedAddress as exc:
+            raise tries.error(f"{exc}, which is refused") from None
+
+    def _send(self, url: str, headers: dict[str, str], tries: Tries) -> requests.Response:
+        try:
+            return self._session.get(
+                url,
+                headers={**self._headers, **headers},
+                timeout=tries.timeout(),
+                stream=True,
+                allow_redirects=False,
+            )
+        except wire.BAD_ADDRESS_ERRORS as exc:
+            raise tries.error(f"the address {url} is not valid ({exc})") from exc
+        except wire.NETWORK_ERRORS as exc:
+            if wire.caused_by(exc, ssl.SSLCertVerificationError):
+                raise tries.error(f"the certificate of {url} is not trusted") from exc
+            raise TryFailed(wire.describe(exc)) from exc
+
+    def _check_status(self, response: requests.Response, tries: Tries, ok: tuple[int, ...]) -> None:
+        status = response.status_code
+        if status in ok:
+            return
+        answer = f"the server answered HTTP {status} {response.reason or ''}".rstrip()
+        if status in wire.NOT_FOUND_STATUSES:
+            raise NotFoundError(f"{tries.what} is not at {tries.url} (HTTP {status}).")
+        if status in wire.DENIED_STATUSES:
+            raise AccessDeniedError(f"{tries.what} at {tries.url}: {answer}.")
+        if status in wire.RETRY_STATUSES:
+            wait = response.headers.get("Retry-After")
+            honoured = status in wire.RETRY_AFTER_STATUSES
+            raise TryFailed(f"HTTP {status}", parse_retry_after(wait) if honoured else None)
+        raise tries.error(answer)
+
+    def _body(
+        self, response: requests.Response, limit: int, tries: Tries, cancel: CancelToken
+    ) -> Iterator[bytes]:
+        """The body in blocks as they arrive, at most ``limit`` bytes; _Overflow if more.
+
+        ``read1`` returns what one socket read brings, so the watchdog and the cancel token
+        are looked at after every read, however slowly the bytes drip in."""
+        watchdog = Watchdog(tries)
+        got = 0
+        while True:
+            cancel.raise_if_cancelled()
+            amount = min(self._limiter.block_size(BLOCK), limit - got + 1)
+            try:
+                block: bytes = response.raw.read1(amount, decode_content=True)
+            except wire.NETWORK_ERRORS as exc:
+                raise TryFailed(wire.describe(exc)) from exc
+            if not block:
+                return
+            got += len(block)
+            if got > limit:
+                raise _Overflow()
+            watchdog.check(len(block), self._limiter.take(len(block), cancel))
+            yield block
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class _Partial:
+    """The partial file of one download, opened for reading and writing (created if
+    missing, never through a symlink); every OSError becomes a LocalIOError naming it."""
+
+    def __init__(self, dest: Path) -> None:
+        self.dest = dest
+        try:
+            self._file = os.fdopen(os.open(dest, _OPEN_FLAGS, 0o644), "r+b")
+        except OSError as exc:
+            raise self._error(exc, "open") from None
+
+    def __enter__(self) -> _Partial:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._file.close()
+        except OSError as exc:
+            raise self._error(exc, "write") from None
+
+    def length(self) -> int:
+        try:
+            return self._file.seek(0, os.SEEK_END)
+        except OSError as exc:
+            raise self._error(exc, "read") from None
+
+    def truncate(self, length: int) -> None:
+        """Cut the file to ``length`` bytes and write from there on."""
+        try:
+            self._file.truncate(length)
+            self._file.seek(length)
+        except OSError as exc:
+            raise self._error(exc, "write") from None
+
+    def write(self, block: bytes) -> None:
+        try:
+            self._file.write(block)
+        except OSError as exc:
+            raise self._error(exc, "write") from None
+
+    def hasher_of_first(self, length: int) -> Any:
+        """An md5 object fed the first ``length`` bytes; the file is left at ``length``."""
+        hasher = hashlib.md5()
+        try:
+            self._file.seek(0)
+            left = length
+            while left > 0 and (block := self._file.read(min(BLOCK, left))):
+                hasher.update(block)
+                left -= len(block)
+            self._file.seek(length)
+        except OSError as exc:
+            raise self._error(exc, "read") from None
+        return hasher
+
+    def md5_of_first(self, length: int) -> str:
+        return str(self.hasher_of_first(length).hexdigest())
+
+    @staticmethod
+    def remove(dest: Path) -> None:
+        try:
+            dest.unlink(missing_ok=True)
+        except OSError as exc:
+            raise _Partial._error_for(dest, exc, "delete") from None
+
+    def _error(self, exc: OSError, action: str) -> LocalIOError:
+        return self._error_for(self.dest, exc, action)
+
+    @staticmethod
+    def _error_for(dest: Path, exc: OSError, action: str) -> LocalIOError:
+        if exc.filename is None:
+            exc.filename = str(dest)
+        return LocalIOError.wrap(exc, action)

@@ -1,0 +1,500 @@
+"""The update engine's operations: install, plan, update, rollback, verify and repair.
+
+Each operation takes the game folder's lock, first finishes or undoes whatever an
+interrupted earlier operation left (the journal), then plans (a pure function), stages
+and verifies every new file in ``.slipstream/staging``, and commits through the journal:
+the folder is always exactly the old build or exactly the new one. Every operation is
+recorded in the library with its bytes, fallbacks and phase times.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from core.errors import (
+    CancelledError,
+    InsufficientSpaceError,
+    LocalIOError,
+    SlipstreamError,
+    UnknownInstallError,
+    UsageError,
+)
+from core.format import paths
+from core.format.depot import DepotFile
+from core.gamedir import journal
+from core.gamedir.folder import GameDir, InstallState, RollbackPoint
+from core.gamedir.journal import Change, commit, rollback
+from core.gamedir.verify import VerifyReport, verify_files
+from core.gog.source import open_source
+from core.net.fetcher import Fetcher
+from core.net.source import RepoSource
+from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
+from core.update import records
+from core.update.apply import apply_plan
+from core.update.options import EngineOptions
+from core.update.plan import Hop, Plan, plan_update
+from core.update.report import OperationReport, PhaseClock
+from core.update.stage import Stager
+from core.update.target import (
+    Target,
+    adoptable,
+    cached_files,
+    fetch_target,
+    local_changes,
+    new_state,
+    patch_hops,
+    pick_build,
+)
+
+DISK_MARGIN = 16 * 2**20
+
+
+def check_space(root: Path, plan: Plan) -> None:
+    need = plan.peak_disk_bytes + plan.download_bytes + DISK_MARGIN
+    free = shutil.disk_usage(root).free
+    if free < need:
+        raise InsufficientSpaceError(
+            f"The update needs {need:,} bytes of free space in {root} at its peak, "
+            f"but only {free:,} bytes are free. Free some space and run it again."
+        )
+
+
+# --- operations ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One operation under way: its folder, options, report, clock and cancel token."""
+
+    game: GameDir
+    options: EngineOptions
+    report: OperationReport
+    clock: PhaseClock
+    cancel: CancelToken
+
+
+@contextmanager
+def _operation(
+    kind: str,
+    game: GameDir,
+    options: EngineOptions,
+    progress: ProgressSink,
+    cancel: CancelToken,
+) -> Iterator[_Run]:
+    """Time the operation, and record it in the library whatever its outcome."""
+    game_dir = game.root
+    report = OperationReport(kind, str(game_dir))
+    clock = PhaseClock(progress)
+    started = time.time()
+    outcome, error = "ok", None
+    try:
+        yield _Run(game, options, report, clock, cancel)
+    except BaseException as exc:
+        cancelled = isinstance(exc, (KeyboardInterrupt, CancelledError))
+        outcome = "cancelled" if cancelled else "failed"
+        error = str(exc)
+        raise
+    finally:
+        report.phases = clock.done()
+        report.seconds = round(time.time() - started, 3)
+        records.record(report, game_dir, started, outcome, error)
+
+
+@contextmanager
+def _staging_cleared_on_failure(game: GameDir) -> Iterator[None]:
+    """Empty ``.slipstream/staging`` when staging or the commit fails: nothing staged is
+    reused by the next run, and a failed update must leave no files behind. Downloads
+    stay (the next run resumes them), and so does staging while a journal needs it."""
+    try:
+        yield
+    except BaseException:
+        if not game.journal_file.exists():
+            with suppress(OSError, SlipstreamError):
+                game.clear_staging()
+        raise
+
+
+def make_plan(
+    game: GameDir,
+    previous: InstallState | None,
+    base: InstallState,
+    old: Mapping[str, DepotFile] | None,
+    target: Target,
+    source: RepoSource,
+    options: EngineOptions,
+    report: OperationReport,
+    local: Mapping[str, str] | None = None,
+) -> Plan:
+    """The plan from the folder as it is to ``target``, its numbers put in ``report``.
+    Patch documents that cannot be read cost the patches, not the update."""
+    if local is None:
+        local = local_changes(game, previous, old or {}) if previous else {}
+    modified = sorted(p for p, md5 in local.items() if md5)
+    hops: list[Hop] = []
+    if previous and options.use_patches and previous.build_id != target.item.build_id:
+        try:
+            hops = patch_hops(
+                source, base.product, base.os, base.lang, previous.build_id, target.item.build_id
+            )
+        except SlipstreamError as exc:
+            report.fallbacks.append(("*", f"patches unavailable: {exc}"))
+    small = target.depots[0].small_files if len(target.depots) == 1 else None
+    plan = plan_update(
+        old,
+        target.files,
+        from_build=previous.build_id if previous else None,
+        to_build=target.item.build_id,
+        hops=hops,
+        local_md5=local,
+        avoid=previous.failed_patches if previous else (),
+        use_patches=options.use_patches,
+        small_files=small,
+        keep=modified if options.keep_modified else (),
+    )
+    report.counts = plan.counts()
+    report.route = list(plan.route)
+    report.bytes_planned = plan.download_bytes
+    report.bytes_full = plan.full_bytes
+    report.modified = modified
+    return plan
+
+
+def _execute(
+    run: _Run,
+    previous: InstallState | None,
+    base: InstallState,
+    old: Mapping[str, DepotFile] | None,
+    target: Target,
+    source: RepoSource,
+    fetcher: Fetcher,
+    *,
+    local: Mapping[str, str] | None = None,
+    label: str,
+) -> InstallState:
+    """Plan, stage, verify and commit ``target`` over the current folder."""
+    game, options, report = run.game, run.options, run.report
+    clock, cancel = run.clock, run.cancel
+    clock(Progress("planning", 0, 1, "", "steps"))
+    if target.manifest.dependencies:
+        report.notes.append(
+            "Not installed (install them separately if the game needs them): "
+            + ", ".join(target.manifest.dependencies)
+        )
+    plan = make_plan(game, previous, base, old, target, source, options, report, local)
+    check_space(game.root, plan)
+    with _staging_cleared_on_failure(game):
+        stager = Stager(
+            game, source, fetcher, base.product, jobs=options.jobs, progress=clock, cancel=cancel
+        )
+        applied = apply_plan(
+            plan, game, stager, patch_jobs=options.patch_jobs, progress=clock, cancel=cancel
+        )
+        report.bytes_downloaded = stager.bytes_downloaded
+        report.patches_applied = applied.patches_applied
+        report.fallbacks += applied.fallbacks
+        for name, data in target.raw.items():
+            game.save_document(name, data)
+        state = new_state(previous, base, target, plan, game, applied.failed_pairs)
+        # A case-only rename stages the new spelling; the old one is moved out first (on a
+        # case-insensitive disk it is the same file).
+        renamed = [
+            Change(a.source_path, None)
+            for a in applied.staged
+            if a.source_path
+            and a.source_path != a.path
+            and paths.collision_key(a.source_path) == paths.collision_key(a.path)
+        ]
+        changes = renamed + [Change(a.path, a.path) for a in applied.staged]
+        changes += [Change(a.path, None) for a in plan.of_kind("deleted")]
+        cancel.raise_if_cancelled()
+        clock(Progress("committing", 0, 1, "", "steps"))
+        old_folders = set(previous.folders) if previous else set()
+        commit(
+            game,
+            changes,
+            state,
+            label=label,
+            keep_points=options.keep_points,
+            folders_to_create=target.folders,
+            folders_to_remove=sorted(old_folders - set(target.folders), reverse=True),
+        )
+    shutil.rmtree(game.downloads, ignore_errors=True)
+    return state
+
+
+def _go_to(
+    run: _Run,
+    state: InstallState,
+    build: str | None,
+    branch: str | None,
+    *,
+    verb: str = "update",
+    local: Mapping[str, str] | None = None,
+) -> tuple[InstallState, Target] | None:
+    """Take the installed game to ``build`` (default: the newest of ``branch``) through
+    the planner; ``None`` when it is there already and nothing is to be repaired."""
+    with run.options.fetcher() as fetcher:
+        source = open_source(state.source, fetcher, run.options.password)
+        item = pick_build(source.listing(state.product, state.os), build, branch)
+        run.report.to_build, run.report.version_name = item.build_id, item.version_name
+        if item.build_id == state.build_id and local is None:
+            return None
+        target = fetch_target(source, item, state.lang, state.dlcs)
+        # Going to the installed build (a repair), the fetched manifests are the installed
+        # ones: the cached copies are not needed, so a repair also mends a lost cache.
+        same = item.build_id == state.build_id
+        new = _execute(
+            run,
+            state,
+            state,
+            target.files if same else cached_files(run.game, state),
+            target,
+            source,
+            fetcher,
+            local=local,
+            label=f"{verb} {state.build_id} → {item.build_id}",
+        )
+    return new, target
+
+
+def update(
+    game_dir: Path,
+    to_build: str | None = None,
+    options: EngineOptions = EngineOptions(),
+    *,
+    progress: ProgressSink = null_sink,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> OperationReport:
+    """Update the game in ``game_dir`` to ``to_build`` (default: the newest build of its
+    branch), older builds included."""
+    game = existing_game(game_dir)
+    with _operation("update", game, options, progress, cancel) as run, game.lock():
+        report = run.report
+        report.recovered = _recover(game)
+        state = _require_state(game)
+        report.product, report.from_build = state.product, state.build_id
+        moved = _go_to(run, state, to_build, state.branch)
+        if moved is None:
+            report.up_to_date = True
+            return report
+        new, target = moved
+        records.register(game_dir, new, target.manifest.product_name(state.product))
+        return report
+
+
+def existing_game(game_dir: Path) -> GameDir:
+    """The game in ``game_dir``; refused before anything is written when there is none,
+    so pointing a command at the wrong folder leaves no trace in it."""
+    game = GameDir(game_dir)
+    if not game.meta.is_dir():
+        raise not_installed(game_dir)
+    return game
+
+
+def not_installed(game_dir: Path) -> UnknownInstallError:
+    """The error for a folder that holds no game installed by Slipstream."""
+    return UnknownInstallError(
+        f"{game_dir}: install a game into it first "
+        "(slipstream install --adopt keeps the files already there)."
+    )
+
+
+def _recover(game: GameDir) -> str | None:
+    """Finish or undo an interrupted commit or rollback, then drop what an interrupted
+    staging left behind: with no journal, staged files are never used again (an update
+    stages afresh from its verified downloads), so they would only hold disk space."""
+    message = journal.recover(game)
+    game.clear_staging()
+    return message
+
+
+def _require_state(game: GameDir) -> InstallState:
+    state = game.load_state()
+    if state is None:
+        raise not_installed(game.root)
+    return state
+
+
+def install(
+    source_url: str,
+    product: str,
+    dest: Path,
+    *,
+    build: str | None = None,
+    os_name: str = "windows",
+    lang: str = "en-US",
+    branch: str | None = None,
+    adopt: bool = False,
+    dlcs: Sequence[str] = (),
+    options: EngineOptions = EngineOptions(),
+    progress: ProgressSink = null_sink,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> OperationReport:
+    """Install a build into ``dest``, which must be empty unless ``adopt``: then files
+    already there that match the build are kept and the rest replaced (the old copies go
+    into a rollback point). ``dlcs`` adds DLC products of the build (``all``: every one);
+    later updates keep the same choice."""
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LocalIOError.wrap(exc, "create the game folder") from None
+    game = GameDir(dest)
+    with _operation("install", game, options, progress, cancel) as run, game.lock():
+        report = run.report
+        report.recovered = _recover(game)
+        if game.load_state() is not None:
+            raise UsageError(f"{dest} already holds a game installed by Slipstream; update it.")
+        if not adopt and any(p.name != ".slipstream" for p in dest.iterdir()):
+            raise UsageError(
+                f"{dest} is not empty. Choose an empty folder, or pass --adopt to keep and "
+                "reuse the game files already there."
+            )
+        with options.fetcher() as fetcher:
+            source = open_source(source_url, fetcher, options.password)
+            item = pick_build(source.listing(product, os_name), build, branch)
+            report.product, report.to_build = product, item.build_id
+            report.version_name = item.version_name
+            target = fetch_target(source, item, lang, dlcs)
+            base = InstallState(
+                product=product,
+                os=os_name,
+                build_id=item.build_id,
+                version_name=item.version_name,
+                branch=item.branch,
+                lang=lang,
+                source=source.location,
+                files={},
+                folders=(),
+                dlcs=tuple(dlcs),
+            )
+            old = adoptable(game, target) if adopt else None
+            state = _execute(
+                run, None, base, old, target, source, fetcher, local={}, label="install"
+            )
+        records.register(dest, state, target.manifest.product_name(product))
+        return report
+
+
+def plan_preview(
+    game_dir: Path, to_build: str | None = None, options: EngineOptions = EngineOptions()
+) -> tuple[Plan, OperationReport]:
+    """What an update would do and cost, without doing it."""
+    game = existing_game(game_dir)
+    report = OperationReport("plan", str(game_dir))
+    with game.lock():
+        report.recovered = _recover(game)
+        state = _require_state(game)
+        report.product, report.from_build = state.product, state.build_id
+        with options.fetcher() as fetcher:
+            source = open_source(state.source, fetcher, options.password)
+            item = pick_build(source.listing(state.product, state.os), to_build, state.branch)
+            report.to_build, report.version_name = item.build_id, item.version_name
+            target = fetch_target(source, item, state.lang, state.dlcs)
+            old = cached_files(game, state)
+            plan = make_plan(game, state, state, old, target, source, options, report)
+    return plan, report
+
+
+def rollback_game(
+    game_dir: Path,
+    to_build: str | None = None,
+    options: EngineOptions = EngineOptions(),
+    *,
+    progress: ProgressSink = null_sink,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> OperationReport:
+    """Go back to the build before the last update (from the rollback point, no server),
+    or to ``to_build``: through rollback points when they reach it, else by downloading
+    what is missing through the planner."""
+    game = existing_game(game_dir)
+    with _operation("rollback", game, options, progress, cancel) as run, game.lock():
+        report, clock = run.report, run.clock
+        report.recovered = _recover(game)
+        state = _require_state(game)
+        report.product, report.from_build = state.product, state.build_id
+        points = [p for p in game.rollback_points() if p.state_before is not None]
+        chain = _points_to(points, to_build)
+        if chain:
+            clock(Progress("restoring", 0, len(chain), "", "steps"))
+            for n, point in enumerate(chain, 1):
+                cancel.raise_if_cancelled()
+                state = rollback(game, point)
+                clock(Progress("restoring", n, len(chain), point.label, "steps"))
+        elif to_build is None:
+            raise UsageError(f"{game_dir} has no rollback point to go back to.")
+        else:
+            moved = _go_to(run, state, to_build, state.branch, verb="roll back")
+            if moved is not None:
+                state = moved[0]
+        report.to_build, report.version_name = state.build_id, state.version_name
+    records.register(game_dir, state, records.name_of(game_dir, state))
+    return report
+
+
+def _mend_cached_manifests(run: _Run, state: InstallState) -> None:
+    """Fetch the installed build's manifests again when their cached copies (which every
+    update plans from) are lost or unreadable."""
+    try:
+        cached_files(run.game, state)
+        return
+    except SlipstreamError:
+        pass
+    with run.options.fetcher() as fetcher:
+        source = open_source(state.source, fetcher, run.options.password)
+        item = pick_build(source.listing(state.product, state.os), state.build_id, None)
+        target = fetch_target(source, item, state.lang, state.dlcs)
+    for name, data in target.raw.items():
+        run.game.save_document(name, data)
+
+
+def _points_to(points: list[RollbackPoint], to_build: str | None) -> list[RollbackPoint]:
+    """The newest-first rollback points to undo to reach ``to_build`` (or just the newest)."""
+    if not points:
+        return []
+    if to_build is None:
+        return [points[0]]
+    chain = []
+    for point in points:
+        chain.append(point)
+        if point.state_before is not None and point.state_before.build_id == to_build:
+            return chain
+    return []
+
+
+def verify_game(
+    game_dir: Path,
+    *,
+    full: bool = False,
+    repair: bool = False,
+    options: EngineOptions = EngineOptions(),
+    progress: ProgressSink = null_sink,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> tuple[OperationReport, VerifyReport]:
+    """Check the installed files (quick: size and mtime; full: hashes); with ``repair``,
+    fetch only the broken ones again (resume data is ignored)."""
+    game = existing_game(game_dir)
+    kind = "repair" if repair else "verify"
+    with _operation(kind, game, options, progress, cancel) as run, game.lock():
+        report = run.report
+        report.recovered = _recover(game)
+        state = _require_state(game)
+        report.product = state.product
+        report.from_build = report.to_build = state.build_id
+        result = verify_files(game.root, state.files, full=full, progress=run.clock, cancel=cancel)
+        broken = {w.path: "" for w in result.wounds}
+        if repair and broken:
+            shutil.rmtree(game.downloads, ignore_errors=True)
+            whole_files = replace(run, options=replace(options, use_patches=False))
+            _go_to(whole_files, state, state.build_id, None, verb="repair", local=broken)
+        elif repair:
+            _mend_cached_manifests(run, state)
+        if not repair:
+            records.set_status(game_dir, "ok" if result.ok else "needs repair")
+        else:
+            records.set_status(game_dir, "ok")
+        return report, result

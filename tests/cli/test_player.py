@@ -1,0 +1,115 @@
+"""The player's commands as a user runs them: real subprocesses against a served repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.demo.sample import FileSpec, scattered_edits, write_build
+from core.publish.publisher import PublishOptions, publish
+from tests.support.helpers import serving
+
+PRODUCT = "5150"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("cli")
+    base = [FileSpec("game.exe", 1, 400_000, executable=True), FileSpec("data/a.pak", 2, 900_000)]
+    builds = [base, [scattered_edits(base[0], 3, 5), scattered_edits(base[1], 4, 6)]]
+    for n, specs in enumerate(builds, 1):
+        folder = write_build(root / f"b{n}", specs)
+        publish(
+            folder, root / "repo", PublishOptions(PRODUCT, version_name=f"2.{n}", name="Cli Game")
+        )
+    with serving(root / "repo") as url:
+        yield url
+
+
+def cli(home: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SLIPSTREAM_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "core.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_builds_and_info(served: str, tmp_path: Path) -> None:
+    listed = cli(tmp_path, "builds", "--source", served, "--product", PRODUCT)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[0].startswith("2.2") and "build 2" in listed.stdout
+    info = cli(
+        tmp_path, "info", "--source", served, "--product", PRODUCT, "--lang", "en-US", "--json"
+    )
+    doc = json.loads(info.stdout)
+    assert doc["build_id"] == "2" and doc["products"][0]["name"] == "Cli Game"
+    assert doc["disk_bytes"] == 1_300_000 and doc["download_bytes"] > 0
+
+
+def test_install_update_verify_rollback_history_list(served: str, tmp_path: Path) -> None:
+    game = tmp_path / "game"
+    home = tmp_path / "home"
+    steps = [
+        ("install", "--source", served, "--product", PRODUCT, "--dir", game, "--build", "1"),
+        ("plan", game),
+        ("update", game, "--json"),
+        ("verify", game, "--full"),
+        ("rollback", game),
+        ("history", game),
+        ("list",),
+    ]
+    out = {}
+    for step in steps:
+        result = cli(home, *step)
+        assert result.returncode == 0, (step, result.stderr)
+        out[step[0]] = result.stdout
+    assert "would download" in out["plan"] and "1 → 2" in out["plan"]
+    update = json.loads(out["update"])
+    assert update["to_build"] == "2" and update["files_patched"] == 2 and update["fallbacks"] == []
+    assert "All 2 files are intact." in out["verify"]
+    assert out["rollback"].startswith("Rolled back to build 1")
+    assert [line.split()[2] for line in out["history"].splitlines()] == [
+        "rollback",
+        "verify",
+        "update",
+        "install",
+    ]
+    assert "Cli Game" in out["list"] and "build 1" in out["list"]
+
+
+def test_player_errors_are_one_clear_line(
+    served: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GOG unreachable, and no keyring at all: still one line, naming the cause.
+    monkeypatch.setenv("SLIPSTREAM_GOG_API_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    gog = cli(tmp_path, "builds", "--source", "gog", "--product", PRODUCT)
+    assert gog.returncode == 1 and "could not connect" in gog.stderr
+    missing = cli(tmp_path, "update", tmp_path / "nowhere")
+    assert missing.returncode == 1 and "not a game that Slipstream has installed" in missing.stderr
+    dead = cli(tmp_path, "builds", "--source", "http://127.0.0.1:9", "--product", PRODUCT)
+    assert dead.returncode == 1 and "Traceback" not in dead.stderr
+    no_build = cli(
+        tmp_path,
+        "install",
+        "--source",
+        served,
+        "--product",
+        PRODUCT,
+        "--dir",
+        tmp_path / "g",
+        "--build",
+        "99",
+    )
+    assert no_build.returncode == 1 and "Build 99" in no_build.stderr
+    for result in (gog, missing, dead, no_build):
+        assert result.stderr.count("\n") == 1, result.stderr

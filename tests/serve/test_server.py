@@ -1,0 +1,605 @@
+"""Tests of ``slipstream serve`` (core/serve/server.py) over real loopback sockets.
+
+The repository is the hand-written ``mini_repo`` fixture (tests/conftest.py). ``requests``
+checks what a client sees; ``http.client`` and raw sockets send request targets that
+``requests`` would normalise (``..``, ``%2e``, backslashes, NUL).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from core.errors import RepositoryError, SlipstreamError
+from core.format import layout
+from core.serve import endpoints as serve_endpoints
+from core.serve import server as serve
+from tests.conftest import MiniRepo, gog_endpoint
+from tests.support.helpers import serving
+
+PROJECT = Path(__file__).resolve().parents[2]
+NOT_FOUND = {"error": "not_found", "error_description": ""}
+
+
+@dataclass(frozen=True)
+class Served:
+    """A server in front of ``mini_repo`` on 127.0.0.1 (test_nginx.py uses it for nginx)."""
+
+    repo: MiniRepo
+    port: int
+    session: requests.Session
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.get(self.base + path, **kwargs)
+
+
+@pytest.fixture
+def served(mini_repo: MiniRepo) -> Iterator[Served]:
+    with serving(mini_repo.root) as base, requests.Session() as session:
+        port = urlsplit(base).port
+        assert port is not None
+        yield Served(mini_repo, port, session)
+
+
+def raw_get(
+    port: int, target: str, headers: dict[str, str] | None = None, method: str = "GET"
+) -> tuple[int, Message, bytes]:
+    """Send ``target`` exactly as given (http.client does not normalise it)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.putrequest(method, target, skip_accept_encoding=True)
+        for name, value in (headers or {}).items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
+
+
+def raw_socket(port: int, request: bytes) -> bytes:
+    """Send raw bytes (even ones http.client refuses) and read until the server hangs up."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        received = b""
+        while data := sock.recv(65536):
+            received += data
+    return received
+
+
+def url(rel: str) -> str:
+    return layout.url_path(rel)
+
+
+# --- static files ---------------------------------------------------------------------
+
+
+def test_get_object_body_and_headers(served: Served) -> None:
+    rel = served.repo.chunk
+    response = served.get(url(rel))
+    assert response.status_code == 200
+    assert response.content == served.repo.objects[rel]
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    assert response.headers["Content-Length"] == str(len(served.repo.objects[rel]))
+    assert response.headers["Accept-Ranges"] == "bytes"
+    assert re.fullmatch(r'"[0-9a-f]+-[0-9a-f]+"', response.headers["ETag"])  # strong
+    assert response.headers["Last-Modified"].endswith(" GMT")
+
+
+def test_big_object_streams_whole(served: Served) -> None:
+    rel = served.repo.big_chunk
+    assert len(served.repo.objects[rel]) > 2 * serve.BLOCK_SIZE
+    with served.get(url(rel), stream=True) as response:
+        body = b"".join(response.iter_content(256 * 1024))
+    assert body == served.repo.objects[rel]
+
+
+def test_json_document_has_json_type(served: Served) -> None:
+    rel = layout.builds_rel(served.repo.product, "windows")
+    response = served.get(url(rel))
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.content == served.repo.objects[rel]  # the static file, not rewritten
+
+
+def test_head_has_headers_and_no_body(served: Served) -> None:
+    rel = served.repo.chunk
+    get = served.get(url(rel))
+    status, headers, body = raw_get(served.port, url(rel), method="HEAD")
+    assert (status, body) == (200, b"")
+    assert headers["Content-Length"] == str(len(served.repo.objects[rel]))
+    assert headers["ETag"] == get.headers["ETag"]
+    assert headers["Last-Modified"] == get.headers["Last-Modified"]
+
+
+@pytest.mark.parametrize(
+    ("header", "start", "end"),
+    [
+        ("bytes=10-19", 10, 19),
+        ("bytes=4000-", 4000, 4095),
+        ("bytes=-50", 4046, 4095),
+        ("bytes=4090-99999", 4090, 4095),
+        ("bytes=-99999", 0, 4095),
+    ],
+)
+def test_single_range_is_206(served: Served, header: str, start: int, end: int) -> None:
+    rel = served.repo.chunk
+    data = served.repo.objects[rel]
+    assert len(data) == 4096
+    response = served.get(url(rel), headers={"Range": header})
+    assert response.status_code == 206
+    assert response.headers["Content-Range"] == f"bytes {start}-{end}/4096"
+    assert response.headers["Content-Length"] == str(end - start + 1)
+    assert response.content == data[start : end + 1]
+
+
+@pytest.mark.parametrize("header", ["bytes=4096-", "bytes=5000-6000", "bytes=-0"])
+def test_unsatisfiable_range_is_416(served: Served, header: str) -> None:
+    response = served.get(url(served.repo.chunk), headers={"Range": header})
+    assert response.status_code == 416
+    assert response.headers["Content-Range"] == "bytes */4096"
+
+
+@pytest.mark.parametrize(
+    "header", ["bytes=0-1,5-6", "bytes=5-2", "bytes=abc", "items=0-1", "bytes=-", "bytes 0-1"]
+)
+def test_multi_or_malformed_range_sends_everything(served: Served, header: str) -> None:
+    rel = served.repo.chunk
+    response = served.get(url(rel), headers={"Range": header})
+    assert response.status_code == 200
+    assert "Content-Range" not in response.headers
+    assert response.content == served.repo.objects[rel]
+
+
+def test_head_ignores_range(served: Served) -> None:
+    status, headers, _ = raw_get(
+        served.port, url(served.repo.chunk), {"Range": "bytes=0-9"}, "HEAD"
+    )
+    assert status == 200
+    assert headers["Content-Length"] == "4096"
+
+
+def test_if_none_match_gives_304(served: Served) -> None:
+    rel = served.repo.chunk
+    etag = served.get(url(rel)).headers["ETag"]
+    for value in (etag, f'"other", {etag}', f"W/{etag}", "*"):
+        response = served.get(url(rel), headers={"If-None-Match": value})
+        assert response.status_code == 304, value
+        assert response.content == b""
+        assert response.headers["ETag"] == etag
+    assert served.get(url(rel), headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+def test_if_modified_since_gives_304(served: Served) -> None:
+    rel = served.repo.chunk
+    last_modified = served.get(url(rel)).headers["Last-Modified"]
+    response = served.get(url(rel), headers={"If-Modified-Since": last_modified})
+    assert response.status_code == 304
+    old = "Mon, 01 Jan 2001 00:00:00 GMT"
+    assert served.get(url(rel), headers={"If-Modified-Since": old}).status_code == 200
+
+
+def test_if_range_honoured_only_when_it_matches(served: Served) -> None:
+    rel = served.repo.chunk
+    first = served.get(url(rel))
+    etag, date = first.headers["ETag"], first.headers["Last-Modified"]
+    for validator, status in (
+        (etag, 206),
+        (date, 206),
+        ('"stale"', 200),
+        (f"W/{etag}", 200),
+        ("Mon, 01 Jan 2001 00:00:00 GMT", 200),
+    ):
+        response = served.get(url(rel), headers={"Range": "bytes=0-9", "If-Range": validator})
+        assert response.status_code == status, validator
+        assert len(response.content) == (10 if status == 206 else 4096)
+
+
+def test_keep_alive_connection_survives_every_answer(served: Served) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    rel = served.repo.chunk
+    builds = f"/products/{served.repo.product}/os/windows/builds"
+    requests_made = [
+        ("GET", url(rel), {}, 200),
+        ("HEAD", url(rel), {}, 200),
+        ("GET", "/nope", {}, 404),
+        ("GET", url(rel), {"Range": "bytes=1-2"}, 206),
+        ("GET", url(rel), {"Range": "bytes=9999-"}, 416),
+        ("HEAD", builds, {}, 200),
+        ("GET", builds, {}, 200),
+    ]
+    try:
+        for method, target, headers, status in requests_made:
+            conn.request(method, target, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            assert response.status == status, (method, target)
+    finally:
+        conn.close()
+
+
+# --- GOG endpoints --------------------------------------------------------------------
+
+
+def _builds_file(served: Served) -> dict[str, Any]:
+    rel = layout.builds_rel(served.repo.product, "windows")
+    doc: dict[str, Any] = json.loads(served.repo.objects[rel])
+    return doc
+
+
+def test_builds_links_made_absolute(served: Served) -> None:
+    expected = _builds_file(served)
+    for item in expected["items"]:
+        item["link"] = served.base + item["link"]
+    builds = f"/products/{served.repo.product}/os/windows/builds"
+    for query in ("?generation=2", "", "?&generation=2&password=x"):
+        response = served.get(builds + query)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "application/json"
+        assert response.json() == expected, query
+
+
+def test_builds_version_2_has_urls(served: Served) -> None:
+    response = served.get(
+        f"/products/{served.repo.product}/os/windows/builds?generation=2&_version=2"
+    )
+    items = response.json()["items"]
+    assert [item["build_id"] for item in items] == [served.repo.new, served.repo.old]
+    for item, original in zip(items, _builds_file(served)["items"], strict=True):
+        assert "link" not in item
+        absolute = served.base + original["link"]
+        assert item["urls"] == [gog_endpoint(absolute, absolute, {})]
+
+
+def test_builds_links_use_a_sane_host_header_only(served: Served) -> None:
+    builds = f"/products/{served.repo.product}/os/windows/builds"
+    sane = served.get(builds, headers={"Host": "cdn.example.org:8080"}).json()
+    assert sane["items"][0]["link"].startswith(
+        "http://cdn.example.org:8080/content-system/v2/meta/"
+    )
+    insane = served.get(builds, headers={"Host": "evil.example/@x"}).json()
+    assert insane["items"][0]["link"].startswith(served.base + "/content-system/v2/meta/")
+
+
+def test_builds_keeps_absolute_links(served: Served) -> None:
+    path = served.repo.root / layout.builds_rel(served.repo.product, "windows")
+    doc = _builds_file(served)
+    doc["items"][0]["link"] = "https://cdn.example.org/content-system/v2/meta/aa/bb/x"
+    path.write_text(json.dumps(doc))
+    items = served.get(f"/products/{served.repo.product}/os/windows/builds").json()["items"]
+    assert items[0]["link"] == "https://cdn.example.org/content-system/v2/meta/aa/bb/x"
+    assert items[1]["link"].startswith(served.base + "/")
+
+
+def test_builds_generation_1_is_empty(served: Served) -> None:
+    response = served.get(f"/products/{served.repo.product}/os/windows/builds?generation=1")
+    assert response.status_code == 200
+    assert response.json() == {
+        "total_count": 0,
+        "count": 0,
+        "items": [],
+        "has_private_branches": False,
+    }
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/products/1/os/windows/builds",
+        "/products/{p}/os/osx/builds",
+        "/products/{p}/os/beos/builds",
+        "/products/abc/os/windows/builds",
+    ],
+)
+def test_builds_unknown_is_json_404(served: Served, path: str) -> None:
+    response = served.get(path.format(p=served.repo.product) + "?generation=2")
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "query", ["?generation=3", "?_version=7", "?generation=2&generation=2", "?generation=%ff"]
+)
+def test_builds_bad_query_is_json_400(served: Served, query: str) -> None:
+    response = served.get(f"/products/{served.repo.product}/os/windows/builds{query}")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_patches_pair_found(served: Served) -> None:
+    repo = served.repo
+    rel = layout.patch_pair_rel(repo.product, repo.old, repo.new)
+    expected = json.loads(repo.objects[rel])
+    expected["link"] = served.base + expected["link"]
+    query = f"?_version=4&from_build_id={repo.old}&to_build_id={repo.new}"
+    response = served.get(f"/products/{repo.product}/patches{query}")
+    assert response.status_code == 200
+    assert response.json() == expected
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?_version=4&from_build_id={new}&to_build_id={old}",
+        "?_version=4&from_build_id=12&to_build_id={new}",
+        "?_version=4&from_build_id=x1&to_build_id={new}",
+    ],
+)
+def test_patches_absent_is_gog_not_found(served: Served, query: str) -> None:
+    repo = served.repo
+    response = served.get(
+        f"/products/{repo.product}/patches" + query.format(old=repo.old, new=repo.new)
+    )
+    assert response.status_code == 404
+    assert response.json() == NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    "query", ["?_version=4&from_build_id=1", "?_version=3&from_build_id=1&to_build_id=2"]
+)
+def test_patches_bad_query_is_400(served: Served, query: str) -> None:
+    response = served.get(f"/products/{served.repo.product}/patches{query}")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    ("root", "prefix"), [("", "store"), ("&root=/patches/store", "patches/store")]
+)
+def test_secure_link(served: Served, root: str, prefix: str) -> None:
+    p = served.repo.product
+    response = served.get(f"/products/{p}/secure_link?_version=2&generation=2&path=/{root}")
+    assert response.status_code == 200
+    path = f"/content-system/v2/{prefix}/{p}"
+    parameters = {"base_url": served.base, "path": path}
+    expected = [gog_endpoint(served.base + path, "{base_url}{path}", parameters)]
+    assert response.json() == {"product_id": p, "urls": expected}
+
+
+def test_secure_link_chunk_url_resolves(served: Served) -> None:
+    """A client following reference §4.4 reaches the chunk through the secure link."""
+    p, rel = served.repo.product, served.repo.chunk
+    endpoint = served.get(f"/products/{p}/secure_link?generation=2&path=/").json()["urls"][0]
+    params = dict(endpoint["parameters"])
+    params["path"] += "/" + layout.galaxy_path(rel.rsplit("/", 1)[1])
+    chunk_url = endpoint["url_format"].format(**params)
+    assert served.session.get(chunk_url).content == served.repo.objects[rel]
+
+
+def test_secure_link_unknown_product_is_404(served: Served) -> None:
+    response = served.get("/products/42/secure_link?_version=2&generation=2&path=/")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "query", ["?root=/store/other", "?path=/ab/cd", "?_version=1", "?generation=1"]
+)
+def test_secure_link_bad_query_is_400(served: Served, query: str) -> None:
+    response = served.get(f"/products/{served.repo.product}/secure_link{query}")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_dynamic_head_matches_get(served: Served) -> None:
+    builds = f"/products/{served.repo.product}/os/windows/builds?generation=2"
+    body = served.get(builds).content
+    status, headers, head_body = raw_get(served.port, builds, method="HEAD")
+    assert (status, head_body) == (200, b"")
+    assert headers["Content-Length"] == str(len(body))
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+def test_broken_document_is_500_and_server_lives_on(served: Served) -> None:
+    (served.repo.root / layout.builds_rel(served.repo.product, "windows")).write_text("{oops")
+    response = served.get(f"/products/{served.repo.product}/os/windows/builds")
+    assert response.status_code == 500
+    assert response.json()["error"] == "server_error"
+    assert "builds.json" in response.json()["error_description"]
+    assert served.get(url(served.repo.chunk)).status_code == 200
+
+
+def test_unexpected_exception_is_500_and_server_lives_on(
+    served: Served, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    def explode(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(serve_endpoints, "answer", explode)
+    response = served.get(f"/products/{served.repo.product}/os/windows/builds")
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "server_error",
+        "error_description": "Internal server error.",
+    }
+    assert "boom" in capfd.readouterr().err  # the operator still hears about it
+    monkeypatch.undo()
+    assert served.get(f"/products/{served.repo.product}/os/windows/builds").status_code == 200
+
+
+def test_other_methods_get_json_501(served: Served) -> None:
+    response = served.session.post(served.base + url(served.repo.chunk), data=b"x")
+    assert response.status_code == 501
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["error"] == "not_implemented"
+
+
+def test_quiet_unless_verbose(mini_repo: MiniRepo, capfd: pytest.CaptureFixture[str]) -> None:
+    for verbose in (False, True):
+        with serving(mini_repo.root, verbose=verbose) as base:
+            raw_get(urlsplit(base).port or 0, url(mini_repo.chunk))
+        err = capfd.readouterr().err
+        assert ('"GET /' in err) is verbose
+
+
+# --- safety ---------------------------------------------------------------------------
+
+REFUSED_TARGETS = [
+    # Traversal, encoding tricks, absolute-looking paths, control characters, and names
+    # outside the served roots: every one must be a plain JSON 404.
+    "/content-system/../../secret.txt",
+    "/products/../../secret.txt",
+    "/products/../../etc/passwd",
+    "/%2e%2e/secret.txt",
+    "/content-system/%2e%2e/%2e%2e/secret.txt",
+    "/content-system/%2E%2E%2F%2E%2E%2Fsecret.txt",
+    "/content-system/%252e%252e/%252e%252e/secret.txt",
+    "/content-system/v2/..%2f..%2f..%2fsecret.txt",
+    "//etc/passwd",
+    "/etc/passwd",
+    "/products//etc/passwd",
+    "/content-system\\..\\..\\secret.txt",
+    "/products/..\\..\\secret.txt",
+    "/products/%5c..%5c..%5csecret.txt",
+    "/products/%00/x",
+    "/products/%0a",
+    "/products/./1",
+    "/",
+    "/.slipstream/lock",
+    "/products/../.slipstream/lock",
+    "/%2eslipstream/lock",
+    "/index.html",
+    "*",
+]
+
+
+@pytest.mark.parametrize("target", REFUSED_TARGETS)
+def test_traversal_refused(served: Served, target: str) -> None:
+    status, _, body = raw_get(served.port, target)
+    assert status == 404
+    assert json.loads(body) == NOT_FOUND
+    assert served.repo.secret not in body
+
+
+def test_absolute_paths_in_the_target_refused(served: Served) -> None:
+    secret = served.repo.root.parent / "secret.txt"
+    for target in (
+        str(secret),
+        "/" + str(secret),
+        f"/products/{secret}",
+        f"http://127.0.0.1:{served.port}/../secret.txt",
+        f"http://127.0.0.1:{served.port}{url(served.repo.chunk)}",
+    ):
+        status, _, body = raw_get(served.port, target)
+        assert status == 404, target
+        assert served.repo.secret not in body
+
+
+def test_raw_control_bytes_refused(served: Served) -> None:
+    for target in (b"/products/\x00/x", b"/products/\x01", b"/products/\xff"):
+        answer = raw_socket(
+            served.port, b"GET " + target + b" HTTP/1.1\r\nConnection: close\r\n\r\n"
+        )
+        assert answer.startswith((b"HTTP/1.1 404 ", b"HTTP/1.1 400 ")), answer[:40]
+        assert served.repo.secret not in answer
+
+
+def test_percent_decoding_happens_once(served: Served) -> None:
+    rel = served.repo.chunk
+    encoded_letter = url(rel).replace("/store/", "/%73tore/")  # %73 is "s": a plain name
+    assert raw_get(served.port, encoded_letter)[0] == 200
+    encoded_slashes = "/" + rel.replace("/", "%2f")
+    assert raw_get(served.port, encoded_slashes)[0] == 404
+
+
+def test_symlinks_refused(served: Served) -> None:
+    repo = served.repo
+    chunk_parts = repo.chunk.split("/")
+    targets = [url(rel) for rel in repo.symlinks if rel.endswith(".json")]
+    targets.append(url(f"{layout.store_prefix_rel(repo.product)}/ff/" + "/".join(chunk_parts[-2:])))
+    targets.append(url(f"{layout.store_prefix_rel(repo.product)}/etc/passwd"))
+    assert len(targets) == 4
+    for target in targets:
+        status, _, body = raw_get(served.port, target)
+        assert status == 404, target
+        assert repo.secret not in body
+        assert b"root:" not in body
+
+
+def test_symlink_to_product_folder_refused(served: Served) -> None:
+    """The dynamic endpoints read their documents through the same no-symlink rule."""
+    repo = served.repo
+    (repo.root / "products" / "77").symlink_to(repo.root / "products" / repo.product)
+    for path in ("/products/77/os/windows/builds", "/products/77/secure_link?path=/"):
+        assert served.get(path).status_code == 404, path
+    query = f"?from_build_id={repo.old}&to_build_id={repo.new}"
+    assert served.get("/products/77/patches" + query).json() == NOT_FOUND
+
+
+def test_directories_are_404_without_listing(served: Served) -> None:
+    prefix = url(layout.store_prefix_rel(served.repo.product))
+    for target in (prefix, prefix + "/", "/content-system/v2", "/products", "/products/"):
+        status, _, body = raw_get(served.port, target)
+        assert status == 404, target
+        assert json.loads(body) == NOT_FOUND
+
+
+# --- run() ----------------------------------------------------------------------------
+
+
+def test_missing_repo_is_repository_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    with pytest.raises(RepositoryError, match="nowhere"):
+        serve.make_server(missing)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RepositoryError, match="--repo"):
+        serve.run(tmp_path / "file", "127.0.0.1", 0, sys.stdout)
+
+
+def test_busy_port_is_slipstream_error(mini_repo: MiniRepo) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(SlipstreamError, match=r"Could not listen on 127\.0\.0\.1"):
+            serve.make_server(mini_repo.root, "127.0.0.1", busy.getsockname()[1])
+
+
+_RUN = """
+import signal, sys
+from pathlib import Path
+from core.serve.server import run
+# A shell may start us with SIGINT ignored; the test wants Ctrl-C's normal meaning.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+sys.exit(run(Path(sys.argv[1]), "127.0.0.1", 0, sys.stdout))
+"""
+
+
+def test_run_prints_url_first_and_stops_on_ctrl_c(mini_repo: MiniRepo) -> None:
+    command = [sys.executable, "-c", _RUN, str(mini_repo.root)]
+    pipe = subprocess.PIPE
+    with subprocess.Popen(command, cwd=PROJECT, stdout=pipe, stderr=pipe, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            served_at = rf"serving {re.escape(str(mini_repo.root))} at http://127\.0\.0\.1:(\d+)\n"
+            match = re.fullmatch(served_at, first)
+            assert match, first
+            chunk = requests.get(f"http://127.0.0.1:{match[1]}{url(mini_repo.chunk)}", timeout=30)
+            assert chunk.content == mini_repo.objects[mini_repo.chunk]
+            proc.send_signal(signal.SIGINT)
+            rest, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()  # only after a failure above; leaving the block reaps it
+    assert proc.returncode == 0, err
+    assert (rest, err) == ("", "")

@@ -1,0 +1,64 @@
+"""Plain helpers several test files share; fixtures live in conftest.py.
+
+Import it as ``from tests.support.helpers import tree``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from core.format import layout
+from core.serve.server import make_server
+
+COMMIT_POINTS = [
+    "journal-written",
+    "commit-backup",
+    "commit-replace",
+    "commit-folders",
+    "commit-point-written",
+    "commit-state-saved",
+    "journal-done",
+    "commit-cleaned",
+    "journal-removed",
+]
+"""core.gamedir.journal's crash points in a commit, in order, named here independently of it."""
+ROLLBACK_POINTS = [
+    "rollback-journal-written",
+    "rollback-trash",
+    "rollback-restore",
+    "rollback-folders",
+    "rollback-point-dropped",
+    "rollback-state-saved",
+    "rollback-journal-done",
+    "rollback-cleaned",
+    "rollback-journal-removed",
+]
+"""core.gamedir.journal's crash points in a rollback, in order."""
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every file below ``root`` outside Slipstream's own state (.slipstream), with its md5."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and layout.STATE_DIR not in p.relative_to(root).parts
+    }
+
+
+@contextmanager
+def serving(repo: Path, *, verbose: bool = False) -> Iterator[str]:
+    """``slipstream serve`` (core.serve.server.make_server) for ``repo`` on 127.0.0.1, port 0, in a
+    thread; yields the base URL and stops the server (and its thread) on the way out."""
+    server = make_server(repo, verbose=verbose)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
