@@ -78,6 +78,41 @@ class PublishError(SlipstreamError):
     """The build folder cannot be published."""
 
 
+# --- signed repositories (docs/signing.md) ---------------------------------------------
+
+
+class TrustError(RepositoryError):
+    """The repository's signed metadata was refused, so nothing was downloaded or changed."""
+
+
+class TamperedError(TrustError):
+    """A repository document does not match its signature (tampered with on a mirror or on the way), so it was refused and nothing was changed; use the publisher's own address."""  # noqa: E501
+
+
+class RollbackAttackError(TrustError):
+    """The repository offered older signed metadata than this computer has already seen (a rollback attack), so nothing was changed; use an up-to-date mirror or the publisher's address."""  # noqa: E501
+
+
+class FrozenMetadataError(TrustError):
+    """The repository's signed metadata has expired (a freeze attack, or the publisher's timestamp job stopped), so nothing was changed; ask the publisher to run slipstream timestamp."""  # noqa: E501
+
+
+class MixAndMatchError(TrustError):
+    """The repository's signed snapshot and targets do not belong together (a mix-and-match attack), so nothing was changed; use the publisher's own address."""  # noqa: E501
+
+
+class SigningRemovedError(TrustError):
+    """This game's repository was signed but no longer serves signed metadata (stripped by a mirror or an attacker), so nothing was changed; use the publisher's own address."""  # noqa: E501
+
+
+class SigningKeysError(UsageError):
+    """The repository's signing keys cannot be used as asked; nothing was written."""
+
+
+class UnsignedWriteError(SigningKeysError):
+    """This repository is signed: pass --keys DIR (or set SLIPSTREAM_KEYS) so the change is signed; nothing was written."""  # noqa: E501
+
+
 # --- patches ---------------------------------------------------------------------------
 
 

@@ -15,8 +15,9 @@ TEMP_PREFIX = ".tmp-"
 """Every temporary file a durable write makes starts with this; sweeps may delete them."""
 
 
-def atomic_write(path: Path, data: bytes, fsync: bool = True) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+def atomic_write(path: Path, data: bytes, fsync: bool = True, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename; the file gets
+    ``mode`` before it has its name (0o600 for a private key is never readable by others)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
     try:
@@ -25,7 +26,7 @@ def atomic_write(path: Path, data: bytes, fsync: bool = True) -> None:
             if fsync:
                 out.flush()
                 os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -7,6 +7,7 @@ The layers, lowest first (docs/architecture.md draws them):
 - the kernel, the modules in core/ itself (errors, progress, units, fs, lock, crashpoint);
 - ``format`` (the wire format, pure) and, above it, ``delta`` (patch codecs and their
   worker pool) and ``net`` (the transport seam, HTTP rules, bounds, the repository source);
+- ``trust`` (signed repositories: TUF metadata verified through the transport seam);
 - ``gog`` (GOG's hosts as a source plug-in), ``gamedir`` (what lives in a game's
   ``.slipstream/``) and ``library`` (the player's database and settings);
 - ``update`` (the operations), and on the server side ``publish`` and ``serve``;
@@ -29,25 +30,26 @@ ALLOWED: dict[str, set[str]] = {
     "format": {"kernel"},
     "delta": {"kernel", "format"},
     "net": {"kernel", "format"},
-    "gog": {"kernel", "format", "net"},
+    "trust": {"kernel", "format", "net"},
+    "gog": {"kernel", "format", "net", "trust"},
     "gamedir": {"kernel", "format"},
     "library": {"kernel", "format"},
-    "update": {"kernel", "format", "delta", "net", "gog", "gamedir", "library"},
-    "publish": {"kernel", "format", "delta"},
+    "update": {"kernel", "format", "delta", "net", "trust", "gog", "gamedir", "library"},
+    "publish": {"kernel", "format", "delta", "trust"},
     "serve": {"kernel", "format"},
-    "demo": {"kernel", "format", "gamedir", "library", "update", "publish", "serve"},
+    "demo": {"kernel", "format", "trust", "gamedir", "library", "update", "publish", "serve"},
     "cli": {
         "kernel",
-        *("format", "delta", "net", "gog", "gamedir", "library", "update"),
+        *("format", "delta", "net", "trust", "gog", "gamedir", "library", "update"),
         *("publish", "serve", "demo"),
     },
     "gui": {
         "kernel",
-        *("format", "delta", "net", "gog", "gamedir", "library", "update"),
+        *("format", "delta", "net", "trust", "gog", "gamedir", "library", "update"),
         *("publish", "serve", "demo", "cli"),
     },
 }
-CLIENT_SIDE = {"format", "delta", "net", "gog", "gamedir", "library", "update"}
+CLIENT_SIDE = {"format", "delta", "net", "trust", "gog", "gamedir", "library", "update"}
 KERNEL_MAX_MODULES = 8
 
 

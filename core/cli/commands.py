@@ -19,6 +19,7 @@ from typing import Any
 
 from core import __version__
 from core.cli import player as cli_player
+from core.cli import signing as cli_signing
 from core.cli.player import PUBLIC, branch_of, common_options
 from core.cli.termprogress import TerminalProgress
 from core.errors import SlipstreamError
@@ -46,6 +47,7 @@ def _publish_options(parser: argparse.ArgumentParser) -> None:
         default="",
         help="write absolute links under this URL (for plain web servers and CDNs)",
     )
+    cli_signing.keys_option(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="delete objects only after they were unreferenced this long (default 1 day)",
     )
     p.add_argument("--dry-run", action="store_true", help="report what would go, change nothing")
+    cli_signing.keys_option(p)
     common_options(p)
+    cli_signing.add_parsers(sub, common_options)
 
     p = sub.add_parser("serve", help="serve a repository over HTTP")
     p.add_argument("--repo", required=True, type=Path)
@@ -234,6 +238,8 @@ COMMANDS: dict[str, tuple[Callable[..., Any], Callable[[Any], str]]] = {
     "publish": (cmd_publish, describe_publish),
     "promote": (cmd_promote, describe_promote),
     "prune": (cmd_prune, describe_prune),
+    "keys": (cli_signing.cmd_keys, cli_signing.describe_signing),
+    "timestamp": (cli_signing.cmd_timestamp, cli_signing.describe_signing),
 }
 
 
@@ -310,7 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_command, describe = COMMANDS[args.command]
         bar = None if args.no_progress else TerminalProgress()
         try:
-            report = run_command(args, bar or null_sink, cancel)
+            if args.command in cli_signing.SIGNED_COMMANDS:
+                with cli_signing.signed_writes(args):
+                    report = run_command(args, bar or null_sink, cancel)
+            else:
+                report = run_command(args, bar or null_sink, cancel)
         finally:
             if bar:
                 bar.close()

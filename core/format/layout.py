@@ -19,10 +19,12 @@ OS_NAMES = ("windows", "osx", "linux")
 
 CONTENT_ROOT = "content-system/v2"
 PRODUCTS_ROOT = "products"
+METADATA_ROOT = "metadata"
+"""Signed TUF metadata (root, targets, snapshot, timestamp) of a signed repository."""
 STATE_DIR = ".slipstream"
 """Publisher state (lock, patch cache, object ages); never served."""
 
-SERVED_ROOTS = (CONTENT_ROOT + "/", PRODUCTS_ROOT + "/")
+SERVED_ROOTS = (CONTENT_ROOT + "/", PRODUCTS_ROOT + "/", METADATA_ROOT + "/")
 """The only path prefixes the server answers; everything else is a 404."""
 
 
