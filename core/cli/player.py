@@ -41,6 +41,16 @@ def _product_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--os", default="windows", choices=layout.OS_NAMES)
 
 
+def _trust_root(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trust-root",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the repository's root.json from its publisher: refuse anything it did not sign",
+    )
+
+
 def _password(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--password",
@@ -79,6 +89,7 @@ def add_parsers(sub: Any) -> None:
     _product_options(p)
     p.add_argument("--branch", default=None, help=f"only this branch ('{PUBLIC}': the default)")
     _password(p)
+    _trust_root(p)
     common_options(p)
 
     p = sub.add_parser("info", help="describe a build without installing it")
@@ -87,6 +98,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--lang", default="en-US")
     p.add_argument("--branch", default=PUBLIC)
     _password(p)
+    _trust_root(p)
     common_options(p)
 
     p = sub.add_parser("install", help="install a build into an empty folder")
@@ -108,6 +120,7 @@ def add_parsers(sub: Any) -> None:
         help="also install this DLC (repeat it; 'all' for every DLC of the build)",
     )
     _password(p)
+    _trust_root(p)
     _engine_options(p)
     common_options(p)
 
@@ -188,6 +201,8 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
             return doc.to_json(), describe_operation(doc)
         return doc, text
     if command == "install":
+        if args.trust_root is not None:
+            _pin_before_install(args.dir, args.trust_root)
         report = engine.install(
             args.source,
             args.product,
@@ -232,13 +247,33 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
     return _list()
 
 
+def _pin_before_install(game_dir: Path, root_file: Path) -> None:
+    """``install --trust-root``: trust the publisher's root before anything is fetched.
+    A folder that already holds a game keeps its pin (install refuses it anyway)."""
+    from core.errors import LocalIOError
+    from core.gamedir.folder import GameDir
+    from core.trust.pins import PIN_DIR, pin_root
+
+    game = GameDir(game_dir)
+    if game.state_file.exists():
+        return
+    try:
+        game_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LocalIOError.wrap(exc, "create the game folder") from None
+    pin_root(game.meta_dirs(PIN_DIR), root_file)
+
+
 def _browse(args: argparse.Namespace) -> tuple[Any, str]:
     from core.gog.source import open_source
     from core.net.fetcher import Fetcher
+    from core.trust.pins import browsing_pins
+    from core.trust.source import signing_of
     from core.update.target import pick_build
 
-    with Fetcher() as fetcher:
-        source = open_source(args.source, fetcher, args.password)
+    with Fetcher() as fetcher, browsing_pins(args.trust_root) as pins:
+        source = open_source(args.source, fetcher, args.password, pins)
+        signing = signing_of(source)
         listing = source.listing(args.product, args.os)
         if args.command == "builds":
             items = [
@@ -246,7 +281,7 @@ def _browse(args: argparse.Namespace) -> tuple[Any, str]:
                 for i in listing.items
                 if args.branch is None or i.branch == branch_of(args.branch)
             ]
-            rows = [i.to_json() for i in items]
+            rows = [{**i.to_json(), **signing.to_json()} for i in items]
             lines = [
                 f"{i.version_name or '(no name)':<20} build {i.build_id:<20} "
                 f"{i.branch or PUBLIC:<10} {i.date_published[:10]}"
@@ -260,7 +295,10 @@ def _browse(args: argparse.Namespace) -> tuple[Any, str]:
                 )
             if listing.has_private_branches and not args.password:
                 lines.append("(this game has private branches: --password shows them)")
-            return rows, "\n".join(lines) or "No builds."
+            if not items:
+                lines.insert(0, "No builds.")
+            lines.append(f"repository: {signing.describe()}")
+            return rows, "\n".join(lines)
         item = pick_build(listing, args.build, branch_of(args.branch))
         # The build manifest alone says it all; depot manifests can be large.
         manifest = source.build_manifest(item)
@@ -290,6 +328,7 @@ def _browse(args: argparse.Namespace) -> tuple[Any, str]:
         "download_bytes": download,
         "disk_bytes": disk,
         "dependencies": list(manifest.dependencies),
+        **signing.to_json(),
     }
     text = "\n".join(
         [
@@ -298,6 +337,7 @@ def _browse(args: argparse.Namespace) -> tuple[Any, str]:
             f"  products: {', '.join(p.name for p in manifest.products)}",
             f"  languages: {', '.join(languages)}",
             f"  {args.lang}: download {format_bytes(download)}, on disk {format_bytes(disk)}",
+            f"  repository: {signing.describe()}",
         ]
         + (
             [f"  dependencies (listed, not installed): {', '.join(manifest.dependencies)}"]
@@ -406,13 +446,16 @@ def _history(game_dir: Path) -> tuple[Any, str]:
 
 def _list() -> tuple[Any, str]:
     from core.library.db import Library
+    from core.trust.pins import install_signing
 
     with Library.open() as library:
         installs = library.installs()
-    doc = [{**r.__dict__, "path": str(r.path)} for r in installs]
+    rows = [(r, install_signing(r.path)) for r in installs]
+    doc = [{**r.__dict__, "path": str(r.path), **s.to_json()} for r, s in rows]
     lines = [
-        f"{r.name:<30} {r.version_name:<12} build {r.build_id:<10} {r.status:<14} {r.path}"
-        for r in installs
+        f"{r.name:<30} {r.version_name:<12} build {r.build_id:<10} {r.status:<14} "
+        f"{s.describe():<34} {r.path}"
+        for r, s in rows
     ]
     return doc, "\n".join(lines) or "No games installed yet."
 

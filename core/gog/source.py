@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -46,6 +47,7 @@ from core.gog.auth import SERVICE, Account, keyring_call, scrub
 from core.gog.hosts import GogHosts
 from core.net.fetcher import Fetcher
 from core.net.source import LISTING_BYTES, RepoSource, secure_link_path
+from core.trust.source import open_repository
 
 GOG = "gog"
 """What ``--source`` and an install's state call GOG's own hosts."""
@@ -54,11 +56,15 @@ LINK_MARGIN = 300.0
 """Seconds before a secure link's ``expires_at`` that a new one is fetched."""
 
 
-def open_source(location: str, fetcher: Fetcher, password: str | None = None) -> RepoSource:
-    """The source an install names: GOG itself for ``"gog"``, else a repository URL."""
+def open_source(
+    location: str, fetcher: Fetcher, password: str | None = None, pins: Path | None = None
+) -> RepoSource:
+    """The source an install names: GOG itself for ``"gog"``, else a repository URL, read
+    through its signed metadata when it has any (``pins``: the install's trusted root,
+    see core/trust/source.py)."""
     if location == GOG:
         return GogSource(fetcher, password=password)
-    return RepoSource(location, fetcher)
+    return open_repository(location, fetcher, pins)
 
 
 def _password_key(product: str) -> str:

@@ -34,6 +34,7 @@ from core.gog.source import open_source
 from core.net.fetcher import Fetcher
 from core.net.source import RepoSource
 from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
+from core.trust.pins import PIN_DIR
 from core.update import records
 from core.update.apply import apply_plan
 from core.update.options import EngineOptions
@@ -52,6 +53,11 @@ from core.update.target import (
 )
 
 DISK_MARGIN = 16 * 2**20
+
+
+def pins_of(game: GameDir) -> Path:
+    """Where the game keeps its repository's trusted signed metadata (core/trust/pins.py)."""
+    return game.meta / PIN_DIR
 
 
 def check_space(root: Path, plan: Plan) -> None:
@@ -239,7 +245,7 @@ def _go_to(
     """Take the installed game to ``build`` (default: the newest of ``branch``) through
     the planner; ``None`` when it is there already and nothing is to be repaired."""
     with run.options.fetcher() as fetcher:
-        source = open_source(state.source, fetcher, run.options.password)
+        source = open_source(state.source, fetcher, run.options.password, pins_of(run.game))
         item = pick_build(source.listing(state.product, state.os), build, branch)
         run.report.to_build, run.report.version_name = item.build_id, item.version_name
         if item.build_id == state.build_id and local is None:
@@ -355,7 +361,7 @@ def install(
                 "reuse the game files already there."
             )
         with options.fetcher() as fetcher:
-            source = open_source(source_url, fetcher, options.password)
+            source = open_source(source_url, fetcher, options.password, pins_of(game))
             item = pick_build(source.listing(product, os_name), build, branch)
             report.product, report.to_build = product, item.build_id
             report.version_name = item.version_name
@@ -391,7 +397,7 @@ def plan_preview(
         state = _require_state(game)
         report.product, report.from_build = state.product, state.build_id
         with options.fetcher() as fetcher:
-            source = open_source(state.source, fetcher, options.password)
+            source = open_source(state.source, fetcher, options.password, pins_of(game))
             item = pick_build(source.listing(state.product, state.os), to_build, state.branch)
             report.to_build, report.version_name = item.build_id, item.version_name
             target = fetch_target(source, item, state.lang, state.dlcs)
@@ -445,7 +451,7 @@ def _mend_cached_manifests(run: _Run, state: InstallState) -> None:
     except SlipstreamError:
         pass
     with run.options.fetcher() as fetcher:
-        source = open_source(state.source, fetcher, run.options.password)
+        source = open_source(state.source, fetcher, run.options.password, pins_of(run.game))
         item = pick_build(source.listing(state.product, state.os), state.build_id, None)
         target = fetch_target(source, item, state.lang, state.dlcs)
     for name, data in target.raw.items():

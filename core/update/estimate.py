@@ -16,7 +16,7 @@ from core.errors import SlipstreamError
 from core.format.builds import BuildItem
 from core.gog.source import open_source
 from core.progress import NEVER_CANCELLED, CancelToken
-from core.update.engine import existing_game, make_plan, not_installed
+from core.update.engine import existing_game, make_plan, not_installed, pins_of
 from core.update.options import EngineOptions
 from core.update.report import OperationReport
 from core.update.target import cached_files, fetch_target
@@ -49,7 +49,7 @@ def estimate_costs(
     old = cached_files(game, state)
     costs: dict[str, Cost | SlipstreamError] = {}
     with options.fetcher() as fetcher:
-        source = open_source(state.source, fetcher, options.password)
+        source = open_source(state.source, fetcher, options.password, pins_of(game))
         for item in items:
             cancel.raise_if_cancelled()
             if item.build_id == state.build_id or item.generation != 2:

@@ -1,0 +1,153 @@
+"""A repository read through its signed metadata, and the choice between signed and not.
+
+:func:`open_repository` decides: an install that pinned a root (``pins`` holds it) is
+always read through :class:`SignedRepoSource`, and refused if the repository stopped
+signing; a repository seen for the first time that publishes ``metadata/root.json`` is
+trusted on first use (pinned into ``pins`` once its metadata checks out); any other is an
+unsigned :class:`~core.net.source.RepoSource`, as before.
+
+:class:`SignedRepoSource` answers the same calls as RepoSource, from the static documents
+(``builds.json``, ``patches/A/B.json``, ``secure_link.json``) instead of GOG's dynamic
+endpoints, because only the static files are signed: each is fetched capped at its signed
+length and refused unless its sha256 matches, before it is parsed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from core.errors import FormatError, LocalIOError, NotFoundError, TamperedError
+from core.format import layout, zjson
+from core.format.builds import BuildsListing, Endpoint, parse_builds_listing, parse_secure_link
+from core.format.fields import LIMITS
+from core.format.graph import PatchGraph, parse_graph
+from core.format.patch import PatchIndex, parse_patch_index
+from core.net.fetcher import Fetcher
+from core.net.source import LISTING_BYTES, RepoSource
+from core.trust.client import SignedRepository, check_target
+from core.trust.names import ROOT_FILE, SIGNED, UNSIGNED, Signing
+from core.trust.pins import is_pinned
+
+
+def signing_of(source: RepoSource) -> Signing:
+    """Whether ``source`` is read through signed metadata."""
+    if isinstance(source, SignedRepoSource):
+        return Signing(SIGNED, tuple(source.signed.root_key_ids))
+    return Signing(UNSIGNED)
+
+
+class SignedRepoSource(RepoSource):
+    """A repository whose every document is checked against ``signed`` before use."""
+
+    def __init__(self, base_url: str, fetcher: Fetcher, signed: SignedRepository) -> None:
+        super().__init__(base_url, fetcher)
+        self.signed = signed
+
+    def rel_of(self, url: str) -> str:
+        """The repository path of a document URL (root-relative, or absolute under the
+        repository or a CDN that mirrors its layout)."""
+        path = urlsplit(url).path
+        base = urlsplit(self.base_url).path.rstrip("/")
+        if url.startswith(self.base_url + "/"):
+            return path[len(base) + 1 :]
+        marker = f"/{layout.CONTENT_ROOT}/"
+        if marker in path:
+            return path[path.index(marker) + 1 :]
+        raise TamperedError(f"(the link {url} points outside the signed repository).")
+
+    def signed_document(self, rel: str, what: str, cap: int, url: str | None = None) -> Any:
+        """The JSON document ``rel``, checked against its signed hashes; ``None`` when the
+        signed metadata does not list it (so the repository does not publish it)."""
+        info = self.signed.target(rel)
+        if info is None:
+            return None
+        if info.length > cap:
+            raise FormatError(f"The {what} is over {cap} bytes.")
+        url = url or f"{self.base_url}/{rel}"
+        data = self.fetcher.get_bytes(url, max_bytes=info.length, what=what)
+        check_target(info, data, what)
+        return zjson.loads(data, what, cap)
+
+    def _json(self, url: str, what: str, cap: int = LIMITS.document_bytes) -> Any:
+        rel = self.rel_of(url)
+        doc = self.signed_document(rel, what, cap, url)
+        if doc is None:
+            raise TamperedError(f"(the {what}, {rel}, is not in the signed metadata).")
+        return doc
+
+    def listing(self, product: str, os_name: str) -> BuildsListing:
+        what = f"the builds list of product {product}"
+        doc = self.signed_document(layout.builds_rel(product, os_name), what, LISTING_BYTES)
+        if doc is None:
+            raise NotFoundError(
+                f"{self.base_url} has no builds of product {product} for {os_name}."
+            )
+        return parse_builds_listing(doc, f"builds list of product {product}")
+
+    def graph(self, product: str, os_name: str) -> PatchGraph | None:
+        doc = self.signed_document(
+            layout.graph_rel(product, os_name), "the version graph", LISTING_BYTES
+        )
+        return None if doc is None else parse_graph(doc, "graph.json")
+
+    def patch_index(self, product: str, from_build: str, to_build: str) -> PatchIndex | None:
+        what = f"patch {from_build}→{to_build}"
+        rel = layout.patch_pair_rel(product, from_build, to_build)
+        doc = self.signed_document(rel, what, LISTING_BYTES)
+        return None if doc is None else parse_patch_index(doc, what)
+
+    def endpoints(self, product: str, patches: bool = False) -> list[Endpoint]:
+        key = (product, patches)
+        with self._lock:
+            if key in self._links:
+                return self._links[key]
+        rel = layout.secure_link_rel(product, patches)
+        doc = self.signed_document(rel, "the secure link", LISTING_BYTES)
+        if doc is None:
+            raise TamperedError(f"(the secure link, {rel}, is not in the signed metadata).")
+        ordered = parse_secure_link(doc, "secure_link").ordered()
+        with self._lock:
+            self._links[key] = ordered
+        return ordered
+
+
+def published_root(base_url: str, fetcher: Fetcher) -> bytes | None:
+    """The repository's current root metadata, or ``None`` if it publishes none."""
+    url = f"{base_url.rstrip('/')}/{layout.METADATA_ROOT}/{ROOT_FILE}"
+    try:
+        return fetcher.get_bytes(url, max_bytes=2**20, what="the repository's root metadata")
+    except NotFoundError:
+        return None
+
+
+def open_repository(location: str, fetcher: Fetcher, pins: Path | None = None) -> RepoSource:
+    """The source for the repository at ``location``; see the module doc. ``pins`` is the
+    folder of an install's trusted metadata (``None``: browse, trusting nothing lasting)."""
+    base = location.rstrip("/")
+    if pins is not None and is_pinned(pins):
+        signed = SignedRepository(base, fetcher, pins, bootstrap=None)
+        signed.refresh()
+        return SignedRepoSource(base, fetcher, signed)
+    root = published_root(base, fetcher)
+    if root is None:
+        return RepoSource(base, fetcher)
+    folder = pins if pins is not None else Path(tempfile.mkdtemp(prefix="slipstream-trust-"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        signed = SignedRepository(base, fetcher, folder, bootstrap=root)
+        signed.refresh()
+    except OSError as exc:
+        raise LocalIOError.wrap(exc, "store signed metadata") from None
+    except BaseException:
+        # Nothing is trusted from a refused first contact: no half pin stays behind.
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    source = SignedRepoSource(base, fetcher, signed)
+    if pins is None:
+        weakref.finalize(source, shutil.rmtree, folder, True)
+    return source
