@@ -102,7 +102,7 @@ class MixAndMatchError(TrustError):
 
 
 class SigningRemovedError(TrustError):
-    """This game's repository was signed but no longer serves signed metadata (stripped by a mirror or an attacker), so nothing was changed; use the publisher's own address."""  # noqa: E501
+    """This game's repository is pinned as signed but serves no signed metadata (stripped by a mirror or an attacker), so nothing was changed; use the publisher's own address."""  # noqa: E501
 
 
 class SigningKeysError(UsageError):

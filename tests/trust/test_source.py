@@ -196,7 +196,7 @@ def test_a_pinned_repository_stripped_of_its_metadata_is_refused(
     folder, _ = mirror
     signed.serve_state(3, folder)
     shutil.rmtree(folder / layout.METADATA_ROOT)
-    assert "no longer serves signed metadata" in refused(installed, SigningRemovedError)
+    assert "serves no signed metadata" in refused(installed, SigningRemovedError)
 
 
 def test_a_refused_first_contact_pins_nothing(
