@@ -33,7 +33,9 @@ from core.trust.names import SIGNED, UNSIGNED
 from core.trust.pins import PIN_DIR, install_signing
 from core.trust.source import SignedRepoSource, signing_of
 from core.update.engine import install, rollback_game, update
+from tests.support import gogreader
 from tests.support.helpers import serving, tree
+from tests.support.nginxrun import running_nginx
 from tests.support.signed import PRODUCT, SignedRepo, make_signed_repo, publish_signed
 
 pytestmark = pytest.mark.usefixtures("home")
@@ -270,3 +272,29 @@ def test_a_threshold_of_two_needs_both_signatures(mirror: tuple[Path, str], tmp_
     assert "signature" in refused(game, TamperedError)
     current.write_bytes(good)
     assert update(game).to_build == "2"
+
+
+@pytest.mark.nginx
+def test_nginx_serves_a_signed_repository_to_the_client(signed: SignedRepo, tmp_path: Path) -> None:
+    with running_nginx(signed.root, tmp_path / "nginx") as port:
+        game = tmp_path / "game"
+        install(f"http://127.0.0.1:{port}", PRODUCT, game)
+    assert tree(game) == tree(signed.builds[2])
+    assert install_signing(game).state == SIGNED
+
+
+def test_a_gog_client_ignores_the_signatures(
+    signed: SignedRepo, mirror: tuple[Path, str], tmp_path: Path
+) -> None:
+    folder, url = mirror
+    signed.serve_state(3, folder)
+    src = gogreader.HttpSource(url)
+    listed = gogreader.list_builds(src, PRODUCT, "windows")
+    assert [b["build_id"] for b in listed] == ["3", "2", "1"]
+    out = tmp_path / "rebuilt"
+    gogreader.rebuild(src, PRODUCT, "3", "windows", out)
+    assert tree(out) == tree(signed.builds[2])
+    install = tmp_path / "patched"
+    shutil.copytree(signed.builds[1], install)
+    assert gogreader.apply_patch(src, PRODUCT, "2", "3", "windows", install)
+    assert tree(install) == tree(signed.builds[2])
