@@ -41,6 +41,8 @@ class SignedRepository:
         self, base_url: str, fetcher: Fetcher, metadata_dir: Path, bootstrap: bytes | None
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.metadata_dir = metadata_dir
+        self._transport = fetcher
         self._fetcher = MetadataFetcher(fetcher)
         with refusals(self._fetcher):
             self._updater = Updater(
@@ -56,6 +58,12 @@ class SignedRepository:
         with refusals(self._fetcher):
             self._updater.refresh()
         self._refreshed = True
+
+    def renewed(self) -> SignedRepository:
+        """The repository's metadata loaded afresh, from what this one trusts now."""
+        fresh = SignedRepository(self.base_url, self._transport, self.metadata_dir, None)
+        fresh.refresh()
+        return fresh
 
     def target(self, rel: str) -> TargetFile | None:
         """The signed length and hashes of the repository file ``rel``, or ``None`` when

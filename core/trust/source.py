@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from core.errors import FormatError, LocalIOError, NotFoundError, TamperedError
+from tuf.api.metadata import TargetFile
+
+from core.errors import (
+    FormatError,
+    LimitExceededError,
+    LocalIOError,
+    NotFoundError,
+    TamperedError,
+)
 from core.format import layout, zjson
 from core.format.builds import BuildsListing, Endpoint, parse_builds_listing, parse_secure_link
 from core.format.fields import LIMITS
@@ -47,6 +55,7 @@ class SignedRepoSource(RepoSource):
     def __init__(self, base_url: str, fetcher: Fetcher, signed: SignedRepository) -> None:
         super().__init__(base_url, fetcher)
         self.signed = signed
+        self._renewed = False
 
     def rel_of(self, url: str) -> str:
         """The repository path of a document URL (root-relative, or absolute under the
@@ -62,16 +71,39 @@ class SignedRepoSource(RepoSource):
 
     def signed_document(self, rel: str, what: str, cap: int, url: str | None = None) -> Any:
         """The JSON document ``rel``, checked against its signed hashes; ``None`` when the
-        signed metadata does not list it (so the repository does not publish it)."""
-        info = self.signed.target(rel)
-        if info is None:
-            return None
-        if info.length > cap:
-            raise FormatError(f"The {what} is over {cap} bytes.")
+        signed metadata does not list it (so the repository does not publish it).
+
+        A document that does not match is looked up once more in freshly loaded metadata:
+        a publisher writes documents first and signs them moments later, and a player who
+        read the metadata before that must not be told of an attack."""
         url = url or f"{self.base_url}/{rel}"
-        data = self.fetcher.get_bytes(url, max_bytes=info.length, what=what)
+        info = self.signed.target(rel)
+        while True:
+            if info is None:
+                return None
+            if info.length > cap:
+                raise FormatError(f"The {what} is over {cap} bytes.")
+            try:
+                data = self._checked_bytes(info, url, what)
+            except TamperedError:
+                if self._renewed:
+                    raise
+                self._renewed = True
+                self.signed = self.signed.renewed()
+                fresh = self.signed.target(rel)
+                if fresh == info:
+                    raise
+                info = fresh
+                continue
+            return zjson.loads(data, what, cap)
+
+    def _checked_bytes(self, info: TargetFile, url: str, what: str) -> bytes:
+        try:
+            data = self.fetcher.get_bytes(url, max_bytes=info.length, what=what)
+        except LimitExceededError:
+            raise TamperedError(f"({what}, {info.path}, is longer than signed).") from None
         check_target(info, data, what)
-        return zjson.loads(data, what, cap)
+        return data
 
     def _json(self, url: str, what: str, cap: int = LIMITS.document_bytes) -> Any:
         rel = self.rel_of(url)

@@ -135,6 +135,27 @@ def test_a_tampered_listing_is_refused(
     assert "tampered" in refused(installed, TamperedError)
 
 
+def test_a_longer_tampered_listing_is_refused_as_tampered(
+    signed: SignedRepo, installed: Path, mirror: tuple[Path, str]
+) -> None:
+    folder, _ = mirror
+    listing = folder / layout.builds_rel(PRODUCT, "windows")
+    listing.write_text(listing.read_text().replace('"1.2"', '"1.2 (with a download link)"'))
+    refused(installed, TamperedError)
+
+
+def test_a_document_signed_after_the_metadata_was_read_is_accepted(
+    signed: SignedRepo, installed: Path, mirror: tuple[Path, str]
+) -> None:
+    """A publish writes documents first and signs them after: a player who read the old
+    metadata meanwhile looks the document up once more in the new one."""
+    folder, url = mirror
+    with Fetcher() as fetcher:
+        source = open_source(url, fetcher, pins=GameDir(installed).meta / PIN_DIR)
+        signed.serve_state(3, folder)  # the publish (and its signing) finished meanwhile
+        assert source.listing(PRODUCT, "windows").items[0].build_id == "3"
+
+
 def test_a_flipped_byte_in_a_manifest_is_refused(
     signed: SignedRepo, installed: Path, mirror: tuple[Path, str]
 ) -> None:
