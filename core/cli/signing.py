@@ -88,6 +88,7 @@ def describe_signing(report: Any) -> str:
             f"Signed {report.repo}: wrote {wrote}",
             f"  root key {short_ids(report.root_key_ids)}; {report.targets} signed documents",
             f"  {versions}; the timestamp expires {report.expires['timestamp']}",
+            *(f"  note: {note}" for note in report.notes),
         ]
     )
 

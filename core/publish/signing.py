@@ -52,6 +52,9 @@ EXPIRY = {
     "timestamp": timedelta(days=1),
 }
 """How long each role's metadata stays valid once signed; cron refreshes the timestamp."""
+RENEW_BEFORE = timedelta(days=30)
+"""``timestamp`` re-signs targets and snapshot (and warns about the root) this long
+before they expire, so a repository without publishes stays valid."""
 KEEP_VERSIONS = 4
 """Versioned targets and snapshot files kept, so a reader mid-refresh still finds its own."""
 S = TypeVar("S", Root, Timestamp, Snapshot, Targets)
@@ -66,6 +69,7 @@ class SigningReport:
     targets: int = 0
     changed: list[str] = field(default_factory=list)
     """The roles whose metadata this run wrote."""
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -181,8 +185,25 @@ def _report(repo_dir: Path, report: SigningReport | None = None) -> SigningRepor
     return report
 
 
+def _published(repo_dir: Path, targets: Metadata[Targets], snapshot: Metadata[Snapshot]) -> bool:
+    """Whether the timestamp names this snapshot and the snapshot these targets (a signing
+    interrupted between two of its writes leaves them apart)."""
+    timestamp = _read(repo_dir, "timestamp.json", Timestamp).signed
+    named = snapshot.signed.meta.get("targets.json")
+    return (
+        named is not None
+        and named.version == targets.signed.version
+        and timestamp.snapshot_meta.version == snapshot.signed.version
+    )
+
+
 def sign_repository(
-    repo_dir: Path, keys_dir: Path, *, force: bool = False, now: datetime | None = None
+    repo_dir: Path,
+    keys_dir: Path,
+    *,
+    force: bool = False,
+    now: datetime | None = None,
+    timestamp_expiry: timedelta = EXPIRY["timestamp"],
 ) -> SigningReport:
     """Sign the repository as it is on disk: new targets (when the documents changed, or
     ``force``), a snapshot naming them and a fresh timestamp. Call it under the lock."""
@@ -190,19 +211,20 @@ def sign_repository(
     root = _read(repo_dir, ROOT_FILE, Root)
     keys = signers_for(keys_dir, root.signed, ("targets", "snapshot", "timestamp"))
     targets = _read(repo_dir, "targets.json", Targets)
+    snapshot = _read(repo_dir, "snapshot.json", Snapshot)
     documents = collect_targets(repo_dir, targets.signed.targets)
     report = SigningReport(str(repo_dir))
-    if documents == targets.signed.targets and not force:
+    unchanged = documents == targets.signed.targets
+    if unchanged and not force and _published(repo_dir, targets, snapshot):
         return _report(repo_dir, report)
     targets.signed.targets = documents
     targets.signed.version += 1
     _sign(targets, keys["targets"], "targets", now)
-    snapshot = _read(repo_dir, "snapshot.json", Snapshot)
     snapshot.signed.meta["targets.json"] = MetaFile(version=targets.signed.version)
     snapshot.signed.version += 1
     _sign(snapshot, keys["snapshot"], "snapshot", now)
     _publish_targets(repo_dir, targets, snapshot)
-    _stamp(repo_dir, keys["timestamp"], snapshot.signed.version, EXPIRY["timestamp"], now)
+    _stamp(repo_dir, keys["timestamp"], snapshot.signed.version, timestamp_expiry, now)
     report.changed = ["targets", "snapshot", "timestamp"]
     return _report(repo_dir, report)
 
@@ -227,14 +249,38 @@ def refresh_timestamp(
     expires_in: timedelta = EXPIRY["timestamp"],
     now: datetime | None = None,
 ) -> SigningReport:
-    """``slipstream timestamp``: a new timestamp for the current snapshot (run by cron)."""
+    """``slipstream timestamp``: a new timestamp for the current snapshot (run by cron).
+
+    Targets and snapshot due to expire within RENEW_BEFORE are signed again too when
+    ``keys_dir`` holds their keys; otherwise, and for a root due to expire, the report
+    carries a note saying what to run."""
     now = now or datetime.now(UTC)
     with _signed_repo_lock(repo_dir, keys_dir):
-        root = _read(repo_dir, ROOT_FILE, Root)
-        keys = signers_for(keys_dir, root.signed, ("timestamp",))
-        snapshot = _read(repo_dir, "snapshot.json", Snapshot)
-        _stamp(repo_dir, keys["timestamp"], snapshot.signed.version, expires_in, now)
-        return _report(repo_dir, SigningReport(str(repo_dir), changed=["timestamp"]))
+        root = _read(repo_dir, ROOT_FILE, Root).signed
+        keys = signers_for(keys_dir, root, ("timestamp",))
+        targets = _read(repo_dir, "targets.json", Targets).signed
+        snapshot = _read(repo_dir, "snapshot.json", Snapshot).signed
+        notes = []
+        if root.expires - now < RENEW_BEFORE:
+            notes.append(
+                f"the root expires {root.expires:%Y-%m-%d}; before then run "
+                "slipstream keys rotate --role root with the root key"
+            )
+        due = min(targets.expires, snapshot.expires)
+        if due - now < RENEW_BEFORE:
+            try:
+                report = sign_repository(
+                    repo_dir, keys_dir, force=True, now=now, timestamp_expiry=expires_in
+                )
+                report.notes = notes
+                return report
+            except SigningKeysError:
+                notes.append(
+                    f"targets and snapshot expire {due:%Y-%m-%d}; before then publish, or "
+                    "run slipstream timestamp with their keys"
+                )
+        _stamp(repo_dir, keys["timestamp"], snapshot.version, expires_in, now)
+        return _report(repo_dir, SigningReport(str(repo_dir), changed=["timestamp"], notes=notes))
 
 
 def init_repository(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 import weakref
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,9 @@ class SignedRepoSource(RepoSource):
         super().__init__(base_url, fetcher)
         self.signed = signed
         self._renewed = False
+        # Download threads ask for documents (secure links) at once; ngclient is not
+        # thread-safe, and a renewal replaces ``signed``.
+        self._trust_lock = threading.RLock()
 
     def rel_of(self, url: str) -> str:
         """The repository path of a document URL (root-relative, or absolute under the
@@ -77,6 +81,10 @@ class SignedRepoSource(RepoSource):
         a publisher writes documents first and signs them moments later, and a player who
         read the metadata before that must not be told of an attack."""
         url = url or f"{self.base_url}/{rel}"
+        with self._trust_lock:
+            return self._signed_document(rel, what, cap, url)
+
+    def _signed_document(self, rel: str, what: str, cap: int, url: str) -> Any:
         info = self.signed.target(rel)
         while True:
             if info is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,40 @@ def test_the_timestamp_command_renews_only_the_timestamp(signed: SignedRepo) -> 
     report = refresh_timestamp(signed.root, signed.keys)
     assert report.changed == ["timestamp"]
     assert versions(signed.root) == {**before, "timestamp": before["timestamp"] + 1}
+
+
+def test_an_interrupted_signing_is_finished_by_the_next_one(signed: SignedRepo) -> None:
+    """Killed after its targets but before the snapshot and timestamp named them, a
+    signing leaves the documents unchanged since; the next one must still publish."""
+    old = signed.states[0] / layout.METADATA_ROOT
+    for name in ("snapshot.json", "timestamp.json"):
+        (signed.root / layout.METADATA_ROOT / name).write_bytes((old / name).read_bytes())
+    report = sign_repository(signed.root, signed.keys)
+    assert report.changed == ["targets", "snapshot", "timestamp"]
+    folder = signed.root / layout.METADATA_ROOT
+    snapshot = json.loads((folder / "snapshot.json").read_text())["signed"]
+    stamp = json.loads((folder / "timestamp.json").read_text())["signed"]
+    assert snapshot["meta"]["targets.json"]["version"] == report.versions["targets"]
+    assert stamp["meta"]["snapshot.json"]["version"] == report.versions["snapshot"]
+
+
+def test_the_timestamp_command_renews_targets_and_snapshot_before_they_expire(
+    signed: SignedRepo, tmp_path: Path
+) -> None:
+    later = datetime.now(UTC) + timedelta(days=350)
+    stamp_only = tmp_path / "stamp-only"
+    stamp_only.mkdir()
+    for key in signed.keys.glob("timestamp-*.pem"):
+        (stamp_only / key.name).write_bytes(key.read_bytes())
+    before = versions(signed.root)
+    warned = refresh_timestamp(signed.root, stamp_only, now=later)
+    assert warned.changed == ["timestamp"] and versions(signed.root)["targets"] == before["targets"]
+    assert [n.split(" expire")[0] for n in warned.notes] == ["the root", "targets and snapshot"]
+    assert "keys rotate --role root" in warned.notes[0]
+    renewed = refresh_timestamp(signed.root, signed.keys, now=later)
+    assert renewed.changed == ["targets", "snapshot", "timestamp"]
+    assert [n.split(" expire")[0] for n in renewed.notes] == ["the root"]
+    assert renewed.expires["targets"].startswith(str((later + timedelta(days=365)).year))
 
 
 def test_an_unsigned_write_into_a_signed_repository_is_refused_first(

@@ -28,7 +28,10 @@ from core.format import layout
 from core.gamedir.folder import GameDir
 from core.gog.source import open_source
 from core.net.fetcher import Fetcher
-from core.publish.signing import refresh_timestamp, rotate_key
+from core.publish.promote import promote
+from core.publish.prune import prune
+from core.publish.publisher import PublishOptions
+from core.publish.signing import refresh_timestamp, resigning, rotate_key
 from core.trust.names import SIGNED, UNSIGNED
 from core.trust.pins import PIN_DIR, install_signing
 from core.trust.source import SignedRepoSource, signing_of
@@ -91,6 +94,26 @@ def test_a_signed_repository_installs_updates_and_rolls_back_through_tuf(
         assert any(u.endswith("/metadata/timestamp.json") for u in fetched)
         root_ids = signing_of(source).root_key_ids
     assert root_ids == install_signing(game).root_key_ids and len(root_ids[0]) == 64
+
+
+def test_a_signed_repository_promotes_and_prunes_as_an_unsigned_one_does(
+    signed: SignedRepo, mirror: tuple[Path, str], tmp_path: Path
+) -> None:
+    folder, url = mirror
+    signed.serve_state(3, folder)
+    keys = tmp_path / "keys"
+    shutil.copytree(signed.keys, keys)
+    game = tmp_path / "game"
+    install(url, PRODUCT, game, build="2")
+    with resigning(folder, keys, explicit=True):
+        promote(folder, PublishOptions(PRODUCT, branch="beta"), "3")
+    with resigning(folder, keys, explicit=True):
+        prune(folder, PRODUCT, keep_builds=1, grace=0)
+    assert not (folder / layout.patch_pair_rel(PRODUCT, "1", "2")).exists()
+    assert update(game).to_build == "3"
+    assert tree(game) == tree(signed.builds[2])
+    assert rollback_game(game).to_build == "2"
+    assert tree(game) == tree(signed.builds[1])
 
 
 def test_an_unsigned_repository_still_installs_and_shows_unsigned(
