@@ -374,6 +374,9 @@ def resigning(
     when the command stopped half-way (what it wrote is on disk either way), except when
     another publisher held the lock. ``explicit``: ``--keys`` given for an unsigned
     repository is a mistake; ``$SLIPSTREAM_KEYS`` then is not."""
+    if dry_run:  # writes nothing, so there is nothing to sign or to refuse
+        yield
+        return
     signed = is_signed(repo_dir)
     if signed and keys_dir is None:
         raise UnsignedWriteError(f"({repo_dir} has {layout.METADATA_ROOT}/{ROOT_FILE}).")
@@ -394,10 +397,8 @@ def resigning(
     except RepositoryLockedError:
         raise
     except BaseException:
-        if not dry_run:
-            with suppress(Exception), RepoLock(layout.RepoLayout(repo_dir).state_dir):
-                sign_repository(repo_dir, keys_dir)
-        raise
-    if not dry_run:
-        with RepoLock(layout.RepoLayout(repo_dir).state_dir):
+        with suppress(Exception), RepoLock(layout.RepoLayout(repo_dir).state_dir):
             sign_repository(repo_dir, keys_dir)
+        raise
+    with RepoLock(layout.RepoLayout(repo_dir).state_dir):
+        sign_repository(repo_dir, keys_dir)

@@ -147,6 +147,9 @@ def test_an_unsigned_write_into_a_signed_repository_is_refused_first(
     ):
         prune(signed.root, PRODUCT, keep_builds=1, grace=0)
     assert tree(signed.root) == before
+    with resigning(signed.root, None, explicit=False, dry_run=True):  # writes nothing
+        report = prune(signed.root, PRODUCT, keep_builds=1, grace=0, dry_run=True)
+    assert report.builds_removed and tree(signed.root) == before
 
 
 def test_prune_with_keys_signs_what_is_left(signed: SignedRepo) -> None:
