@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tuf.api import exceptions as tuf_errors
-from tuf.api.metadata import Root, TargetFile
+from tuf.api.metadata import Metadata, Root, TargetFile
 from tuf.ngclient import Updater
 
 from core.errors import (
@@ -30,7 +30,7 @@ from core.errors import (
 from core.format import layout
 from core.net.fetcher import Fetcher
 from core.trust.fetcher import MetadataFetcher
-from core.trust.names import root_key_ids
+from core.trust.names import ROOT_FILE, root_key_ids
 
 
 class SignedRepository:
@@ -75,8 +75,12 @@ class SignedRepository:
 
     @property
     def root(self) -> Root:
-        # ngclient offers no public accessor for the trusted root.
-        return self._updater._trusted_set.root
+        """The root trusted now (ngclient keeps the newest verified one as root.json)."""
+        path = self.metadata_dir / ROOT_FILE
+        try:
+            return Metadata[Root].from_file(str(path)).signed
+        except OSError as exc:
+            raise LocalIOError.wrap(exc, "read the trusted root") from None
 
     @property
     def root_key_ids(self) -> list[str]:
