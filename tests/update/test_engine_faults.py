@@ -448,7 +448,8 @@ def test_b3_half_the_requests_fail_with_5xx(repo: Repo, proxy: FaultServer, tmp_
     (at most three in a row, so four tries always suffice): retried, exact."""
     game = installed(proxy, tmp_path / "game")
     rng = random.Random(5)
-    for pattern in ("/products/*", "/content-system/v2/*meta/*"):
+    # /metadata/*: the look for signed metadata (a 404 from this unsigned repository).
+    for pattern in ("/products/*", "/content-system/v2/*meta/*", "/metadata/*"):
         proxy.plan(pattern, Fault(statuses=[503, None]))
     needed: dict[str, int] = {}  # requests each object takes: its failures, then one more
     for file in repo.root.glob("content-system/v2/**/store/**/*"):
