@@ -235,12 +235,12 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
 def _browse(args: argparse.Namespace) -> tuple[Any, str]:
     from core.gog.source import open_source
     from core.net.fetcher import Fetcher
-    from core.update.target import pick_build
+    from core.update.target import open_target
 
     with Fetcher() as fetcher:
-        source = open_source(args.source, fetcher, args.password)
-        listing = source.listing(args.product, args.os)
         if args.command == "builds":
+            source = open_source(args.source, fetcher, args.password)
+            listing = source.listing(args.product, args.os)
             items = [
                 i
                 for i in listing.items
@@ -261,9 +261,18 @@ def _browse(args: argparse.Namespace) -> tuple[Any, str]:
             if listing.has_private_branches and not args.password:
                 lines.append("(this game has private branches: --password shows them)")
             return rows, "\n".join(lines) or "No builds."
-        item = pick_build(listing, args.build, branch_of(args.branch))
+        opened = open_target(
+            fetcher,
+            args.source,
+            args.product,
+            args.os,
+            build=args.build,
+            branch=branch_of(args.branch),
+            password=args.password,
+        )
+        item = opened.item
         # The build manifest alone says it all; depot manifests can be large.
-        manifest = source.build_manifest(item)
+        manifest = opened.source.build_manifest(item)
     depots = manifest.depots_for(args.lang)
     languages = sorted({lang for d in manifest.depots for lang in d.languages})
     download = sum(d.compressed_size for d in depots)

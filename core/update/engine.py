@@ -30,7 +30,6 @@ from core.gamedir import journal
 from core.gamedir.folder import GameDir, InstallState, RollbackPoint
 from core.gamedir.journal import Change, commit, rollback
 from core.gamedir.verify import VerifyReport, verify_files
-from core.gog.source import open_source
 from core.net.fetcher import Fetcher
 from core.net.source import RepoSource
 from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
@@ -41,14 +40,14 @@ from core.update.plan import Hop, Plan, plan_update
 from core.update.report import OperationReport, PhaseClock
 from core.update.stage import Stager
 from core.update.target import (
+    OpenBuild,
     Target,
     adoptable,
     cached_files,
-    fetch_target,
     local_changes,
     new_state,
+    open_target,
     patch_hops,
-    pick_build,
 )
 
 DISK_MARGIN = 16 * 2**20
@@ -227,6 +226,26 @@ def _execute(
     return state
 
 
+def _open_installed(
+    fetcher: Fetcher,
+    state: InstallState,
+    options: EngineOptions,
+    build: str | None,
+    branch: str | None,
+) -> OpenBuild:
+    """The installed game's repository, opened at ``build`` (default: the newest of
+    ``branch``)."""
+    return open_target(
+        fetcher,
+        state.source,
+        state.product,
+        state.os,
+        build=build,
+        branch=branch,
+        password=options.password,
+    )
+
+
 def _go_to(
     run: _Run,
     state: InstallState,
@@ -239,12 +258,12 @@ def _go_to(
     """Take the installed game to ``build`` (default: the newest of ``branch``) through
     the planner; ``None`` when it is there already and nothing is to be repaired."""
     with run.options.fetcher() as fetcher:
-        source = open_source(state.source, fetcher, run.options.password)
-        item = pick_build(source.listing(state.product, state.os), build, branch)
+        opened = _open_installed(fetcher, state, run.options, build, branch)
+        item, source = opened.item, opened.source
         run.report.to_build, run.report.version_name = item.build_id, item.version_name
         if item.build_id == state.build_id and local is None:
             return None
-        target = fetch_target(source, item, state.lang, state.dlcs)
+        target = opened.target(state.lang, state.dlcs)
         # Going to the installed build (a repair), the fetched manifests are the installed
         # ones: the cached copies are not needed, so a repair also mends a lost cache.
         same = item.build_id == state.build_id
@@ -355,11 +374,19 @@ def install(
                 "reuse the game files already there."
             )
         with options.fetcher() as fetcher:
-            source = open_source(source_url, fetcher, options.password)
-            item = pick_build(source.listing(product, os_name), build, branch)
+            opened = open_target(
+                fetcher,
+                source_url,
+                product,
+                os_name,
+                build=build,
+                branch=branch,
+                password=options.password,
+            )
+            item, source = opened.item, opened.source
             report.product, report.to_build = product, item.build_id
             report.version_name = item.version_name
-            target = fetch_target(source, item, lang, dlcs)
+            target = opened.target(lang, dlcs)
             base = InstallState(
                 product=product,
                 os=os_name,
@@ -391,12 +418,12 @@ def plan_preview(
         state = _require_state(game)
         report.product, report.from_build = state.product, state.build_id
         with options.fetcher() as fetcher:
-            source = open_source(state.source, fetcher, options.password)
-            item = pick_build(source.listing(state.product, state.os), to_build, state.branch)
+            opened = _open_installed(fetcher, state, options, to_build, state.branch)
+            item = opened.item
             report.to_build, report.version_name = item.build_id, item.version_name
-            target = fetch_target(source, item, state.lang, state.dlcs)
+            target = opened.target(state.lang, state.dlcs)
             old = cached_files(game, state)
-            plan = make_plan(game, state, state, old, target, source, options, report)
+            plan = make_plan(game, state, state, old, target, opened.source, options, report)
     return plan, report
 
 
@@ -417,7 +444,9 @@ def rollback_game(
         report.recovered = _recover(game)
         state = _require_state(game)
         report.product, report.from_build = state.product, state.build_id
-        points = [p for p in game.rollback_points() if p.state_before is not None]
+        points = [
+            p for p in game.rollback_points() if p.state_before is not None and not p.is_repair
+        ]
         chain = _points_to(points, to_build)
         if chain:
             clock(Progress("restoring", 0, len(chain), "", "steps"))
@@ -445,9 +474,8 @@ def _mend_cached_manifests(run: _Run, state: InstallState) -> None:
     except SlipstreamError:
         pass
     with run.options.fetcher() as fetcher:
-        source = open_source(state.source, fetcher, run.options.password)
-        item = pick_build(source.listing(state.product, state.os), state.build_id, None)
-        target = fetch_target(source, item, state.lang, state.dlcs)
+        opened = _open_installed(fetcher, state, run.options, state.build_id, None)
+        target = opened.target(state.lang, state.dlcs)
     for name, data in target.raw.items():
         run.game.save_document(name, data)
 

@@ -17,6 +17,8 @@ from core.format.builds import BuildItem, BuildsListing
 from core.format.depot import DepotDirectory, DepotFile, DepotManifest, parse_depot_manifest
 from core.gamedir.folder import GameDir, InstalledFile, InstallState
 from core.gamedir.verify import verify_files
+from core.gog.source import open_source
+from core.net.fetcher import Fetcher
 from core.net.source import RepoSource
 from core.update.plan import Hop, Plan, choose_route
 from core.update.stage import file_digest, matches
@@ -77,6 +79,35 @@ def products_of(manifest: BuildManifest, dlcs: Sequence[str], *, strict: bool = 
             "(slipstream info lists its products)."
         )
     return [manifest.base_product_id, *(d for d in dlcs if d in known)]
+
+
+@dataclass(frozen=True)
+class OpenBuild:
+    """A repository opened at the build an operation goes to. Its manifests are fetched
+    only by :meth:`target`, so a caller can record the build, or stop when it is the one
+    installed, without fetching them."""
+
+    source: RepoSource
+    item: BuildItem
+
+    def target(self, lang: str, dlcs: Sequence[str] = ()) -> Target:
+        return fetch_target(self.source, self.item, lang, dlcs)
+
+
+def open_target(
+    fetcher: Fetcher,
+    location: str,
+    product: str,
+    os_name: str,
+    *,
+    build: str | None,
+    branch: str | None,
+    password: str | None = None,
+) -> OpenBuild:
+    """Open the repository at ``location`` and pick ``build`` (default: the newest
+    installable build of ``branch``) from its listing of ``product`` on ``os_name``."""
+    source = open_source(location, fetcher, password)
+    return OpenBuild(source, pick_build(source.listing(product, os_name), build, branch))
 
 
 def fetch_target(
