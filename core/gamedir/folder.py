@@ -210,6 +210,12 @@ class RollbackPoint:
     path: Path
     """``.slipstream/rollback/<seq>``."""
 
+    @property
+    def is_repair(self) -> bool:
+        """Whether the commit went from a build to the same build (a repair): what it put
+        aside is damage, which no rollback should ever bring back."""
+        return self.state_before is not None and self.from_build == self.to_build
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": STATE_FORMAT,
@@ -464,6 +470,17 @@ class GameDir:
                 raise StateError(f"{folder}/point.json says it is point {point.seq}.")
             points.append(point)
         return sorted(points, key=lambda p: p.seq, reverse=True)
+
+    def drop_point(self, point: RollbackPoint) -> None:
+        """Delete a rollback point: its ``point.json`` first, so that a crash part way
+        leaves an incomplete point, which nothing reads, rather than one with lost files."""
+        check_components(self.root, [META_DIR, "rollback", str(point.seq)])
+        try:
+            (point.path / "point.json").unlink(missing_ok=True)
+            fsync_dir(point.path)
+            shutil.rmtree(point.path)
+        except OSError as exc:
+            raise LocalIOError.wrap(exc, "remove the rollback point") from None
 
     def sweep_temporaries(self) -> None:
         """Remove temporary files left by a write that a crash interrupted."""

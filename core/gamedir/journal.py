@@ -197,7 +197,14 @@ def rollback(game: GameDir, point: RollbackPoint | None = None) -> InstallState:
     undone point is deleted. Returns the state now installed."""
     with game.lock():
         _refuse_pending(game)
-        points = game.rollback_points()
+        # A repair's point holds only the damage it mended: going back means going to the
+        # build before, so such points are dropped, never undone.
+        points = []
+        for p in game.rollback_points():
+            if p.is_repair and (point is None or p.seq >= point.seq):
+                game.drop_point(p)
+            else:
+                points.append(p)
         if not points:
             raise NoRollbackError(f"{game.root} has no rollback point.")
         target = points[0] if point is None else point
@@ -624,7 +631,13 @@ def _close(game: GameDir, swap: _Swap, names: _Names) -> None:
         _write_journal(game, replace(swap, done=True))
         crashpoint(names.done)
     if swap.op == "commit":
-        for old in game.rollback_points()[swap.keep_points :]:
+        points = game.rollback_points()
+        # A repair (same build before and after) is not an update: its point, holding the
+        # damaged files, is dropped and does not count against the points kept.
+        for point in points:
+            if point.is_repair:
+                game.drop_point(point)
+        for old in [p for p in points if not p.is_repair][swap.keep_points :]:
             shutil.rmtree(old.path)
         game.clear_staging()
     else:

@@ -13,7 +13,7 @@ import pytest
 
 from core.demo.sample import FileSpec, scattered_edits, write_build
 from core.publish.publisher import PublishOptions, publish
-from tests.support.helpers import serving
+from tests.support.helpers import serving, tree
 
 PRODUCT = "5150"
 
@@ -113,3 +113,24 @@ def test_player_errors_are_one_clear_line(
     assert no_build.returncode == 1 and "Build 99" in no_build.stderr
     for result in (gog, missing, dead, no_build):
         assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_rollback_right_after_a_repair_goes_to_the_previous_build(
+    served: str, tmp_path: Path
+) -> None:
+    game, home = tmp_path / "game", tmp_path / "home"
+    installed = cli(home, "install", "--source", served, "--product", PRODUCT, "--dir", game,
+                    "--build", "1")  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    build_1 = tree(game)
+    assert cli(home, "update", game).returncode == 0
+    target = game / "data" / "a.pak"
+    data = bytearray(target.read_bytes())
+    data[1000] ^= 0xFF
+    target.write_bytes(bytes(data))
+    repaired = cli(home, "verify", game, "--full", "--repair")
+    assert repaired.returncode == 0 and "Repaired them." in repaired.stdout, repaired.stderr
+    back = cli(home, "rollback", game)
+    assert back.returncode == 0, back.stderr
+    assert back.stdout.startswith("Rolled back to build 1"), back.stdout
+    assert tree(game) == build_1
