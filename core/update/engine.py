@@ -126,22 +126,21 @@ def make_plan(
     target: Target,
     source: RepoSource,
     options: EngineOptions,
-    report: OperationReport,
     local: Mapping[str, str] | None = None,
 ) -> Plan:
-    """The plan from the folder as it is to ``target``, its numbers put in ``report``.
-    Patch documents that cannot be read cost the patches, not the update."""
+    """The plan from the folder as it is to ``target``. Patch documents that cannot be
+    read cost the patches, not the update (the plan says why in ``patch_error``)."""
     if local is None:
         local = local_changes(game, previous, old or {}) if previous else {}
-    modified = sorted(p for p, md5 in local.items() if md5)
     hops: list[Hop] = []
+    patch_error = ""
     if previous and options.use_patches and previous.build_id != target.item.build_id:
         try:
             hops = patch_hops(
                 source, base.product, base.os, base.lang, previous.build_id, target.item.build_id
             )
         except SlipstreamError as exc:
-            report.fallbacks.append(("*", f"patches unavailable: {exc}"))
+            patch_error = str(exc)
     small = target.depots[0].small_files if len(target.depots) == 1 else None
     plan = plan_update(
         old,
@@ -153,14 +152,20 @@ def make_plan(
         avoid=previous.failed_patches if previous else (),
         use_patches=options.use_patches,
         small_files=small,
-        keep=modified if options.keep_modified else (),
+        keep=[p for p, md5 in local.items() if md5] if options.keep_modified else (),
     )
+    return replace(plan, patch_error=patch_error) if patch_error else plan
+
+
+def _report_plan(report: OperationReport, plan: Plan) -> None:
+    """Put in ``report`` what it shows of ``plan``: counts, route, bytes, changed files."""
+    if plan.patch_error:
+        report.fallbacks.append(("*", f"patches unavailable: {plan.patch_error}"))
     report.counts = plan.counts()
     report.route = list(plan.route)
     report.bytes_planned = plan.download_bytes
     report.bytes_full = plan.full_bytes
-    report.modified = modified
-    return plan
+    report.modified = list(plan.modified)
 
 
 def _execute(
@@ -184,7 +189,8 @@ def _execute(
             "Not installed (install them separately if the game needs them): "
             + ", ".join(target.manifest.dependencies)
         )
-    plan = make_plan(game, previous, base, old, target, source, options, report, local)
+    plan = make_plan(game, previous, base, old, target, source, options, local)
+    _report_plan(report, plan)
     check_space(game.root, plan)
     with _staging_cleared_on_failure(game):
         stager = Stager(
@@ -423,7 +429,8 @@ def plan_preview(
             report.to_build, report.version_name = item.build_id, item.version_name
             target = opened.target(state.lang, state.dlcs)
             old = cached_files(game, state)
-            plan = make_plan(game, state, state, old, target, opened.source, options, report)
+            plan = make_plan(game, state, state, old, target, opened.source, options)
+    _report_plan(report, plan)
     return plan, report
 
 

@@ -18,7 +18,6 @@ from core.gog.source import open_source
 from core.progress import NEVER_CANCELLED, CancelToken
 from core.update.engine import existing_game, make_plan, not_installed
 from core.update.options import EngineOptions
-from core.update.report import OperationReport
 from core.update.target import cached_files, fetch_target
 
 
@@ -56,8 +55,7 @@ def estimate_costs(
                 continue
             try:
                 target = fetch_target(source, item, state.lang, state.dlcs)
-                report = OperationReport("plan", str(game_dir))
-                plan = make_plan(game, state, state, old, target, source, options, report, {})
+                plan = make_plan(game, state, state, old, target, source, options, {})
             except SlipstreamError as exc:
                 costs[item.build_id] = exc
                 continue

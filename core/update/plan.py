@@ -135,6 +135,11 @@ class Plan:
     full_bytes: int
     peak_disk_bytes: int
     sfc_chunks: tuple[Chunk, ...] = ()
+    modified: tuple[str, ...] = ()
+    """Installed files the player changed (present, with other content than the manifest's)."""
+    patch_error: str = ""
+    """Why the route's patch documents could not be read, when they could not: the plan
+    then patches nothing. Set by the caller that fetched them, never by :func:`plan_update`."""
 
     @property
     def saved_bytes(self) -> int:
@@ -193,6 +198,7 @@ def plan_update(
         full_bytes=_distinct_bytes(c for f in new.values() for c in f.chunks),
         peak_disk_bytes=_peak_disk(actions, small_files if sfc_chunks else None),
         sfc_chunks=sfc_chunks,
+        modified=tuple(sorted(p for p, md5 in local_md5.items() if md5 != MISSING)),
     )
 
 
