@@ -5,13 +5,19 @@ core's worker processes), one job per game at a time; the window only reads the 
 and renders. The update flow is two jobs: a plan first (what it costs, which files the
 player changed), then, after the conflict dialog when there is something to ask, the
 update itself with the plan's per-file list shown live.
+
+The window owns and wires the parts below it: the :class:`~gui.store.GameStore` it
+renders, the :class:`~gui.operations.Operations` that change it and the
+:class:`~gui.tray.Tray`. Those get what they need through their constructors and report
+through signals, so none of them knows the window.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -38,13 +44,17 @@ from core.library.settings import Settings, load_settings_checked, save_settings
 from core.units import format_bytes, format_duration, percent_saved
 from core.update.estimate import Cost
 from core.update.options import EngineOptions, options_from_settings
-from gui import views, work
-from gui.dialogs import AddGameDialog, ask_quit_while_busy, show_error
+from gui import views
+from gui.dialogs import AddGameDialog, ConflictDialog, ask_quit_while_busy, show_error
 from gui.icons import app_icon, icon
 from gui.jobs import JobManager
 from gui.operations import Operations
 from gui.progress_state import ProgressState
+from gui.store import GameStore
 from gui.tray import Tray
+
+if TYPE_CHECKING:
+    from gui.settings_dialog import SettingsDialog
 
 log = logging.getLogger("slipstream.gui")
 ROLE = views.ROLE
@@ -82,49 +92,113 @@ class MainWindow(QMainWindow):
             settings, problem = load_settings_checked()
         self.settings = settings
         self.jobs = JobManager(self)
-        self.ops = Operations(self)
-        self.records: dict[str, InstallRecord] = {}
-        self.listings: dict[str, list[BuildItem]] = {}
-        self.costs: dict[str, dict[str, Cost | SlipstreamError]] = {}
-        self.progress: dict[str, ProgressState] = {}
-        self.errors: dict[str, str] = {}
-        self.notified: dict[str, str] = {}
+        self.store = GameStore()
+        self.ops = self._build_operations()
         self.notifications: list[tuple[str, str]] = []
         self.quitting = False
+        self.account: str | None = None
         self._build_ui()
-        self.tray = Tray(self, available=tray)
+        self.tray = self._build_tray(tray)
         self.check_timer = QTimer(self)
         self.check_timer.setObjectName("checkTimer")
-        self.check_timer.timeout.connect(self.check_now)
+        self.check_timer.timeout.connect(self._on_check_timer_timeout)
         self.apply_settings(self.settings)
         self.jobs.changed.connect(self._on_jobs_changed)
         self.reload_library()
         if problem:
             self.notify("Settings", problem)
-        self.account: str | None = None
         QTimer.singleShot(0, self.refresh_account)
         if check_on_start:
             QTimer.singleShot(0, self.check_now)
 
-    # --- layout -------------------------------------------------------------------------
+    # The store's maps, as the window's attributes tests and tools have always read.
+
+    @property
+    def records(self) -> dict[str, InstallRecord]:
+        return self.store.records
+
+    @property
+    def progress(self) -> dict[str, ProgressState]:
+        return self.store.progress
+
+    @property
+    def costs(self) -> dict[str, dict[str, Cost | SlipstreamError]]:
+        return self.store.costs
+
+    # --- wiring ---------------------------------------------------------------------------
+
+    def _build_operations(self) -> Operations:
+        ops = Operations(
+            jobs=self.jobs,
+            store=self.store,
+            notify=self.notify,
+            options=self.engine_options,
+            current_game=self.current_game,
+            ask_conflict=lambda name, files: ConflictDialog(name, files, self),
+        )
+        ops.jobFinished.connect(self.jobFinished)
+        ops.jobFailed.connect(self._on_ops_job_failed)
+        ops.libraryChanged.connect(self._on_ops_library_changed)
+        ops.progressChanged.connect(self._on_ops_progress_changed)
+        ops.gameChanged.connect(self._on_ops_game_changed)
+        ops.updateStarted.connect(self._on_ops_update_started)
+        ops.gameAdded.connect(self._on_ops_game_added)
+        return ops
+
+    def _build_tray(self, available: bool | None) -> Tray:
+        tray = Tray(self, available=available)
+        tray.openRequested.connect(self._on_tray_open_requested)
+        tray.checkRequested.connect(self._on_tray_check_requested)
+        tray.updateAllRequested.connect(self._on_tray_update_all_requested)
+        tray.quitRequested.connect(self._on_tray_quit_requested)
+        return tray
+
+    # --- layout ---------------------------------------------------------------------------
 
     def _build_ui(self) -> None:
+        splitter = QSplitter()
+        splitter.addWidget(self._build_library_pane())
+        splitter.addWidget(self._build_game_pane())
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([440, 700])
+        self.setCentralWidget(splitter)
+        self._build_menus()
+        self.resize(1100, 680)
+
+    def _build_library_pane(self) -> QWidget:
         self.gamesView = _tree(
             "gamesView",
             ["Game", "Version", "Build", "Status"],
             "Your installed games. Select one to see its builds and history.",
         )
-        self.gamesView.currentItemChanged.connect(lambda *_: self._on_game_selected())
+        self.gamesView.currentItemChanged.connect(self._on_games_view_current_item_changed)
         add_button = QPushButton(icon("add"), "&Add game…")
         add_button.setObjectName("addGameButton")
         add_button.setToolTip("Install a game from a repository")
-        add_button.clicked.connect(self.add_game)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.gamesView)
-        left_layout.addWidget(add_button)
+        add_button.clicked.connect(self._on_add_game_button_clicked)
+        pane = QWidget()
+        layout = QVBoxLayout(pane)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.gamesView)
+        layout.addWidget(add_button)
+        return pane
 
+    def _build_game_pane(self) -> QWidget:
+        header = self._build_header()
+        self._build_progress()
+        self.tabs = self._build_tabs()
+        pane = QWidget()
+        layout = QVBoxLayout(pane)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(header)
+        layout.addWidget(self.overallProgress)
+        layout.addWidget(self.phaseLabel)
+        layout.addWidget(self.detailLabel)
+        layout.addWidget(self.tabs, 1)
+        return pane
+
+    def _build_header(self) -> QHBoxLayout:
+        """The game's name and the buttons that act on it."""
         self.titleLabel = QLabel("No game selected")
         self.titleLabel.setObjectName("titleLabel")
         font = self.titleLabel.font()
@@ -134,20 +208,22 @@ class MainWindow(QMainWindow):
         self.updateButton = self._button(
             "updateButton", "update", "&Update", "Update to the selected build (default: newest)"
         )
-        self.updateButton.clicked.connect(self.update_selected)
+        self.updateButton.clicked.connect(self._on_update_button_clicked)
         self.verifyButton = self._button(
             "verifyButton", "verify", "&Verify", "Check every file and repair broken ones"
         )
-        self.verifyButton.clicked.connect(self.verify_selected)
+        self.verifyButton.clicked.connect(self._on_verify_button_clicked)
         self.cancelButton = self._button(
             "cancelButton", "cancel", "&Cancel", "Stop cleanly; the next update resumes"
         )
-        self.cancelButton.clicked.connect(self.cancel_selected)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.titleLabel, 1)
+        self.cancelButton.clicked.connect(self._on_cancel_button_clicked)
+        row = QHBoxLayout()
+        row.addWidget(self.titleLabel, 1)
         for button in (self.updateButton, self.verifyButton, self.cancelButton):
-            buttons.addWidget(button)
+            row.addWidget(button)
+        return row
 
+    def _build_progress(self) -> None:
         self.overallProgress = QProgressBar()
         self.overallProgress.setObjectName("overallProgress")
         self.overallProgress.setRange(0, 1000)
@@ -159,69 +235,55 @@ class MainWindow(QMainWindow):
         self.detailLabel.setObjectName("detailLabel")
         self.detailLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+    def _build_tabs(self) -> QTabWidget:
         self.buildsView = _tree(
             "buildsView",
             ["Version", "Build", "Branch", "Published", "Download"],
             "Builds of this game. Select one (older ones too) and press Update.",
         )
-        self.buildsView.currentItemChanged.connect(lambda *_: self._refresh_buttons())
-        self.buildsView.itemActivated.connect(lambda *_: self.update_selected())
+        self.buildsView.currentItemChanged.connect(self._on_builds_view_current_item_changed)
+        self.buildsView.itemActivated.connect(self._on_builds_view_item_activated)
         self.filesView = _tree(
             "filesView", ["File", "Action", "State"], "Each file of the running update"
         )
+        history = self._build_history_tab()
+        tabs = QTabWidget()
+        tabs.setObjectName("detailTabs")
+        tabs.addTab(self.buildsView, "&Builds")
+        tabs.addTab(self.filesView, "&Files")
+        tabs.addTab(history, "&History")
+        self.statsView = self._stats_view()
+        if self.statsView is not None:
+            tabs.addTab(self.statsView, "&Statistics")
+        return tabs
+
+    def _build_history_tab(self) -> QWidget:
         self.historyView = _tree(
             "historyView",
             ["When", "Operation", "Result", "Downloaded", "Saved", "Fallbacks", "Rollback"],
             "Every operation on this game. Select an update and press Roll back.",
         )
-        self.historyView.currentItemChanged.connect(lambda *_: self._history_selected())
+        self.historyView.currentItemChanged.connect(self._on_history_view_current_item_changed)
         self.pointsView = _tree(
             "pointsView",
             ["Kept since", "Restores", "Content"],
             "Rollback points on disk: restoring one needs no download.",
         )
-        self.pointsView.currentItemChanged.connect(lambda *_: self._point_selected())
+        self.pointsView.currentItemChanged.connect(self._on_points_view_current_item_changed)
         self.rollbackButton = self._button(
             "rollbackButton", "rollback", "&Roll back", "Go back to the build before it"
         )
-        self.rollbackButton.clicked.connect(self.rollback_selected)
-
+        self.rollbackButton.clicked.connect(self._on_rollback_button_clicked)
         history = QWidget()
-        history_layout = QVBoxLayout(history)
-        history_layout.addWidget(self.historyView, 3)
-        history_layout.addWidget(QLabel("Rollback points kept on disk:"))
-        history_layout.addWidget(self.pointsView, 1)
+        layout = QVBoxLayout(history)
+        layout.addWidget(self.historyView, 3)
+        layout.addWidget(QLabel("Rollback points kept on disk:"))
+        layout.addWidget(self.pointsView, 1)
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.rollbackButton)
-        history_layout.addLayout(row)
-
-        self.tabs = QTabWidget()
-        self.tabs.setObjectName("detailTabs")
-        self.tabs.addTab(self.buildsView, "&Builds")
-        self.tabs.addTab(self.filesView, "&Files")
-        self.tabs.addTab(history, "&History")
-        self.statsView = self._stats_view()
-        if self.statsView is not None:
-            self.tabs.addTab(self.statsView, "&Statistics")
-
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addLayout(buttons)
-        right_layout.addWidget(self.overallProgress)
-        right_layout.addWidget(self.phaseLabel)
-        right_layout.addWidget(self.detailLabel)
-        right_layout.addWidget(self.tabs, 1)
-
-        splitter = QSplitter()
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 2)
-        splitter.setSizes([440, 700])
-        self.setCentralWidget(splitter)
-        self._build_menus()
-        self.resize(1100, 680)
+        layout.addLayout(row)
+        return history
 
     def _stats_view(self) -> QWidget | None:
         try:
@@ -238,29 +300,27 @@ class MainWindow(QMainWindow):
         button.setToolTip(tip)
         return button
 
-    def _build_menus(self) -> None:
-        def action(text: str, name: str, slot: Any, shortcut: str | None = None) -> QAction:
-            act = QAction(text, self)
-            act.setObjectName(name)
-            act.triggered.connect(slot)
-            if shortcut:
-                act.setShortcut(QKeySequence(shortcut))
-            return act
+    def _action(
+        self, text: str, name: str, slot: Callable[[], None], shortcut: str | None = None
+    ) -> QAction:
+        act = QAction(text, self)
+        act.setObjectName(name)
+        act.triggered.connect(slot)
+        if shortcut:
+            act.setShortcut(QKeySequence(shortcut))
+        return act
 
-        self.addAction_ = action("&Add game…", "addGameAction", self.add_game, "Ctrl+N")
-        self.adoptAction = action(
-            "Add &existing game…", "addExistingAction", self.add_existing, "Ctrl+O"
-        )
-        self.checkAction = action("&Check for updates", "checkAction", self.check_now, "F5")
-        self.settingsAction = action("&Settings…", "settingsAction", self.open_settings, "Ctrl+,")
-        self.quitAction = action("&Quit", "quitAction", self.quit, "Ctrl+Q")
+    def _build_menus(self) -> None:
+        self._build_actions()
         menu = self.menuBar().addMenu("&Slipstream")
         for act in (self.addAction_, self.adoptAction, self.checkAction, self.settingsAction):
             menu.addAction(act)
         menu.addSeparator()
         menu.addAction(self.quitAction)
         self.accountMenu = self.menuBar().addMenu("&Account")
-        self.loginAction = action("Log in to &GOG…", "loginAction", self.open_login)
+        self.loginAction = self._action(
+            "Log in to &GOG…", "loginAction", self._on_login_action_triggered
+        )
         self.accountMenu.addAction(self.loginAction)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("mainToolbar")
@@ -270,6 +330,23 @@ class MainWindow(QMainWindow):
         self.settingsAction.setIcon(icon("settings"))
         for act in (self.addAction_, self.adoptAction, self.checkAction, self.settingsAction):
             toolbar.addAction(act)
+
+    def _build_actions(self) -> None:
+        self.addAction_ = self._action(
+            "&Add game…", "addGameAction", self._on_add_game_action_triggered, "Ctrl+N"
+        )
+        self.adoptAction = self._action(
+            "Add &existing game…", "addExistingAction", self._on_adopt_action_triggered, "Ctrl+O"
+        )
+        self.checkAction = self._action(
+            "&Check for updates", "checkAction", self._on_check_action_triggered, "F5"
+        )
+        self.settingsAction = self._action(
+            "&Settings…", "settingsAction", self._on_settings_action_triggered, "Ctrl+,"
+        )
+        self.quitAction = self._action(
+            "&Quit", "quitAction", self._on_quit_action_triggered, "Ctrl+Q"
+        )
 
     # --- selection ------------------------------------------------------------------------
 
@@ -288,24 +365,6 @@ class MainWindow(QMainWindow):
                 return True
         return False
 
-    def _on_game_selected(self) -> None:
-        game = self.current_game()
-        if game and game not in self.listings:
-            self.check_game(game)
-        elif game:
-            self.ops.estimate(game)
-        self.refresh_details()
-
-    def _history_selected(self) -> None:
-        if self.historyView.currentItem() is not None:
-            _deselect(self.pointsView)
-        self._refresh_buttons()
-
-    def _point_selected(self) -> None:
-        if self.pointsView.currentItem() is not None:
-            _deselect(self.historyView)
-        self._refresh_buttons()
-
     def rollback_target(self) -> str | None:
         for view in (self.historyView, self.pointsView):
             item = view.currentItem()
@@ -313,53 +372,70 @@ class MainWindow(QMainWindow):
                 return str(item.data(0, ROLE))
         return None
 
-    # --- rendering -----------------------------------------------------------------------
+    def _on_games_view_current_item_changed(self, *_: object) -> None:
+        game = self.current_game()
+        if game and game not in self.store.listings:
+            self.check_game(game)
+        elif game:
+            self.ops.estimate(game)
+        self.refresh_details()
+
+    def _on_builds_view_current_item_changed(self, *_: object) -> None:
+        self._refresh_buttons()
+
+    def _on_builds_view_item_activated(self, *_: object) -> None:
+        self.update_selected()
+
+    def _on_history_view_current_item_changed(self, *_: object) -> None:
+        if self.historyView.currentItem() is not None:
+            _deselect(self.pointsView)
+        self._refresh_buttons()
+
+    def _on_points_view_current_item_changed(self, *_: object) -> None:
+        if self.pointsView.currentItem() is not None:
+            _deselect(self.historyView)
+        self._refresh_buttons()
+
+    # --- rendering ------------------------------------------------------------------------
 
     def reload_library(self) -> None:
         try:
-            with Library.open() as lib:
-                installs = lib.installs()
+            self.store.reload()
         except SlipstreamError as exc:
             self.notify("Library", str(exc))
-            installs = []
-        self.records = {str(r.path): r for r in installs}
         self.refresh_games()
         self.refresh_details()
 
     def newest(self, key: str) -> BuildItem | None:
-        from core.update.target import pick_build
-
-        record = self.records.get(key)
-        items = self.listings.get(key)
-        if record is None or not items:
-            return None
-        try:
-            return pick_build(work.as_listing(items), None, record.branch)
-        except SlipstreamError:
-            return None
+        return self.store.newest(key)
 
     def status_of(self, key: str) -> str:
-        record = self.records[key]
         job = self.jobs.get(key)
         return views.game_status(
-            record,
+            self.store.records[key],
             job.kind if job else None,
-            self.progress.get(key),
-            self.newest(key),
-            self.errors.get(key),
+            self.store.progress.get(key),
+            self.store.newest(key),
+            self.store.errors.get(key),
         )
 
     def refresh_games(self) -> None:
         self.gamesView.blockSignals(True)
-        statuses = {key: self.status_of(key) for key in self.records}
-        views.fill_games(self.gamesView, list(self.records.values()), statuses, self.errors)
+        records = self.store.records
+        statuses = {key: self.status_of(key) for key in records}
+        views.fill_games(self.gamesView, list(records.values()), statuses, self.store.errors)
         self.gamesView.blockSignals(False)
         for i in range(4):
             self.gamesView.resizeColumnToContents(i)
 
+    def _refresh_game_row(self, key: str) -> None:
+        for item in views.rows(self.gamesView):
+            if item.data(0, ROLE) == key:
+                item.setText(3, self.status_of(key))
+
     def refresh_details(self) -> None:
         game = self.current_game()
-        record = self.records.get(game) if game else None
+        record = self.store.records.get(game) if game else None
         if record is None:
             self.titleLabel.setText("No game yet: press Add game to install one")
             self.buildsView.clear()
@@ -370,22 +446,26 @@ class MainWindow(QMainWindow):
         self.titleLabel.setText(
             f"{record.name} — {record.version_name or 'build'} ({record.build_id})"
         )
+        self._refresh_builds(record)
+        self._refresh_history(str(record.path))
+        self.refresh_progress()
+        self._refresh_buttons()
+
+    def _refresh_builds(self, record: InstallRecord) -> None:
+        key = str(record.path)
         selected = self.selected_build()
-        newest = self.newest(record_key := str(record.path))
+        newest = self.store.newest(key)
         if selected is None or selected == record.build_id:
             selected = newest.build_id if newest and newest.build_id != record.build_id else None
         views.fill_builds(
             self.buildsView,
-            self.listings.get(record_key, []),
+            self.store.listings.get(key, []),
             record.build_id,
-            self.costs.get(record_key, {}),
+            self.store.costs.get(key, {}),
             selected,
         )
         for i in range(5):
             self.buildsView.resizeColumnToContents(i)
-        self._refresh_history(record_key)
-        self.refresh_progress()
-        self._refresh_buttons()
 
     def _refresh_history(self, key: str) -> None:
         history: list[OperationRecord] = []
@@ -405,7 +485,7 @@ class MainWindow(QMainWindow):
     def _refresh_buttons(self) -> None:
         game = self.current_game()
         busy = bool(game) and self.jobs.busy(game or "")
-        record = self.records.get(game or "")
+        record = self.store.records.get(game or "")
         self.updateButton.setEnabled(bool(record) and not busy)
         self.verifyButton.setEnabled(bool(record) and not busy)
         job = self.jobs.get(game or "")
@@ -415,7 +495,7 @@ class MainWindow(QMainWindow):
         )
         target = self.selected_build()
         if record and target and target != record.build_id:
-            items = {b.build_id: b for b in self.listings.get(game or "", [])}
+            items = {b.build_id: b for b in self.store.listings.get(game or "", [])}
             build = items.get(target)
             name = build.version_name if build and build.version_name else target
             older = build is not None and _older(build, record, items)
@@ -424,8 +504,7 @@ class MainWindow(QMainWindow):
             self.updateButton.setText("&Update")
 
     def refresh_progress(self) -> None:
-        game = self.current_game()
-        state = self.progress.get(game or "")
+        state = self.store.progress.get(self.current_game() or "")
         self.overallProgress.setFormat("%p%" if state is not None else "No job running")
         if state is None:
             self.overallProgress.setValue(0)
@@ -443,30 +522,39 @@ class MainWindow(QMainWindow):
         else:
             item = f": {state.item}" if state.item else ""
             self.phaseLabel.setText(f"{state.phase.capitalize()}{item}")
-        parts = []
-        if state.download_total:
-            parts.append(
-                f"downloaded {format_bytes(state.download_done)} of "
-                f"{format_bytes(state.download_total)}"
-            )
-        speed = state.speed()
-        if speed and not state.finished:
-            parts.append(f"{format_bytes(speed)}/s")
-        eta = state.eta()
-        if eta is not None and not state.finished:
-            parts.append(f"{format_duration(eta)} left")
-        if state.full_bytes:
-            parts.append(
-                f"patches and reuse save {format_bytes(state.saved_bytes())} "
-                f"({percent_saved(state.planned_bytes, state.full_bytes):.1f}%)"
-            )
-        self.detailLabel.setText(" · ".join(parts))
+        self.detailLabel.setText(_progress_details(state))
         views.fill_files(self.filesView, state)
 
     def _on_jobs_changed(self, key: str) -> None:
         self.refresh_games()
         if key == self.current_game():
             self._refresh_buttons()
+
+    # --- what the operations report -------------------------------------------------------
+
+    def _on_ops_job_failed(self, title: str, exc: BaseException, details: str) -> None:
+        if self.isVisible():
+            show_error(self, title, exc, details)
+
+    def _on_ops_library_changed(self) -> None:
+        self.reload_library()
+
+    def _on_ops_progress_changed(self, key: str) -> None:
+        if key == self.current_game():
+            self.refresh_progress()
+        self._refresh_game_row(key)
+
+    def _on_ops_game_changed(self, key: str) -> None:
+        self.refresh_games()
+        if key == self.current_game():
+            self.refresh_details()
+
+    def _on_ops_update_started(self, game: str) -> None:
+        self.tabs.setCurrentWidget(self.filesView)
+        self.refresh_progress()
+
+    def _on_ops_game_added(self, key: str) -> None:
+        self.select_game(key)
 
     # --- notifications --------------------------------------------------------------------
 
@@ -477,7 +565,7 @@ class MainWindow(QMainWindow):
         if not self.tray.show_message(title, message):
             self.statusBar().showMessage(f"{title}: {message}", 15_000)
 
-    # --- operations (gui/operations.py) ----------------------------------------------------
+    # --- operations (gui/operations.py) ---------------------------------------------------
 
     def engine_options(self) -> EngineOptions:
         return options_from_settings(self.settings)
@@ -487,7 +575,7 @@ class MainWindow(QMainWindow):
         if not game:
             return
         target = self.selected_build()
-        record = self.records.get(game)
+        record = self.store.records.get(game)
         if record is not None and target == record.build_id:
             target = None
         self.ops.update_game(game, target)
@@ -514,11 +602,12 @@ class MainWindow(QMainWindow):
 
     def add_game(self) -> AddGameDialog:
         dialog = AddGameDialog(list(self.settings.sources), self)
-        dialog.accepted.connect(
-            lambda: self.ops.install_game(**dialog.values(), adopt=dialog.adopt.isChecked())
-        )
+        dialog.accepted.connect(lambda: self._on_add_game_dialog_accepted(dialog))
         dialog.open()
         return dialog
+
+    def _on_add_game_dialog_accepted(self, dialog: AddGameDialog) -> None:
+        self.ops.install_game(**dialog.values(), adopt=dialog.adopt.isChecked())
 
     def add_existing(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a game already on this computer")
@@ -529,8 +618,7 @@ class MainWindow(QMainWindow):
         self.ops.adopt_folder(folder)
 
     def check_now(self) -> None:
-        for key in list(self.records):
-            self.ops.check_game(key)
+        self.ops.check_all()
 
     def check_game(self, key: str) -> None:
         self.ops.check_game(key)
@@ -538,25 +626,72 @@ class MainWindow(QMainWindow):
     def update_all(self) -> None:
         self.ops.update_all()
 
+    def _on_add_game_button_clicked(self) -> None:
+        self.add_game()
+
+    def _on_update_button_clicked(self) -> None:
+        self.update_selected()
+
+    def _on_verify_button_clicked(self) -> None:
+        self.verify_selected()
+
+    def _on_cancel_button_clicked(self) -> None:
+        self.cancel_selected()
+
+    def _on_rollback_button_clicked(self) -> None:
+        self.rollback_selected()
+
+    def _on_add_game_action_triggered(self) -> None:
+        self.add_game()
+
+    def _on_adopt_action_triggered(self) -> None:
+        self.add_existing()
+
+    def _on_check_action_triggered(self) -> None:
+        self.check_now()
+
+    def _on_check_timer_timeout(self) -> None:
+        self.check_now()
+
+    def _on_settings_action_triggered(self) -> None:
+        self.open_settings()
+
+    def _on_login_action_triggered(self) -> None:
+        self.open_login()
+
+    def _on_quit_action_triggered(self) -> None:
+        self.quit()
+
+    def _on_tray_open_requested(self) -> None:
+        self.bring_forward()
+
+    def _on_tray_check_requested(self) -> None:
+        self.check_now()
+
+    def _on_tray_update_all_requested(self) -> None:
+        self.update_all()
+
+    def _on_tray_quit_requested(self) -> None:
+        self.quit()
+
     # --- settings, account, window --------------------------------------------------------
 
     def open_settings(self) -> QWidget:
         from gui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.settings, self)
-
-        def accepted() -> None:
-            chosen = dialog.settings()
-            try:
-                save_settings(chosen)
-            except SlipstreamError as exc:
-                show_error(self, "Settings not saved", exc)
-                return
-            self.apply_settings(chosen)
-
-        dialog.accepted.connect(accepted)
+        dialog.accepted.connect(lambda: self._on_settings_dialog_accepted(dialog))
         dialog.open()
         return dialog
+
+    def _on_settings_dialog_accepted(self, dialog: SettingsDialog) -> None:
+        chosen = dialog.settings()
+        try:
+            save_settings(chosen)
+        except SlipstreamError as exc:
+            show_error(self, "Settings not saved", exc)
+            return
+        self.apply_settings(chosen)
 
     def apply_settings(self, settings: Settings) -> None:
         self.settings = settings
@@ -569,10 +704,16 @@ class MainWindow(QMainWindow):
         from gui.login_dialog import LoginDialog
 
         dialog = LoginDialog(self)
-        dialog.logged_in.connect(lambda name: self._account_changed(name))
-        dialog.logged_out.connect(lambda: self._account_changed(None))
+        dialog.logged_in.connect(self._on_login_dialog_logged_in)
+        dialog.logged_out.connect(self._on_login_dialog_logged_out)
         dialog.open()
         return dialog
+
+    def _on_login_dialog_logged_in(self, name: str) -> None:
+        self._show_account(name)
+
+    def _on_login_dialog_logged_out(self) -> None:
+        self._show_account(None)
 
     def refresh_account(self) -> None:
         """Show who is logged in to GOG. The keyring is read on a job's thread: a desktop
@@ -581,9 +722,12 @@ class MainWindow(QMainWindow):
 
         job = self.jobs.start("account", "account", lambda sink, cancel: logged_in_user())
         if job is not None:
-            job.succeeded.connect(self._account_changed)
+            job.succeeded.connect(self._on_account_job_succeeded)
 
-    def _account_changed(self, name: str | None) -> None:
+    def _on_account_job_succeeded(self, name: str | None) -> None:
+        self._show_account(name)
+
+    def _show_account(self, name: str | None) -> None:
         self.account = name
         self.loginAction.setText(
             f"GOG: logged in as {name} (log out…)" if name else "Log in to &GOG…"
@@ -625,6 +769,28 @@ class MainWindow(QMainWindow):
         self.jobs.cancel_all()
         self.jobs.wait_all()
         self.tray.hide()
+
+
+def _progress_details(state: ProgressState) -> str:
+    """Downloaded, speed, time left and what patches save, as one line."""
+    parts = []
+    if state.download_total:
+        parts.append(
+            f"downloaded {format_bytes(state.download_done)} of "
+            f"{format_bytes(state.download_total)}"
+        )
+    speed = state.speed()
+    if speed and not state.finished:
+        parts.append(f"{format_bytes(speed)}/s")
+    eta = state.eta()
+    if eta is not None and not state.finished:
+        parts.append(f"{format_duration(eta)} left")
+    if state.full_bytes:
+        parts.append(
+            f"patches and reuse save {format_bytes(state.saved_bytes())} "
+            f"({percent_saved(state.planned_bytes, state.full_bytes):.1f}%)"
+        )
+    return " · ".join(parts)
 
 
 def _deselect(view: QTreeWidget) -> None:

@@ -1,0 +1,60 @@
+"""What the window knows about the player's games, shared by the window and its operations.
+
+The window renders this state and the operations (gui/operations.py) change it; keeping
+it in one plain object, below both, is what lets neither hold the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.errors import SlipstreamError
+from core.format.builds import BuildItem
+from core.library.db import InstallRecord, Library
+from core.update.estimate import Cost
+from core.update.target import pick_build
+from gui import work
+from gui.progress_state import ProgressState
+
+
+@dataclass
+class GameStore:
+    records: dict[str, InstallRecord] = field(default_factory=dict)
+    """Installed games by folder (the key every other map uses)."""
+    listings: dict[str, list[BuildItem]] = field(default_factory=dict)
+    """The builds each game's source offered at the last check."""
+    costs: dict[str, dict[str, Cost | SlipstreamError]] = field(default_factory=dict)
+    """What each listed build costs from the installed one, by build id."""
+    progress: dict[str, ProgressState] = field(default_factory=dict)
+    """The running (or last finished) job's progress of each game."""
+    errors: dict[str, str] = field(default_factory=dict)
+    """Why a game's last job failed, until the next one starts."""
+    notified: dict[str, str] = field(default_factory=dict)
+    """The newest build the player was told about, so each is announced once."""
+
+    def reload(self) -> None:
+        """Read the installed games from the library; on error none are listed."""
+        self.records = {}
+        with Library.open() as lib:
+            installs = lib.installs()
+        self.records = {str(r.path): r for r in installs}
+
+    def name(self, key: str, default: str) -> str:
+        record = self.records.get(key)
+        return record.name if record is not None else default
+
+    def newest(self, key: str) -> BuildItem | None:
+        """The build an update of ``key`` goes to: the newest of its branch."""
+        record = self.records.get(key)
+        items = self.listings.get(key)
+        if record is None or not items:
+            return None
+        try:
+            return pick_build(work.as_listing(items), None, record.branch)
+        except SlipstreamError:
+            return None
+
+    def has_update(self, key: str) -> bool:
+        newest = self.newest(key)
+        record = self.records.get(key)
+        return newest is not None and record is not None and newest.build_id != record.build_id
