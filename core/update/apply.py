@@ -16,10 +16,10 @@ from core.delta.xdelta import PatchPool
 from core.errors import CancelledError, NotFoundError, RepositoryError, SlipstreamError
 from core.gamedir.folder import GameDir
 from core.progress import CancelToken, Progress, ProgressSink
-from core.update.plan import FileAction, Plan
+from core.update.plan import FileAction, Plan, PlanKind
 from core.update.stage import ObjectRef, Stager, matches
 
-FETCHING = ("new", "full", "chunked")
+FETCHING = (PlanKind.NEW, PlanKind.FULL, PlanKind.CHUNKED)
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Applied:
 def objects_of(actions: Iterable[FileAction]) -> list[ObjectRef]:
     refs: list[ObjectRef] = []
     for action in actions:
-        if action.kind == "patched":
+        if action.kind == PlanKind.PATCHED:
             refs += [ObjectRef(c, True) for d in action.diffs for c in d.chunks]
         elif action.kind in FETCHING and action.target is not None and not action.from_sfc:
             refs += [ObjectRef(action.target.chunks[i], False) for i in action.fetch]
@@ -53,14 +53,14 @@ def apply_plan(
 ) -> Applied:
     """Stage every file of ``plan`` and verify it against its manifest entry."""
     result = Applied()
-    work = [a for a in plan.actions if a.kind not in ("unchanged", "deleted")]
+    work = [a for a in plan.actions if a.kind not in (PlanKind.UNCHANGED, PlanKind.DELETED)]
     # Largest first, so the longest decode does not start last and run alone.
     patched = sorted(
-        (a for a in work if a.kind == "patched"),
+        (a for a in work if a.kind == PlanKind.PATCHED),
         key=lambda a: a.target.size if a.target else 0,
         reverse=True,
     )
-    plain = [a for a in work if a.kind != "patched"]
+    plain = [a for a in work if a.kind != PlanKind.PATCHED]
     stager.download_all(objects_of(plain) + [ObjectRef(c, False) for c in plan.sfc_chunks])
     # Patch chunks have a fallback: one that cannot be fetched intact costs its file a
     # patch, not the update.
@@ -74,7 +74,8 @@ def apply_plan(
     result.staged += fetched
     # Patched files were checked against the manifest as they came out of the pool;
     # hashing them again would only cost time.
-    _verify([a for a in result.staged if a.kind != "patched"], game, stager.jobs, progress, cancel)
+    unverified = [a for a in result.staged if a.kind != PlanKind.PATCHED]
+    _verify(unverified, game, stager.jobs, progress, cancel)
     crashpoint("update-verified")
     return result
 

@@ -36,7 +36,7 @@ from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, 
 from core.update import records
 from core.update.apply import apply_plan
 from core.update.options import EngineOptions
-from core.update.plan import Hop, Plan, plan_update
+from core.update.plan import Hop, Plan, PlanKind, plan_update
 from core.update.report import OperationReport, PhaseClock
 from core.update.stage import Stager
 from core.update.target import (
@@ -215,7 +215,7 @@ def _execute(
             and paths.collision_key(a.source_path) == paths.collision_key(a.path)
         ]
         changes = renamed + [Change(a.path, a.path) for a in applied.staged]
-        changes += [Change(a.path, None) for a in plan.of_kind("deleted")]
+        changes += [Change(a.path, None) for a in plan.of_kind(PlanKind.DELETED)]
         cancel.raise_if_cancelled()
         clock(Progress("committing", 0, 1, "", "steps"))
         old_folders = set(previous.folders) if previous else set()

@@ -18,6 +18,7 @@ from core.gog.source import open_source
 from core.progress import NEVER_CANCELLED, CancelToken
 from core.update.engine import existing_game, make_plan, not_installed
 from core.update.options import EngineOptions
+from core.update.plan import PlanKind
 from core.update.target import cached_files, fetch_target
 
 
@@ -60,12 +61,12 @@ def estimate_costs(
                 costs[item.build_id] = exc
                 continue
             counts = plan.counts()
-            changed = sum(n for kind, n in counts.items() if kind != "unchanged")
+            changed = sum(n for kind, n in counts.items() if kind != PlanKind.UNCHANGED)
             costs[item.build_id] = Cost(
                 item.build_id,
                 plan.download_bytes,
                 plan.full_bytes,
-                counts.get("patched", 0),
+                counts.get(PlanKind.PATCHED, 0),
                 changed,
             )
     return costs

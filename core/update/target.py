@@ -20,7 +20,7 @@ from core.gamedir.verify import verify_files
 from core.gog.source import open_source
 from core.net.fetcher import Fetcher
 from core.net.source import RepoSource
-from core.update.plan import Hop, Plan, choose_route
+from core.update.plan import Hop, Plan, PlanKind, choose_route
 from core.update.stage import file_digest, matches
 
 # --- reading the target ----------------------------------------------------------------
@@ -216,15 +216,16 @@ def new_state(
     records; staged ones get their manifest hashes and the staged file's mtime."""
     files: dict[str, InstalledFile] = {}
     for action in plan.actions:
-        if action.kind == "deleted" or action.target is None:
+        if action.kind == PlanKind.DELETED or action.target is None:
             continue
         old = previous.files.get(action.path) if previous else None
-        if action.kind == "unchanged" and old is not None:
+        if action.kind == PlanKind.UNCHANGED and old is not None:
             files[action.path] = old
             continue
         f = action.target
         # Unchanged files without a record (adopted ones) are already in place.
-        staged = game.game_path(f.path) if action.kind == "unchanged" else game.staged_path(f.path)
+        unchanged = action.kind == PlanKind.UNCHANGED
+        staged = game.game_path(f.path) if unchanged else game.staged_path(f.path)
         files[f.path] = InstalledFile(
             path=f.path,
             md5=f.file_md5,
