@@ -234,6 +234,6 @@ def served(request: pytest.FixtureRequest, mini_repo: MiniRepo, tmp_path: Path) 
                 yield Served(name, mini_repo, port, session)
         else:
             with serving(mini_repo.root) as base:
-                port = urlsplit(base).port
-                assert port is not None
-                yield Served(name, mini_repo, port, session)
+                serve_port = urlsplit(base).port
+                assert serve_port is not None
+                yield Served(name, mini_repo, serve_port, session)
