@@ -389,7 +389,9 @@ def describe_verify(report: Any, result: Any, repaired: bool) -> str:
 
 def _history(game_dir: Path) -> tuple[Any, str]:
     from core.library.db import Library
+    from core.update.records import check_library
 
+    check_library(game_dir)  # a damaged library is set aside, the game re-registered
     with Library.open() as library:
         if library.install(game_dir) is None:
             raise UsageError(f"{game_dir} is not a game Slipstream has installed.")
@@ -416,13 +418,20 @@ def _history(game_dir: Path) -> tuple[Any, str]:
 def _list() -> tuple[Any, str]:
     from core.library.db import Library
 
-    with Library.open() as library:
+    with Library.open(set_aside_damage=True) as library:
         installs = library.installs()
+        moved = library.set_aside
     doc = [{**r.__dict__, "path": str(r.path)} for r in installs]
     lines = [
         f"{r.name:<30} {r.version_name:<12} build {r.build_id:<10} {r.status:<14} {r.path}"
         for r in installs
     ]
+    if moved is not None:
+        # Games rejoin the new library as soon as any command runs on their folder.
+        lines.append(
+            f"note: the library database was damaged; it was moved to {moved} and a new one "
+            "started. Run slipstream verify DIR on a game to list it again."
+        )
     return doc, "\n".join(lines) or "No games installed yet."
 
 

@@ -88,6 +88,9 @@ def _operation(
     """Time the operation, and record it in the library whatever its outcome."""
     game_dir = game.root
     report = OperationReport(kind, str(game_dir))
+    # Before the folder changes: a library that cannot record the outcome must stop the
+    # operation now, not leave the folder and the library disagreeing.
+    report.notes += records.check_library(game_dir)
     clock = PhaseClock(progress)
     started = time.time()
     outcome, error = "ok", None

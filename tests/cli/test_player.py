@@ -134,3 +134,43 @@ def test_rollback_right_after_a_repair_goes_to_the_previous_build(
     assert back.returncode == 0, back.stderr
     assert back.stdout.startswith("Rolled back to build 1"), back.stdout
     assert tree(game) == build_1
+
+
+def test_a_damaged_library_is_set_aside_and_the_game_registered_again(
+    served: str, tmp_path: Path
+) -> None:
+    game, home = tmp_path / "game", tmp_path / "home"
+    installed = cli(home, "install", "--source", served, "--product", PRODUCT, "--dir", game,
+                    "--build", "1")  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    damaged = os.urandom(64 * 1024)
+    (home / "library.sqlite3").write_bytes(damaged)
+    updated = cli(home, "update", game)
+    assert updated.returncode == 0, updated.stderr
+    assert updated.stdout.startswith("Updated to build 2")
+    kept = [p for p in home.iterdir() if p.name.startswith("library.sqlite3.damaged-")]
+    assert [p.read_bytes() for p in kept] == [damaged]
+    assert str(kept[0]) in updated.stdout
+    listed = cli(home, "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [record] = json.loads(listed.stdout)
+    assert record["build_id"] == "2" and record["name"] == "Cli Game"
+    assert record["path"] == str(game.resolve())
+
+
+def test_a_library_that_cannot_be_used_stops_the_update_before_any_change(
+    served: str, tmp_path: Path
+) -> None:
+    game, home = tmp_path / "game", tmp_path / "home"
+    installed = cli(home, "install", "--source", served, "--product", PRODUCT, "--dir", game,
+                    "--build", "1")  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    before = tree(game)
+    not_a_folder = tmp_path / "home-file"
+    not_a_folder.write_text("a file where Slipstream's home should be")
+    for command in (("update", game), ("verify", game, "--repair")):
+        result = cli(not_a_folder, *command)
+        assert result.returncode == 1 and "library database" in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1
+    assert tree(game) == before
+    assert json.loads((game / ".slipstream" / "state.json").read_text())["build_id"] == "1"
