@@ -74,7 +74,7 @@ class _Runner(QObject):
         self.cancel = cancel
 
     @Slot()
-    def run(self) -> None:
+    def _on_thread_started(self) -> None:
         try:
             result = self.work(self.relay, self.cancel)
         except BaseException as exc:  # every failure reaches the window, none is lost
@@ -114,9 +114,9 @@ class Job(QObject):
         self._thread.setObjectName(f"job-{kind}")
         self._runner = _Runner(work, self.relay, self.cancel_token)
         self._runner.moveToThread(self._thread)
-        self._thread.started.connect(self._runner.run)
-        self._runner.succeeded.connect(self._on_succeeded)
-        self._runner.failed.connect(self._on_failed)
+        self._thread.started.connect(self._runner._on_thread_started)
+        self._runner.succeeded.connect(self._on_runner_succeeded)
+        self._runner.failed.connect(self._on_runner_failed)
         self.running = False
 
     def start(self) -> None:
@@ -136,12 +136,12 @@ class Job(QObject):
         self.ended.emit()
 
     @Slot(object)
-    def _on_succeeded(self, result: Any) -> None:
+    def _on_runner_succeeded(self, result: Any) -> None:
         self._finish()
         self.succeeded.emit(result)
 
     @Slot(object, str)
-    def _on_failed(self, exc: BaseException, details: str) -> None:
+    def _on_runner_failed(self, exc: BaseException, details: str) -> None:
         self._finish()
         self.failed.emit(exc, details)
 
@@ -170,16 +170,15 @@ class JobManager(QObject):
         # it (a parent deleting jobs behind Python's back crashes on teardown).
         job = Job(key, kind, work)
         self.jobs[key] = job
-
-        def forget() -> None:
-            if self.jobs.get(key) is job:
-                del self.jobs[key]
-            self.changed.emit(key)
-
-        job.ended.connect(forget)
+        job.ended.connect(lambda: self._on_job_ended(key, job))
         job.start()
         self.changed.emit(key)
         return job
+
+    def _on_job_ended(self, key: str, job: Job) -> None:
+        if self.jobs.get(key) is job:
+            del self.jobs[key]
+        self.changed.emit(key)
 
     def cancel_all(self) -> None:
         for job in list(self.jobs.values()):

@@ -141,11 +141,18 @@ class Operations(QObject):
         if report.modified:
             name = self.store.name(game, Path(game).name)
             dialog = self.ask_conflict(name, list(report.modified))
-            dialog.chosen.connect(lambda choice: self._run_update(game, plan, report, choice))
+            dialog.chosen.connect(
+                lambda choice: self._on_conflict_dialog_chosen(game, plan, report, choice)
+            )
             dialog.rejected.connect(lambda: self._on_conflict_dialog_rejected(game))
             dialog.open()
             return
         self._run_update(game, plan, report, None)
+
+    def _on_conflict_dialog_chosen(
+        self, game: str, plan: Any, report: OperationReport, choice: str
+    ) -> None:
+        self._run_update(game, plan, report, choice)
 
     def _on_conflict_dialog_rejected(self, game: str) -> None:
         self.store.progress.pop(game, None)

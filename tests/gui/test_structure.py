@@ -56,3 +56,66 @@ def test_no_function_in_gui_is_longer_than_the_limit() -> None:
     for path in sorted(GUI.rglob("*.py")):
         found += long_functions(path.read_text(), str(path.relative_to(GUI.parent)))
     assert not found, "split these into smaller functions:\n" + "\n".join(found)
+
+
+QT_SLOTS = {"accept", "reject", "deleteLater"}
+"""Qt's own slots, which keep Qt's names."""
+
+
+def misnamed_slots(source: str, filename: str = "<source>") -> list[str]:
+    """``file:line name`` for each method of ``self`` a signal is connected to, directly
+    or through a lambda, that is neither named ``_on_<sender>_<signal>`` nor a signal nor
+    one of :data:`QT_SLOTS`. (A slot of another object, as ``window.bring_forward`` in
+    gui/app.py, is that object's public API.)"""
+    tree = ast.parse(source, filename)
+    signals = {
+        target.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name)
+        and node.value.func.id == "Signal"
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "connect"
+            and node.args
+        ):
+            continue
+        slot = node.args[0]
+        if isinstance(slot, ast.Lambda) and isinstance(slot.body, ast.Call):
+            slot = slot.body.func
+        if not (isinstance(slot, ast.Attribute) and ast.unparse(slot.value) == "self"):
+            continue
+        name = slot.attr
+        if not (name.startswith("_on_") or name in signals or name in QT_SLOTS):
+            found.append(f"{filename}:{node.lineno} {name}")
+    return found
+
+
+def test_the_slot_checker_flags_a_slot_not_named_after_its_signal() -> None:
+    source = (
+        "class W:\n"
+        "    changed = Signal(str)\n"
+        "    def wire(self) -> None:\n"
+        "        self.button.clicked.connect(self.update_now)\n"
+        "        self.button.clicked.connect(lambda: self.refresh(1))\n"
+        "        self.button.clicked.connect(self._on_button_clicked)\n"
+        "        self.view.changed.connect(lambda *_: self._on_view_changed())\n"
+        "        self.job.done.connect(self.changed)\n"
+        "        self.box.rejected.connect(self.reject)\n"
+        "        single.activated.connect(window.bring_forward)\n"
+    )
+    assert misnamed_slots(source) == ["<source>:4 update_now", "<source>:5 refresh"]
+
+
+def test_every_slot_in_gui_is_named_after_its_sender_and_signal() -> None:
+    found = []
+    for path in sorted(GUI.rglob("*.py")):
+        found += misnamed_slots(path.read_text(), str(path.relative_to(GUI.parent)))
+    assert not found, "name these slots _on_<sender>_<signal>:\n" + "\n".join(found)
