@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from core import __version__
 from core.cli import player as cli_player
@@ -24,6 +24,25 @@ from core.cli.termprogress import TerminalProgress
 from core.errors import SlipstreamError
 from core.progress import CancelToken, ProgressSink, null_sink
 from core.units import format_bytes, percent_saved
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the README promises it), not the usage
+    block: the line names the mistake and where the usage is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"slipstream: error: {message} (run '{self.prog} --help' for usage)\n")
+
+
+def _port(value: str) -> int:
+    """``--port``: 0 (any free port) to 65535."""
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (0 to 65535)")
+    return port
 
 
 def _publish_options(parser: argparse.ArgumentParser) -> None:
@@ -49,9 +68,7 @@ def _publish_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="slipstream", description="Game updater with differential downloads."
-    )
+    parser = _Parser(prog="slipstream", description="Game updater with differential downloads.")
     parser.add_argument("--version", action="version", version=f"slipstream {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -106,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve a repository over HTTP")
     p.add_argument("--repo", required=True, type=Path)
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--port", type=_port, default=0, help="0 picks a free port")
     p.add_argument("--verbose", action="store_true", help="log every request")
 
     cli_player.add_parsers(sub)
@@ -114,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="publish the built-in sample game and serve it")
     p.add_argument("--dir", type=Path, default=Path("demo-data"), help="where to keep it")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--port", type=_port, default=0)
     return parser
 
 

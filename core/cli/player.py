@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,19 @@ def _source(value: str) -> str:
         return normalize_source(value)
     except SettingsError as exc:
         raise argparse.ArgumentTypeError(exc.detail) from None
+
+
+def _rate(value: str) -> float:
+    """``--limit-rate``: a positive, finite number of bytes per second."""
+    try:
+        rate = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of bytes per second") from None
+    if not math.isfinite(rate) or rate <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{value} is not a rate: give a positive number of bytes per second"
+        )
+    return rate
 
 
 def _product(value: str) -> str:
@@ -62,7 +76,7 @@ def branch_of(value: str) -> str | None:
 
 def _engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--limit-rate", type=float, metavar="BYTES_PER_S", help="bandwidth limit for downloads"
+        "--limit-rate", type=_rate, metavar="BYTES_PER_S", help="bandwidth limit for downloads"
     )
     parser.add_argument("--jobs", type=int, default=4, help="download threads (default 4)")
     parser.add_argument(
