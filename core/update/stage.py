@@ -29,6 +29,7 @@ from core.errors import (
 )
 from core.format.depot import Chunk, DepotFile, unpack_chunk
 from core.format.patch import DepotDiff
+from core.fs import durable_replace
 from core.gamedir.folder import GameDir
 from core.net.fetcher import Fetcher
 from core.net.source import RepoSource
@@ -136,7 +137,7 @@ class Stager:
                 with self._lock:
                     failures[ref.chunk.compressed_md5] = exc
                 return
-            os.replace(partial, path)
+            durable_replace(partial, path)  # a power cut must not leave a torn object
             crashpoint("update-object-downloaded")
 
         self.progress(Progress("downloading", 0, total))
