@@ -50,7 +50,7 @@ from typing import Any, ParamSpec, TypeVar
 import pyxdelta
 
 from core.errors import CancelledError, PatchDecodeError, PatchEncodeError
-from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
+from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
 
 __all__ = [
     "CLI_MAX_WINDOW",
@@ -380,7 +380,7 @@ class PatchPool:
             return
         sizes = {job: _size_or_zero(job.target) for job in jobs}
         total, done = sum(sizes.values()), 0
-        progress(Progress(phase="patching", done=0, total=total))
+        progress(Progress(phase=Phase.PATCHING, done=0, total=total))
         running: dict[Future[int], EncodeJob] = {}
         for job in jobs:
             future = self._submit(
@@ -401,7 +401,7 @@ class PatchPool:
                 for future in finished:
                     job = running.pop(future)
                     done += sizes[job]
-                    progress(Progress("patching", done, total, item=job.target.name))
+                    progress(Progress(Phase.PATCHING, done, total, item=job.target.name))
                     yield _encode_result(job, future)
         finally:
             for future in running:  # only left when the caller stopped iterating early

@@ -25,7 +25,7 @@ from core.format.build import DepotEntry, Product
 from core.format.depot import Chunk, DepotFile
 from core.format.graph import GraphEdge
 from core.format.patch import DepotDiff, PatchDepotManifest, PatchIndex, PatchRootManifest
-from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
+from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
 from core.publish.catalog import Catalog, LoadedBuild
 from core.publish.store import ObjectStore, chunk_spans, read_pieces
 
@@ -275,7 +275,7 @@ class ChainBuilder:
             items = list(rebuild.values())
             for item, _ in zip(items, threads.map(materialize, items), strict=True):
                 done += 1
-                self.progress(Progress("preparing patches", done, total, item.path, "files"))
+                self.progress(Progress(Phase.PREPARING_PATCHES, done, total, item.path, "files"))
         on_disk.update({md5: self.workdir / f"file-{md5}" for md5 in rebuild})
         ordered = sorted(todo.items(), key=lambda kv: kv[1][1].size, reverse=True)
         return {

@@ -24,7 +24,7 @@ from core.errors import FormatError, LocalIOError, RepositoryError, UsageError
 from core.format import layout
 from core.format.builds import BuildItem
 from core.fs import atomic_write
-from core.progress import Progress, ProgressSink, null_sink
+from core.progress import Phase, Progress, ProgressSink, null_sink
 from core.publish import documents
 from core.publish.catalog import Catalog, rel_from_link
 from core.publish.lock import RepoLock
@@ -88,7 +88,7 @@ def prune(
         catalog = Catalog(repo, product)
         kept_ids = _prune_listings(catalog, keep_builds, kept_builds, report, dry_run)
         _prune_pairs(catalog, kept_ids, report, dry_run)
-        progress(Progress("finding references", 0, 1, "", "steps"))
+        progress(Progress(Phase.FINDING_REFERENCES, 0, 1, "", "steps"))
         referenced = _referenced(repo, kept_override={product: kept_ids} if dry_run else None)
         _sweep(repo, referenced, moment, grace, report, dry_run, progress)
     return report
@@ -213,7 +213,7 @@ def _sweep(
     objects = list(_objects(repo))
     try:
         for n, (rel, path) in enumerate(objects):
-            progress(Progress("sweeping", n, len(objects), rel, "objects"))
+            progress(Progress(Phase.SWEEPING, n, len(objects), rel, "objects"))
             if rel in referenced:
                 report.objects_kept += 1
                 continue

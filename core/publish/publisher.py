@@ -27,7 +27,7 @@ from core.format.build import ALL_LANGUAGES, BuildManifest, DepotEntry, Product
 from core.format.builds import DATE_FORMAT, BuildItem
 from core.format.depot import DepotDirectory, DepotFile, DepotItem, DepotManifest, SfcRef
 from core.format.depot import SmallFilesContainer as Sfc
-from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
+from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
 from core.publish import documents
 from core.publish.catalog import Catalog, LoadedBuild
 from core.publish.chain import ChainBuilder, Edge
@@ -133,7 +133,7 @@ def publish(
     with RepoLock(repo.state_dir), ObjectStore(repo, options.jobs) as store:
         catalog = Catalog(repo, options.product)
         scanned = scan_build(build_dir, exclude=repo_dir)
-        progress(Progress("scanning", len(scanned.files), len(scanned.files), "", "files"))
+        progress(Progress(Phase.SCANNING, len(scanned.files), len(scanned.files), "", "files"))
         listing = catalog.listing(options.os)
         recent = branch_items(listing.items, options.branch)[: max(1, options.patch_depth)]
         olds = [catalog.load_build(i) for i in recent]
@@ -202,7 +202,7 @@ def extend_chain(
     report.patches_encoded, report.patches_cached = chain.encoded, chain.reused
     report.patch_failures = chain.failures
     cancel.raise_if_cancelled()
-    progress(Progress("writing documents", 0, 1, "", "steps"))
+    progress(Progress(Phase.WRITING_DOCUMENTS, 0, 1, "", "steps"))
     documents.add_build(catalog, new, report.edges, base_url)
 
 
@@ -264,7 +264,7 @@ def _write_depot(
         nonlocal done
         with lock:
             done += n
-            progress(Progress("chunking", done, scanned.size, item))
+            progress(Progress(Phase.CHUNKING, done, scanned.size, item))
 
     def chunk(source: ScannedFile) -> DepotFile:
         cancel.raise_if_cancelled()

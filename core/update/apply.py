@@ -15,7 +15,7 @@ from core.crashpoint import crashpoint
 from core.delta.xdelta import PatchPool
 from core.errors import CancelledError, NotFoundError, RepositoryError, SlipstreamError
 from core.gamedir.folder import GameDir
-from core.progress import CancelToken, Progress, ProgressSink
+from core.progress import CancelToken, Phase, Progress, ProgressSink
 from core.update.plan import FileAction, Plan, PlanKind
 from core.update.stage import ObjectRef, Stager, matches
 
@@ -69,7 +69,7 @@ def apply_plan(
         _patch_all(patched, stager, result, patch_jobs, progress, cancel, missing)
     sfc = stager.sfc_data(plan.sfc_chunks) if plan.sfc_chunks else None
     fetched = [a for a in work if a.kind in FETCHING]
-    _run(stager.jobs, lambda a: stager.assemble(a, sfc), fetched, "assembling", progress)
+    _run(stager.jobs, lambda a: stager.assemble(a, sfc), fetched, Phase.ASSEMBLING, progress)
     crashpoint("update-assembled")
     result.staged += fetched
     # Patched files were checked against the manifest as they came out of the pool;
@@ -120,7 +120,7 @@ def _patch_all(
         with ThreadPoolExecutor(pool.jobs) as threads:
             for action, failure, remember in threads.map(one, actions):
                 done += 1
-                progress(Progress("patching", done, len(actions), action.path, "files"))
+                progress(Progress(Phase.PATCHING, done, len(actions), action.path, "files"))
                 if failure is None:
                     result.patches_applied += 1
                     result.staged.append(action)
@@ -136,7 +136,7 @@ def _patch_all(
     cancel.raise_if_cancelled()
     if fallbacks:
         stager.download_all(objects_of(fallbacks))
-        _run(stager.jobs, stager.assemble, fallbacks, "assembling", progress)
+        _run(stager.jobs, stager.assemble, fallbacks, Phase.ASSEMBLING, progress)
         result.staged += fallbacks
 
 
@@ -152,14 +152,14 @@ def _verify(
                 "update again."
             )
 
-    _run(jobs, check, staged, "verifying", progress)
+    _run(jobs, check, staged, Phase.VERIFYING, progress)
 
 
 def _run(
     jobs: int,
     fn: Callable[[FileAction], object],
     actions: list[FileAction],
-    phase: str,
+    phase: Phase,
     progress: ProgressSink,
 ) -> None:
     done = 0

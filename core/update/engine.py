@@ -32,7 +32,7 @@ from core.gamedir.journal import Change, commit, rollback
 from core.gamedir.verify import VerifyReport, verify_files
 from core.net.fetcher import Fetcher
 from core.net.source import RepoSource
-from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
+from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
 from core.update import records
 from core.update.apply import apply_plan
 from core.update.options import EngineOptions
@@ -186,7 +186,7 @@ def _execute(
     """Plan, stage, verify and commit ``target`` over the current folder."""
     game, options, report = run.game, run.options, run.report
     clock, cancel = run.clock, run.cancel
-    clock(Progress("planning", 0, 1, "", "steps"))
+    clock(Progress(Phase.PLANNING, 0, 1, "", "steps"))
     if target.manifest.dependencies:
         report.notes.append(
             "Not installed (install them separately if the game needs them): "
@@ -196,6 +196,7 @@ def _execute(
     _report_plan(report, plan)
     check_space(game.root, plan)
     with _staging_cleared_on_failure(game):
+        game.make_downloads()  # a clean LocalIOError if it cannot be made, before any fetch
         stager = Stager(
             game, source, fetcher, base.product, jobs=options.jobs, progress=clock, cancel=cancel
         )
@@ -220,7 +221,7 @@ def _execute(
         changes = renamed + [Change(a.path, a.path) for a in applied.staged]
         changes += [Change(a.path, None) for a in plan.of_kind(PlanKind.DELETED)]
         cancel.raise_if_cancelled()
-        clock(Progress("committing", 0, 1, "", "steps"))
+        clock(Progress(Phase.COMMITTING, 0, 1, "", "steps"))
         old_folders = set(previous.folders) if previous else set()
         commit(
             game,
@@ -459,11 +460,11 @@ def rollback_game(
         ]
         chain = _points_to(points, to_build)
         if chain:
-            clock(Progress("restoring", 0, len(chain), "", "steps"))
+            clock(Progress(Phase.RESTORING, 0, len(chain), "", "steps"))
             for n, point in enumerate(chain, 1):
                 cancel.raise_if_cancelled()
                 state = rollback(game, point)
-                clock(Progress("restoring", n, len(chain), point.label, "steps"))
+                clock(Progress(Phase.RESTORING, n, len(chain), point.label, "steps"))
         elif to_build is None:
             raise UsageError(f"{game_dir} has no rollback point to go back to.")
         else:

@@ -17,7 +17,7 @@ from pathlib import Path
 from core.errors import LocalIOError
 from core.gamedir.folder import GameDir
 from core.library import db as library
-from core.progress import Progress, ProgressSink, null_sink
+from core.progress import Phase, Progress, ProgressSink, null_sink
 
 
 def kept_root() -> Path:
@@ -44,7 +44,7 @@ def keep_copies(
     try:
         dest.mkdir(parents=True)
         for n, rel in enumerate(paths, 1):
-            progress(Progress("keeping copies", n - 1, len(paths), rel, "files"))
+            progress(Progress(Phase.KEEPING_COPIES, n - 1, len(paths), rel, "files"))
             src = game.game_path(rel)
             if not src.is_file():
                 continue  # a deleted file has nothing to keep

@@ -33,7 +33,7 @@ from core.fs import durable_replace
 from core.gamedir.folder import GameDir
 from core.net.fetcher import Fetcher
 from core.net.source import RepoSource
-from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
+from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
 from core.update.plan import ChunkReuse, FileAction
 
 READ = 1 << 20
@@ -119,7 +119,7 @@ class Stager:
             with self._lock:
                 done += n
                 self.bytes_downloaded += n
-                self.progress(Progress("downloading", done, total))
+                self.progress(Progress(Phase.DOWNLOADING, done, total))
 
         failures: dict[str, SlipstreamError] = {}
 
@@ -140,7 +140,7 @@ class Stager:
             durable_replace(partial, path)  # a power cut must not leave a torn object
             crashpoint("update-object-downloaded")
 
-        self.progress(Progress("downloading", 0, total))
+        self.progress(Progress(Phase.DOWNLOADING, 0, total))
         _run_all(self.jobs, fetch, list(todo.items()))
         return failures
 
