@@ -354,6 +354,18 @@ class GameDir:
     def trash_dir(self) -> Path:
         return self.meta / "trash"
 
+    def make_downloads(self) -> Path:
+        """``.slipstream/downloads``, created as needed: a folder that cannot be made (no
+        permission, an immutable ``.slipstream``, a file in its place) is a LocalIOError
+        naming it, like any other file Slipstream cannot write."""
+        try:
+            return self.meta_dirs("downloads")
+        except FileConflictError:
+            raise LocalIOError(
+                f"Could not create the downloads folder {self.downloads}: a file is in its "
+                "place. Remove that file and run the command again."
+            ) from None
+
     def meta_dirs(self, *parts: str, mode: int = 0o777) -> Path:
         """``.slipstream/parts…``, created as needed and never through a link."""
         make_dirs(self.root, [META_DIR])

@@ -174,3 +174,22 @@ def test_a_library_that_cannot_be_used_stops_the_update_before_any_change(
         assert result.stderr.count("\n") == 1
     assert tree(game) == before
     assert json.loads((game / ".slipstream" / "state.json").read_text())["build_id"] == "1"
+
+
+def test_a_downloads_folder_that_cannot_be_made_is_one_clean_line(
+    served: str, tmp_path: Path
+) -> None:
+    game, home = tmp_path / "game", tmp_path / "home"
+    installed = cli(home, "install", "--source", served, "--product", PRODUCT, "--dir", game,
+                    "--build", "1")  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    before = tree(game)
+    # Tests run as root, which ignores permission bits: a file in the folder's place fails
+    # the mkdir the way an immutable .slipstream does.
+    (game / ".slipstream" / "downloads").write_text("in the way")
+    result = cli(home, "update", game, "--no-progress")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and "internal error" not in result.stderr
+    assert "A file on this computer could not be read or written" in result.stderr
+    assert str(game / ".slipstream" / "downloads") in result.stderr
+    assert tree(game) == before
