@@ -288,6 +288,10 @@ def _run_player(args: argparse.Namespace, cancel: CancelToken) -> int:
         if bar:
             bar.close()
     print(json.dumps(doc, indent=2, default=str) if args.json else text)
+    failed = cli_player.failure(args, doc)
+    if failed is not None:
+        print(f"slipstream: {failed}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -390,6 +390,18 @@ def _verify_json(report: Any, result: Any) -> dict[str, Any]:
     return doc
 
 
+def failure(args: argparse.Namespace, doc: Any) -> str | None:
+    """Why a command that ran to its end still failed (exit status 1), or None: a verify
+    without --repair that found damage, so that scripts can see it."""
+    if args.command == "verify" and not args.repair and not doc["ok"]:
+        damaged = len(doc["wounds"])
+        return (
+            f"{damaged} damaged file{'s' if damaged != 1 else ''} in {args.dir}; "
+            "slipstream verify --repair downloads them again."
+        )
+    return None
+
+
 def describe_verify(report: Any, result: Any, repaired: bool) -> str:
     if result.ok:
         return f"All {result.checked} files are intact."

@@ -193,3 +193,23 @@ def test_a_downloads_folder_that_cannot_be_made_is_one_clean_line(
     assert "A file on this computer could not be read or written" in result.stderr
     assert str(game / ".slipstream" / "downloads") in result.stderr
     assert tree(game) == before
+
+
+def test_verify_that_finds_damage_lists_it_and_exits_1(served: str, tmp_path: Path) -> None:
+    game, home = tmp_path / "game", tmp_path / "home"
+    installed = cli(home, "install", "--source", served, "--product", PRODUCT, "--dir", game)
+    assert installed.returncode == 0, installed.stderr
+    target = game / "data" / "a.pak"
+    data = bytearray(target.read_bytes())
+    data[10] ^= 0x01
+    target.write_bytes(bytes(data))
+    found = cli(home, "verify", game, "--full", "--no-progress")
+    assert found.returncode == 1, found.stderr
+    assert "1 of 2 files are damaged:" in found.stdout and "data/a.pak" in found.stdout
+    assert found.stderr.count("\n") == 1 and "verify --repair" in found.stderr
+    as_json = cli(home, "verify", game, "--full", "--json", "--no-progress")
+    assert as_json.returncode == 1
+    assert [w["path"] for w in json.loads(as_json.stdout)["wounds"]] == ["data/a.pak"]
+    repaired = cli(home, "verify", game, "--full", "--repair", "--no-progress")
+    assert repaired.returncode == 0, repaired.stderr
+    assert cli(home, "verify", game, "--full").returncode == 0
