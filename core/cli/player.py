@@ -363,6 +363,11 @@ def describe_operation(report: Any) -> str:
         lines.append(
             f"  files {what} (your copies are in the rollback point): " + ", ".join(report.modified)
         )
+    if report.kept:
+        lines.append(
+            f"  your own files that the new build replaced (copies kept in {report.kept_in}): "
+            + ", ".join(report.kept)
+        )
     return "\n".join(lines)
 
 

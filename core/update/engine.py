@@ -35,6 +35,7 @@ from core.net.source import RepoSource
 from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
 from core.update import records
 from core.update.apply import apply_plan
+from core.update.keep import keep_untracked
 from core.update.options import EngineOptions
 from core.update.plan import Hop, Plan, PlanKind, plan_update
 from core.update.report import OperationReport, PhaseClock
@@ -222,6 +223,12 @@ def _execute(
         changes += [Change(a.path, None) for a in plan.of_kind(PlanKind.DELETED)]
         cancel.raise_if_cancelled()
         clock(Progress(Phase.COMMITTING, 0, 1, "", "steps"))
+        if previous is not None:
+            # A file the new build adds where the player has one of their own is a conflict
+            # like a changed file: their copy is kept where pruning never reaches it.
+            incoming = [c.path for c in changes if c.staged is not None]
+            report.kept, kept_in = keep_untracked(game, previous.files, incoming)
+            report.kept_in = str(kept_in or "")
         old_folders = set(previous.folders) if previous else set()
         commit(
             game,

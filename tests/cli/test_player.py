@@ -213,3 +213,37 @@ def test_verify_that_finds_damage_lists_it_and_exits_1(served: str, tmp_path: Pa
     repaired = cli(home, "verify", game, "--full", "--repair", "--no-progress")
     assert repaired.returncode == 0, repaired.stderr
     assert cli(home, "verify", game, "--full").returncode == 0
+
+
+def test_a_new_build_file_over_the_players_own_is_kept_and_named(tmp_path: Path) -> None:
+    game, home = tmp_path / "game", tmp_path / "home"
+    exe = FileSpec("game.exe", 1, 50_000, executable=True)
+    builds = [[exe], [exe, FileSpec("saves/slot1.sav", 7, 3_000)]]
+    for n, specs in enumerate(builds, 1):
+        folder = write_build(tmp_path / f"b{n}", specs)
+        publish(folder, tmp_path / "repo", PublishOptions(PRODUCT, version_name=f"3.{n}"))
+    shipped = (tmp_path / "b2" / "saves" / "slot1.sav").read_bytes()
+    mine = game / "saves" / "slot1.sav"
+    with serving(tmp_path / "repo") as url:
+        installed = cli(
+            home, "install", "--source", url, "--product", PRODUCT, "--dir", game, "--build", "1"
+        )
+        assert installed.returncode == 0, installed.stderr
+        mine.parent.mkdir()
+        mine.write_bytes(b"the player's own save")
+        updated = cli(home, "update", game, "--json", "--no-progress")
+        assert updated.returncode == 0, updated.stderr
+        report = json.loads(updated.stdout)
+        assert report["kept"] == ["saves/slot1.sav"]
+        kept = Path(report["kept_in"])
+        assert kept.parent == home / "kept"
+        assert (kept / "saves" / "slot1.sav").read_bytes() == b"the player's own save"
+        assert mine.read_bytes() == shipped
+        # Rolled back, the player's file is there again; the next update names it.
+        back = cli(home, "rollback", game)
+        assert back.returncode == 0 and mine.read_bytes() == b"the player's own save"
+        again = cli(home, "update", game, "--no-progress")
+    assert again.returncode == 0, again.stderr
+    assert "your own files that the new build replaced" in again.stdout
+    assert "saves/slot1.sav" in again.stdout and str(home / "kept") in again.stdout
+    assert mine.read_bytes() == shipped
