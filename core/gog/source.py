@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
@@ -44,8 +44,8 @@ from core.format.graph import PatchGraph
 from core.format.patch import PatchDepotManifest, PatchIndex, PatchRootManifest
 from core.gog.auth import SERVICE, Account, keyring_call, scrub
 from core.gog.hosts import GogHosts
-from core.net.fetcher import Fetcher
 from core.net.source import LISTING_BYTES, RepoSource, secure_link_path
+from core.net.transport import Transport, get_document
 
 GOG = "gog"
 """What ``--source`` and an install's state call GOG's own hosts."""
@@ -54,7 +54,7 @@ LINK_MARGIN = 300.0
 """Seconds before a secure link's ``expires_at`` that a new one is fetched."""
 
 
-def open_source(location: str, fetcher: Fetcher, password: str | None = None) -> RepoSource:
+def open_source(location: str, fetcher: Transport, password: str | None = None) -> RepoSource:
     """The source an install names: GOG itself for ``"gog"``, else a repository URL."""
     if location == GOG:
         return GogSource(fetcher, password=password)
@@ -70,7 +70,7 @@ class GogSource(RepoSource):
 
     def __init__(
         self,
-        fetcher: Fetcher,
+        fetcher: Transport,
         hosts: GogHosts | None = None,
         account: Account | None = None,
         password: str | None = None,
@@ -91,19 +91,35 @@ class GogSource(RepoSource):
 
     # --- the API -----------------------------------------------------------------------
 
-    def _api(self, path: str, what: str, extra_secrets: tuple[str, ...] = ()) -> Any:
+    def _api(
+        self,
+        path: str,
+        what: str,
+        parse: Callable[[Any], Any] = lambda doc: doc,
+        extra_secrets: tuple[str, ...] = (),
+    ) -> Any:
         url = self.hosts.api + path
         headers = self.account.headers()
         try:
             try:
-                return self.fetcher.get_json(
-                    url, max_bytes=LISTING_BYTES, what=what, headers=headers
+                return get_document(
+                    self.fetcher,
+                    url,
+                    max_bytes=LISTING_BYTES,
+                    what=what,
+                    parse=parse,
+                    headers=headers,
                 )
             except AccessDeniedError:
                 if not headers or not self.account.renew(headers):
                     raise
-                return self.fetcher.get_json(
-                    url, max_bytes=LISTING_BYTES, what=what, headers=self.account.headers()
+                return get_document(
+                    self.fetcher,
+                    url,
+                    max_bytes=LISTING_BYTES,
+                    what=what,
+                    parse=parse,
+                    headers=self.account.headers(),
                 )
         except SlipstreamError as exc:
             secrets = [*self.account.secrets(), *extra_secrets]
@@ -120,7 +136,7 @@ class GogSource(RepoSource):
         path = f"/products/{product}/os/{os_name}/builds?{urlencode(params)}"
         what = f"GOG's builds list of product {product}"
         try:
-            doc = self._api(path, what, (password or "",))
+            doc = self._api(path, what, extra_secrets=(password or "",))
         except NotFoundError:
             raise NotFoundError(f"GOG has no {os_name} builds of product {product}.") from None
         listing = parse_builds_listing(doc, what)

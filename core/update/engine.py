@@ -30,8 +30,8 @@ from core.gamedir import journal
 from core.gamedir.folder import GameDir, InstallState, RollbackPoint
 from core.gamedir.journal import Change, commit, rollback
 from core.gamedir.verify import VerifyReport, verify_files
-from core.net.fetcher import Fetcher
 from core.net.source import RepoSource
+from core.net.transport import Transport
 from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
 from core.update import records
 from core.update.apply import apply_plan
@@ -179,7 +179,7 @@ def _execute(
     old: Mapping[str, DepotFile] | None,
     target: Target,
     source: RepoSource,
-    fetcher: Fetcher,
+    fetcher: Transport,
     *,
     local: Mapping[str, str] | None = None,
     label: str,
@@ -244,7 +244,7 @@ def _execute(
 
 
 def _open_installed(
-    fetcher: Fetcher,
+    fetcher: Transport,
     state: InstallState,
     options: EngineOptions,
     build: str | None,

@@ -31,8 +31,8 @@ from core.format.depot import Chunk, DepotFile, unpack_chunk
 from core.format.patch import DepotDiff
 from core.fs import durable_replace
 from core.gamedir.folder import GameDir
-from core.net.fetcher import Fetcher
 from core.net.source import RepoSource
+from core.net.transport import Transport
 from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
 from core.update.plan import ChunkReuse, FileAction
 
@@ -77,7 +77,7 @@ class Stager:
         self,
         game: GameDir,
         source: RepoSource,
-        fetcher: Fetcher,
+        fetcher: Transport,
         product: str,
         *,
         jobs: int = 4,

@@ -18,8 +18,8 @@ from core.format.depot import DepotDirectory, DepotFile, DepotManifest, parse_de
 from core.gamedir.folder import GameDir, InstalledFile, InstallState
 from core.gamedir.verify import verify_files
 from core.gog.source import open_source
-from core.net.fetcher import Fetcher
 from core.net.source import RepoSource
+from core.net.transport import Transport
 from core.update.plan import Hop, Plan, PlanKind, choose_route
 from core.update.stage import file_digest, matches
 
@@ -95,7 +95,7 @@ class OpenBuild:
 
 
 def open_target(
-    fetcher: Fetcher,
+    fetcher: Transport,
     location: str,
     product: str,
     os_name: str,
