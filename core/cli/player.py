@@ -272,6 +272,7 @@ def _browse(args: argparse.Namespace) -> tuple[Any, str]:
                     f"({len(listing.items)} of {listing.total_count} builds: the server "
                     "lists only the newest)"
                 )
+            lines += [f"(note: {note})" for note in listing.skipped]
             if listing.has_private_branches and not args.password:
                 lines.append("(this game has private branches: --password shows them)")
             return rows, "\n".join(lines) or "No builds."

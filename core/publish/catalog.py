@@ -98,7 +98,10 @@ class Catalog:
         rel = layout.builds_rel(self.product, os_name)
         if not self.exists(rel):
             return BuildsListing((), 0)
-        return parse_builds_listing(self.read(rel), rel)
+        listing = parse_builds_listing(self.read(rel), rel)
+        if listing.skipped:  # players skip a malformed item; the publisher must not drop one
+            raise FormatError(listing.skipped[0])
+        return listing
 
     def build_manifest(self, item: BuildItem) -> BuildManifest:
         rel = rel_from_link(item.meta_urls[0])

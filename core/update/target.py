@@ -55,12 +55,21 @@ def pick_build(listing: BuildsListing, build: str | None, branch: str | None) ->
                 raise BuildNotFoundError(
                     f"Build {build} is a generation 1 build, which Slipstream cannot install."
                 )
-            raise BuildNotFoundError(f"Build {build} is not in the repository's builds list.")
+            raise BuildNotFoundError(
+                f"Build {build} is not in the repository's builds list.{_skipped(listing)}"
+            )
         return found
     for item in items:
         if item.branch == branch:
             return item
-    raise BuildNotFoundError(f"The repository has no build on the {branch or 'default'} branch.")
+    raise BuildNotFoundError(
+        f"The repository has no build on the {branch or 'default'} branch.{_skipped(listing)}"
+    )
+
+
+def _skipped(listing: BuildsListing) -> str:
+    """The malformed items left out of ``listing``, which may be why a build is missing."""
+    return "".join(f" {note}" for note in listing.skipped[:3])
 
 
 ALL_DLCS = "all"

@@ -247,3 +247,23 @@ def test_a_new_build_file_over_the_players_own_is_kept_and_named(tmp_path: Path)
     assert "your own files that the new build replaced" in again.stdout
     assert "saves/slot1.sav" in again.stdout and str(home / "kept") in again.stdout
     assert mine.read_bytes() == shipped
+
+
+def test_one_malformed_listing_item_leaves_the_rest_of_the_repository_usable(
+    tmp_path: Path,
+) -> None:
+    home, repo = tmp_path / "home", tmp_path / "repo"
+    folder = write_build(tmp_path / "b1", [FileSpec("game.exe", 1, 20_000)])
+    publish(folder, repo, PublishOptions(PRODUCT, version_name="4.1"))
+    listed = repo / "products" / PRODUCT / "os" / "windows" / "builds.json"
+    doc = json.loads(listed.read_text())
+    doc["items"].insert(0, {**doc["items"][0], "build_id": "9x"})
+    listed.write_text(json.dumps(doc))
+    with serving(repo) as url:
+        builds = cli(home, "builds", "--source", url, "--product", PRODUCT)
+        game = tmp_path / "game"
+        installed = cli(home, "install", "--source", url, "--product", PRODUCT, "--dir", game)
+    assert builds.returncode == 0, builds.stderr
+    assert "build 1" in builds.stdout and "'9x'" in builds.stdout and "note:" in builds.stdout
+    assert installed.returncode == 0, installed.stderr
+    assert (game / "game.exe").read_bytes() == (folder / "game.exe").read_bytes()
