@@ -39,6 +39,7 @@ from core.errors import (
     UnsafePathError,
 )
 from core.format import paths, zjson
+from core.format.bounds import BOUNDS
 from core.format.fields import Fields
 from core.format.layout import OS_NAMES
 from core.fs import TEMP_PREFIX, atomic_write, fsync_dir
@@ -46,7 +47,7 @@ from core.lock import FileLock
 
 META_DIR = paths.RESERVED_DIR
 STATE_FORMAT = 1
-MAX_STATE_BYTES = 1 << 30
+MAX_STATE_BYTES = BOUNDS.state_bytes
 MAX_FILES = 2_000_000
 _DOCUMENT_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 _POINT_DIR = re.compile(r"[0-9]{1,12}")

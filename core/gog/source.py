@@ -31,6 +31,7 @@ from core.errors import (
     SlipstreamError,
 )
 from core.format import layout
+from core.format.bounds import BOUNDS
 from core.format.build import BuildManifest
 from core.format.builds import (
     BuildItem,
@@ -44,7 +45,7 @@ from core.format.graph import PatchGraph
 from core.format.patch import PatchDepotManifest, PatchIndex, PatchRootManifest
 from core.gog.auth import SERVICE, Account, keyring_call, scrub
 from core.gog.hosts import GogHosts
-from core.net.source import LISTING_BYTES, RepoSource, secure_link_path
+from core.net.source import RepoSource, secure_link_path
 from core.net.transport import Transport, get_document
 
 GOG = "gog"
@@ -105,7 +106,7 @@ class GogSource(RepoSource):
                 return get_document(
                     self.fetcher,
                     url,
-                    max_bytes=LISTING_BYTES,
+                    max_bytes=BOUNDS.listing_bytes,
                     what=what,
                     parse=parse,
                     headers=headers,
@@ -116,7 +117,7 @@ class GogSource(RepoSource):
                 return get_document(
                     self.fetcher,
                     url,
-                    max_bytes=LISTING_BYTES,
+                    max_bytes=BOUNDS.listing_bytes,
                     what=what,
                     parse=parse,
                     headers=self.account.headers(),

@@ -22,6 +22,7 @@ from urllib.parse import urlencode, urlsplit
 
 from core.errors import FormatError, NotFoundError
 from core.format import layout
+from core.format.bounds import BOUNDS
 from core.format.build import BuildManifest, parse_build_manifest
 from core.format.builds import (
     BuildItem,
@@ -31,7 +32,6 @@ from core.format.builds import (
     parse_secure_link,
 )
 from core.format.depot import DepotManifest, parse_depot_manifest
-from core.format.fields import LIMITS
 from core.format.graph import PatchGraph, parse_graph
 from core.format.patch import (
     PatchDepotManifest,
@@ -43,8 +43,6 @@ from core.format.patch import (
 )
 from core.net.http import RefusedAddress, check_host
 from core.net.transport import DamagedDocument, Transport, get_document
-
-LISTING_BYTES = 16 * 2**20
 
 T = TypeVar("T")
 
@@ -116,7 +114,7 @@ class RepoSource:
         self,
         url: str,
         what: str,
-        cap: int = LIMITS.document_bytes,
+        cap: int = BOUNDS.document_bytes,
         parse: Callable[[Any], Any] = _as_is,
     ) -> Any:
         return get_document(self.fetcher, url, max_bytes=cap, what=what, parse=parse)
@@ -124,7 +122,7 @@ class RepoSource:
     def _api(self, path: str, what: str, parse: Callable[[Any], Any] = _as_is) -> Any:
         """A document of GOG's dynamic endpoints (``/products/...``); GogSource asks GOG's
         API host with the account's token instead."""
-        return self._json(self.base_url + path, what, LISTING_BYTES, parse)
+        return self._json(self.base_url + path, what, BOUNDS.listing_bytes, parse)
 
     # --- builds and manifests ----------------------------------------------------------
 
@@ -169,7 +167,7 @@ class RepoSource:
         """The version graph, or ``None`` when the repository has none (GOG's CDN)."""
         url = self.url(layout.url_path(layout.graph_rel(product, os_name)))
         try:
-            doc = self._json(url, "the version graph", LISTING_BYTES)
+            doc = self._json(url, "the version graph", BOUNDS.listing_bytes)
         except NotFoundError:
             return None
         return parse_graph(doc, "graph.json")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from core.errors import SlipstreamError
 from core.format import zjson
+from core.format.bounds import BOUNDS
 from core.format.build import parse_build_manifest
 from core.gamedir.folder import GameDir, InstallState
 from core.library.db import Library, OperationRecord
@@ -85,7 +86,9 @@ def _cached_name(game: GameDir, state: InstallState) -> str:
     data = game.load_document(f"build-{state.build_id}")
     if data is None:
         return state.product
-    manifest = parse_build_manifest(zjson.loads(data, "cached build manifest", 1 << 28), "cached")
+    manifest = parse_build_manifest(
+        zjson.loads(data, "cached build manifest", BOUNDS.cached_build_bytes), "cached"
+    )
     return manifest.product_name(state.product)
 
 

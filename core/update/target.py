@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from core.errors import BuildNotFoundError, SlipstreamError, StateError
 from core.format import paths, zjson
+from core.format.bounds import BOUNDS
 from core.format.build import BuildManifest, parse_build_manifest
 from core.format.builds import BuildItem, BuildsListing
 from core.format.depot import DepotDirectory, DepotFile, DepotManifest, parse_depot_manifest
@@ -146,7 +147,8 @@ def cached_files(game: GameDir, state: InstallState) -> dict[str, DepotFile]:
             f"The cached manifest of build {state.build_id} is missing; run verify --repair."
         )
     manifest = parse_build_manifest(
-        zjson.loads(data, "cached build manifest", 1 << 28), "cached build manifest"
+        zjson.loads(data, "cached build manifest", BOUNDS.cached_build_bytes),
+        "cached build manifest",
     )
     files: dict[str, DepotFile] = {}
     for entry in manifest.depots_for(state.lang, products_of(manifest, state.dlcs, strict=False)):
@@ -156,7 +158,7 @@ def cached_files(game: GameDir, state: InstallState) -> dict[str, DepotFile]:
                 f"The cached depot manifest {entry.manifest} is missing; run verify --repair."
             )
         depot = parse_depot_manifest(
-            zjson.loads(doc, "cached depot manifest", 1 << 30), "cached depot"
+            zjson.loads(doc, "cached depot manifest", BOUNDS.cached_depot_bytes), "cached depot"
         )
         files.update({f.path: f for f in depot.files})
     return files
