@@ -249,7 +249,7 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
 def _browse(args: argparse.Namespace) -> tuple[Any, str]:
     from core.gog.source import open_source
     from core.net.fetcher import Fetcher
-    from core.update.target import open_target
+    from core.update.target import check_language, open_target
 
     with Fetcher() as fetcher:
         if args.command == "builds":
@@ -288,6 +288,7 @@ def _browse(args: argparse.Namespace) -> tuple[Any, str]:
         item = opened.item
         # The build manifest alone says it all; depot manifests can be large.
         manifest = opened.source.build_manifest(item)
+    check_language(manifest, args.lang)
     depots = manifest.depots_for(args.lang)
     languages = sorted({lang for d in manifest.depots for lang in d.languages})
     download = sum(d.compressed_size for d in depots)

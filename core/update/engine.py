@@ -403,7 +403,7 @@ def install(
             item, source = opened.item, opened.source
             report.product, report.to_build = product, item.build_id
             report.version_name = item.version_name
-            target = opened.target(lang, dlcs)
+            target = opened.target(lang, dlcs, strict_lang=True)
             base = InstallState(
                 product=product,
                 os=os_name,

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from core.errors import BuildNotFoundError, SlipstreamError, StateError
+from core.errors import BuildNotFoundError, SlipstreamError, StateError, UsageError
 from core.format import paths, zjson
 from core.format.bounds import BOUNDS
-from core.format.build import BuildManifest, parse_build_manifest
+from core.format.build import ALL_LANGUAGES, BuildManifest, parse_build_manifest
 from core.format.builds import BuildItem, BuildsListing
 from core.format.depot import DepotDirectory, DepotFile, DepotManifest, parse_depot_manifest
 from core.gamedir.folder import GameDir, InstalledFile, InstallState
@@ -100,8 +100,8 @@ class OpenBuild:
     source: RepoSource
     item: BuildItem
 
-    def target(self, lang: str, dlcs: Sequence[str] = ()) -> Target:
-        return fetch_target(self.source, self.item, lang, dlcs)
+    def target(self, lang: str, dlcs: Sequence[str] = (), *, strict_lang: bool = False) -> Target:
+        return fetch_target(self.source, self.item, lang, dlcs, strict_lang=strict_lang)
 
 
 def open_target(
@@ -120,10 +120,30 @@ def open_target(
     return OpenBuild(source, pick_build(source.listing(product, os_name), build, branch))
 
 
+def check_language(manifest: BuildManifest, lang: str) -> None:
+    """Refuse a language the build does not name (a typo would otherwise install the
+    language-neutral depots alone, silently); a build that names none takes any."""
+    known = sorted({code for d in manifest.depots for code in d.languages} - {ALL_LANGUAGES})
+    if known and lang not in known:
+        raise UsageError(
+            f"Build {manifest.build_id} has no language {lang!r}; its languages: "
+            f"{', '.join(known)}."
+        )
+
+
 def fetch_target(
-    source: RepoSource, item: BuildItem, lang: str, dlcs: Sequence[str] = ()
+    source: RepoSource,
+    item: BuildItem,
+    lang: str,
+    dlcs: Sequence[str] = (),
+    *,
+    strict_lang: bool = False,
 ) -> Target:
+    """The build's manifests for ``lang`` and ``dlcs``; with ``strict_lang`` (a player's
+    choice, not an installed game's) a language the build lacks is a UsageError."""
     manifest = source.build_manifest(item)
+    if strict_lang:
+        check_language(manifest, lang)
     entries = manifest.depots_for(lang, products_of(manifest, dlcs))
     if not entries:
         raise BuildNotFoundError(f"Build {item.build_id} has no depot for the language {lang}.")

@@ -267,3 +267,18 @@ def test_one_malformed_listing_item_leaves_the_rest_of_the_repository_usable(
     assert "build 1" in builds.stdout and "'9x'" in builds.stdout and "note:" in builds.stdout
     assert installed.returncode == 0, installed.stderr
     assert (game / "game.exe").read_bytes() == (folder / "game.exe").read_bytes()
+
+
+def test_an_unknown_language_is_a_usage_error_naming_the_builds_languages(
+    served: str, tmp_path: Path
+) -> None:
+    game = tmp_path / "game"
+    for command in (
+        ("install", "--source", served, "--product", PRODUCT, "--dir", game, "--lang", "zz-ZZ"),
+        ("info", "--source", served, "--product", PRODUCT, "--lang", "zz-ZZ"),
+    ):
+        result = cli(tmp_path / "home", *command)
+        assert result.returncode == 2, result.stderr
+        assert "'zz-ZZ'" in result.stderr and "en-US" in result.stderr
+        assert result.stderr.count("\n") == 1
+    assert not (game / "game.exe").exists()
