@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from dataclasses import replace
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from core.errors import FormatError, NotFoundError
@@ -43,8 +44,6 @@ from core.format.patch import (
 )
 from core.net.http import RefusedAddress, check_host
 from core.net.transport import DamagedDocument, Transport, get_document
-
-T = TypeVar("T")
 
 
 def _as_is(doc: Any) -> Any:
@@ -132,9 +131,19 @@ class RepoSource:
 
         def parse(doc: Any) -> BuildsListing:
             listing = parse_builds_listing(doc, f"builds list of product {product}")
+            kept, notes = [], []
             for item in listing.items:
-                self.meta_links(item)  # a garbled link: fetch the list again
-            return listing
+                try:
+                    self.meta_links(item)
+                    kept.append(item)
+                except DamagedDocument as exc:
+                    notes.append(f"Skipped build {item.build_id}: {exc.detail}")
+            if not notes:
+                return listing
+            # Fetch the list again (a flipped byte); if it says the same, skip the items,
+            # as a malformed item is skipped: the rest of the repository still works.
+            without = replace(listing, items=tuple(kept), skipped=(*listing.skipped, *notes))
+            raise DamagedDocument(notes[0], accept=without)
 
         try:
             listing: BuildsListing = self._api(path, f"the builds list of product {product}", parse)

@@ -10,7 +10,8 @@ double runs them too: a document that arrives damaged (a zlib or JSON error, a l
 host nobody named) is fetched again with backoff, like a chunk with a wrong md5, and
 refused with one clear error when it keeps coming damaged. A document that comes back
 damaged in exactly the same way twice is what the server really serves: it is refused
-at once instead of being asked for again and again.
+at once instead of being asked for again and again (or, when the damage is confined to
+parts that can be left out, accepted without them).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar, cast
 
 from core.errors import FormatError, LimitExceededError
 from core.format import zjson
@@ -35,7 +36,14 @@ def ignore_bytes(n: int) -> None:
 
 class DamagedDocument(FormatError):
     """Raised by a document's ``parse`` for damage a new copy may not have (a link whose
-    host is garbled or unknown); :func:`get_document` fetches the document again."""
+    host is garbled or unknown); :func:`get_document` fetches the document again.
+
+    ``accept`` is what to make of the document if the server serves it this way for
+    good (say, a builds list without its damaged items); ``None``: refuse it."""
+
+    def __init__(self, detail: str = "", accept: object | None = None) -> None:
+        super().__init__(detail)
+        self.accept = accept
 
 
 class Transport(Protocol):
@@ -133,7 +141,9 @@ def get_document(
             except DamagedDocument as exc:
                 damage = exc
         digest = hashlib.sha256(body).hexdigest()
-        if digest == previous:
-            raise damage  # the same bytes twice: what the server serves, not a bad transfer
+        if digest == previous:  # the same bytes twice: what the server serves, not a bad transfer
+            if isinstance(damage, DamagedDocument) and damage.accept is not None:
+                return cast(T, damage.accept)
+            raise damage
         previous = digest
         tries.failed(TryFailed(f"damaged: {damage.detail}"), cancel)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.demo.sample import FileSpec, next_build, scattered_edits
-from core.errors import FormatError
+from core.errors import BuildNotFoundError
 from core.format import layout
 from core.net.fetcher import Fetcher
 from core.net.source import RepoSource
@@ -132,8 +132,8 @@ def test_a_garbled_host_in_the_builds_list_is_never_contacted(
     assert tree(tmp_path / "game") == tree(folders[1])
     assert sim.count(builds_path) == 2 and sim.foreign == []
 
-    sim.damage(builds_path, garble_host, times=None)  # garbled on every copy
-    with pytest.raises(FormatError, match=r"rep'\.example"):
+    sim.damage(builds_path, garble_host, times=None)  # garbled on every copy: skipped
+    with pytest.raises(BuildNotFoundError, match=r"Skipped build 2: .*rep'\.example"):
         install(sim.base_url, PRODUCT, tmp_path / "other", options=EngineOptions(transport=sim))
     assert sim.foreign == []
 
@@ -145,7 +145,7 @@ def test_a_link_to_a_host_the_source_does_not_name_is_refused(
     sim = RepositorySimulator(repo)
     builds_path = f"/products/{PRODUCT}/os/windows/builds"
     sim.damage(builds_path, lambda b: b.replace(b"repo.example", b"evil.example"), times=None)
-    with pytest.raises(FormatError, match=r"evil\.example, a host https://repo\.example does not"):
+    with pytest.raises(BuildNotFoundError, match=r"evil\.example, a host https://repo\.example"):
         install(sim.base_url, PRODUCT, tmp_path / "game", options=EngineOptions(transport=sim))
     assert sim.foreign == [] and sim.count(builds_path) == 2
 
@@ -155,3 +155,23 @@ def test_engine_options_hand_out_the_transport_they_were_given(tmp_path: Path) -
     assert EngineOptions(transport=sim).fetcher() is sim
     with EngineOptions().fetcher() as fetcher:
         assert isinstance(fetcher, Fetcher)
+
+
+def test_garbled_hosts_in_the_secure_link_and_the_patch_index_are_fetched_again(
+    published: tuple[Path, list[Path], list[set[str]]], tmp_path: Path
+) -> None:
+    repo, folders, _ = published
+    sim = RepositorySimulator(repo)
+    options = EngineOptions(transport=sim, patch_jobs=1)
+    game = tmp_path / "game"
+    install(sim.base_url, PRODUCT, game, build="1", options=options)
+    link, patches = f"/products/{PRODUCT}/secure_link", f"/products/{PRODUCT}/patches"
+    sim.damage(link, garble_host, times=1)
+    sim.damage(patches, garble_host, times=1)
+    sim.clear()
+    report = update(game, "2", options)
+    assert tree(game) == tree(folders[1])
+    assert report.patches_applied > 0 and not report.fallbacks
+    assert sim.foreign == []
+    # Two secure links (chunks and patch chunks), the first one damaged; one patch index.
+    assert sim.count(link) == 3 and sim.count(patches) == 2
