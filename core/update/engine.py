@@ -277,6 +277,7 @@ def _go_to(
     with run.options.fetcher() as fetcher:
         opened = _open_installed(fetcher, state, run.options, build, branch)
         item, source = opened.item, opened.source
+        run.report.notes += opened.skipped
         run.report.to_build, run.report.version_name = item.build_id, item.version_name
         if item.build_id == state.build_id and local is None:
             return None
@@ -401,6 +402,7 @@ def install(
                 password=options.password,
             )
             item, source = opened.item, opened.source
+            report.notes += opened.skipped
             report.product, report.to_build = product, item.build_id
             report.version_name = item.version_name
             target = opened.target(lang, dlcs, strict_lang=True)

@@ -99,6 +99,8 @@ class OpenBuild:
 
     source: RepoSource
     item: BuildItem
+    skipped: tuple[str, ...] = ()
+    """The listing's malformed items, left out (:attr:`BuildsListing.skipped`)."""
 
     def target(self, lang: str, dlcs: Sequence[str] = (), *, strict_lang: bool = False) -> Target:
         return fetch_target(self.source, self.item, lang, dlcs, strict_lang=strict_lang)
@@ -117,7 +119,8 @@ def open_target(
     """Open the repository at ``location`` and pick ``build`` (default: the newest
     installable build of ``branch``) from its listing of ``product`` on ``os_name``."""
     source = open_source(location, fetcher, password)
-    return OpenBuild(source, pick_build(source.listing(product, os_name), build, branch))
+    listing = source.listing(product, os_name)
+    return OpenBuild(source, pick_build(listing, build, branch), listing.skipped)
 
 
 def check_language(manifest: BuildManifest, lang: str) -> None:

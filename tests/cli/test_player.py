@@ -266,6 +266,7 @@ def test_one_malformed_listing_item_leaves_the_rest_of_the_repository_usable(
     assert builds.returncode == 0, builds.stderr
     assert "build 1" in builds.stdout and "'9x'" in builds.stdout and "note:" in builds.stdout
     assert installed.returncode == 0, installed.stderr
+    assert "note: Skipped a malformed build" in installed.stdout and "'9x'" in installed.stdout
     assert (game / "game.exe").read_bytes() == (folder / "game.exe").read_bytes()
 
 
