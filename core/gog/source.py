@@ -37,8 +37,6 @@ from core.format.builds import (
     BuildItem,
     BuildsListing,
     Endpoint,
-    parse_builds_listing,
-    parse_secure_link,
 )
 from core.format.depot import DepotFile, DepotManifest
 from core.format.graph import PatchGraph
@@ -137,10 +135,14 @@ class GogSource(RepoSource):
         path = f"/products/{product}/os/{os_name}/builds?{urlencode(params)}"
         what = f"GOG's builds list of product {product}"
         try:
-            doc = self._api(path, what, extra_secrets=(password or "",))
+            listing: BuildsListing = self._api(
+                path,
+                what,
+                parse=lambda doc: self.parse_listing(doc, what),
+                extra_secrets=(password or "",),
+            )
         except NotFoundError:
             raise NotFoundError(f"GOG has no {os_name} builds of product {product}.") from None
-        listing = parse_builds_listing(doc, what)
         if not listing.items:
             raise NotFoundError(
                 f"GOG has no content-system builds of product {product} for {os_name} "
@@ -237,7 +239,9 @@ class GogSource(RepoSource):
         key = (product, patches)
         what = f"the secure link of product {product}"
         try:
-            doc = self._api(secure_link_path(product, patches), what)
+            ordered: list[Endpoint] = self._api(
+                secure_link_path(product, patches), what, parse=self.checked_endpoints
+            )
         except NotLoggedInError:
             raise
         except AccessDeniedError as exc:
@@ -249,8 +253,6 @@ class GogSource(RepoSource):
                 f"GOG refused the download link of product {product}: does this account "
                 f"own it? ({exc.detail})"
             ) from None
-        link = parse_secure_link(doc, "secure_link")
-        ordered = link.ordered()
         with self._lock:
             self._links[key] = ordered
             self._expiry[key] = _expiry_of(ordered) - LINK_MARGIN

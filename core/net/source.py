@@ -130,20 +130,7 @@ class RepoSource:
         path = f"/products/{product}/os/{os_name}/builds?generation=2"
 
         def parse(doc: Any) -> BuildsListing:
-            listing = parse_builds_listing(doc, f"builds list of product {product}")
-            kept, notes = [], []
-            for item in listing.items:
-                try:
-                    self.meta_links(item)
-                    kept.append(item)
-                except DamagedDocument as exc:
-                    notes.append(f"Skipped build {item.build_id}: {exc.detail}")
-            if not notes:
-                return listing
-            # Fetch the list again (a flipped byte); if it says the same, skip the items,
-            # as a malformed item is skipped: the rest of the repository still works.
-            without = replace(listing, items=tuple(kept), skipped=(*listing.skipped, *notes))
-            raise DamagedDocument(notes[0], accept=without)
+            return self.parse_listing(doc, f"builds list of product {product}")
 
         try:
             listing: BuildsListing = self._api(path, f"the builds list of product {product}", parse)
@@ -152,6 +139,29 @@ class RepoSource:
                 f"{self.base_url} has no builds of product {product} for {os_name}."
             ) from None
         return listing
+
+    def parse_listing(self, doc: Any, where: str) -> BuildsListing:
+        """A builds list whose every link was checked; DamagedDocument if one is bad."""
+        listing = parse_builds_listing(doc, where)
+        kept, damaged, broken = [], [], []
+        for item in listing.items:
+            try:
+                self.meta_links(item)
+                kept.append(item)
+            except DamagedDocument as exc:  # a garbled or foreign host
+                damaged.append(f"Skipped build {item.build_id}: {exc.detail}")
+            except FormatError as exc:  # a link that cannot be made at all
+                broken.append(f"Skipped build {item.build_id}: {exc.detail}")
+        if not damaged and not broken:
+            return listing
+        # Like a malformed item, an item without a usable link is skipped: the rest of the
+        # repository still works. A bad host may be a flipped byte: fetch the list again
+        # first, and skip the item only if the server says the same.
+        notes = (*listing.skipped, *broken, *damaged)
+        without = replace(listing, items=tuple(kept), skipped=notes)
+        if damaged:
+            raise DamagedDocument(damaged[0], accept=without)
+        return without
 
     def build_manifest(self, item: BuildItem) -> BuildManifest:
         what = f"build manifest {item.build_id}"
@@ -222,13 +232,14 @@ class RepoSource:
             if key in self._links:
                 return self._links[key]
         ordered: list[Endpoint] = self._api(
-            secure_link_path(product, patches), "the secure link", self._checked_endpoints
+            secure_link_path(product, patches), "the secure link", self.checked_endpoints
         )
         with self._lock:
             self._links[key] = ordered
         return ordered
 
-    def _checked_endpoints(self, doc: Any) -> list[Endpoint]:
+    def checked_endpoints(self, doc: Any) -> list[Endpoint]:
+        """A secure link's endpoints, preferred first; DamagedDocument for a garbled host."""
         ordered = parse_secure_link(doc, "secure_link").ordered()
         for endpoint in ordered:
             self.endpoint_url(endpoint.assemble("/"))  # a garbled host: fetch it again
