@@ -146,4 +146,7 @@ def get_document(
                 return cast(T, damage.accept)
             raise damage
         previous = digest
-        tries.failed(TryFailed(f"damaged: {damage.detail}"), cancel)
+        if len(tries.seen) >= transport.limits.retries:  # that was the last try
+            tries.seen.append("damaged")
+            raise tries.error(damage.detail.rstrip(".")) from None
+        tries.failed(TryFailed("damaged"), cancel)
