@@ -40,9 +40,9 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path
     return repo, folders, stores
 
 
-def objects_of(repo: Path, build_id: str) -> set[str]:
+def objects_of(repo: Path, build_id: str, every: bool = False) -> set[str]:
     """The objects an install of ``build_id`` needs, read from its manifests: each file's
-    chunks, or the small files container for the files packed in it."""
+    chunks, or the small files container for the files packed in it (``every``: both)."""
     source = RepoSource(BASE_URL, RepositorySimulator(repo))
     item = source.listing(PRODUCT, "windows").find(build_id)
     assert item is not None
@@ -51,7 +51,7 @@ def objects_of(repo: Path, build_id: str) -> set[str]:
     for entry in manifest.depots_for("en-US"):
         depot = source.depot_manifest(entry.manifest)
         for f in depot.files:
-            chunks += f.chunks if f.sfc_ref is None else ()
+            chunks += f.chunks if f.sfc_ref is None or every else ()
         if depot.small_files and any(f.sfc_ref for f in depot.files):
             chunks += depot.small_files.chunks
     return {layout.store_rel(PRODUCT, c.compressed_md5) for c in chunks}
@@ -175,3 +175,22 @@ def test_garbled_hosts_in_the_secure_link_and_the_patch_index_are_fetched_again(
     assert sim.foreign == []
     # Two secure links (chunks and patch chunks), the first one damaged; one patch index.
     assert sim.count(link) == 3 and sim.count(patches) == 2
+
+
+def test_an_update_without_patches_fetches_only_chunks_the_folder_lacks(
+    published: tuple[Path, list[Path], list[set[str]]], tmp_path: Path
+) -> None:
+    repo, folders, _ = published
+    sim = RepositorySimulator(repo)
+    options = EngineOptions(transport=sim, patch_jobs=1, use_patches=False)
+    game = tmp_path / "game"
+    install(sim.base_url, PRODUCT, game, build="1", options=options)
+    sim.clear()
+    report = update(game, "2", options)
+    assert tree(game) == tree(folders[1]) and report.patches_applied == 0
+    fetched = set(sim.objects())
+    assert sim.twice() == [] and fetched
+    # A new small file comes as its own chunk, not in the whole container: either may be.
+    needed = objects_of(repo, "2", every=True) - objects_of(repo, "1", every=True)
+    assert fetched <= needed  # never a chunk the installed build already has
+    assert not any("/patches/" in p for p in sim.paths())  # no patch document, no delta
