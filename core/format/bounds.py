@@ -36,6 +36,12 @@ class Bounds:
     file_bytes: int = 1 << 42
     builds_per_listing: int = 100_000
     string_chars: int = 64 * 1024
+    token_bytes: int = 64 * 1024
+    """Largest answer of GOG's auth host (tokens, the account's name)."""
+    settings_bytes: int = 1 << 20
+    """Largest settings.json read back."""
+    info_bytes: int = 1 << 20
+    """Largest ``goggame-<id>.info`` read when adopting a GOG install."""
 
 
 BOUNDS = Bounds()

@@ -31,6 +31,7 @@ from core.errors import (
     SlipstreamError,
     UsageError,
 )
+from core.format.bounds import BOUNDS
 from core.gog.hosts import GogHosts
 from core.net.fetcher import Fetcher
 from core.net.transport import Transport
@@ -45,7 +46,7 @@ ACCOUNT = "galaxy-client"
 EXPIRY_MARGIN = 60.0
 """Seconds before ``expires_in`` runs out that a token counts as expired."""
 DEFAULT_LIFETIME = 3600
-_TOKEN_BYTES = 64 * 1024
+_TOKEN_BYTES = BOUNDS.token_bytes
 
 
 @dataclass(frozen=True)
