@@ -67,6 +67,7 @@ class RepoSource:
         """The hosts a plain ``link`` in a document may lead to."""
         self._links: dict[tuple[str, bool], list[Endpoint]] = {}
         self._lock = threading.Lock()
+        self._link_fetch = threading.Lock()
 
     @property
     def location(self) -> str:
@@ -228,14 +229,17 @@ class RepoSource:
     def endpoints(self, product: str, patches: bool = False) -> list[Endpoint]:
         """Where ``product``'s chunks (or patch chunks) are, preferred first (cached)."""
         key = (product, patches)
-        with self._lock:
-            if key in self._links:
-                return self._links[key]
-        ordered: list[Endpoint] = self._api(
-            secure_link_path(product, patches), "the secure link", self.checked_endpoints
-        )
-        with self._lock:
-            self._links[key] = ordered
+        # One thread asks for the link while the other download threads wait for its
+        # answer, instead of each of them asking the server for the same document.
+        with self._link_fetch:
+            with self._lock:
+                if key in self._links:
+                    return self._links[key]
+            ordered: list[Endpoint] = self._api(
+                secure_link_path(product, patches), "the secure link", self.checked_endpoints
+            )
+            with self._lock:
+                self._links[key] = ordered
         return ordered
 
     def checked_endpoints(self, doc: Any) -> list[Endpoint]:
