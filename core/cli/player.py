@@ -162,6 +162,12 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("list", help="the games Slipstream has installed")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser(
+        "uninstall", help="remove a game's files, keeping your own (saves, mods); asks nothing"
+    )
+    p.add_argument("dir", type=Path, metavar="DIR")
+    p.add_argument("--json", action="store_true")
+
     from core.cli import gog as cli_gog
 
     cli_gog.add_parsers(sub, _engine_options, common_options)
@@ -243,6 +249,11 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
         return _verify_json(report, result), describe_verify(report, result, args.repair)
     if command == "history":
         return _history(args.dir)
+    if command == "uninstall":
+        from core.update.uninstall import uninstall
+
+        removed = uninstall(args.dir)
+        return removed.to_json(), describe_uninstall(removed)
     return _list()
 
 
@@ -385,6 +396,16 @@ def describe_plan(report: Any) -> str:
         ]
         + ([f"  changed by you: {', '.join(report.modified)}"] if report.modified else [])
     )
+
+
+def describe_uninstall(report: Any) -> str:
+    lines = [
+        f"Uninstalled {report.game_dir}: removed {report.files_removed} files "
+        f"({format_bytes(report.bytes_freed)})."
+    ]
+    if report.kept:
+        lines.append("  kept your own files: " + ", ".join(report.kept))
+    return "\n".join(lines)
 
 
 def _verify_json(report: Any, result: Any) -> dict[str, Any]:
