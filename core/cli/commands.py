@@ -53,6 +53,13 @@ def _publish_options(parser: argparse.ArgumentParser) -> None:
         "--branch", default=PUBLIC, help=f"branch name ('{PUBLIC}' is the default branch)"
     )
     parser.add_argument(
+        "--from-branch",
+        default=PUBLIC,
+        metavar="BRANCH",
+        help="a new branch's first build is patched from this branch's builds "
+        f"(default '{PUBLIC}')",
+    )
+    parser.add_argument(
         "--patch-depth",
         type=int,
         default=3,
@@ -142,6 +149,7 @@ def _options(args: argparse.Namespace, **extra: Any) -> Any:
         product=args.product,
         os=args.os,
         branch=branch_of(args.branch),
+        from_branch=branch_of(args.from_branch),
         patch_depth=args.patch_depth,
         jobs=args.jobs,
         base_url=args.base_url.rstrip("/"),
@@ -232,7 +240,9 @@ def describe_promote(report: Any) -> str:
 
 def describe_prune(report: Any) -> str:
     verb = "would be" if report.dry_run else "were"
-    lines = [f"{len(report.builds_removed)} listing entries {verb} removed:"]
+    removed = len(report.builds_removed)
+    # A colon only when the entries it announces follow.
+    lines = [f"{removed} listing entries {verb} removed" + (":" if removed else ".")]
     lines += [f"  build {b} ({o}, {br or PUBLIC} branch)" for o, b, br in report.builds_removed]
     lines.append(f"{len(report.pairs_removed)} patch pairs {verb} removed.")
     lines.append(

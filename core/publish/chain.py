@@ -22,7 +22,7 @@ from core.delta.xdelta import EncodeJob, PatchPool
 from core.errors import FormatError, LocalIOError
 from core.format import layout, paths
 from core.format.build import DepotEntry, Product
-from core.format.depot import Chunk, DepotFile
+from core.format.depot import Chunk, DepotFile, download_size
 from core.format.graph import GraphEdge
 from core.format.patch import DepotDiff, PatchDepotManifest, PatchIndex, PatchRootManifest
 from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
@@ -335,12 +335,8 @@ class ChainBuilder:
         changed = [
             f for f in new.files.values() if f.file_md5 not in old_md5 or f.path not in old.files
         ]
-        fetched = sum(
-            c.compressed_size
-            for f in changed
-            if f.path not in patched
-            for c in f.chunks
-            if c.md5 not in old_chunks
+        fetched = download_size(
+            c for f in changed if f.path not in patched for c in f.chunks if c.md5 not in old_chunks
         )
         patch_bytes = sum(d.compressed_size for d in diffs)
         index = self._write_patch(old, new, tuple(diffs), base_url) if diffs else None
@@ -352,7 +348,7 @@ class ChainBuilder:
             len(diffs),
             patch_bytes,
             patch_bytes + fetched,
-            new.compressed_size,
+            new.download_bytes,
         )
 
     def _write_patch(

@@ -21,9 +21,9 @@ from core.publish.lock import RepoLock
 from core.publish.publisher import (
     PublishOptions,
     PublishReport,
-    branch_items,
     count_objects,
     extend_chain,
+    patch_sources,
 )
 from core.publish.store import ObjectStore
 
@@ -60,7 +60,7 @@ def promote(
         )
         report.files = len(loaded.files)
         report.bytes = sum(f.size for f in loaded.files.values())
-        report.compressed_bytes = loaded.compressed_size
+        report.compressed_bytes = loaded.download_bytes
         if any(i.build_id == build_id and i.branch == options.branch for i in listing.items):
             report.unchanged = True
             return report
@@ -71,7 +71,7 @@ def promote(
             loaded.depots,
         )
         # Only the builds that get a patch are loaded: each is a depot manifest to parse.
-        recent = [i for i in branch_items(listing.items, options.branch) if i.build_id != build_id]
+        recent = patch_sources(listing.items, options, skip=build_id)
         olds = [catalog.load_build(i) for i in recent[: options.patch_depth]]
         extend_chain(
             catalog, store, olds, promoted, lambda f: None, options, report, progress, cancel

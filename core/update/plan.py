@@ -66,7 +66,7 @@ from enum import StrEnum
 from itertools import pairwise
 from types import MappingProxyType
 
-from core.format.depot import Chunk, DepotFile, SmallFilesContainer
+from core.format.depot import Chunk, DepotFile, SmallFilesContainer, download_size
 from core.format.patch import DepotDiff
 from core.format.paths import collision_key
 from core.update.route import Chain, ChainFinder, Hop, choose_route
@@ -421,7 +421,7 @@ def _attribute(
 
 
 def _distinct_bytes(chunks: Iterable[Chunk]) -> int:
-    return sum({c.compressed_md5: c.compressed_size for c in chunks}.values())
+    return download_size(chunks)  # the publisher's report counts with the same function
 
 
 def _peak_disk(actions: Sequence[FileAction], small_files: SmallFilesContainer | None) -> int:
