@@ -25,7 +25,7 @@ import stat
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,9 @@ class InstallState:
     """(md5_source, md5_target) pairs whose patch failed once and is never tried again."""
     dlcs: tuple[str, ...] = ()
     """DLC product ids installed with the base game (``all``: every DLC of the build)."""
+    links: Mapping[str, str] = field(default_factory=dict)
+    """Symbolic links the build makes (GOG's ``DepotLink``): game path -> game-relative
+    target. Created on POSIX only; a target always stays inside the game folder."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -122,6 +125,11 @@ class InstallState:
             "folders": list(self.folders),
             "failed_patches": [list(pair) for pair in sorted(self.failed_patches)],
             **({"dlcs": list(self.dlcs)} if self.dlcs else {}),
+            **(
+                {"links": [{"path": k, "target": self.links[k]} for k in sorted(self.links)]}
+                if self.links
+                else {}
+            ),
         }
 
     @staticmethod
@@ -148,7 +156,11 @@ def _parse_state(f: Fields) -> InstallState:
         paths.validate(p, f"{f.where}.folders entry")
         for p in f.texts("folders", MAX_FILES, default=True)
     )
-    paths.check_unique(files, folders)
+    links: dict[str, str] = {}
+    for item in f.objects("links", MAX_FILES, default=True):
+        path = paths.validate(item.text("path"), f"{item.where}.path")
+        links[path] = paths.validate(item.text("target"), f"{item.where}.target")
+    paths.check_unique([*files, *links], folders)
     failed: set[tuple[str, str]] = set()
     for i, pair in enumerate(f.array("failed_patches", MAX_FILES, default=True)):
         if not isinstance(pair, list) or len(pair) != 2:
@@ -170,6 +182,7 @@ def _parse_state(f: Fields) -> InstallState:
         folders=folders,
         failed_patches=frozenset(failed),
         dlcs=tuple(_dlc(f, d) for d in f.texts("dlcs", 10_000, default=True)),
+        links=links,
     )
 
 

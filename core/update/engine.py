@@ -28,7 +28,7 @@ from core.format import paths
 from core.format.depot import DepotFile
 from core.gamedir import journal
 from core.gamedir.folder import GameDir, InstallState, RollbackPoint
-from core.gamedir.journal import Change, commit, rollback
+from core.gamedir.journal import LINKS_SUPPORTED, Change, commit, rollback
 from core.gamedir.verify import VerifyReport, verify_files
 from core.net.source import RepoSource
 from core.net.transport import Transport
@@ -195,6 +195,11 @@ def _execute(
         )
     plan = make_plan(game, previous, base, old, target, source, options, local)
     _report_plan(report, plan)
+    if target.links and not LINKS_SUPPORTED:
+        report.notes.append(
+            f"{len(target.links)} symbolic links of this build were not made (Windows): "
+            + ", ".join(f"{p} -> {t}" for p, t in sorted(target.links.items())[:5])
+        )
     check_space(game.root, plan)
     with _staging_cleared_on_failure(game):
         game.make_downloads()  # a clean LocalIOError if it cannot be made, before any fetch

@@ -15,7 +15,13 @@ from core.format import paths, zjson
 from core.format.bounds import BOUNDS
 from core.format.build import ALL_LANGUAGES, BuildManifest, parse_build_manifest
 from core.format.builds import BuildItem, BuildsListing
-from core.format.depot import DepotDirectory, DepotFile, DepotManifest, parse_depot_manifest
+from core.format.depot import (
+    DepotDirectory,
+    DepotFile,
+    DepotLink,
+    DepotManifest,
+    parse_depot_manifest,
+)
 from core.gamedir.folder import GameDir, InstalledFile, InstallState
 from core.gamedir.verify import verify_files
 from core.gog.source import open_source
@@ -44,6 +50,12 @@ class Target:
         return tuple(
             sorted(i.path for d in self.depots for i in d.items if isinstance(i, DepotDirectory))
         )
+
+    @property
+    def links(self) -> dict[str, str]:
+        """The build's symbolic links (GOG's ``DepotLink``): game path -> game-relative
+        target (both validated when the manifest was read, so neither leaves the folder)."""
+        return {i.path: i.target for d in self.depots for i in d.items if isinstance(i, DepotLink)}
 
 
 def pick_build(listing: BuildsListing, build: str | None, branch: str | None) -> BuildItem:
@@ -268,6 +280,9 @@ def new_state(
             executable=f.executable,
             mtime_ns=staged.stat().st_mtime_ns,
         )
+    links = target.links
+    # A link may not share its path with a file or stand where a folder is needed.
+    paths.check_unique([*files, *links], target.folders, "build path")
     return replace(
         base,
         build_id=target.item.build_id,
@@ -275,6 +290,7 @@ def new_state(
         branch=target.item.branch,
         files=files,
         folders=target.folders,
+        links=links,
         failed_patches=frozenset(set(base.failed_patches) | failed),
     )
 
