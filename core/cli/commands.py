@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version-name", help="version shown to players (default: folder name)")
     p.add_argument("--name", help="product name (default: the previous build's)")
     p.add_argument("--install-dir", help="install folder name (default: from the name)")
+    p.add_argument("--icon", type=Path, help="the game's icon (PNG, JPEG or WebP) for libraries")
+    p.add_argument("--cover", type=Path, help="the game's cover art (PNG, JPEG or WebP)")
+    p.add_argument(
+        "--launch", metavar="PATH", help="the file that starts the game, relative to BUILD_DIR"
+    )
     p.add_argument(
         "--lang",
         action="append",
@@ -173,6 +178,9 @@ def cmd_publish(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToke
 
 def cmd_promote(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> Any:
     from core.publish.promote import promote
+        icon=args.icon,
+        cover=args.cover,
+        launch=args.launch,
 
     return promote(args.repo, _options(args), args.build, progress=sink, cancel=cancel)
 

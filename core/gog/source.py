@@ -41,6 +41,7 @@ from core.format.builds import (
 from core.format.depot import DepotFile, DepotManifest
 from core.format.graph import PatchGraph
 from core.format.patch import PatchDepotManifest, PatchIndex, PatchRootManifest
+from core.format.product_info import ProductInfo, ProductsIndex
 from core.gog.auth import SERVICE, Account, keyring_call, scrub
 from core.gog.hosts import GogHosts
 from core.net.source import RepoSource, secure_link_path
@@ -170,6 +171,12 @@ class GogSource(RepoSource):
 
     def graph(self, product: str, os_name: str) -> PatchGraph | None:
         return None  # GOG publishes no version graph: patches are asked for pair by pair
+
+    def product_info(self, product: str) -> ProductInfo | None:
+        return None  # GOG's CDN has no product.json; its art comes from the product API
+
+    def products(self) -> ProductsIndex | None:
+        return None  # a GOG account's games come from its library, not an index
 
     # --- manifests: remember who owns what ---------------------------------------------
 

@@ -15,13 +15,14 @@ never contacted.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from core.errors import FormatError, NotFoundError
+from core.errors import FormatError, HashMismatchError, NotFoundError
 from core.format import layout
 from core.format.bounds import BOUNDS
 from core.format.build import BuildManifest, parse_build_manifest
@@ -41,6 +42,15 @@ from core.format.patch import (
     parse_patch_depot,
     parse_patch_index,
     parse_patch_root,
+)
+from core.format.product_info import (
+    ArtRef,
+    ProductInfo,
+    ProductsIndex,
+    parse_product_info,
+    parse_products_index,
+    product_info_rel,
+    products_index_rel,
 )
 from core.net.http import RefusedAddress, check_host
 from core.net.transport import DamagedDocument, Transport, get_document
@@ -223,6 +233,45 @@ class RepoSource:
         what = f"patch depot manifest {manifest_id}"
         url = self.url(layout.url_path(layout.patch_meta_rel(manifest_id)))
         return parse_patch_depot(self._json(url, what), what)
+
+    # --- the product documents a library reads -----------------------------------------
+
+    def product_info(self, product: str) -> ProductInfo | None:
+        """The product's name, art and launch tasks; ``None`` when the repository
+        publishes none (an older publisher, or a plain GOG-format repository)."""
+        url = self.url(layout.url_path(product_info_rel(layout.check_id(product, "product id"))))
+        what = f"the product document of product {product}"
+
+        def parse(doc: Any) -> ProductInfo:
+            info = parse_product_info(doc, what)
+            if info.product_id != product:
+                raise FormatError(f"The {what} describes product {info.product_id} instead.")
+            return info
+
+        try:
+            found: ProductInfo = self._json(url, what, BOUNDS.listing_bytes, parse)
+        except NotFoundError:
+            return None
+        return found
+
+    def products(self) -> ProductsIndex | None:
+        """Every product the repository lists, with its name; ``None`` without an index."""
+        url = self.url(layout.url_path(products_index_rel()))
+        try:
+            index: ProductsIndex = self._json(
+                url, "the products index", BOUNDS.listing_bytes, parse_products_index
+            )
+        except NotFoundError:
+            return None
+        return index
+
+    def art(self, ref: ArtRef) -> bytes:
+        """An image a product document names, checked against its size and sha256."""
+        what = f"art {ref.sha256[:12]}"
+        data = self.fetcher.get_bytes(self.url(ref.link), max_bytes=ref.size, what=what)
+        if len(data) != ref.size or hashlib.sha256(data).hexdigest() != ref.sha256:
+            raise HashMismatchError(f"The {what} from {self.base_url} does not match its sha256.")
+        return data
 
     # --- objects -----------------------------------------------------------------------
 

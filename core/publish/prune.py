@@ -147,7 +147,12 @@ def _referenced(
     """Every object path that a kept document of any product in the repository names."""
     refs: set[str] = set()
     products_dir = repo.root / layout.PRODUCTS_ROOT
-    products = sorted(p.name for p in products_dir.iterdir()) if products_dir.is_dir() else []
+    # Only folders are products: products/index.json lists them for players.
+    products = (
+        sorted(p.name for p in products_dir.iterdir() if p.is_dir())
+        if products_dir.is_dir()
+        else []
+    )
     for product in products:
         catalog = Catalog(repo, product)
         only = kept_override.get(product) if kept_override else None

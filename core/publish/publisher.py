@@ -35,7 +35,7 @@ from core.format.depot import (
 )
 from core.format.depot import SmallFilesContainer as Sfc
 from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
-from core.publish import documents
+from core.publish import documents, product
 from core.publish.catalog import Catalog, LoadedBuild
 from core.publish.chain import ChainBuilder, Edge
 from core.publish.lock import RepoLock
@@ -61,6 +61,10 @@ class PublishOptions:
     name: str | None = None
     install_directory: str | None = None
     base_url: str = ""
+    icon: Path | None = None
+    cover: Path | None = None
+    launch: str | None = None
+    """The file that starts the game, relative to the build folder (product.json)."""
 
     def check(self) -> None:
         try:
@@ -144,6 +148,8 @@ def publish(
         catalog = Catalog(repo, options.product)
         scanned = scan_build(build_dir, exclude=repo_dir)
         progress(Progress(Phase.SCANNING, len(scanned.files), len(scanned.files), "", "files"))
+        files = {f.path for f in scanned.files}
+        extra = product.check_options(options.launch, options.icon, options.cover, files)
         listing = catalog.listing(options.os)
         recent = patch_sources(listing.items, options)[: max(1, options.patch_depth)]
         olds = [catalog.load_build(i) for i in recent]
@@ -184,6 +190,7 @@ def publish(
                 cancel,
             )
         count_objects(report, store)
+        product.write_product(catalog, options.os, options.name, extra)
     report.seconds = round(time.monotonic() - started, 3)
     return report
 

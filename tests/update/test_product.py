@@ -1,0 +1,88 @@
+"""The client side of product documents: the products list, art cached under
+SLIPSTREAM_HOME and checked by sha256, and the kept product document of an install."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.demo.sample import FileSpec, write_build
+from core.errors import HashMismatchError, NotFoundError
+from core.format.product_info import product_info_rel
+from core.gamedir.folder import GameDir
+from core.publish.publisher import PublishOptions, publish
+from core.update.engine import install
+from core.update.product import (
+    cached_product_art,
+    fetch_product_art,
+    installed_product_info,
+    list_products,
+    refresh_installed,
+)
+from tests.support.helpers import serving
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(100))
+COVER = b"\x89PNG\r\n\x1a\n" + bytes(range(100, 250))
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    icon, cover = tmp_path / "icon.png", tmp_path / "cover.png"
+    icon.write_bytes(PNG)
+    cover.write_bytes(COVER)
+    build = write_build(tmp_path / "b1", [FileSpec("game.exe", 1, 1000, executable=True)])
+    options = PublishOptions("31", name="Art Game", icon=icon, cover=cover, launch="game.exe")
+    publish(build, tmp_path / "repo", options)
+    publish(build, tmp_path / "repo", PublishOptions("12", name="Plain Game"))
+    return tmp_path / "repo"
+
+
+@pytest.fixture
+def url(repo: Path) -> Iterator[str]:
+    with serving(repo) as base:
+        yield base
+
+
+def test_products_list_and_art_cached_by_hash(url: str, repo: Path, home: Path) -> None:
+    assert list_products(url) == [("31", "Art Game"), ("12", "Plain Game")]
+    art = fetch_product_art(url, "31")
+    assert art.name == "Art Game" and art.icon is not None and art.cover is not None
+    assert art.icon.read_bytes() == PNG and art.cover.read_bytes() == COVER
+    assert home in art.icon.parents
+    # Cached: the repository's files may go, the art is still there, offline too.
+    shutil.rmtree(repo / "products" / "31" / "art")
+    assert fetch_product_art(url, "31").cover == art.cover
+    assert cached_product_art(url, "31").icon == art.icon
+    # A damaged cached image is never shown: it is fetched again (and here it is gone).
+    art.cover.write_bytes(b"damaged")
+    with pytest.raises(NotFoundError):
+        fetch_product_art(url, "31")
+
+
+def test_art_that_does_not_match_its_hash_is_refused(url: str, repo: Path, home: Path) -> None:
+    for path in (repo / "products" / "31" / "art").iterdir():
+        path.write_bytes(path.read_bytes()[:-1] + b"X")  # same size, other content
+    with pytest.raises(HashMismatchError):
+        fetch_product_art(url, "31")
+    assert cached_product_art(url, "31").icon is None
+
+
+def test_a_repository_without_product_documents(url: str, repo: Path, home: Path) -> None:
+    (repo / product_info_rel("12")).unlink()
+    (repo / "products" / "index.json").unlink()
+    assert list_products(url) == []
+    art = fetch_product_art(url, "12")
+    assert art.info is None and art.icon is None
+
+
+def test_an_install_keeps_its_product_document(url: str, tmp_path: Path, home: Path) -> None:
+    game = tmp_path / "game"
+    install(url, "31", game)
+    assert installed_product_info(GameDir(game)) is None
+    art = refresh_installed(game)
+    assert art.cover is not None
+    kept = installed_product_info(GameDir(game))
+    assert kept is not None and kept.launch == art.info.launch  # type: ignore[union-attr]
