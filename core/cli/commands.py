@@ -132,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="report what would go, change nothing")
     common_options(p)
 
+    p = sub.add_parser("graph", help="show a product's builds, patch edges and update costs")
+    p.add_argument("--repo", required=True, type=Path)
+    p.add_argument("--product", required=True)
+    p.add_argument("--os", choices=["windows", "osx", "linux"], help="default: every OS")
+    p.add_argument("--dot", action="store_true", help="print Graphviz text (dot -Tsvg)")
+    common_options(p)
+
     p = sub.add_parser("serve", help="serve a repository over HTTP")
     p.add_argument("--repo", required=True, type=Path)
     p.add_argument("--host", default="127.0.0.1")
@@ -171,6 +178,9 @@ def cmd_publish(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToke
         version_name=args.version_name,
         name=args.name,
         install_directory=args.install_dir,
+        icon=args.icon,
+        cover=args.cover,
+        launch=args.launch,
         languages=tuple(args.lang or ["en-US"]),
     )
     return publish(args.build_dir, args.repo, options, progress=sink, cancel=cancel)
@@ -178,9 +188,6 @@ def cmd_publish(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToke
 
 def cmd_promote(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> Any:
     from core.publish.promote import promote
-        icon=args.icon,
-        cover=args.cover,
-        launch=args.launch,
 
     return promote(args.repo, _options(args), args.build, progress=sink, cancel=cancel)
 
@@ -265,10 +272,28 @@ def describe_prune(report: Any) -> str:
     return "\n".join(lines)
 
 
+def cmd_graph(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> Any:
+    from core.errors import UsageError
+    from core.publish.graphview import chain_view
+
+    if args.dot and args.json:
+        raise UsageError("--dot and --json each print the whole chain: choose one.")
+    view = chain_view(args.repo, args.product, args.os)
+    view.dot = args.dot
+    return view
+
+
+def describe_graph(view: Any) -> str:
+    from core.publish.graphview import render_dot, render_text
+
+    return render_dot(view).rstrip("\n") if view.dot else render_text(view)
+
+
 COMMANDS: dict[str, tuple[Callable[..., Any], Callable[[Any], str]]] = {
     "publish": (cmd_publish, describe_publish),
     "promote": (cmd_promote, describe_promote),
     "prune": (cmd_prune, describe_prune),
+    "graph": (cmd_graph, describe_graph),
 }
 
 
