@@ -162,6 +162,11 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("list", help="the games Slipstream has installed")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("play", help="start an installed game (its build's launch task)")
+    p.add_argument("dir", type=Path, metavar="DIR")
+    p.add_argument("--show", action="store_true", help="print what would run, run nothing")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser(
         "uninstall", help="remove a game's files, keeping your own (saves, mods); asks nothing"
     )
@@ -249,6 +254,8 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
         return _verify_json(report, result), describe_verify(report, result, args.repair)
     if command == "history":
         return _history(args.dir)
+    if command == "play":
+        return _play(args)
     if command == "uninstall":
         from core.update.uninstall import uninstall
 
@@ -396,6 +403,22 @@ def describe_plan(report: Any) -> str:
         ]
         + ([f"  changed by you: {', '.join(report.modified)}"] if report.modified else [])
     )
+
+
+def _play(args: argparse.Namespace) -> tuple[Any, str]:
+    from core.update import launch
+
+    task = launch.find_task(args.dir)
+    if task is None:
+        raise UsageError(
+            f"{args.dir}: its build declares no launch task (publish --launch PATH adds one)."
+        )
+    doc = task.to_json()
+    command = " ".join([str(task.path), *task.arguments])
+    if args.show:
+        return doc, f"{command}\n  in {task.working_dir}"
+    doc["pid"] = launch.play(args.dir).pid
+    return doc, f"Started {task.name or task.path.name}: {command}"
 
 
 def describe_uninstall(report: Any) -> str:
