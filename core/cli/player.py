@@ -139,6 +139,12 @@ def add_parsers(sub: Any) -> None:
     p.add_argument(
         "--keep-modified", action="store_true", help="leave files you changed (mods) as they are"
     )
+    p.add_argument(
+        "--branch",
+        default=None,
+        help=f"move to this branch's newest build and follow it ('{PUBLIC}': the default)",
+    )
+    _password(p)
     _engine_options(p)
     common_options(p)
 
@@ -160,6 +166,13 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("list", help="the games Slipstream has installed")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser(
+        "set-source", help="take an installed game's updates from another repository URL"
+    )
+    p.add_argument("dir", type=Path, metavar="DIR")
+    p.add_argument("url", type=_source, metavar="URL", help="repository URL, or gog")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("play", help="start an installed game (its build's launch task)")
@@ -228,6 +241,18 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
             cancel=cancel,
         )
         return report.to_json(), describe_operation(report)
+    if command == "update" and args.branch is not None:
+        from core.update.manage import switch_branch
+
+        report = switch_branch(
+            args.dir,
+            branch_of(args.branch),
+            args.to,
+            _options(args),
+            progress=sink,
+            cancel=cancel,
+        )
+        return report.to_json(), describe_operation(report)
     if command == "update":
         report = engine.update(args.dir, args.to, _options(args), progress=sink, cancel=cancel)
         return report.to_json(), describe_operation(report)
@@ -254,6 +279,12 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
         return _verify_json(report, result), describe_verify(report, result, args.repair)
     if command == "history":
         return _history(args.dir)
+    if command == "set-source":
+        from core.update.manage import set_source
+
+        state = set_source(args.dir, args.url)
+        doc = {"dir": str(args.dir), "product": state.product, "source": state.source}
+        return doc, f"{args.dir} now takes its updates from {state.source}."
     if command == "play":
         return _play(args)
     if command == "uninstall":

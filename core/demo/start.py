@@ -50,20 +50,19 @@ def install_demo_game(root: Path, url: str, progress: ProgressSink = null_sink) 
     """Install the oldest demo build into ``root/game`` (once), ready to be updated.
 
     The server's port changes from run to run, so an existing demo install is pointed
-    at this run's address."""
-    from dataclasses import replace
-
+    at this run's address, in its folder and in the library alike (else every check of
+    the window would fail with "could not connect")."""
     from core.gamedir.folder import GameDir
     from core.update.engine import install
+    from core.update.manage import set_source
 
     game = root / "game"
     state = GameDir(game).load_state() if game.exists() else None
     if state is None:
         report = install(url, DEMO_PRODUCT, game, build="1", progress=progress)
         return game, report.version_name
-    folder = GameDir(game)
-    with folder.lock():
-        folder.save_state(replace(state, source=url))
+    if state.source != url:
+        set_source(game, url)
     return game, state.version_name
 
 

@@ -278,6 +278,17 @@ class Library:
         if not changed:
             raise UnknownInstallError(str(_key(path)))
 
+    def set_source(self, path: Path | str, source: str) -> None:
+        """Point the game at ``path`` at another repository URL (or ``gog``);
+        :class:`UnknownInstallError` if the library does not know the game."""
+        with self._write() as db:
+            changed = db.execute(
+                "UPDATE installs SET source = ?, updated_at = ? WHERE path = ?",
+                (source, time.time(), _key(path)),
+            ).rowcount
+        if not changed:
+            raise UnknownInstallError(str(_key(path)))
+
     def installs(self) -> list[InstallRecord]:
         """Every recorded game, by name."""
         with self._read() as db:
