@@ -139,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dot", action="store_true", help="print Graphviz text (dot -Tsvg)")
     common_options(p)
 
+    p = sub.add_parser("stats", help="show the publish history: time, update cost, savings")
+    p.add_argument("--repo", required=True, type=Path)
+    p.add_argument("--product", help="only this product (default: every product)")
+    common_options(p)
+
     p = sub.add_parser("serve", help="serve a repository over HTTP")
     p.add_argument("--repo", required=True, type=Path)
     p.add_argument("--host", default="127.0.0.1")
@@ -289,11 +294,24 @@ def describe_graph(view: Any) -> str:
     return render_dot(view).rstrip("\n") if view.dot else render_text(view)
 
 
+def cmd_stats(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> Any:
+    from core.publish.metrics import stats
+
+    return stats(args.repo, args.product)
+
+
+def describe_stats(result: Any) -> str:
+    from core.publish.metrics import render_stats
+
+    return render_stats(result)
+
+
 COMMANDS: dict[str, tuple[Callable[..., Any], Callable[[Any], str]]] = {
     "publish": (cmd_publish, describe_publish),
     "promote": (cmd_promote, describe_promote),
     "prune": (cmd_prune, describe_prune),
     "graph": (cmd_graph, describe_graph),
+    "stats": (cmd_stats, describe_stats),
 }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -190,6 +191,8 @@ class ChainBuilder:
         self.cache = DeltaCache(catalog.repo.state_dir / "patch-cache", catalog)
         self.encoded = 0
         self.reused = 0
+        self.encode_seconds = 0.0
+        """Wall time of the encode pools (the encodes run in parallel within it)."""
         self.failures: list[str] = []
         """Why each encode that failed did (the file then ships without a patch)."""
 
@@ -229,6 +232,7 @@ class ChainBuilder:
             jobs = self._prepare_jobs(todo, target_file)
             # The xdelta3 command sized to each file beats pyxdelta's fixed 64 MiB window
             # tenfold on small files (3 ms against 35 ms) and writes no file names.
+            encode_started = time.monotonic()
             with PatchPool(self.jobs, cli_above=0) as pool:
                 for result in pool.encode_all(
                     list(jobs), progress=self.progress, cancel=self.cancel
@@ -242,6 +246,7 @@ class ChainBuilder:
                     else:
                         self.failures.append(f"{target.path}: {result.error}")
                     deltas[key] = delta
+            self.encode_seconds += time.monotonic() - encode_started
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)
         return deltas

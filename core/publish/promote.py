@@ -16,6 +16,7 @@ from core.errors import BuildNotFoundError, FormatError, UsageError
 from core.format import layout
 from core.format.builds import DATE_FORMAT
 from core.progress import NEVER_CANCELLED, CancelToken, ProgressSink, null_sink
+from core.publish import metrics
 from core.publish.catalog import Catalog, LoadedBuild
 from core.publish.lock import RepoLock
 from core.publish.publisher import (
@@ -43,6 +44,7 @@ def promote(
     except FormatError as exc:
         raise UsageError(exc.detail) from None
     started = time.monotonic()
+    progress = clock = metrics.Clock(progress)  # times the phases for the history
     repo = layout.RepoLayout(repo_dir)
     if not repo_dir.is_dir():
         raise BuildNotFoundError(f"There is no repository at {repo_dir}.")
@@ -63,6 +65,7 @@ def promote(
         report.compressed_bytes = loaded.download_bytes
         if any(i.build_id == build_id and i.branch == options.branch for i in listing.items):
             report.unchanged = True
+            metrics.append(repo_dir, metrics.publish_record("promote", report, clock, store))
             return report
         now = datetime.now(UTC).strftime(DATE_FORMAT)
         promoted = LoadedBuild(
@@ -77,5 +80,6 @@ def promote(
             catalog, store, olds, promoted, lambda f: None, options, report, progress, cancel
         )
         count_objects(report, store)
+        metrics.append(repo_dir, metrics.publish_record("promote", report, clock, store))
     report.seconds = round(time.monotonic() - started, 3)
     return report

@@ -25,7 +25,7 @@ from core.format import layout
 from core.format.builds import BuildItem
 from core.fs import atomic_write
 from core.progress import Phase, Progress, ProgressSink, null_sink
-from core.publish import documents
+from core.publish import documents, metrics
 from core.publish.catalog import Catalog, rel_from_link
 from core.publish.lock import RepoLock
 
@@ -84,6 +84,7 @@ def prune(
         raise RepositoryError(f"Product {product} has nothing published in {repo_dir}.")
     moment = time.time() if now is None else now
     report = PruneReport(dry_run)
+    progress = clock = metrics.Clock(progress)  # times the phases for the history
     with RepoLock(repo.state_dir):
         catalog = Catalog(repo, product)
         kept_ids = _prune_listings(catalog, keep_builds, kept_builds, report, dry_run)
@@ -91,6 +92,7 @@ def prune(
         progress(Progress(Phase.FINDING_REFERENCES, 0, 1, "", "steps"))
         referenced = _referenced(repo, kept_override={product: kept_ids} if dry_run else None)
         _sweep(repo, referenced, moment, grace, report, dry_run, progress)
+        metrics.append(repo_dir, metrics.prune_record(product, report, clock))
     return report
 
 

@@ -35,7 +35,7 @@ from core.format.depot import (
 )
 from core.format.depot import SmallFilesContainer as Sfc
 from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
-from core.publish import documents, product
+from core.publish import documents, metrics, product
 from core.publish.catalog import Catalog, LoadedBuild
 from core.publish.chain import ChainBuilder, Edge
 from core.publish.lock import RepoLock
@@ -113,6 +113,7 @@ class PublishReport:
     edges: list[Edge] = field(default_factory=list)
     unchanged: bool = False
     seconds: float = 0.0
+    encode_seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         doc = {k: v for k, v in self.__dict__.items() if k != "edges"}
@@ -142,6 +143,7 @@ def publish(
     """Publish ``build_dir`` as a new build of ``options.product``; see the module doc."""
     options.check()
     started = time.monotonic()
+    progress = clock = metrics.Clock(progress)  # times the phases for the history
     repo = layout.RepoLayout(repo_dir)
     repo_dir.mkdir(parents=True, exist_ok=True)
     with RepoLock(repo.state_dir), ObjectStore(repo, options.jobs) as store:
@@ -191,6 +193,7 @@ def publish(
             )
         count_objects(report, store)
         product.write_product(catalog, options.os, options.name, extra)
+        metrics.append(repo_dir, metrics.publish_record("publish", report, clock, store))
     report.seconds = round(time.monotonic() - started, 3)
     return report
 
@@ -220,6 +223,7 @@ def extend_chain(
     report.edges = chain.build(olds[: options.patch_depth], new, target_file, base_url)
     report.patches_encoded, report.patches_cached = chain.encoded, chain.reused
     report.patch_failures = chain.failures
+    report.encode_seconds = round(chain.encode_seconds, 3)
     cancel.raise_if_cancelled()
     progress(Progress(Phase.WRITING_DOCUMENTS, 0, 1, "", "steps"))
     documents.add_build(catalog, new, report.edges, base_url)

@@ -57,6 +57,7 @@ class ChunkedData:
 class StoreStats:
     objects_written: int = 0
     objects_reused: int = 0
+    bytes_reused: int = 0
     bytes_written: int = 0
 
 
@@ -93,6 +94,7 @@ class ObjectStore:
             if path.is_file() and path.stat().st_size == len(data):
                 with self._lock:
                     self.stats.objects_reused += 1
+                    self.stats.bytes_reused += len(data)
                 return False
             atomic_write(path, data, self.fsync)
         except OSError as exc:
@@ -115,6 +117,7 @@ class ObjectStore:
         if known and self.layout.path(rel_of(known.compressed_md5)).is_file():
             with self._lock:
                 self.stats.objects_reused += 1
+                self.stats.bytes_reused += known.compressed_size
             return known
         body = zlib.compress(data, ZLIB_LEVEL)
         chunk = Chunk(raw_md5, len(data), hashlib.md5(body).hexdigest(), len(body))

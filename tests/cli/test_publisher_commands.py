@@ -107,3 +107,19 @@ def test_graph_prints_the_chain_as_text_json_and_dot(repo: Path) -> None:
     assert both.returncode == 2 and "choose one" in both.stderr
     missing = slipstream("graph", "--repo", repo, "--product", "1")
     assert missing.returncode == 1 and "nothing published" in missing.stderr
+
+
+def test_stats_prints_the_trend_as_text_and_json(repo: Path, tmp_path: Path) -> None:
+    text = slipstream("stats", "--repo", repo, "--product", PRODUCT)
+    assert text.returncode == 0, text.stderr
+    rows = text.stdout.splitlines()
+    assert rows[0].split()[:4] == ["build", "version", "branch", "os"]
+    assert rows[1].split()[:4] == ["1", "1.1", "public", "windows"]
+    assert "first build" in rows[1] and "2: " in rows[3] and "% saved" in rows[3]
+    doc = json.loads(slipstream("stats", "--repo", repo, "--json").stdout)
+    assert [b["build_id"] for b in doc["builds"]] == ["1", "2", "3"]
+    assert [b["previous"] for b in doc["builds"]] == [None, "1", "2"]
+    empty = slipstream("stats", "--repo", tmp_path)
+    assert empty.returncode == 0 and "No publish history yet" in empty.stdout
+    missing = slipstream("stats", "--repo", tmp_path / "nowhere")
+    assert missing.returncode == 1 and "no repository" in missing.stderr
