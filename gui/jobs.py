@@ -36,21 +36,28 @@ class ProgressRelay(QObject):
         self.interval = 1.0 / rate
         self._lock = threading.Lock()
         self._latest: Progress | None = None
+        self._unsent: Progress | None = None
         self._events: list[FileEvent] = []
         self._phase = ""
         self._sent = 0.0
 
     def __call__(self, progress: Progress) -> None:
         with self._lock:
-            self._latest = progress
+            last, self._latest = self._latest, progress
+            unsent, self._unsent = self._unsent, progress
             if progress.unit == "files" and progress.item:
                 self._events.append(FileEvent(progress.phase, progress.item))
             now = time.monotonic()
+            # A phase or a download round ends with the report just before the next one:
+            # that count goes out too, or the window's counters come up short.
             new_phase = progress.phase != self._phase
-            if not new_phase and now - self._sent < self.interval:
+            ended = unsent if new_phase or _new_round(last, progress) else None
+            if not (new_phase or ended or now - self._sent >= self.interval):
                 return
-            self._phase, self._sent = progress.phase, now
+            self._phase, self._sent, self._unsent = progress.phase, now, None
             events, self._events = self._events, []
+        if ended is not None:
+            self.progressed.emit(ended, [])
         self.progressed.emit(progress, events)
 
     def flush(self) -> None:
@@ -59,6 +66,16 @@ class ProgressRelay(QObject):
             latest, events, self._events = self._latest, self._events, []
         if latest is not None and events:
             self.progressed.emit(latest, events)
+
+
+def _new_round(last: Progress | None, progress: Progress) -> bool:
+    """Whether ``progress`` starts a new count in the same phase (another download)."""
+    return (
+        last is not None
+        and last.phase == progress.phase
+        and last.unit == progress.unit == "bytes"
+        and (last.total != progress.total or progress.done < last.done)
+    )
 
 
 class _Runner(QObject):

@@ -58,7 +58,9 @@ class Operations(QObject):
     updateStarted = Signal(str)
     """An update of this game began applying its plan: its files are worth showing."""
     gameAdded = Signal(str)
-    """This game just joined the library."""
+    """This game just joined the library (an install: from its first second)."""
+    sizeChanged = Signal(str)
+    """This game's size on disk was measured."""
 
     def __init__(
         self,
@@ -89,13 +91,13 @@ class Operations(QObject):
 
     def _on_job_failed(self, key: str, kind: str, exc: BaseException, details: str) -> None:
         state = self.store.progress.get(key)
+        if kind == "install":
+            self.store.drop_pending(key)
         if is_cancel(exc):
             if state is not None:
                 state.finish("cancelled")
-            message = "Cancelled. Press Update again to resume from what was downloaded."
-            if kind == "rollback":
-                message = "Cancelled; the game is at whichever build the status shows."
-            self.notify("Cancelled", message)
+            message = _stopped_message(kind, state)
+            self.notify(f"{JOB_NAMES.get(kind, kind.capitalize())} stopped", message)
         else:
             if state is not None:
                 state.finish("failed")
@@ -122,6 +124,7 @@ class Operations(QObject):
     # update: plan, ask, run
 
     def update_game(self, game: str, to_build: str | None = None) -> None:
+        """Plan first (what it costs, which files the player changed), then update."""
         job = self._start(game, "prepare", work.preview(Path(game), to_build, self.options()))
         if job is None:
             return
@@ -129,8 +132,10 @@ class Operations(QObject):
         self.progressChanged.emit(game)
         job.succeeded.connect(lambda result: self._on_prepare_job_succeeded(game, result))
 
-    def _on_prepare_job_succeeded(self, game: str, result: tuple[Any, OperationReport]) -> None:
-        plan, report = result
+    def _on_prepare_job_succeeded(
+        self, game: str, result: tuple[Any, OperationReport, tuple[int, int]]
+    ) -> None:
+        plan, report, resumed = result
         if report.to_build == report.from_build and not plan.download_bytes:
             self.store.progress.pop(game, None)
             self.progressChanged.emit(game)
@@ -142,17 +147,22 @@ class Operations(QObject):
             name = self.store.name(game, Path(game).name)
             dialog = self.ask_conflict(name, list(report.modified))
             dialog.chosen.connect(
-                lambda choice: self._on_conflict_dialog_chosen(game, plan, report, choice)
+                lambda choice: self._on_conflict_dialog_chosen(game, plan, report, choice, resumed)
             )
             dialog.rejected.connect(lambda: self._on_conflict_dialog_rejected(game))
             dialog.open()
             return
-        self._run_update(game, plan, report, None)
+        self._run_update(game, plan, report, None, resumed)
 
     def _on_conflict_dialog_chosen(
-        self, game: str, plan: Any, report: OperationReport, choice: str
+        self,
+        game: str,
+        plan: Any,
+        report: OperationReport,
+        choice: str,
+        resumed: tuple[int, int],
     ) -> None:
-        self._run_update(game, plan, report, choice)
+        self._run_update(game, plan, report, choice, resumed)
 
     def _on_conflict_dialog_rejected(self, game: str) -> None:
         self.store.progress.pop(game, None)
@@ -160,7 +170,12 @@ class Operations(QObject):
         self.jobFinished.emit(game, "update", False, "The update was not started.")
 
     def _run_update(
-        self, game: str, plan: Any, report: OperationReport, choice: str | None
+        self,
+        game: str,
+        plan: Any,
+        report: OperationReport,
+        choice: str | None,
+        resumed: tuple[int, int],
     ) -> None:
         options = replace(self.options(), keep_modified=choice == ConflictDialog.KEEP_MINE)
         keep = list(report.modified) if choice == ConflictDialog.TAKE_NEW else []
@@ -170,6 +185,7 @@ class Operations(QObject):
             return
         state = ProgressState("update")
         state.set_plan(plan)
+        state.resume_from(*resumed)
         self._progress_to(game, job, state)
         job.succeeded.connect(lambda result: self._on_update_job_succeeded(game, result))
         self.updateStarted.emit(game)
@@ -191,9 +207,16 @@ class Operations(QObject):
             message += f"; {len(report.fallbacks)} file(s) fell back to a full download"
         if kept is not None:
             message += f"; your changed files were copied to {kept}"
+        if report.kept:
+            message += (
+                f"; {len(report.kept)} file(s) of yours that the new build ships "
+                f"({_names(report.kept)}) were moved to {report.kept_in}"
+            )
+        self.store.kept[game] = (list(report.kept), report.kept_in)
         self.store.notified.pop(game, None)
         self.notify("Update finished", message)
         self.libraryChanged.emit()
+        self.measure(game)
         self.build_changed(game)
         self.jobFinished.emit(game, "update", True, message)
 
@@ -214,6 +237,7 @@ class Operations(QObject):
         message = f"Back at {report.version_name or 'build'} ({report.to_build})."
         self.notify("Rolled back", message)
         self.libraryChanged.emit()
+        self.measure(game)
         self.build_changed(game)
         self.jobFinished.emit(game, "rollback", True, message)
 
@@ -231,8 +255,7 @@ class Operations(QObject):
             state.finish("ok")
         wounds = list(check.wounds)
         if wounds:
-            names = ", ".join(w.path for w in wounds[:5]) + ("…" if len(wounds) > 5 else "")
-            message = f"Repaired {len(wounds)} file(s): {names}."
+            message = f"Repaired {len(wounds)} file(s): {_names([w.path for w in wounds])}."
         else:
             message = f"All {check.checked} files are intact."
         self.notify("Verify finished", message)
@@ -256,6 +279,11 @@ class Operations(QObject):
         if job is None:
             return
         self._progress_to(key, job, ProgressState("install"))
+        # Listed and selected now, with its progress, not when the download is over.
+        self.store.add_pending(key, product, os, lang, source)
+        self.libraryChanged.emit()
+        self.gameAdded.emit(key)
+        self.updateStarted.emit(key)
         job.succeeded.connect(
             lambda report: self._on_add_job_succeeded(
                 key,
@@ -277,8 +305,14 @@ class Operations(QObject):
 
     def _on_add_job_succeeded(self, key: str, kind: str, title: str, message: str) -> None:
         """A game joined the library: show it, tell the player, look for its updates."""
-        self.store.progress.pop(key, None)
+        state = self.store.progress.get(key)
+        if kind == "install" and state is not None:
+            state.finish("ok")  # the files list stays, as after an update
+        else:
+            self.store.progress.pop(key, None)
+        self.store.drop_pending(key)
         self.libraryChanged.emit()
+        self.measure(key)
         self.gameAdded.emit(key)
         self.notify(title, message)
         self.check_game(key)
@@ -357,3 +391,51 @@ class Operations(QObject):
         for key in list(self.store.records):
             if self.store.has_update(key):
                 self.update_game(key, None)
+
+    # size on disk
+
+    def measure(self, key: str) -> None:
+        """Read what ``key``'s installed files take, off the GUI thread."""
+        if self.store.is_pending(key):
+            return
+        job = self.jobs.start(f"size:{key}", "size", work.disk_size(Path(key)))
+        if job is not None:
+            job.succeeded.connect(lambda size: self._on_size_job_succeeded(key, size))
+
+    def measure_missing(self) -> None:
+        for key in list(self.store.records):
+            if key not in self.store.sizes:
+                self.measure(key)
+
+    def _on_size_job_succeeded(self, key: str, size: int) -> None:
+        self.store.sizes[key] = size
+        self.sizeChanged.emit(key)
+
+
+JOB_NAMES = {
+    "prepare": "Update",
+    "update": "Update",
+    "install": "Install",
+    "rollback": "Rollback",
+    "verify": "Verify",
+    "adopt": "Adding the game",
+}
+
+
+def _stopped_message(kind: str, state: ProgressState | None) -> str:
+    """What a cancelled job left, and how to go on: never just "Cancelled"."""
+    done = state.download_done if state is not None else 0
+    kept = f"the {format_bytes(done)} already downloaded" if done else "what was downloaded"
+    if kind == "update":
+        return f"The game is unchanged. Press Update again to resume from {kept}."
+    if kind == "install":
+        return f"Nothing was installed. Install into the same folder again to resume from {kept}."
+    if kind == "rollback":
+        return "The game is at whichever build its row shows."
+    if kind == "verify":
+        return "Nothing was repaired. Press Verify to check again."
+    return "Nothing was changed."
+
+
+def _names(paths: list[str], shown: int = 5) -> str:
+    return ", ".join(paths[:shown]) + ("…" if len(paths) > shown else "")

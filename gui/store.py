@@ -6,7 +6,9 @@ it in one plain object, below both, is what lets neither hold the other.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from core.errors import SlipstreamError
 from core.format.builds import BuildItem
@@ -31,13 +33,42 @@ class GameStore:
     """Why a game's last job failed, until the next one starts."""
     notified: dict[str, str] = field(default_factory=dict)
     """The newest build the player was told about, so each is announced once."""
+    pending: dict[str, InstallRecord] = field(default_factory=dict)
+    """Installs under way: listed from their first second, before the library has them."""
+    sizes: dict[str, int] = field(default_factory=dict)
+    """Bytes each game's installed files take, by folder."""
+    kept: dict[str, tuple[list[str], str]] = field(default_factory=dict)
+    """The player's own files the last update moved out of the new build's way, and
+    the folder they are in."""
 
     def reload(self) -> None:
-        """Read the installed games from the library; on error none are listed."""
-        self.records = {}
+        """Read the installed games from the library (installs under way after them); on
+        error only those under way are listed."""
+        self.records = dict(self.pending)
         with Library.open() as lib:
             installs = lib.installs()
         self.records = {str(r.path): r for r in installs}
+        for key, record in self.pending.items():
+            self.records.setdefault(key, record)
+
+    def add_pending(self, key: str, product: str, os: str, lang: str, source: str) -> None:
+        """List an install from its start, named after its folder until the build's
+        manifest names it."""
+        now = time.time()
+        self.pending[key] = InstallRecord(
+            0, Path(key), product, os, Path(key).name, "", "", None, lang, source,
+            "installing", now, now,
+        )  # fmt: skip
+        self.records.setdefault(key, self.pending[key])
+
+    def drop_pending(self, key: str) -> None:
+        record = self.records.get(key)
+        if self.pending.pop(key, None) is not None and record and record.status == "installing":
+            del self.records[key]
+
+    def is_pending(self, key: str) -> bool:
+        record = self.records.get(key)
+        return record is not None and record.status == "installing" and key in self.pending
 
     def name(self, key: str, default: str) -> str:
         record = self.records.get(key)

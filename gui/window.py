@@ -1,53 +1,45 @@
-"""The main window: the library, a game's builds, live progress, history and rollback.
+"""The main window: the library on the left, the selected game on the right.
 
 Every piece of work runs as a :class:`~gui.jobs.Job` on its own thread (patches in the
 core's worker processes), one job per game at a time; the window only reads the library
-and renders. The update flow is two jobs: a plan first (what it costs, which files the
-player changed), then, after the conflict dialog when there is something to ask, the
-update itself with the plan's per-file list shown live.
+and renders. Its parts each live in their own module:
 
-The window owns and wires the parts below it: the :class:`~gui.store.GameStore` it
-renders, the :class:`~gui.operations.Operations` that change it and the
-:class:`~gui.tray.Tray`. Those get what they need through their constructors and report
-through signals, so none of them knows the window.
+- :class:`~gui.library_pane.LibraryPane`: the games, with status and size on disk;
+- :class:`~gui.game_pane.GamePane`: the game's buttons, the progress panel
+  (:mod:`gui.progress_panel`), builds, the running job's files (:mod:`gui.files_model`)
+  and history;
+- :mod:`gui.menus`: the menu bar and toolbar;
+- :class:`~gui.operations.Operations`: what the buttons start, reporting through signals;
+- :class:`~gui.store.GameStore`: what the window knows, shared with the operations;
+- :class:`~gui.tray.Tray`.
+
+The window wires them: it gives each what it needs through its constructor and connects
+to their signals, so none of them knows the window.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QProgressBar,
-    QPushButton,
-    QSplitter,
-    QTabWidget,
-    QTreeWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QTreeWidget, QWidget
 
 from core.errors import SlipstreamError
 from core.format.builds import BuildItem
 from core.gamedir.folder import GameDir, RollbackPoint
 from core.library.db import InstallRecord, Library, OperationRecord
 from core.library.settings import Settings, load_settings_checked, save_settings
-from core.units import format_bytes, format_duration, percent_saved
 from core.update.estimate import Cost
 from core.update.options import EngineOptions, options_from_settings
-from gui import views
+from gui import menus, views
 from gui.dialogs import AddGameDialog, ConflictDialog, ask_quit_while_busy, show_error
-from gui.icons import app_icon, icon
+from gui.game_pane import GamePane
+from gui.icons import app_icon
 from gui.jobs import JobManager
+from gui.library_pane import LibraryPane
 from gui.operations import Operations
 from gui.progress_state import ProgressState
 from gui.store import GameStore
@@ -58,18 +50,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("slipstream.gui")
 ROLE = views.ROLE
-
-
-def _tree(name: str, headers: list[str], tip: str) -> QTreeWidget:
-    view = QTreeWidget()
-    view.setObjectName(name)
-    view.setHeaderLabels(headers)
-    view.setRootIsDecorated(False)
-    view.setUniformRowHeights(True)
-    view.setAlternatingRowColors(True)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setToolTip(tip)
-    return view
+BACKGROUND = ("check:", "estimate:", "size:")
+"""Job keys of background work: quitting does not ask about them."""
 
 
 class MainWindow(QMainWindow):
@@ -105,6 +87,7 @@ class MainWindow(QMainWindow):
         self.apply_settings(self.settings)
         self.jobs.changed.connect(self._on_jobs_changed)
         self.reload_library()
+        self.ops.measure_missing()
         if problem:
             self.notify("Settings", problem)
         QTimer.singleShot(0, self.refresh_account)
@@ -143,6 +126,7 @@ class MainWindow(QMainWindow):
         ops.gameChanged.connect(self._on_ops_game_changed)
         ops.updateStarted.connect(self._on_ops_update_started)
         ops.gameAdded.connect(self._on_ops_game_added)
+        ops.sizeChanged.connect(self._on_ops_size_changed)
         return ops
 
     def _build_tray(self, available: bool | None) -> Tray:
@@ -153,200 +137,61 @@ class MainWindow(QMainWindow):
         tray.quitRequested.connect(self._on_tray_quit_requested)
         return tray
 
-    # --- layout ---------------------------------------------------------------------------
-
     def _build_ui(self) -> None:
+        self.library = LibraryPane()
+        self.pane = GamePane()
         splitter = QSplitter()
-        splitter.addWidget(self._build_library_pane())
-        splitter.addWidget(self._build_game_pane())
+        splitter.addWidget(self.library)
+        splitter.addWidget(self.pane)
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([440, 700])
         self.setCentralWidget(splitter)
+        self._expose_parts()
+        self._connect_parts()
         self._build_menus()
         self.resize(1100, 680)
 
-    def _build_library_pane(self) -> QWidget:
-        self.gamesView = _tree(
-            "gamesView",
-            ["Game", "Version", "Build", "Status"],
-            "Your installed games. Select one to see its builds and history.",
+    def _build_menus(self) -> None:
+        made = menus.build(
+            self,
+            {
+                "add": self.add_game,
+                "adopt": self.add_existing,
+                "check": self.check_now,
+                "settings": self.open_settings,
+                "quit": self.quit,
+                "login": self.open_login,
+            },
         )
+        self.addAction_, self.adoptAction, self.checkAction = made.add, made.adopt, made.check
+        self.settingsAction, self.quitAction = made.settings, made.quit
+        self.loginAction, self.accountMenu = made.login, made.account
+
+    def _expose_parts(self) -> None:
+        """The widgets tests, tools and the self-test have always found on the window."""
+        library, pane = self.library, self.pane
+        self.gamesView = library.gamesView
+        self.titleLabel, self.tabs = pane.titleLabel, pane.tabs
+        self.updateButton, self.verifyButton = pane.updateButton, pane.verifyButton
+        self.cancelButton, self.rollbackButton = pane.cancelButton, pane.rollbackButton
+        self.buildsView, self.filesView = pane.buildsView, pane.filesView
+        self.historyView, self.pointsView = pane.historyView, pane.pointsView
+        self.statsView = pane.statsView
+        panel = pane.progressPanel
+        self.overallProgress = panel.overallProgress
+        self.phaseLabel, self.detailLabel = panel.phaseLabel, panel.detailLabel
+
+    def _connect_parts(self) -> None:
         self.gamesView.currentItemChanged.connect(self._on_games_view_current_item_changed)
-        add_button = QPushButton(icon("add"), "&Add game…")
-        add_button.setObjectName("addGameButton")
-        add_button.setToolTip("Install a game from a repository")
-        add_button.clicked.connect(self._on_add_game_button_clicked)
-        pane = QWidget()
-        layout = QVBoxLayout(pane)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.gamesView)
-        layout.addWidget(add_button)
-        return pane
-
-    def _build_game_pane(self) -> QWidget:
-        header = self._build_header()
-        self._build_progress()
-        self.tabs = self._build_tabs()
-        pane = QWidget()
-        layout = QVBoxLayout(pane)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(header)
-        layout.addWidget(self.overallProgress)
-        layout.addWidget(self.phaseLabel)
-        layout.addWidget(self.detailLabel)
-        layout.addWidget(self.tabs, 1)
-        return pane
-
-    def _build_header(self) -> QHBoxLayout:
-        """The game's name and the buttons that act on it."""
-        self.titleLabel = QLabel("No game selected")
-        self.titleLabel.setObjectName("titleLabel")
-        font = self.titleLabel.font()
-        font.setPointSizeF(font.pointSizeF() * 1.3)
-        font.setBold(True)
-        self.titleLabel.setFont(font)
-        self.updateButton = self._button(
-            "updateButton", "update", "&Update", "Update to the selected build (default: newest)"
-        )
+        self.library.addGameButton.clicked.connect(self._on_add_game_button_clicked)
         self.updateButton.clicked.connect(self._on_update_button_clicked)
-        self.verifyButton = self._button(
-            "verifyButton", "verify", "&Verify", "Check every file and repair broken ones"
-        )
         self.verifyButton.clicked.connect(self._on_verify_button_clicked)
-        self.cancelButton = self._button(
-            "cancelButton", "cancel", "&Cancel", "Stop cleanly; the next update resumes"
-        )
         self.cancelButton.clicked.connect(self._on_cancel_button_clicked)
-        row = QHBoxLayout()
-        row.addWidget(self.titleLabel, 1)
-        for button in (self.updateButton, self.verifyButton, self.cancelButton):
-            row.addWidget(button)
-        return row
-
-    def _build_progress(self) -> None:
-        self.overallProgress = QProgressBar()
-        self.overallProgress.setObjectName("overallProgress")
-        self.overallProgress.setRange(0, 1000)
-        self.overallProgress.setFormat("%p%")
-        self.overallProgress.setToolTip("Progress of the whole job")
-        self.phaseLabel = QLabel("")
-        self.phaseLabel.setObjectName("phaseLabel")
-        self.detailLabel = QLabel("")
-        self.detailLabel.setObjectName("detailLabel")
-        self.detailLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-    def _build_tabs(self) -> QTabWidget:
-        self.buildsView = _tree(
-            "buildsView",
-            ["Version", "Build", "Branch", "Published", "Download"],
-            "Builds of this game. Select one (older ones too) and press Update.",
-        )
+        self.rollbackButton.clicked.connect(self._on_rollback_button_clicked)
         self.buildsView.currentItemChanged.connect(self._on_builds_view_current_item_changed)
         self.buildsView.itemActivated.connect(self._on_builds_view_item_activated)
-        self.filesView = _tree(
-            "filesView", ["File", "Action", "State"], "Each file of the running update"
-        )
-        history = self._build_history_tab()
-        tabs = QTabWidget()
-        tabs.setObjectName("detailTabs")
-        tabs.addTab(self.buildsView, "&Builds")
-        tabs.addTab(self.filesView, "&Files")
-        tabs.addTab(history, "&History")
-        self.statsView = self._stats_view()
-        if self.statsView is not None:
-            tabs.addTab(self.statsView, "&Statistics")
-        return tabs
-
-    def _build_history_tab(self) -> QWidget:
-        self.historyView = _tree(
-            "historyView",
-            ["When", "Operation", "Result", "Downloaded", "Saved", "Fallbacks", "Rollback"],
-            "Every operation on this game. Select an update and press Roll back.",
-        )
         self.historyView.currentItemChanged.connect(self._on_history_view_current_item_changed)
-        self.pointsView = _tree(
-            "pointsView",
-            ["Kept since", "Restores", "Content"],
-            "Rollback points on disk: restoring one needs no download.",
-        )
         self.pointsView.currentItemChanged.connect(self._on_points_view_current_item_changed)
-        self.rollbackButton = self._button(
-            "rollbackButton", "rollback", "&Roll back", "Go back to the build before it"
-        )
-        self.rollbackButton.clicked.connect(self._on_rollback_button_clicked)
-        history = QWidget()
-        layout = QVBoxLayout(history)
-        layout.addWidget(self.historyView, 3)
-        layout.addWidget(QLabel("Rollback points kept on disk:"))
-        layout.addWidget(self.pointsView, 1)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.rollbackButton)
-        layout.addLayout(row)
-        return history
-
-    def _stats_view(self) -> QWidget | None:
-        try:
-            from gui.charts import StatsView
-        except ImportError:  # pragma: no cover - the charts module ships with the window
-            return None
-        view = StatsView()
-        view.setObjectName("statsView")
-        return view
-
-    def _button(self, name: str, icon_name: str, text: str, tip: str) -> QPushButton:
-        button = QPushButton(icon(icon_name), text)
-        button.setObjectName(name)
-        button.setToolTip(tip)
-        return button
-
-    def _action(
-        self, text: str, name: str, slot: Callable[[], None], shortcut: str | None = None
-    ) -> QAction:
-        act = QAction(text, self)
-        act.setObjectName(name)
-        act.triggered.connect(slot)
-        if shortcut:
-            act.setShortcut(QKeySequence(shortcut))
-        return act
-
-    def _build_menus(self) -> None:
-        self._build_actions()
-        menu = self.menuBar().addMenu("&Slipstream")
-        for act in (self.addAction_, self.adoptAction, self.checkAction, self.settingsAction):
-            menu.addAction(act)
-        menu.addSeparator()
-        menu.addAction(self.quitAction)
-        self.accountMenu = self.menuBar().addMenu("&Account")
-        self.loginAction = self._action(
-            "Log in to &GOG…", "loginAction", self._on_login_action_triggered
-        )
-        self.accountMenu.addAction(self.loginAction)
-        toolbar = self.addToolBar("Main")
-        toolbar.setObjectName("mainToolbar")
-        self.addAction_.setIcon(icon("add"))
-        self.adoptAction.setIcon(icon("folder"))
-        self.checkAction.setIcon(icon("refresh"))
-        self.settingsAction.setIcon(icon("settings"))
-        for act in (self.addAction_, self.adoptAction, self.checkAction, self.settingsAction):
-            toolbar.addAction(act)
-
-    def _build_actions(self) -> None:
-        self.addAction_ = self._action(
-            "&Add game…", "addGameAction", self._on_add_game_action_triggered, "Ctrl+N"
-        )
-        self.adoptAction = self._action(
-            "Add &existing game…", "addExistingAction", self._on_adopt_action_triggered, "Ctrl+O"
-        )
-        self.checkAction = self._action(
-            "&Check for updates", "checkAction", self._on_check_action_triggered, "F5"
-        )
-        self.settingsAction = self._action(
-            "&Settings…", "settingsAction", self._on_settings_action_triggered, "Ctrl+,"
-        )
-        self.quitAction = self._action(
-            "&Quit", "quitAction", self._on_quit_action_triggered, "Ctrl+Q"
-        )
 
     # --- selection ------------------------------------------------------------------------
 
@@ -374,7 +219,9 @@ class MainWindow(QMainWindow):
 
     def _on_games_view_current_item_changed(self, *_: object) -> None:
         game = self.current_game()
-        if game and game not in self.store.listings:
+        if game and self.store.is_pending(game):
+            pass  # an install under way has no builds or history yet
+        elif game and game not in self.store.listings:
             self.check_game(game)
         elif game:
             self.ops.estimate(game)
@@ -420,34 +267,35 @@ class MainWindow(QMainWindow):
         )
 
     def refresh_games(self) -> None:
-        self.gamesView.blockSignals(True)
         records = self.store.records
         statuses = {key: self.status_of(key) for key in records}
-        views.fill_games(self.gamesView, list(records.values()), statuses, self.store.errors)
-        self.gamesView.blockSignals(False)
-        for i in range(4):
-            self.gamesView.resizeColumnToContents(i)
-
-    def _refresh_game_row(self, key: str) -> None:
-        for item in views.rows(self.gamesView):
-            if item.data(0, ROLE) == key:
-                item.setText(3, self.status_of(key))
+        self.library.fill(list(records.values()), statuses, self.store.errors, self.store.sizes)
 
     def refresh_details(self) -> None:
         game = self.current_game()
         record = self.store.records.get(game) if game else None
-        if record is None:
-            self.titleLabel.setText("No game yet: press Add game to install one")
-            self.buildsView.clear()
-            self.historyView.clear()
-            self.pointsView.clear()
-            self._refresh_buttons()
+        if record is None or self.store.is_pending(game or ""):
+            self._show_no_details(record)
             return
         self.titleLabel.setText(
             f"{record.name} — {record.version_name or 'build'} ({record.build_id})"
         )
         self._refresh_builds(record)
         self._refresh_history(str(record.path))
+        self.pane.show_kept(*self.store.kept.get(str(record.path), ([], "")))
+        self.refresh_progress()
+        self._refresh_buttons()
+
+    def _show_no_details(self, pending: InstallRecord | None) -> None:
+        """No game, or one still installing: only its progress is worth showing."""
+        title = "No game yet: press Add game to install one"
+        if pending is not None:
+            title = f"Installing into {pending.path}"
+        self.titleLabel.setText(title)
+        self.buildsView.clear()
+        self.historyView.clear()
+        self.pointsView.clear()
+        self.pane.show_kept([], "")
         self.refresh_progress()
         self._refresh_buttons()
 
@@ -464,8 +312,7 @@ class MainWindow(QMainWindow):
             self.store.costs.get(key, {}),
             selected,
         )
-        for i in range(5):
-            self.buildsView.resizeColumnToContents(i)
+        views.fit_columns(self.buildsView)
 
     def _refresh_history(self, key: str) -> None:
         history: list[OperationRecord] = []
@@ -483,49 +330,35 @@ class MainWindow(QMainWindow):
             self.statsView.set_operations(history)  # type: ignore[attr-defined]
 
     def _refresh_buttons(self) -> None:
-        game = self.current_game()
-        busy = bool(game) and self.jobs.busy(game or "")
-        record = self.store.records.get(game or "")
-        self.updateButton.setEnabled(bool(record) and not busy)
-        self.verifyButton.setEnabled(bool(record) and not busy)
-        job = self.jobs.get(game or "")
+        game = self.current_game() or ""
+        busy = bool(game) and self.jobs.busy(game)
+        record = self.store.records.get(game)
+        ready = bool(record) and not busy and not self.store.is_pending(game)
+        self.updateButton.setEnabled(ready)
+        self.verifyButton.setEnabled(ready)
+        job = self.jobs.get(game)
         self.cancelButton.setEnabled(job is not None and job.kind not in ("adopt",))
-        self.rollbackButton.setEnabled(
-            bool(record) and not busy and self.rollback_target() is not None
-        )
+        self.rollbackButton.setEnabled(ready and self.rollback_target() is not None)
+        self.updateButton.setText(self._update_text(game, record))
+
+    def _update_text(self, game: str, record: InstallRecord | None) -> str:
         target = self.selected_build()
-        if record and target and target != record.build_id:
-            items = {b.build_id: b for b in self.store.listings.get(game or "", [])}
-            build = items.get(target)
-            name = build.version_name if build and build.version_name else target
-            older = build is not None and _older(build, record, items)
-            self.updateButton.setText(f"{'Go back' if older else 'Update'} to {name}")
-        else:
-            self.updateButton.setText("&Update")
+        if not (record and target and target != record.build_id):
+            return "&Update"
+        items = {b.build_id: b for b in self.store.listings.get(game, [])}
+        build = items.get(target)
+        name = build.version_name if build and build.version_name else target
+        older = build is not None and _older(build, record, items)
+        return f"{'Go back' if older else 'Update'} to {name}"
 
     def refresh_progress(self) -> None:
         state = self.store.progress.get(self.current_game() or "")
-        self.overallProgress.setFormat("%p%" if state is not None else "No job running")
-        if state is None:
-            self.overallProgress.setValue(0)
-            self.phaseLabel.setText("")
-            self.detailLabel.setText("")
-            self.filesView.clear()
-            return
-        self.overallProgress.setValue(int(state.overall * 1000))
-        if state.finished:
-            self.phaseLabel.setText(
-                {"ok": "Done", "cancelled": "Cancelled", "failed": "Failed"}.get(
-                    state.outcome, state.outcome
-                )
-            )
-        else:
-            item = f": {state.item}" if state.item else ""
-            self.phaseLabel.setText(f"{state.phase.capitalize()}{item}")
-        self.detailLabel.setText(_progress_details(state))
-        views.fill_files(self.filesView, state)
+        self.pane.progressPanel.show_state(state)
+        self.pane.filesModel.sync(state)
 
     def _on_jobs_changed(self, key: str) -> None:
+        if key.startswith(BACKGROUND):
+            return  # background work shows in no row
         self.refresh_games()
         if key == self.current_game():
             self._refresh_buttons()
@@ -542,7 +375,8 @@ class MainWindow(QMainWindow):
     def _on_ops_progress_changed(self, key: str) -> None:
         if key == self.current_game():
             self.refresh_progress()
-        self._refresh_game_row(key)
+        if key in self.store.records:
+            self.library.set_status(key, self.status_of(key))
 
     def _on_ops_game_changed(self, key: str) -> None:
         self.refresh_games()
@@ -550,11 +384,16 @@ class MainWindow(QMainWindow):
             self.refresh_details()
 
     def _on_ops_update_started(self, game: str) -> None:
-        self.tabs.setCurrentWidget(self.filesView)
+        if game == self.current_game():
+            self.tabs.setCurrentWidget(self.filesView)
         self.refresh_progress()
+        self._refresh_buttons()
 
     def _on_ops_game_added(self, key: str) -> None:
         self.select_game(key)
+
+    def _on_ops_size_changed(self, key: str) -> None:
+        self.refresh_games()
 
     # --- notifications --------------------------------------------------------------------
 
@@ -587,7 +426,7 @@ class MainWindow(QMainWindow):
         job = self.jobs.get(self.current_game() or "")
         if job is not None:
             job.cancel()
-            self.phaseLabel.setText("Cancelling…")
+            self.phaseLabel.setText("Stopping…")
 
     def rollback_selected(self) -> None:
         game = self.current_game()
@@ -641,26 +480,8 @@ class MainWindow(QMainWindow):
     def _on_rollback_button_clicked(self) -> None:
         self.rollback_selected()
 
-    def _on_add_game_action_triggered(self) -> None:
-        self.add_game()
-
-    def _on_adopt_action_triggered(self) -> None:
-        self.add_existing()
-
-    def _on_check_action_triggered(self) -> None:
-        self.check_now()
-
     def _on_check_timer_timeout(self) -> None:
         self.check_now()
-
-    def _on_settings_action_triggered(self) -> None:
-        self.open_settings()
-
-    def _on_login_action_triggered(self) -> None:
-        self.open_login()
-
-    def _on_quit_action_triggered(self) -> None:
-        self.quit()
 
     def _on_tray_open_requested(self) -> None:
         self.bring_forward()
@@ -743,7 +564,7 @@ class MainWindow(QMainWindow):
         self.activateWindow()
 
     def quit(self) -> None:
-        busy = [k for k in self.jobs.jobs if not k.startswith(("check:", "estimate:"))]
+        busy = [k for k in self.jobs.jobs if not k.startswith(BACKGROUND) and k != "account"]
         if busy and self.isVisible() and not ask_quit_while_busy(self, len(busy)):
             return
         self._shut_down()
@@ -769,28 +590,6 @@ class MainWindow(QMainWindow):
         self.jobs.cancel_all()
         self.jobs.wait_all()
         self.tray.hide()
-
-
-def _progress_details(state: ProgressState) -> str:
-    """Downloaded, speed, time left and what patches save, as one line."""
-    parts = []
-    if state.download_total:
-        parts.append(
-            f"downloaded {format_bytes(state.download_done)} of "
-            f"{format_bytes(state.download_total)}"
-        )
-    speed = state.speed()
-    if speed and not state.finished:
-        parts.append(f"{format_bytes(speed)}/s")
-    eta = state.eta()
-    if eta is not None and not state.finished:
-        parts.append(f"{format_duration(eta)} left")
-    if state.full_bytes:
-        parts.append(
-            f"patches and reuse save {format_bytes(state.saved_bytes())} "
-            f"({percent_saved(state.planned_bytes, state.full_bytes):.1f}%)"
-        )
-    return " · ".join(parts)
 
 
 def _deselect(view: QTreeWidget) -> None:

@@ -17,10 +17,13 @@ from core.gog.source import open_source
 from core.library.db import InstallRecord
 from core.progress import CancelToken, ProgressSink
 from core.update import engine, records
+from core.update.apply import objects_of
 from core.update.estimate import Cost, estimate_costs
 from core.update.keep import keep_copies
 from core.update.options import EngineOptions
+from core.update.plan import Plan
 from core.update.report import OperationReport
+from core.update.stage import ObjectRef
 
 Work = Callable[[ProgressSink, CancelToken], Any]
 MAX_ESTIMATES = 8
@@ -32,8 +35,49 @@ def as_listing(items: Sequence[BuildItem]) -> BuildsListing:
 
 
 def preview(game: Path, to_build: str | None, options: EngineOptions) -> Work:
-    def run(sink: ProgressSink, cancel: CancelToken) -> tuple[Any, OperationReport]:
-        return engine.plan_preview(game, to_build, options)
+    """The plan and its report, and the bytes of it a cancelled run already downloaded."""
+
+    def run(
+        sink: ProgressSink, cancel: CancelToken
+    ) -> tuple[Any, OperationReport, tuple[int, int]]:
+        plan, report = engine.plan_preview(game, to_build, options)
+        return plan, report, downloaded_bytes(GameDir(game), plan)
+
+    return run
+
+
+def downloaded_bytes(game: GameDir, plan: Plan) -> tuple[int, int]:
+    """Compressed bytes of the plan's objects already in the downloads folder: (whole
+    objects, which the update skips; parts of objects, which it resumes). Neither is
+    reported by the update, so the window counts them as done and a resume counts on."""
+    refs = objects_of(plan.actions) + [ObjectRef(c, False) for c in plan.sfc_chunks]
+    whole = partial = 0
+    seen: set[str] = set()
+    for ref in refs:
+        path = game.downloads / f"{'p' if ref.patches else 'c'}-{ref.chunk.compressed_md5}"
+        if path.name in seen:
+            continue
+        seen.add(path.name)
+        if path.is_file():
+            whole += ref.chunk.compressed_size
+        else:
+            partial += min(ref.chunk.compressed_size, _size(path.with_name(path.name + ".part")))
+    return whole, partial
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def disk_size(game: Path) -> Work:
+    """What the installed build's files take, as its state records them."""
+
+    def run(sink: ProgressSink, cancel: CancelToken) -> int:
+        state = GameDir(game).load_state()
+        return sum(f.size for f in state.files.values()) if state is not None else 0
 
     return run
 

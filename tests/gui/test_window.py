@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSpinBox,
+    QTreeView,
     QTreeWidget,
     QTreeWidgetItem,
 )
@@ -166,8 +167,8 @@ def test_done_when_update_to_build_3_and_roll_back_with_a_responsive_window(
     print(f"longest event-loop wait during the update: {max(gaps) * 1000:.1f} ms")
     assert len(gaps) > 10  # the probe ran while the update did
     assert window.progress[str(game)].overall == 1.0
-    files = child(window, QTreeWidget, "filesView")
-    states = {r.text(0): r.text(2) for r in rows(files)}
+    files = child(window, QTreeView, "filesView")
+    states = files.model().states()
     assert states["Game.exe"] == "verified" and set(states.values()) <= {"verified", "removed"}
     assert child(window, type(window.overallProgress), "overallProgress").value() == 1000
 
@@ -189,7 +190,7 @@ def test_builds_list_shows_what_each_build_costs_and_status_says_update_availabl
     builds = child(window, QTreeWidget, "buildsView")
     qtbot.waitUntil(lambda: "with patches" in row_with(builds, 1, "3").text(4), timeout=30_000)
     three = row_with(builds, 1, "3").text(4)
-    assert "(full: 13.8 MB)" in three, three
+    assert three.endswith(" MB)") and "(full: 1" in three, three
     assert row_with(builds, 1, "1").text(4) == "installed"
     games = child(window, QTreeWidget, "gamesView")
     assert row_with(games, 0, "Slipstream").text(3) == "Update available (1.2.0)"
@@ -505,3 +506,98 @@ def test_without_a_screen_the_window_says_so_in_one_line(home: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "no screen" in result.stderr
     assert "Traceback" not in result.stderr and "qt." not in result.stderr.lower()
+
+
+def bar_agrees_with_its_text(win: MainWindow) -> bool:
+    text = win.overallProgress.format()
+    if not text.endswith("%)"):
+        return True
+    return int(text.rsplit("(", 1)[1].rstrip("%)")) == round(win.overallProgress.value() / 10)
+
+
+def test_an_install_shows_in_its_row_and_the_panel_from_its_start_and_can_be_stopped(
+    qtbot: QtBot, demo: Demo, tmp_path: Path
+) -> None:
+    win = create_main_window(tray=False, check_on_start=False)
+    qtbot.addWidget(win)
+    win.show()
+    win.settings = Settings(limit_rate_kib=64)  # the install takes minutes: catch it
+    dialog = win.add_game()
+    dialog.source.setEditText(demo.url)
+    dialog.product.setText(DEMO_PRODUCT)
+    folder = (tmp_path / "new game").resolve()
+    dialog.folder.setText(str(folder))
+    child(dialog, QPushButton, "installButton").click()
+    # At once, before any byte arrived: the row, the panel and Cancel.
+    assert win.current_game() == str(folder)
+    assert row_with(win.gamesView, 0, "new game").text(3).startswith("Installing")
+    assert win.cancelButton.isEnabled() and not win.updateButton.isEnabled()
+    assert win.overallProgress.format() != "No job running"
+    state = win.progress[str(folder)]
+    qtbot.waitUntil(lambda: state.download_done > 0, timeout=30_000)
+    assert "downloading" in row_with(win.gamesView, 0, "new game").text(3)
+    assert bar_agrees_with_its_text(win) and "downloaded" in win.detailLabel.text()
+    win.cancelButton.click()
+    _, _, ok, message = wait_job(qtbot, win, "install")
+    assert not ok and "resume" in message
+    assert win.notifications[-1][0] == "Install stopped"
+    assert "Cancelled: Cancelled" not in win.statusBar().currentMessage()
+    assert str(folder) not in win.records  # nothing was installed, so nothing is listed
+    with Library.open() as library:
+        assert library.install(folder) is None
+    win.quitting = True
+
+
+def test_a_stopped_update_resumes_its_counters_and_history_saves_nothing_it_did_not(
+    qtbot: QtBot, window: MainWindow, game: Path, demo: Demo
+) -> None:
+    window.settings = Settings(limit_rate_kib=32)
+    checked(qtbot, window, game)
+    window.updateButton.click()
+    state = lambda: window.progress.get(str(game))  # noqa: E731
+    qtbot.waitUntil(
+        lambda: state() is not None and state().download_done > 40_000,  # type: ignore[union-attr]
+        timeout=60_000,
+    )
+    assert bar_agrees_with_its_text(window)
+    window.cancelButton.click()
+    assert not wait_job(qtbot, window, "update")[2]
+    assert window.notifications[-1][0] == "Update stopped"
+    assert "Update again to resume from the" in window.notifications[-1][1]
+    cancelled = row_with(window.historyView, 2, "cancelled")
+    assert cancelled.text(4) == ""  # a stopped run saved nothing
+    kept = sum(p.stat().st_size for p in GameDir(game).downloads.glob("?-*"))
+
+    window.settings = Settings()
+    window.updateButton.click()
+    qtbot.waitUntil(lambda: state() is not None and bool(state().files))  # type: ignore[union-attr]
+    resumed = state()
+    assert resumed is not None and resumed.resumed_bytes == kept > 0
+    assert resumed.download_done >= kept
+    assert wait_job(qtbot, window, "update")[2]
+    assert digest(game) == demo.builds[2]
+    assert resumed.download_done == resumed.download_total
+
+
+def test_verify_says_how_many_files_it_checked(
+    qtbot: QtBot, window: MainWindow, game: Path
+) -> None:
+    window.select_game(str(game))
+    window.verifyButton.click()
+    assert wait_job(qtbot, window, "verify")[2]
+    count = len(GameDir(game).load_state().files)  # type: ignore[union-attr]
+    assert f"checked {count} of {count} files" in window.detailLabel.text()
+    assert "downloaded" not in window.detailLabel.text()
+
+
+def test_files_of_the_player_that_an_update_ships_are_named_as_kept(
+    qtbot: QtBot, window: MainWindow, game: Path, home: Path
+) -> None:
+    mine = game / "data" / "added-202.bin"  # build 3 adds this file
+    mine.write_bytes(b"the player's own file")
+    checked(qtbot, window, game)
+    window.updateButton.click()
+    _, _, ok, message = wait_job(qtbot, window, "update")
+    assert ok and "data/added-202.bin" in message
+    label = window.pane.keptLabel
+    assert label.isVisible() and "data/added-202.bin" in label.text()
