@@ -39,17 +39,21 @@ from core.format.builds import (
     Endpoint,
 )
 from core.format.depot import DepotFile, DepotManifest
+from core.format.fields import Fields
 from core.format.graph import PatchGraph
 from core.format.patch import PatchDepotManifest, PatchIndex, PatchRootManifest
 from core.format.product_info import ProductInfo, ProductsIndex
 from core.gog.auth import SERVICE, Account, keyring_call, scrub
-from core.gog.hosts import GogHosts
+from core.gog.hosts import API_URL, GogHosts
+from core.net.http import RefusedAddress, check_host
 from core.net.source import RepoSource, secure_link_path
 from core.net.transport import Transport, get_document
 
 GOG = "gog"
 """What ``--source`` and an install's state call GOG's own hosts."""
 SUPPORT_DIR = "gog-support"
+STORE_API_URL = "https://api.gog.com"
+"""GOG's public product API (names and images); not the content system."""
 LINK_MARGIN = 300.0
 """Seconds before a secure link's ``expires_at`` that a new one is fetched."""
 
@@ -174,6 +178,39 @@ class GogSource(RepoSource):
 
     def product_info(self, product: str) -> ProductInfo | None:
         return None  # GOG's CDN has no product.json; its art comes from the product API
+
+    def product_images(self, product: str) -> tuple[str, dict[str, str]]:
+        """The product's title and the URLs of its ``icon`` and ``cover`` from GOG's
+        public product API (``images``: ``sidebarIcon2x`` or ``icon``, ``logo2x`` or
+        ``logo``); the API's stand-in is ``SLIPSTREAM_GOG_API_URL`` when that is set."""
+        layout.check_id(product, "product id")
+        base = STORE_API_URL if self.hosts.api == API_URL else self.hosts.api
+        what = f"GOG's product page data of product {product}"
+        doc = get_document(
+            self.fetcher,
+            f"{base}/products/{product}",
+            max_bytes=BOUNDS.listing_bytes,
+            what=what,
+            parse=lambda d: d,
+        )
+        f = Fields(doc, what)
+        title = f.text("title", default="")
+        images = f.obj("images") if f.has("images") else None
+        found: dict[str, str] = {}
+        for kind, keys in (("icon", ("sidebarIcon2x", "icon")), ("cover", ("logo2x", "logo"))):
+            for key in keys:
+                if images is None or not images.has(key):
+                    continue
+                url = images.text(key)
+                url = "https:" + url if url.startswith("//") else url
+                try:
+                    check_host(url)
+                except RefusedAddress:
+                    continue  # a garbled address is no image
+                if url.startswith(("http://", "https://")):
+                    found[kind] = url
+                    break
+        return title, found
 
     def products(self) -> ProductsIndex | None:
         return None  # a GOG account's games come from its library, not an index

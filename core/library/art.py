@@ -30,12 +30,21 @@ def _check(kind: str, suffix: str) -> None:
         raise ValueError(f"no art {kind}{suffix}")
 
 
-def cached_art(source: str, product: str, kind: str, sha256: str | None = None) -> Path | None:
+def cached_art(
+    source: str, product: str, kind: str, sha256: str | None = None, origin: str | None = None
+) -> Path | None:
     """The cached ``kind`` (icon or cover) image of the product, or None; with ``sha256``,
-    only a file whose content has that hash."""
+    only a file whose content has that hash; with ``origin``, only one fetched from that
+    URL (GOG's images come with no hash, but a new image gets a new URL)."""
     if kind not in ART_KINDS:
         return None
     folder = art_folder(source, product)
+    if origin is not None:
+        try:
+            if (folder / f"{kind}.origin").read_text(encoding="utf-8") != origin:
+                return None
+        except (OSError, UnicodeDecodeError):
+            return None
     for suffix in ART_TYPES:
         path = folder / f"{kind}{suffix}"
         try:
@@ -47,8 +56,11 @@ def cached_art(source: str, product: str, kind: str, sha256: str | None = None) 
     return None
 
 
-def store_art(source: str, product: str, kind: str, suffix: str, data: bytes) -> Path:
-    """Keep ``data`` as the product's ``kind`` image (any older one of it goes)."""
+def store_art(
+    source: str, product: str, kind: str, suffix: str, data: bytes, origin: str = ""
+) -> Path:
+    """Keep ``data`` as the product's ``kind`` image (any older one of it goes), and the
+    URL it came from when its document gives no hash."""
     _check(kind, suffix)
     folder = art_folder(source, product)
     path = folder / f"{kind}{suffix}"
@@ -57,7 +69,10 @@ def store_art(source: str, product: str, kind: str, suffix: str, data: bytes) ->
         for other in ART_TYPES:
             if other != suffix:
                 (folder / f"{kind}{other}").unlink(missing_ok=True)
+        (folder / f"{kind}.origin").unlink(missing_ok=True)
         atomic_write(path, data, fsync=False)  # a cache: a lost file is fetched again
+        if origin:
+            atomic_write(folder / f"{kind}.origin", origin.encode("utf-8"), fsync=False)
     except OSError as exc:
         raise LocalIOError.wrap(exc, "cache the game's art in") from None
     return path

@@ -12,9 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import FormatError
-from core.format.product_info import ART_KINDS, ProductInfo, parse_product_info
+from core.format.product_info import (
+    ART_KINDS,
+    MAX_ART_BYTES,
+    ProductInfo,
+    image_suffix,
+    parse_product_info,
+)
 from core.gamedir.folder import GameDir
-from core.gog.source import open_source
+from core.gog.source import GogSource, open_source
 from core.library.art import cached_art, store_art
 from core.net.source import RepoSource
 from core.update.engine import existing_game, not_installed
@@ -60,6 +66,8 @@ def fetch_product_art(
 
 
 def _art(repo: RepoSource, product: str) -> ProductArt:
+    if isinstance(repo, GogSource):
+        return _gog_art(repo, product)
     info = repo.product_info(product)
     if info is None:
         return ProductArt(product, "")
@@ -74,6 +82,24 @@ def _art(repo: RepoSource, product: str) -> ProductArt:
             path = store_art(repo.location, product, kind, ref.suffix, repo.art(ref))
         found[kind] = path
     return ProductArt(product, info.name, found["icon"], found["cover"], info)
+
+
+def _gog_art(repo: GogSource, product: str) -> ProductArt:
+    """GOG's images of the product, fetched only when their URL changed: they are the
+    product API's, not the content system's, and carry no hash."""
+    title, urls = repo.product_images(product)
+    found: dict[str, Path | None] = {"icon": None, "cover": None}
+    for kind, url in urls.items():
+        path = cached_art(repo.location, product, kind, origin=url)
+        if path is None:
+            what = f"GOG's {kind} image of product {product}"
+            data = repo.fetcher.get_bytes(url, max_bytes=MAX_ART_BYTES, what=what)
+            suffix = image_suffix(data)
+            if suffix is None:
+                continue  # not an image we show: no art rather than a broken one
+            path = store_art(repo.location, product, kind, suffix, data, origin=url)
+        found[kind] = path
+    return ProductArt(product, title, found["icon"], found["cover"])
 
 
 def refresh_installed(game_dir: Path, options: EngineOptions = EngineOptions()) -> ProductArt:

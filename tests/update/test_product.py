@@ -3,6 +3,7 @@ SLIPSTREAM_HOME and checked by sha256, and the kept product document of an insta
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,3 +87,67 @@ def test_an_install_keeps_its_product_document(url: str, tmp_path: Path, home: P
     assert art.cover is not None
     kept = installed_product_info(GameDir(game))
     assert kept is not None and kept.launch == art.info.launch  # type: ignore[union-attr]
+
+
+class _GogProductApi:
+    """GOG's public product API on loopback: /products/<id> with ``images``, and the
+    images themselves; counts every request."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.requests: list[str] = []
+        api = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                api.requests.append(self.path)
+                base = f"http://127.0.0.1:{self.server.server_address[1]}"
+                bodies = {
+                    "/products/1207658930": json.dumps(
+                        {
+                            "id": 1207658930,
+                            "title": "The Witcher 2",
+                            "images": {
+                                "icon": f"{base}/img/icon.png",
+                                "logo2x": f"{base}/img/logo2x.png",
+                                "background": f"{base}/img/background.jpg",
+                            },
+                        }
+                    ).encode(),
+                    "/img/icon.png": PNG,
+                    "/img/logo2x.png": COVER,
+                }
+                body = bodies.get(self.path.split("?")[0])
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_gog_art_from_the_product_api(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    api = _GogProductApi()
+    try:
+        monkeypatch.setenv("SLIPSTREAM_GOG_API_URL", api.url)
+        art = fetch_product_art("gog", "1207658930")
+        assert art.name == "The Witcher 2"
+        assert art.icon is not None and art.icon.read_bytes() == PNG
+        assert art.cover is not None and art.cover.read_bytes() == COVER
+        assert sorted(api.requests) == ["/img/icon.png", "/img/logo2x.png", "/products/1207658930"]
+        again = fetch_product_art("gog", "1207658930")  # the same URLs: from the cache
+        assert again.cover == art.cover and api.requests.count("/img/logo2x.png") == 1
+    finally:
+        api.close()
