@@ -95,6 +95,10 @@ def add_parsers(sub: Any) -> None:
     _password(p)
     common_options(p)
 
+    p = sub.add_parser("products", help="list the games a source offers, by name")
+    p.add_argument("--source", required=True, type=_source, help="repository URL, or gog")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("info", help="describe a build without installing it")
     _product_options(p)
     p.add_argument("--build", default=None)
@@ -279,6 +283,12 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
         return _verify_json(report, result), describe_verify(report, result, args.repair)
     if command == "history":
         return _history(args.dir)
+    if command == "products":
+        from core.update.product import list_products
+
+        found = list_products(args.source)
+        rows = [{"product_id": p, "name": n} for p, n in found]
+        return rows, "\n".join(f"{p:<20} {n}" for p, n in found) or "No product list."
     if command == "set-source":
         from core.update.manage import set_source
 

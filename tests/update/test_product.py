@@ -151,3 +151,20 @@ def test_gog_art_from_the_product_api(home: Path, monkeypatch: pytest.MonkeyPatc
         assert again.cover == art.cover and api.requests.count("/img/logo2x.png") == 1
     finally:
         api.close()
+
+
+def test_cli_products(url: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SLIPSTREAM_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-m", "core.cli", "products", "--source", url, "--json"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [
+        {"product_id": "31", "name": "Art Game"},
+        {"product_id": "12", "name": "Plain Game"},
+    ]
