@@ -53,6 +53,8 @@ GOG = "gog"
 """What ``--source`` and an install's state call GOG's own hosts."""
 SUPPORT_DIR = "gog-support"
 STORE_API_URL = "https://api.gog.com"
+MAX_OWNED = 100_000
+NAMES_PER_REQUEST = 50
 """GOG's public product API (names and images); not the content system."""
 LINK_MARGIN = 300.0
 """Seconds before a secure link's ``expires_at`` that a new one is fetched."""
@@ -213,7 +215,40 @@ class GogSource(RepoSource):
         return title, found
 
     def products(self) -> ProductsIndex | None:
-        return None  # a GOG account's games come from its library, not an index
+        """The games the logged-in account owns (``embed``'s ``/user/data/games``), named
+        by GOG's product API; DLCs and packs are left out (they install with a game)."""
+        headers = self.account.headers()
+        if not headers:
+            raise NotLoggedInError("GOG lists the games an account owns only once logged in.")
+        doc = get_document(
+            self.fetcher,
+            f"{self.hosts.embed}/user/data/games",
+            max_bytes=BOUNDS.listing_bytes,
+            what="the games the GOG account owns",
+            parse=lambda d: d,
+            headers=headers,
+        )
+        owned = Fields(doc, "GOG's owned games").array("owned", MAX_OWNED)
+        ids = sorted({str(i) for i in owned if isinstance(i, int) and not isinstance(i, bool)})
+        named: list[tuple[str, str]] = []
+        base = STORE_API_URL if self.hosts.api == API_URL else self.hosts.api
+        for start in range(0, len(ids), NAMES_PER_REQUEST):
+            batch = ids[start : start + NAMES_PER_REQUEST]
+            found = get_document(
+                self.fetcher,
+                f"{base}/products?{urlencode({'ids': ','.join(batch)})}",
+                max_bytes=BOUNDS.listing_bytes,
+                what="GOG's names of the owned games",
+                parse=lambda d: d,
+            )
+            for item in found if isinstance(found, list) else []:
+                f = Fields(item, "GOG's product")
+                if f.has("game_type") and f.text("game_type") != "game":
+                    continue
+                pid = f.raw("id")
+                if isinstance(pid, int) and not isinstance(pid, bool) and str(pid) in batch:
+                    named.append((str(pid), f.text("title", default=str(pid))))
+        return ProductsIndex(tuple(sorted(named, key=lambda e: (e[1].lower(), e[0]))))
 
     # --- manifests: remember who owns what ---------------------------------------------
 

@@ -122,6 +122,18 @@ class _GogProductApi:
                     "/img/icon.png": PNG,
                     "/img/logo2x.png": COVER,
                 }
+                if self.headers.get("Authorization") == "Bearer owner-token":
+                    bodies["/user/data/games"] = b'{"owned": [1207658930, 1, 2, true]}'
+                if self.path.startswith("/products?ids="):
+                    # the ids GOG's clients send, comma-separated (urlencoded)
+                    bodies[self.path.split("?")[0]] = json.dumps(
+                        [
+                            {"id": 1207658930, "title": "The Witcher 2", "game_type": "game"},
+                            {"id": 1, "title": "A soundtrack DLC", "game_type": "dlc"},
+                            {"id": 2, "title": "Another Game", "game_type": "game"},
+                            {"id": 3, "title": "Not owned", "game_type": "game"},
+                        ]
+                    ).encode()
                 body = bodies.get(self.path.split("?")[0])
                 self.send_response(200 if body is not None else 404)
                 self.send_header("Content-Length", str(len(body or b"")))
@@ -168,3 +180,24 @@ def test_cli_products(url: str, tmp_path: Path) -> None:
         {"product_id": "31", "name": "Art Game"},
         {"product_id": "12", "name": "Plain Game"},
     ]
+
+
+def test_gog_products_are_the_owned_games(
+    home: Path, keyring_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from core.errors import NotLoggedInError
+    from core.gog import auth
+
+    api = _GogProductApi()
+    try:
+        monkeypatch.setenv("SLIPSTREAM_GOG_API_URL", api.url)
+        monkeypatch.setenv("SLIPSTREAM_GOG_EMBED_URL", api.url)
+        with pytest.raises(NotLoggedInError):
+            list_products("gog")
+        auth.save_tokens(auth.Tokens("owner-token", "refresh", time.time() + 3600, "42"))
+        assert list_products("gog") == [("2", "Another Game"), ("1207658930", "The Witcher 2")]
+        assert any(r.startswith("/products?ids=1%2C1207658930%2C2") for r in api.requests)
+    finally:
+        api.close()
