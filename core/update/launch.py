@@ -142,9 +142,9 @@ def _checked(
 
 def find_task(game_dir: Path, options: EngineOptions = EngineOptions()) -> LaunchTask | None:
     """:func:`launch_task`, asking the game's repository for its product document when
-    the folder keeps none yet (a game installed before it was published)."""
+    the folder's copy names no usable task (none kept yet, or one an update made stale)."""
     task = launch_task(game_dir)
-    if task is None and installed_product_info(GameDir(game_dir)) is None:
+    if task is None:
         with suppress(SlipstreamError):  # no network, no document: no task, as before
             refresh_installed(game_dir, options)
         task = launch_task(game_dir)
