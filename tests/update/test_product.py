@@ -201,3 +201,14 @@ def test_gog_products_are_the_owned_games(
         assert any(r.startswith("/products?ids=1%2C1207658930%2C2") for r in api.requests)
     finally:
         api.close()
+
+
+@pytest.mark.nginx
+def test_nginx_serves_the_product_documents_and_art(repo: Path, tmp_path: Path, home: Path) -> None:
+    from tests.support.nginxrun import running_nginx
+
+    with running_nginx(repo, tmp_path / "nginx") as port:
+        base = f"http://127.0.0.1:{port}"
+        assert list_products(base) == [("31", "Art Game"), ("12", "Plain Game")]
+        art = fetch_product_art(base, "31")
+    assert art.cover is not None and art.cover.read_bytes() == COVER
