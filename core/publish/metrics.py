@@ -8,8 +8,9 @@ and their seconds) and what it bought players (each edge's download against a fu
 so a studio can watch both drift build after build.
 
 Phase times come from the progress reports the run already sends: a phase lasts from
-its first report to the next phase's first report. Cores busy is CPU time (this process
-and the encoder processes it waited for) over wall time.
+its first report to the next phase's first report. Cores busy is the CPU time of the
+process tree (this process, the patch pool's workers and their ``xdelta3`` commands)
+over wall time.
 """
 
 from __future__ import annotations
@@ -37,9 +38,42 @@ def history_path(repo_dir: Path) -> Path:
 
 
 def _cpu_seconds() -> float:
+    """CPU seconds of this process tree: this process, the children it reaped, and every
+    live descendant with the children that one reaped. The patch pool's workers are the
+    forkserver's children, not ours: only the walk through ``/proc`` sees their encodes."""
     t = os.times()
-    # Children count once reaped: the patch pool's workers are, before the record is made.
-    return t.user + t.system + t.children_user + t.children_system
+    return t.user + t.system + t.children_user + t.children_system + _descendants_cpu()
+
+
+def _descendants_cpu() -> float:
+    """Linux only (elsewhere 0: cores busy then counts this process alone)."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").is_file():
+        return 0.0
+    children: dict[int, list[int]] = {}
+    ticks: dict[int, int] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # it ended while we looked
+        # Fields after the command name, which may hold spaces: state, ppid, ... then
+        # utime, stime, cutime, cstime at positions 11 to 14.
+        rest = stat.rpartition(")")[2].split()
+        try:
+            pid, ppid = int(entry.name), int(rest[1])
+            ticks[pid] = sum(int(x) for x in rest[11:15])
+        except (IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0, list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        total += ticks.get(pid, 0)
+        todo += children.get(pid, [])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 class Clock:

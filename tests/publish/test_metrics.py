@@ -4,6 +4,8 @@ reads back, and that the history is never served."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -126,3 +128,22 @@ def test_the_history_is_never_served(served: str) -> None:
             urllib.request.urlopen(served + path)
         refused.value.close()
         assert refused.value.code == 404
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="walks /proc (Linux)")
+def test_cores_busy_counts_live_descendants(tmp_path: Path) -> None:
+    """The patch pool's workers outlive no publish but are the forkserver's children, not
+    ours: a live descendant's CPU time must count."""
+    burn = (
+        "import time\nt = time.process_time()\n"
+        "while time.process_time() - t < 0.4: pass\n"
+        "print('burnt', flush=True)\ntime.sleep(60)\n"
+    )
+    clock = metrics.Clock()
+    with subprocess.Popen([sys.executable, "-c", burn], stdout=subprocess.PIPE, text=True) as child:
+        try:
+            assert child.stdout is not None and child.stdout.readline() == "burnt\n"
+            measured = clock.measures()
+        finally:
+            child.kill()
+    assert measured["cpu_seconds"] >= 0.4
