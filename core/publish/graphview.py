@@ -235,7 +235,7 @@ def render_dot(view: ChainView) -> str:
         taken = {(a, b) for u in chain.updates if u.via == "patches" for a, b in pairwise(u.route)}
         for e in chain.graph.edges:
             whole = builds[e.to_build].full_bytes if e.to_build in builds else 0
-            label = f"{format_bytes(e.bytes)} ({percent_saved(e.bytes, whole):.0f}% saved)"
+            label = f"{format_bytes(e.bytes)} ({percent_saved(e.bytes, whole):.1f}% saved)"
             style = ", penwidth=2" if (e.from_build, e.to_build) in taken else ""
             out.append(
                 f"  {_quote(chain.os + ':' + e.from_build)} -> "
