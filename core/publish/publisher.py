@@ -260,7 +260,12 @@ def patch_sources(
     own = [i for i in branch_items(items, options.branch) if i.build_id != skip]
     if own or options.from_branch == options.branch:
         return own
-    return [i for i in branch_items(items, options.from_branch) if i.build_id != skip]
+    fork = [i for i in branch_items(items, options.from_branch) if i.build_id != skip]
+    if not fork and options.from_branch is not None:  # a typo would silently cost patches
+        raise UsageError(
+            f"Branch {options.from_branch!r} has no builds to fork from; check --from-branch."
+        )
+    return fork
 
 
 def product_manifest(catalog: Catalog) -> BuildManifest | None:

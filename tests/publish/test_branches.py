@@ -9,7 +9,10 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from core.demo.sample import FileSpec, scattered_edits, write_build
+from core.errors import UsageError
 from core.format import layout
 from core.format.depot import download_size, parse_depot_manifest
 from core.publish.promote import promote
@@ -62,6 +65,11 @@ def test_a_new_branchs_first_build_is_patched_from_the_default_branch(tmp_path: 
     # --from-branch names another branch to fork from.
     rc = publish(b4, repo, opts(version_name="1.3-rc", branch="rc", from_branch="beta"))
     assert [e.from_build for e in rc.edges] == ["3"]
+    with pytest.raises(UsageError, match="no builds to fork from"):
+        publish(b4, repo, opts(version_name="1.3", branch="next", from_branch="bta"))
+    # The branch's own builds come first once it has some; --from-branch no longer matters.
+    again = publish(b1, repo, opts(version_name="1.4-rc", branch="rc", from_branch="bta"))
+    assert [e.from_build for e in again.edges] == ["4"]
 
 
 def test_a_first_build_identical_to_the_fork_point_is_still_published(tmp_path: Path) -> None:
