@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import LocalIOError, SlipstreamError, UnsafePathError
+from core.errors import LocalIOError, SlipstreamError
 from core.fs import atomic_write
 from core.gamedir import journal
 from core.gamedir.folder import GameDir, check_components
@@ -97,12 +97,8 @@ def _remove_file(game: GameDir, rel: str, report: UninstallReport) -> int:
     """Remove one listed file (never through a link in a folder above it); its size."""
     try:
         path = game.game_path(rel)
-    except UnsafePathError:
-        # A link where a folder of the game was: what is behind it is not ours.
-        report.kept.append(rel)
-        return 0
     except SlipstreamError:
-        return 0
+        return 0  # a link where a folder of the game was: what is behind it is not ours
     try:
         st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):

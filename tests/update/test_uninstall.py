@@ -140,3 +140,21 @@ def test_cli_uninstall_asks_nothing_and_prints_json(url: str, tmp_path: Path) ->
     assert again.returncode == 1 and "install a game into it first" in again.stderr
     listed = cli("list", "--json")
     assert json.loads(listed.stdout) == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links need privileges there")
+def test_nothing_is_removed_through_a_link(url: str, tmp_path: Path, home: Path) -> None:
+    game = _installed(url, tmp_path / "game")
+    outside = tmp_path / "outside"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "a.pak").write_bytes(b"not the game's")
+    (outside / "deep" / "b.pak").write_bytes(b"nor this")
+    for path in sorted((game / "data").rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    (game / "data").rmdir()
+    (game / "data").symlink_to(outside, target_is_directory=True)
+    report = uninstall(game)
+    assert report.files_removed == 1  # game.exe
+    assert (outside / "a.pak").read_bytes() == b"not the game's"
+    assert (outside / "deep" / "b.pak").read_bytes() == b"nor this"
+    assert report.kept == ["data"]  # the link; the empty saves folder went
