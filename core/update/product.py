@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import FormatError
+from core.format.builds import BuildItem
 from core.format.product_info import (
     ART_KINDS,
     MAX_ART_BYTES,
@@ -47,6 +48,16 @@ def list_products(source: str, options: EngineOptions = EngineOptions()) -> list
     with options.fetcher() as fetcher:
         index = open_source(source, fetcher, options.password).products()
     return list(index.products) if index else []
+
+
+def list_builds(
+    source: str, product: str, os_name: str = "windows", options: EngineOptions = EngineOptions()
+) -> list[BuildItem]:
+    """The product's installable builds, newest first, every branch the source shows
+    (``options.password`` opens GOG's private ones); ``item.branch`` None is the default."""
+    with options.fetcher() as fetcher:
+        listing = open_source(source, fetcher, options.password).listing(product, os_name)
+    return list(listing.installable())
 
 
 def cached_product_art(source: str, product: str) -> ProductArt:

@@ -212,3 +212,10 @@ def test_nginx_serves_the_product_documents_and_art(repo: Path, tmp_path: Path, 
         assert list_products(base) == [("31", "Art Game"), ("12", "Plain Game")]
         art = fetch_product_art(base, "31")
     assert art.cover is not None and art.cover.read_bytes() == COVER
+
+
+def test_list_builds_for_the_add_game_list(url: str, home: Path) -> None:
+    from core.update.product import list_builds
+
+    builds = list_builds(url, "31")
+    assert [(b.build_id, b.branch) for b in builds] == [("1", None)]
