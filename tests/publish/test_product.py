@@ -94,3 +94,24 @@ def test_a_hostile_product_document_is_refused() -> None:
     ):
         with pytest.raises(FormatError):
             parse_product_info(bad)
+
+
+def test_cli_publish_icon_cover_launch(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    icon = tmp_path / "icon.png"
+    icon.write_bytes(PNG)
+    repo = tmp_path / "repo"
+    args = ["publish", str(_build(tmp_path)), "--repo", str(repo), "--product", "77"]
+    args += ["--name", "Cli Art", "--icon", str(icon), "--launch", "bin/game.exe", "--json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "core.cli", *args],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "SLIPSTREAM_HOME": str(tmp_path / "home")},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    info = parse_product_info(_doc(repo, "products/77/product.json"))
+    assert info.name == "Cli Art" and info.icon is not None and info.cover is None
+    assert info.launch_for("windows") is not None
