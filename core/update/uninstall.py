@@ -21,6 +21,7 @@ from core.errors import LocalIOError, SlipstreamError
 from core.fs import atomic_write
 from core.gamedir import journal
 from core.gamedir.folder import GameDir, check_components
+from core.gamedir.journal import link_text
 from core.library.db import Library
 from core.update.engine import not_installed
 
@@ -74,6 +75,10 @@ def uninstall(game_dir: Path) -> UninstallReport:
                 report.bytes_freed += _remove_file(game, rel, report)
                 parts = rel.split("/")
                 folders.update("/".join(parts[:n]) for n in range(1, len(parts)))
+            for rel, target in sorted(state.links.items()):
+                _remove_link(game, rel, target, report)
+                parts = rel.split("/")
+                folders.update("/".join(parts[:n]) for n in range(1, len(parts)))
             for rel in sorted(folders, key=lambda p: p.count("/"), reverse=True):
                 _remove_empty_folder(game, rel)
         _forget(game_dir)
@@ -115,6 +120,20 @@ def _remove_file(game: GameDir, rel: str, report: UninstallReport) -> int:
         raise LocalIOError.wrap(exc, "remove") from None
     report.files_removed += 1
     return st.st_size if stat.S_ISREG(st.st_mode) else 0
+
+
+def _remove_link(game: GameDir, rel: str, target: str, report: UninstallReport) -> None:
+    """Remove a link the build made; anything else at its path is the player's."""
+    parts = rel.split("/")
+    try:
+        check_components(game.root, parts[:-1])  # the link itself is checked below
+    except SlipstreamError:
+        return
+    path = game.root.joinpath(*parts)
+    if os.path.islink(path) and os.readlink(path) == link_text(rel, target):
+        with suppress(FileNotFoundError):
+            os.unlink(path)
+            report.files_removed += 1
 
 
 def _remove_empty_folder(game: GameDir, rel: str) -> None:

@@ -8,12 +8,15 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from core.demo.sample import FileSpec, write_build
 from core.errors import UnknownInstallError
+from core.gamedir.folder import GameDir
+from core.gamedir.journal import link_text
 from core.library.db import Library
 from core.publish.publisher import PublishOptions, publish
 from core.update import uninstall as uninstall_module
@@ -158,3 +161,20 @@ def test_nothing_is_removed_through_a_link(url: str, tmp_path: Path, home: Path)
     assert (outside / "a.pak").read_bytes() == b"not the game's"
     assert (outside / "deep" / "b.pak").read_bytes() == b"nor this"
     assert report.kept == ["data"]  # the link; the empty saves folder went
+
+
+def test_the_builds_links_go_and_a_players_file_at_a_link_path_stays(
+    url: str, tmp_path: Path, home: Path
+) -> None:
+    game = _installed(url, tmp_path / "game")
+    state = GameDir(game).load_state()
+    assert state is not None
+    links = {"bin/current.exe": "game.exe", "manual.exe": "game.exe"}
+    GameDir(game).save_state(replace(state, links=links))
+    (game / "bin").mkdir()
+    os.symlink(link_text("bin/current.exe", "game.exe"), game / "bin" / "current.exe")
+    (game / "manual.exe").write_bytes(b"the player's own file where the build had a link")
+    report = uninstall(game)
+    assert not os.path.lexists(game / "bin" / "current.exe") and not (game / "bin").exists()
+    assert (game / "manual.exe").read_bytes().startswith(b"the player's own")
+    assert report.kept == ["manual.exe"]
