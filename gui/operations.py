@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.cli.crashlog import redact
 from core.errors import SlipstreamError
@@ -61,6 +61,8 @@ class Operations(QObject):
     """This game just joined the library (an install: from its first second)."""
     sizeChanged = Signal(str)
     """This game's size on disk was measured."""
+    historyLoaded = Signal(str, object, object)
+    """(game, its operations newest first, its rollback points)."""
 
     def __init__(
         self,
@@ -79,6 +81,7 @@ class Operations(QObject):
         self.options = options
         self.current_game = current_game
         self.ask_conflict = ask_conflict
+        self._history_again: set[str] = set()
 
     def _start(self, key: str, kind: str, body: Any) -> Job | None:
         job = self.jobs.start(key, kind, body)
@@ -391,6 +394,36 @@ class Operations(QObject):
         for key in list(self.store.records):
             if self.store.has_update(key):
                 self.update_game(key, None)
+
+    # history
+
+    def load_history(self, key: str) -> None:
+        """Read ``key``'s history and rollback points off the GUI thread; asked again
+        while a read runs, read once more when it ends, so the last ask is answered."""
+        body = work.history(Path(key), with_points=not self.jobs.busy(key))
+        job = self.jobs.start(f"history:{key}", "history", body)
+        if job is None:
+            self._history_again.add(key)
+            return
+        job.succeeded.connect(lambda found: self._on_history_job_succeeded(key, found))
+        job.failed.connect(lambda exc, details: self._on_history_job_failed(key, exc))
+
+    def _on_history_job_succeeded(self, key: str, found: tuple[Any, Any]) -> None:
+        self.historyLoaded.emit(key, *found)
+        self._history_read_again(key)
+
+    def _on_history_job_failed(self, key: str, exc: BaseException) -> None:
+        if key not in self.store.pending:
+            self.notify("History", str(exc))
+        self.historyLoaded.emit(key, [], [])
+        self._history_read_again(key)
+
+    def _history_read_again(self, key: str) -> None:
+        if key in self._history_again:
+            self._history_again.discard(key)
+            # After the finished job leaves the manager: started from its own slot, the
+            # new one would find the old one still registered.
+            QTimer.singleShot(0, lambda: self.load_history(key))
 
     # size on disk
 

@@ -129,10 +129,18 @@ class _Driver:
         return cast(T, found)
 
     def row(self, view_name: str, column: int, text: str, missing: str) -> QTreeWidgetItem:
+        """Select the row starting ``text``, waiting a little for it: lists such as the
+        history are read off the GUI thread."""
         from gui.views import rows
 
         view = self.child(QTreeWidget, view_name)
-        found = next((r for r in rows(view) if r.text(column).startswith(text)), None)
+        deadline = time.monotonic() + 10
+        while True:
+            found = next((r for r in rows(view) if r.text(column).startswith(text)), None)
+            if found is not None or time.monotonic() > deadline:
+                break
+            _pump()
+            time.sleep(0.01)
         if found is None:
             raise Failed(missing)
         view.setCurrentItem(found)

@@ -20,7 +20,6 @@ to their signals, so none of them knows the window.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
@@ -29,8 +28,8 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QTreeWidget, 
 
 from core.errors import SlipstreamError
 from core.format.builds import BuildItem
-from core.gamedir.folder import GameDir, RollbackPoint
-from core.library.db import InstallRecord, Library, OperationRecord
+from core.gamedir.folder import RollbackPoint
+from core.library.db import InstallRecord, OperationRecord
 from core.library.settings import Settings, load_settings_checked, save_settings
 from core.update.estimate import Cost
 from core.update.options import EngineOptions, options_from_settings
@@ -50,7 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("slipstream.gui")
 ROLE = views.ROLE
-BACKGROUND = ("check:", "estimate:", "size:")
+BACKGROUND = ("check:", "estimate:", "size:", "history:")
 """Job keys of background work: quitting does not ask about them."""
 
 
@@ -127,6 +126,7 @@ class MainWindow(QMainWindow):
         ops.updateStarted.connect(self._on_ops_update_started)
         ops.gameAdded.connect(self._on_ops_game_added)
         ops.sizeChanged.connect(self._on_ops_size_changed)
+        ops.historyLoaded.connect(self._on_ops_history_loaded)
         return ops
 
     def _build_tray(self, available: bool | None) -> Tray:
@@ -315,19 +315,18 @@ class MainWindow(QMainWindow):
         views.fit_columns(self.buildsView)
 
     def _refresh_history(self, key: str) -> None:
-        history: list[OperationRecord] = []
-        points: list[RollbackPoint] = []
-        try:
-            with Library.open() as lib:
-                history = lib.history(key)
-            if not self.jobs.busy(key):
-                points = GameDir(Path(key)).rollback_points()
-        except (SlipstreamError, OSError) as exc:
-            self.notify("History", str(exc))
+        self.ops.load_history(key)
+
+    def _on_ops_history_loaded(
+        self, key: str, history: list[OperationRecord], points: list[RollbackPoint]
+    ) -> None:
+        if key != self.current_game():
+            return
         views.fill_history(self.historyView, history, points)
         views.fill_points(self.pointsView, points)
         if self.statsView is not None:
             self.statsView.set_operations(history)  # type: ignore[attr-defined]
+        self._refresh_buttons()
 
     def _refresh_buttons(self) -> None:
         game = self.current_game() or ""

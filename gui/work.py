@@ -12,9 +12,9 @@ from typing import Any
 
 from core.errors import SlipstreamError
 from core.format.builds import BuildItem, BuildsListing
-from core.gamedir.folder import GameDir
+from core.gamedir.folder import GameDir, RollbackPoint
 from core.gog.source import open_source
-from core.library.db import InstallRecord
+from core.library.db import InstallRecord, Library, OperationRecord
 from core.progress import CancelToken, ProgressSink
 from core.update import engine, records
 from core.update.apply import objects_of
@@ -70,6 +70,21 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+def history(game: Path, with_points: bool) -> Work:
+    """The game's operations, newest first, and (``with_points``: no job is changing the
+    folder) its rollback points: reading a point of thousands of files takes long enough
+    to stall the window."""
+
+    def run(
+        sink: ProgressSink, cancel: CancelToken
+    ) -> tuple[list[OperationRecord], list[RollbackPoint]]:
+        with Library.open() as lib:
+            found = lib.history(game)
+        return found, GameDir(game).rollback_points() if with_points else []
+
+    return run
 
 
 def disk_size(game: Path) -> Work:

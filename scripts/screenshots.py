@@ -81,6 +81,7 @@ def main() -> int:
         wait(lambda: any(f[1] == "update" for f in finished), 300)
 
         window.tabs.setCurrentIndex(2)
+        wait(lambda: any(r.text(1).startswith("update") for r in rows(window.historyView)))
         window.historyView.setCurrentItem(rows(window.historyView)[0])
         shot("history.png")
         if window.statsView is not None:

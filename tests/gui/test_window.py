@@ -111,6 +111,12 @@ def row_with(view: QTreeWidget, column: int, text: str) -> QTreeWidgetItem:
     raise AssertionError(f"no row starting {text!r} in {[r.text(column) for r in rows(view)]}")
 
 
+def listed(qtbot: QtBot, view: QTreeWidget, column: int, text: str) -> QTreeWidgetItem:
+    """The row starting ``text``, once it is there: history is read off the GUI thread."""
+    qtbot.waitUntil(lambda: any(r.text(column).startswith(text) for r in rows(view)))
+    return row_with(view, column, text)
+
+
 def checked(qtbot: QtBot, win: MainWindow, game: Path) -> None:
     assert win.select_game(str(game))
     win.check_game(str(game))
@@ -173,7 +179,7 @@ def test_done_when_update_to_build_3_and_roll_back_with_a_responsive_window(
     assert child(window, type(window.overallProgress), "overallProgress").value() == 1000
 
     history = child(window, QTreeWidget, "historyView")
-    history.setCurrentItem(row_with(history, 1, "update 1 → 3"))
+    history.setCurrentItem(listed(qtbot, history, 1, "update 1 → 3"))
     rollback = child(window, QPushButton, "rollbackButton")
     assert rollback.isEnabled()
     rollback.click()
@@ -425,7 +431,7 @@ def test_rollback_from_a_point_on_disk(
     window.updateButton.click()
     assert wait_job(qtbot, window, "update")[2]
     points = child(window, QTreeWidget, "pointsView")
-    points.setCurrentItem(row_with(points, 1, "back to 1.0.0"))
+    points.setCurrentItem(listed(qtbot, points, 1, "back to 1.0.0"))
     assert window.historyView.currentItem() is None and window.rollbackButton.isEnabled()
     window.rollbackButton.click()
     assert wait_job(qtbot, window, "rollback")[2]
@@ -564,7 +570,7 @@ def test_a_stopped_update_resumes_its_counters_and_history_saves_nothing_it_did_
     assert not wait_job(qtbot, window, "update")[2]
     assert window.notifications[-1][0] == "Update stopped"
     assert "Update again to resume from the" in window.notifications[-1][1]
-    cancelled = row_with(window.historyView, 2, "cancelled")
+    cancelled = listed(qtbot, window.historyView, 2, "cancelled")
     assert cancelled.text(4) == ""  # a stopped run saved nothing
     kept = sum(p.stat().st_size for p in GameDir(game).downloads.glob("?-*"))
 
