@@ -57,9 +57,24 @@ class GamePane(QWidget):
         self.cancelButton = button(
             "cancelButton", "cancel", "&Cancel", "Stop cleanly; the next run resumes"
         )
+        self.playButton = button(
+            "playButton", "play", "&Play", "Start the game (its build's launch task)"
+        )
+        self.uninstallButton = button(
+            "uninstallButton",
+            "uninstall",
+            "U&ninstall…",
+            "Remove the game's files; your saves and other files stay",
+        )
         self.buttonRow = QHBoxLayout()
         self.buttonRow.addWidget(self.titleLabel, 1)
-        for made in (self.updateButton, self.verifyButton, self.cancelButton):
+        for made in (
+            self.playButton,
+            self.updateButton,
+            self.verifyButton,
+            self.cancelButton,
+            self.uninstallButton,
+        ):
             self.buttonRow.addWidget(made)
         return self.buttonRow
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QVBoxLayout, QWidget
 
 from core.library.db import InstallRecord
@@ -23,6 +25,9 @@ class LibraryPane(QWidget):
             "Games",
         )
         self.gamesView.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.gamesView.setIconSize(QSize(32, 32))
+        self.gamesView.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self._icons: dict[str, QIcon] = {}
         self.addGameButton = button(
             "addGameButton", "add", "&Add game…", "Install a game from a repository"
         )
@@ -43,6 +48,14 @@ class LibraryPane(QWidget):
         self.gamesView.blockSignals(True)
         views.fill_games(self.gamesView, records, statuses, errors, sizes)
         self.gamesView.blockSignals(False)
+
+    def show_art(self, art: Mapping[str, str]) -> None:
+        """Each game's icon beside its name (art: folder → cached image, "" for none)."""
+        for item in views.rows(self.gamesView):
+            path = art.get(item.data(0, views.ROLE), "")
+            if path and path not in self._icons:
+                self._icons[path] = QIcon(path)
+            item.setIcon(0, self._icons.get(path, QIcon()))
 
     def set_status(self, key: str, status: str) -> None:
         for item in views.rows(self.gamesView):

@@ -22,12 +22,14 @@ class Menus:
     quit: QAction
     login: QAction
     account: QMenu
+    source: QAction
+    folder: QAction
 
 
 def build(window: QMainWindow, slots: dict[str, Callable[[], object]]) -> Menus:
     """Add the Slipstream and Account menus and the toolbar to ``window``; ``slots``
     names what each action calls (``add``, ``adopt``, ``check``, ``settings``, ``quit``,
-    ``login``)."""
+    ``login``, ``source`` and ``folder`` for the selected game)."""
     menus = Menus(
         add=action(window, "&Add game…", "addGameAction", slots["add"], "Ctrl+N"),
         adopt=action(window, "Add &existing game…", "addExistingAction", slots["adopt"], "Ctrl+O"),
@@ -36,6 +38,8 @@ def build(window: QMainWindow, slots: dict[str, Callable[[], object]]) -> Menus:
         quit=action(window, "&Quit", "quitAction", slots["quit"], "Ctrl+Q"),
         login=action(window, "Log in to &GOG…", "loginAction", slots["login"]),
         account=QMenu("&Account", window),
+        source=action(window, "Change &source…", "changeSourceAction", slots["source"]),
+        folder=action(window, "Open &folder", "openFolderAction", slots["folder"]),
     )
     main = (menus.add, menus.adopt, menus.check, menus.settings)
     menu = window.menuBar().addMenu("&Slipstream")
@@ -43,6 +47,9 @@ def build(window: QMainWindow, slots: dict[str, Callable[[], object]]) -> Menus:
         menu.addAction(act)
     menu.addSeparator()
     menu.addAction(menus.quit)
+    game = window.menuBar().addMenu("&Game")
+    game.addAction(menus.source)
+    game.addAction(menus.folder)
     window.menuBar().addMenu(menus.account)
     menus.account.addAction(menus.login)
     toolbar = window.addToolBar("Main")

@@ -38,6 +38,8 @@ from gui.store import GameStore
 
 log = logging.getLogger("slipstream.gui")
 
+Options = Callable[[], EngineOptions]
+"""The engine options the player's settings give now."""
 Notify = Callable[[str, str], None]
 """Tell the player something: (title, message)."""
 AskConflict = Callable[[str, list[str]], ConflictDialog]

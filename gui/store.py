@@ -37,6 +37,8 @@ class GameStore:
     """Installs under way: listed from their first second, before the library has them."""
     sizes: dict[str, int] = field(default_factory=dict)
     """Bytes each game's installed files take, by folder."""
+    art: dict[str, str] = field(default_factory=dict)
+    """Each game's cached icon file ("" when it has none)."""
     kept: dict[str, tuple[list[str], str]] = field(default_factory=dict)
     """The player's own files the last update moved out of the new build's way, and
     the folder they are in."""

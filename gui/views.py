@@ -29,6 +29,9 @@ JOB_WORDS = {
     "rollback": "Rolling back",
     "verify": "Verifying",
     "adopt": "Adding",
+    "uninstall": "Uninstalling",
+    "play": "Starting",
+    "source": "Changing source",
 }
 GAME_COLUMNS = ["Game", "Version", "Build", "Status", "Size on disk"]
 

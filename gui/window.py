@@ -39,6 +39,7 @@ from gui.game_pane import GamePane
 from gui.icons import app_icon
 from gui.jobs import JobManager
 from gui.library_pane import LibraryPane
+from gui.manage import Manage
 from gui.operations import Operations
 from gui.progress_state import ProgressState
 from gui.store import GameStore
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("slipstream.gui")
 ROLE = views.ROLE
-BACKGROUND = ("check:", "estimate:", "size:", "history:")
+BACKGROUND = ("check:", "estimate:", "size:", "history:", "art:")
 """Job keys of background work: quitting does not ask about them."""
 
 
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self.jobs = JobManager(self)
         self.store = GameStore()
         self.ops = self._build_operations()
+        self.manage = self._build_manage()
         self.notifications: list[tuple[str, str]] = []
         self.quitting = False
         self.account: str | None = None
@@ -129,6 +131,16 @@ class MainWindow(QMainWindow):
         ops.historyLoaded.connect(self._on_ops_history_loaded)
         return ops
 
+    def _build_manage(self) -> Manage:
+        manage = Manage(
+            jobs=self.jobs, store=self.store, notify=self.notify, options=self.engine_options
+        )
+        manage.jobFinished.connect(self.jobFinished)
+        manage.jobFailed.connect(self._on_ops_job_failed)
+        manage.libraryChanged.connect(self._on_ops_library_changed)
+        manage.artChanged.connect(self._on_manage_art_changed)
+        return manage
+
     def _build_tray(self, available: bool | None) -> Tray:
         tray = Tray(self, available=available)
         tray.openRequested.connect(self._on_tray_open_requested)
@@ -161,11 +173,15 @@ class MainWindow(QMainWindow):
                 "settings": self.open_settings,
                 "quit": self.quit,
                 "login": self.open_login,
+                "source": self.change_source_selected,
+                "folder": self.open_folder_selected,
             },
         )
         self.addAction_, self.adoptAction, self.checkAction = made.add, made.adopt, made.check
         self.settingsAction, self.quitAction = made.settings, made.quit
         self.loginAction, self.accountMenu = made.login, made.account
+        self.changeSourceAction, self.openFolderAction = made.source, made.folder
+        self.gamesView.addActions([made.source, made.folder])
 
     def _expose_parts(self) -> None:
         """The widgets tests, tools and the self-test have always found on the window."""
@@ -174,6 +190,7 @@ class MainWindow(QMainWindow):
         self.titleLabel, self.tabs = pane.titleLabel, pane.tabs
         self.updateButton, self.verifyButton = pane.updateButton, pane.verifyButton
         self.cancelButton, self.rollbackButton = pane.cancelButton, pane.rollbackButton
+        self.playButton, self.uninstallButton = pane.playButton, pane.uninstallButton
         self.buildsView, self.filesView = pane.buildsView, pane.filesView
         self.historyView, self.pointsView = pane.historyView, pane.pointsView
         self.statsView = pane.statsView
@@ -188,6 +205,8 @@ class MainWindow(QMainWindow):
         self.verifyButton.clicked.connect(self._on_verify_button_clicked)
         self.cancelButton.clicked.connect(self._on_cancel_button_clicked)
         self.rollbackButton.clicked.connect(self._on_rollback_button_clicked)
+        self.playButton.clicked.connect(self._on_play_button_clicked)
+        self.uninstallButton.clicked.connect(self._on_uninstall_button_clicked)
         self.buildsView.currentItemChanged.connect(self._on_builds_view_current_item_changed)
         self.buildsView.itemActivated.connect(self._on_builds_view_item_activated)
         self.historyView.currentItemChanged.connect(self._on_history_view_current_item_changed)
@@ -270,6 +289,9 @@ class MainWindow(QMainWindow):
         records = self.store.records
         statuses = {key: self.status_of(key) for key in records}
         self.library.fill(list(records.values()), statuses, self.store.errors, self.store.sizes)
+        self.library.show_art(self.store.art)
+        for key in records:
+            self.manage.fetch_art(key)
 
     def refresh_details(self) -> None:
         game = self.current_game()
@@ -338,6 +360,13 @@ class MainWindow(QMainWindow):
         job = self.jobs.get(game)
         self.cancelButton.setEnabled(job is not None and job.kind not in ("adopt",))
         self.rollbackButton.setEnabled(ready and self.rollback_target() is not None)
+        for control in (
+            self.playButton,
+            self.uninstallButton,
+            self.changeSourceAction,
+            self.openFolderAction,
+        ):
+            control.setEnabled(ready)
         self.updateButton.setText(self._update_text(game, record))
 
     def _update_text(self, game: str, record: InstallRecord | None) -> str:
@@ -393,6 +422,9 @@ class MainWindow(QMainWindow):
 
     def _on_ops_size_changed(self, key: str) -> None:
         self.refresh_games()
+
+    def _on_manage_art_changed(self, key: str) -> None:
+        self.library.show_art(self.store.art)
 
     # --- notifications --------------------------------------------------------------------
 
@@ -463,6 +495,30 @@ class MainWindow(QMainWindow):
 
     def update_all(self) -> None:
         self.ops.update_all()
+
+    def play_selected(self) -> None:
+        game = self.current_game()
+        if game:
+            self.manage.play(game)
+
+    def uninstall_selected(self) -> QWidget | None:
+        game = self.current_game()
+        return self.manage.ask_uninstall(game, self) if game else None
+
+    def change_source_selected(self) -> QWidget | None:
+        game = self.current_game()
+        return self.manage.ask_source(game, self) if game else None
+
+    def open_folder_selected(self) -> None:
+        game = self.current_game()
+        if game:
+            self.manage.open_folder(game)
+
+    def _on_play_button_clicked(self) -> None:
+        self.play_selected()
+
+    def _on_uninstall_button_clicked(self) -> None:
+        self.uninstall_selected()
 
     def _on_add_game_button_clicked(self) -> None:
         self.add_game()

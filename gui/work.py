@@ -16,7 +16,7 @@ from core.gamedir.folder import GameDir, RollbackPoint
 from core.gog.source import open_source
 from core.library.db import InstallRecord, Library, OperationRecord
 from core.progress import CancelToken, ProgressSink
-from core.update import engine, records
+from core.update import engine, launch, manage, product, records
 from core.update.apply import objects_of
 from core.update.estimate import Cost, estimate_costs
 from core.update.keep import keep_copies
@@ -24,6 +24,7 @@ from core.update.options import EngineOptions
 from core.update.plan import Plan
 from core.update.report import OperationReport
 from core.update.stage import ObjectRef
+from core.update.uninstall import UninstallReport, uninstall
 
 Work = Callable[[ProgressSink, CancelToken], Any]
 MAX_ESTIMATES = 8
@@ -88,11 +89,48 @@ def history(game: Path, with_points: bool) -> Work:
 
 
 def disk_size(game: Path) -> Work:
-    """What the installed build's files take, as its state records them."""
+    """What the installed build's files take on disk now."""
 
     def run(sink: ProgressSink, cancel: CancelToken) -> int:
-        state = GameDir(game).load_state()
-        return sum(f.size for f in state.files.values()) if state is not None else 0
+        return manage.size_on_disk(game)
+
+    return run
+
+
+def art(record: InstallRecord, options: EngineOptions) -> Work:
+    """The game's icon: the cached one, else fetched from its source (None: it has none)."""
+
+    def run(sink: ProgressSink, cancel: CancelToken) -> Path | None:
+        cached = product.cached_product_art(record.source, record.product)
+        if cached.icon is not None:
+            return cached.icon
+        return product.fetch_product_art(record.source, record.product, options).icon
+
+    return run
+
+
+def remove(game: Path) -> Work:
+    """Uninstall: the build's files and ``.slipstream`` go, the player's own files stay."""
+
+    def run(sink: ProgressSink, cancel: CancelToken) -> UninstallReport:
+        return uninstall(game)
+
+    return run
+
+
+def play(game: Path, options: EngineOptions) -> Work:
+    """Start the game's launch task (finding it may ask its repository)."""
+
+    def run(sink: ProgressSink, cancel: CancelToken) -> str:
+        launch.play(game, options)
+        return str(game)
+
+    return run
+
+
+def change_source(game: Path, source: str, options: EngineOptions) -> Work:
+    def run(sink: ProgressSink, cancel: CancelToken) -> str:
+        return manage.set_source(game, source, options).source
 
     return run
 

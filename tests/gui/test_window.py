@@ -607,3 +607,89 @@ def test_files_of_the_player_that_an_update_ships_are_named_as_kept(
     assert ok and "data/added-202.bin" in message
     label = window.pane.keptLabel
     assert label.isVisible() and "data/added-202.bin" in label.text()
+
+
+def test_uninstall_asks_first_and_keeps_the_players_save(
+    qtbot: QtBot, window: MainWindow, game: Path
+) -> None:
+    save = game / "saves" / "slot1.sav"
+    save.parent.mkdir(exist_ok=True)
+    save.write_bytes(b"level 12, 300 gold")
+    window.select_game(str(game))
+    button = child(window, QPushButton, "uninstallButton")
+    assert button.isEnabled() and button.accessibleName() == "Uninstall"
+    button.click()
+    box = window.findChild(QMessageBox, "uninstallDialog")
+    assert box is not None and box.isVisible() and box.isModal()
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    assert (game / "Game.exe").is_file()  # asked, not done
+    button.click()
+    box = window.findChild(QMessageBox, "uninstallDialog")
+    box.button(QMessageBox.StandardButton.Yes).click()
+    _, _, ok, message = wait_job(qtbot, window, "uninstall")
+    assert ok and "saves" in message
+    assert save.read_bytes() == b"level 12, 300 gold"
+    assert sorted(p.relative_to(game).as_posix() for p in game.rglob("*")) == [
+        "saves",
+        "saves/slot1.sav",
+    ]
+    assert window.gamesView.topLevelItemCount() == 0
+
+
+def test_play_without_a_launch_task_says_so(qtbot: QtBot, window: MainWindow, game: Path) -> None:
+    window.select_game(str(game))
+    child(window, QPushButton, "playButton").click()
+    _, _, ok, message = wait_job(qtbot, window, "play")
+    assert not ok and "launch task" in message
+
+
+def test_change_source_moves_the_game_to_another_server(
+    qtbot: QtBot, window: MainWindow, game: Path, demo: Demo
+) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    window.select_game(str(game))
+    with serving(demo.root / "repo") as other:
+        window.changeSourceAction.trigger()
+        dialog = window.findChild(QInputDialog, "changeSourceDialog")
+        assert dialog is not None and dialog.textValue() == demo.url
+        dialog.setTextValue(other)
+        dialog.accept()
+        _, _, ok, message = wait_job(qtbot, window, "source")
+        assert ok and other in message
+        assert window.records[str(game)].source == other
+        assert GameDir(game).load_state().source == other  # type: ignore[union-attr]
+
+
+def test_the_library_lists_size_on_disk_and_the_games_icon(
+    qtbot: QtBot, window: MainWindow, game: Path
+) -> None:
+    size = sum(p.stat().st_size for p in game.rglob("*") if ".slipstream" not in p.parts)
+    row = lambda: row_with(window.gamesView, 0, "Slipstream")  # noqa: E731
+    qtbot.waitUntil(lambda: row().text(4) != "" and not row().icon(0).isNull())
+    from core.units import format_bytes
+
+    assert row().text(4) == format_bytes(size)
+    assert window.gamesView.headerItem().text(4) == "Size on disk"
+
+
+def test_every_control_has_an_accessible_name(window: MainWindow) -> None:
+    from PySide6.QtWidgets import QAbstractButton, QAbstractItemView, QHeaderView, QProgressBar
+
+    unnamed = [
+        w.objectName() or type(w).__name__
+        for kind in (QAbstractButton, QAbstractItemView, QProgressBar)
+        for w in window.findChildren(kind)
+        if w.isVisibleTo(window)
+        and not isinstance(w, QHeaderView)  # a list's column titles, read with the list
+        and not w.accessibleName()
+        and not _labelled(w)
+    ]
+    assert not unnamed
+
+
+def _labelled(widget: object) -> bool:
+    """Buttons read their text; tab bars' and toolbar buttons their actions."""
+    from PySide6.QtWidgets import QAbstractButton
+
+    return isinstance(widget, QAbstractButton) and bool(widget.text().replace("&", ""))
