@@ -9,6 +9,7 @@ pane has no signals of its own and the window connects to the widgets it exposes
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -95,13 +96,41 @@ class GamePane(QWidget):
         history = self._build_history_tab()
         tabs = QTabWidget()
         tabs.setObjectName("detailTabs")
-        tabs.addTab(self.buildsView, "&Builds")
+        tabs.addTab(self._build_builds_tab(), "&Builds")
         tabs.addTab(self.filesView, "&Files")
         tabs.addTab(history, "&History")
         self.statsView = _stats_view()
         if self.statsView is not None:
             tabs.addTab(self.statsView, "&Statistics")
         return tabs
+
+    def _build_builds_tab(self) -> QWidget:
+        self.branchSelector = QComboBox()
+        self.branchSelector.setObjectName("branchSelector")
+        self.branchSelector.setAccessibleName("Branch")
+        self.branchSelector.setToolTip(
+            "The branch the game follows; choosing another moves it to that branch's newest build."
+        )
+        label = QLabel("B&ranch:")
+        label.setBuddy(self.branchSelector)
+        row = QHBoxLayout()
+        row.addWidget(label)
+        row.addWidget(self.branchSelector)
+        row.addStretch(1)
+        tab = QWidget()
+        layout = QVBoxLayout(tab)
+        layout.addLayout(row)
+        layout.addWidget(self.buildsView, 1)
+        return tab
+
+    def show_branches(self, branches: list[str | None], current: str | None) -> None:
+        """Offer ``branches`` (None: the default one), ``current`` chosen."""
+        self.branchSelector.blockSignals(True)
+        self.branchSelector.clear()
+        for branch in dict.fromkeys([None, current, *branches]):
+            self.branchSelector.addItem(branch or "default", branch)
+        self.branchSelector.setCurrentIndex(self.branchSelector.findData(current))
+        self.branchSelector.blockSignals(False)
 
     def _build_history_tab(self) -> QWidget:
         self.historyView = tree(

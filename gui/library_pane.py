@@ -44,9 +44,10 @@ class LibraryPane(QWidget):
         statuses: Mapping[str, str],
         errors: Mapping[str, str],
         sizes: Mapping[str, int],
+        names: Mapping[str, str],
     ) -> None:
         self.gamesView.blockSignals(True)
-        views.fill_games(self.gamesView, records, statuses, errors, sizes)
+        views.fill_games(self.gamesView, records, statuses, errors, sizes, names)
         self.gamesView.blockSignals(False)
 
     def show_art(self, art: Mapping[str, str]) -> None:

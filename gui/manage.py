@@ -152,10 +152,12 @@ class Manage(QObject):
             return
         job = self.jobs.start(f"art:{key}", "art", work.art(record, self.options()))
         if job is not None:
-            job.succeeded.connect(lambda path: self._on_art_job_succeeded(key, path))
+            job.succeeded.connect(lambda found: self._on_art_job_succeeded(key, *found))
             # No art (offline, none published) is no error; ask again next start.
-            job.failed.connect(lambda *_: self._on_art_job_succeeded(key, None))
+            job.failed.connect(lambda *_: self._on_art_job_succeeded(key, None, ""))
 
-    def _on_art_job_succeeded(self, key: str, path: Path | None) -> None:
+    def _on_art_job_succeeded(self, key: str, path: Path | None, name: str) -> None:
         self.store.art[key] = str(path) if path is not None else ""
+        if name:
+            self.store.names[key] = name
         self.artChanged.emit(key)

@@ -225,6 +225,16 @@ class Operations(QObject):
         self.build_changed(game)
         self.jobFinished.emit(game, "update", True, message)
 
+    def switch_branch(self, game: str, branch: str | None) -> None:
+        """Move the game to ``branch``'s newest build (an update, shown as one)."""
+        body = work.switch_branch(Path(game), branch, self.options())
+        job = self._start(game, "update", body)
+        if job is None:
+            return
+        self._progress_to(game, job, ProgressState("update"))
+        job.succeeded.connect(lambda result: self._on_update_job_succeeded(game, result))
+        self.updateStarted.emit(game)
+
     # rollback and verify
 
     def rollback(self, game: str, target: str) -> None:

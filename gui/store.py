@@ -37,6 +37,9 @@ class GameStore:
     """Installs under way: listed from their first second, before the library has them."""
     sizes: dict[str, int] = field(default_factory=dict)
     """Bytes each game's installed files take, by folder."""
+    names: dict[str, str] = field(default_factory=dict)
+    """Each game's product name from its repository's product document: it stays the
+    same on every branch, where a build's manifest may name the product otherwise."""
     art: dict[str, str] = field(default_factory=dict)
     """Each game's cached icon file ("" when it has none)."""
     kept: dict[str, tuple[list[str], str]] = field(default_factory=dict)
@@ -74,6 +77,8 @@ class GameStore:
 
     def name(self, key: str, default: str) -> str:
         record = self.records.get(key)
+        if key in self.names:
+            return self.names[key]
         return record.name if record is not None else default
 
     def newest(self, key: str) -> BuildItem | None:

@@ -79,6 +79,7 @@ def fill_games(
     statuses: Mapping[str, str],
     errors: Mapping[str, str],
     sizes: Mapping[str, int],
+    names: Mapping[str, str],
 ) -> None:
     selected = view.currentItem()
     current = selected.data(0, ROLE) if selected is not None else None
@@ -88,7 +89,7 @@ def fill_games(
         size = sizes.get(key)
         item = QTreeWidgetItem(
             [
-                record.name,
+                names.get(key) or record.name,
                 record.version_name,
                 record.build_id,
                 statuses.get(key, ""),

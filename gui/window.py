@@ -191,6 +191,7 @@ class MainWindow(QMainWindow):
         self.updateButton, self.verifyButton = pane.updateButton, pane.verifyButton
         self.cancelButton, self.rollbackButton = pane.cancelButton, pane.rollbackButton
         self.playButton, self.uninstallButton = pane.playButton, pane.uninstallButton
+        self.branchSelector = pane.branchSelector
         self.buildsView, self.filesView = pane.buildsView, pane.filesView
         self.historyView, self.pointsView = pane.historyView, pane.pointsView
         self.statsView = pane.statsView
@@ -206,6 +207,7 @@ class MainWindow(QMainWindow):
         self.cancelButton.clicked.connect(self._on_cancel_button_clicked)
         self.rollbackButton.clicked.connect(self._on_rollback_button_clicked)
         self.playButton.clicked.connect(self._on_play_button_clicked)
+        self.branchSelector.activated.connect(self._on_branch_selector_activated)
         self.uninstallButton.clicked.connect(self._on_uninstall_button_clicked)
         self.buildsView.currentItemChanged.connect(self._on_builds_view_current_item_changed)
         self.buildsView.itemActivated.connect(self._on_builds_view_item_activated)
@@ -288,7 +290,8 @@ class MainWindow(QMainWindow):
     def refresh_games(self) -> None:
         records = self.store.records
         statuses = {key: self.status_of(key) for key in records}
-        self.library.fill(list(records.values()), statuses, self.store.errors, self.store.sizes)
+        store = self.store
+        self.library.fill(list(records.values()), statuses, store.errors, store.sizes, store.names)
         self.library.show_art(self.store.art)
         for key in records:
             self.manage.fetch_art(key)
@@ -299,14 +302,19 @@ class MainWindow(QMainWindow):
         if record is None or self.store.is_pending(game or ""):
             self._show_no_details(record)
             return
-        self.titleLabel.setText(
-            f"{record.name} — {record.version_name or 'build'} ({record.build_id})"
-        )
+        self._show_title(record)
         self._refresh_builds(record)
         self._refresh_history(str(record.path))
         self.pane.show_kept(*self.store.kept.get(str(record.path), ([], "")))
         self.refresh_progress()
         self._refresh_buttons()
+
+    def _show_title(self, record: InstallRecord | None) -> None:
+        if record is not None:
+            name = self.store.name(str(record.path), record.name)
+            build = f"{record.version_name or 'build'} ({record.build_id})"
+            branch = f" · branch {record.branch}" if record.branch else ""
+            self.titleLabel.setText(f"{name} — {build}{branch}")
 
     def _show_no_details(self, pending: InstallRecord | None) -> None:
         """No game, or one still installing: only its progress is worth showing."""
@@ -335,6 +343,8 @@ class MainWindow(QMainWindow):
             selected,
         )
         views.fit_columns(self.buildsView)
+        branches = [b.branch for b in self.store.listings.get(key, []) if b.generation == 2]
+        self.pane.show_branches(branches, record.branch)
 
     def _refresh_history(self, key: str) -> None:
         self.ops.load_history(key)
@@ -361,6 +371,7 @@ class MainWindow(QMainWindow):
         self.cancelButton.setEnabled(job is not None and job.kind not in ("adopt",))
         self.rollbackButton.setEnabled(ready and self.rollback_target() is not None)
         for control in (
+            self.branchSelector,
             self.playButton,
             self.uninstallButton,
             self.changeSourceAction,
@@ -424,6 +435,10 @@ class MainWindow(QMainWindow):
         self.refresh_games()
 
     def _on_manage_art_changed(self, key: str) -> None:
+        if key in self.store.names:
+            self.refresh_games()  # the product's own name replaces the build's
+            if key == self.current_game():
+                self._show_title(self.store.records.get(key))
         self.library.show_art(self.store.art)
 
     # --- notifications --------------------------------------------------------------------
@@ -513,6 +528,13 @@ class MainWindow(QMainWindow):
         game = self.current_game()
         if game:
             self.manage.open_folder(game)
+
+    def _on_branch_selector_activated(self, index: int) -> None:
+        game = self.current_game()
+        record = self.store.records.get(game or "")
+        branch = self.branchSelector.itemData(index)
+        if game and record is not None and branch != record.branch:
+            self.ops.switch_branch(game, branch)
 
     def _on_play_button_clicked(self) -> None:
         self.play_selected()

@@ -98,13 +98,26 @@ def disk_size(game: Path) -> Work:
 
 
 def art(record: InstallRecord, options: EngineOptions) -> Work:
-    """The game's icon: the cached one, else fetched from its source (None: it has none)."""
+    """The game's icon (None: it has none) and its product name as its repository's
+    product document gives it ("" when there is none): cached where possible."""
 
-    def run(sink: ProgressSink, cancel: CancelToken) -> Path | None:
+    def run(sink: ProgressSink, cancel: CancelToken) -> tuple[Path | None, str]:
+        info = product.installed_product_info(GameDir(record.path))
         cached = product.cached_product_art(record.source, record.product)
-        if cached.icon is not None:
-            return cached.icon
-        return product.fetch_product_art(record.source, record.product, options).icon
+        if cached.icon is not None and info is not None:
+            return cached.icon, info.name
+        fetched = product.fetch_product_art(record.source, record.product, options)
+        return fetched.icon or cached.icon, fetched.name
+
+    return run
+
+
+def switch_branch(game: Path, branch: str | None, options: EngineOptions) -> Work:
+    """Move the game to ``branch``'s newest build; later updates follow that branch."""
+
+    def run(sink: ProgressSink, cancel: CancelToken) -> tuple[OperationReport, None]:
+        report = manage.switch_branch(game, branch, options=options, progress=sink, cancel=cancel)
+        return report, None
 
     return run
 

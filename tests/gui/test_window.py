@@ -693,3 +693,34 @@ def _labelled(widget: object) -> bool:
     from PySide6.QtWidgets import QAbstractButton
 
     return isinstance(widget, QAbstractButton) and bool(widget.text().replace("&", ""))
+
+
+def test_the_branch_selector_moves_the_game_and_its_name_stays(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    from core.demo.start import DEMO_NAME
+    from core.publish.publisher import PublishOptions, publish
+
+    repo = prepare_demo(tmp_path / "own")  # with the product document naming the game
+    beta = shutil.copytree(tmp_path / "own" / "builds" / "1.1.0", tmp_path / "b4")
+    # No --name: the branch's first build names the product after its folder, "b4".
+    publish(beta, repo, PublishOptions(DEMO_PRODUCT, version_name="2.0-beta", branch="beta"))
+    with serving(repo) as url:
+        game = (tmp_path / "game").resolve()
+        install(url, DEMO_PRODUCT, game, build="1")
+        win = create_main_window(tray=False, check_on_start=False)
+        qtbot.addWidget(win)
+        win.show()
+        checked(qtbot, win, game)
+        selector = win.branchSelector
+        assert selector.currentText() == "default" and selector.findText("beta") >= 0
+        selector.setCurrentIndex(selector.findText("beta"))
+        selector.activated.emit(selector.currentIndex())
+        _, _, ok, message = wait_job(qtbot, win, "update")
+        assert ok, message
+        assert GameDir(game).load_state().branch == "beta"  # type: ignore[union-attr]
+        assert digest(game) == digest(tmp_path / "b4")
+        qtbot.waitUntil(lambda: DEMO_NAME in win.titleLabel.text())
+        assert row_with(win.gamesView, 0, DEMO_NAME).text(1) == "2.0-beta"
+        assert "b4" not in win.titleLabel.text() and "branch beta" in win.titleLabel.text()
+        win.quitting = True
