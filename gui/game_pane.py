@@ -41,7 +41,7 @@ class GamePane(QWidget):
         layout.addWidget(self.keptLabel)
         layout.addWidget(self.tabs, 1)
 
-    def _build_header(self) -> QHBoxLayout:
+    def _build_header(self) -> QVBoxLayout:
         self.titleLabel = QLabel("No game selected")
         self.titleLabel.setObjectName("titleLabel")
         self.titleLabel.setAccessibleName("Selected game")
@@ -68,7 +68,6 @@ class GamePane(QWidget):
             "Remove the game's files; your saves and other files stay",
         )
         self.buttonRow = QHBoxLayout()
-        self.buttonRow.addWidget(self.titleLabel, 1)
         for made in (
             self.playButton,
             self.updateButton,
@@ -77,7 +76,13 @@ class GamePane(QWidget):
             self.uninstallButton,
         ):
             self.buttonRow.addWidget(made)
-        return self.buttonRow
+        self.buttonRow.addStretch(1)
+        # The name on a line of its own: beside five buttons it would set the pane's
+        # narrowest width and squeeze the games list.
+        header = QVBoxLayout()
+        header.addWidget(self.titleLabel)
+        header.addLayout(self.buttonRow)
+        return header
 
     def _build_tabs(self) -> QTabWidget:
         self.buildsView = tree(

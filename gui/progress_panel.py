@@ -12,7 +12,11 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 from core.units import format_bytes, format_duration, percent_saved
 from gui.progress_state import ProgressState
 
-PHASE_WORDS = {"ok": "Done", "cancelled": "Stopped", "failed": "Failed"}
+PHASE_WORDS = {
+    "ok": "The {} finished",
+    "cancelled": "The {} was stopped",
+    "failed": "The {} failed",
+}
 
 
 class ProgressPanel(QWidget):
@@ -53,7 +57,7 @@ class ProgressPanel(QWidget):
 
 def phase_text(state: ProgressState) -> str:
     if state.finished:
-        return PHASE_WORDS.get(state.outcome, state.outcome)
+        return PHASE_WORDS.get(state.outcome, state.outcome).format(state.kind) + "."
     if not state.phase:
         return f"Starting the {state.kind}…"
     item = f": {state.item}" if state.item and state.unit == "files" else ""

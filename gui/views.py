@@ -171,6 +171,7 @@ def fill_history(
     """Every operation, newest first. An update's row offers a rollback to its starting
     build; rows whose starting build is still in a rollback point on disk say so."""
     kept = {p.state_before.build_id for p in points if p.state_before is not None}
+    chosen = _chosen(view)
     view.clear()
     for record in records:
         route = (
@@ -202,6 +203,7 @@ def fill_history(
         if record.fallbacks:
             row.setToolTip(5, "\n".join(f"{p}: {why}" for p, why in record.fallbacks))
         view.addTopLevelItem(row)
+    _choose_again(view, chosen)
     fit_columns(view)
 
 
@@ -216,6 +218,7 @@ def fit_columns(view: QTreeWidget) -> None:
 
 
 def fill_points(view: QTreeWidget, points: Sequence[RollbackPoint]) -> None:
+    chosen = _chosen(view)
     view.clear()
     for point in points:
         if point.state_before is None:
@@ -231,4 +234,22 @@ def fill_points(view: QTreeWidget, points: Sequence[RollbackPoint]) -> None:
         row.setData(0, ROLE, before.build_id)
         row.setToolTip(1, point.label)
         view.addTopLevelItem(row)
+    _choose_again(view, chosen)
     fit_columns(view)
+
+
+def _chosen(view: QTreeWidget) -> tuple[str, str] | None:
+    """The selected row's first two columns: lists read again keep the player's choice."""
+    item = view.currentItem()
+    return (item.text(0), item.text(1)) if item is not None else None
+
+
+def _choose_again(view: QTreeWidget, chosen: tuple[str, str] | None) -> None:
+    if chosen is None:
+        return
+    for item in rows(view):
+        if (item.text(0), item.text(1)) == chosen:
+            view.blockSignals(True)
+            view.setCurrentItem(item)
+            view.blockSignals(False)
+            return

@@ -155,13 +155,14 @@ class MainWindow(QMainWindow):
         splitter = QSplitter()
         splitter.addWidget(self.library)
         splitter.addWidget(self.pane)
-        splitter.setStretchFactor(1, 2)
-        splitter.setSizes([440, 700])
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([600, 680])
         self.setCentralWidget(splitter)
         self._expose_parts()
         self._connect_parts()
         self._build_menus()
-        self.resize(1100, 680)
+        self.resize(1280, 720)
 
     def _build_menus(self) -> None:
         made = menus.build(
