@@ -14,6 +14,9 @@ from pathlib import Path
 TEMP_PREFIX = ".tmp-"
 """Every temporary file a durable write makes starts with this; sweeps may delete them."""
 
+# Windows flushes only a handle opened for writing (FlushFileBuffers needs GENERIC_WRITE).
+_FLUSH_FLAGS = (os.O_RDWR if os.name == "nt" else os.O_RDONLY) | getattr(os, "O_BINARY", 0)
+
 
 def atomic_write(path: Path, data: bytes, fsync: bool = True, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename; the file gets
@@ -35,7 +38,7 @@ def atomic_write(path: Path, data: bytes, fsync: bool = True, mode: int = 0o644)
 
 def fsync_file(path: Path) -> None:
     """Flush a file that was written and closed to the disk before it is renamed."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    fd = os.open(path, _FLUSH_FLAGS)
     try:
         os.fsync(fd)
     finally:
@@ -47,7 +50,7 @@ def fsync_dir(path: Path) -> None:
     (NTFS journals renames itself), so there it does nothing."""
     if os.name == "nt":
         return
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
     finally:

@@ -10,15 +10,42 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from core.errors import CancelledError
+
+
+class Phase(StrEnum):
+    """Every phase a core call reports progress in. The values are what the terminal
+    shows, what the window maps onto its bar and what the library times: the same words
+    as before there was an enum, so string comparisons keep working."""
+
+    # Updating, installing, rolling back or repairing a game.
+    PLANNING = "planning"
+    DOWNLOADING = "downloading"
+    PATCHING = "patching"
+    ASSEMBLING = "assembling"
+    VERIFYING = "verifying"
+    COMMITTING = "committing"
+    RESTORING = "restoring"
+    KEEPING_COPIES = "keeping copies"
+    # Checking the installed files.
+    CHECKING_FILES = "checking files"
+    HASHING = "hashing"
+    # Publishing and pruning a repository.
+    SCANNING = "scanning"
+    CHUNKING = "chunking"
+    PREPARING_PATCHES = "preparing patches"
+    WRITING_DOCUMENTS = "writing documents"
+    FINDING_REFERENCES = "finding references"
+    SWEEPING = "sweeping"
 
 
 @dataclass(frozen=True)
 class Progress:
     """One progress report: ``done`` of ``total`` units in ``phase``, working on ``item``."""
 
-    phase: str
+    phase: Phase
     done: int
     total: int
     item: str = ""

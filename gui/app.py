@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.self_test:
         from gui.selftest import run_self_test
 
-        return int(run_self_test())
+        return int(run_self_test(lambda: create_main_window(tray=False, check_on_start=False)))
 
     if _no_screen():
         print(

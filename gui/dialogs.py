@@ -102,10 +102,16 @@ class ConflictDialog(QDialog):
         buttons.addButton(self.keep, QDialogButtonBox.ButtonRole.AcceptRole)
         buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         buttons.rejected.connect(self.reject)
-        self.take.clicked.connect(lambda: self._choose(self.TAKE_NEW))
-        self.keep.clicked.connect(lambda: self._choose(self.KEEP_MINE))
+        self.take.clicked.connect(self._on_take_clicked)
+        self.keep.clicked.connect(self._on_keep_clicked)
         layout.addWidget(buttons)
         self.take.setDefault(True)
+
+    def _on_take_clicked(self) -> None:
+        self._choose(self.TAKE_NEW)
+
+    def _on_keep_clicked(self) -> None:
+        self._choose(self.KEEP_MINE)
 
     def _choose(self, choice: str) -> None:
         self.accept()
@@ -126,6 +132,24 @@ class AddGameDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("addGameDialog")
         self.setWindowTitle("Add game")
+        form = self._build_form(sources, product, folder)
+        self.problem = QLabel()
+        self.problem.setObjectName("problemLabel")
+        self.problem.setWordWrap(True)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setText("&Install")
+        ok.setObjectName("installButton")
+        self.buttons.accepted.connect(self._on_buttons_accepted)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.problem)
+        layout.addWidget(self.buttons)
+
+    def _build_form(self, sources: list[str], product: str, folder: Path | None) -> QFormLayout:
         form = QFormLayout()
         self.source = QComboBox()
         self.source.setObjectName("sourceBox")
@@ -146,7 +170,7 @@ class AddGameDialog(QDialog):
         self.folder.setObjectName("folderEdit")
         self.folder.setToolTip("An empty folder, or one holding the game's files (see below).")
         browse = QPushButton("&Browse…")
-        browse.clicked.connect(self._browse)
+        browse.clicked.connect(self._on_browse_clicked)
         row = QHBoxLayout()
         row.addWidget(self.folder)
         row.addWidget(browse)
@@ -164,23 +188,9 @@ class AddGameDialog(QDialog):
         folder_label.setBuddy(self.folder)
         form.addRow(folder_label, row)
         form.addRow("", self.adopt)
-        self.problem = QLabel()
-        self.problem.setObjectName("problemLabel")
-        self.problem.setWordWrap(True)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setText("&Install")
-        ok.setObjectName("installButton")
-        self.buttons.accepted.connect(self._accept)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.problem)
-        layout.addWidget(self.buttons)
+        return form
 
-    def _browse(self) -> None:
+    def _on_browse_clicked(self) -> None:
         chosen = QFileDialog.getExistingDirectory(self, "Install into", self.folder.text())
         if chosen:
             self.folder.setText(chosen)
@@ -216,7 +226,7 @@ class AddGameDialog(QDialog):
             )
         return None
 
-    def _accept(self) -> None:
+    def _on_buttons_accepted(self) -> None:
         problem = self.problem_text()
         if problem:
             self.problem.setText(problem)

@@ -36,21 +36,28 @@ class ProgressRelay(QObject):
         self.interval = 1.0 / rate
         self._lock = threading.Lock()
         self._latest: Progress | None = None
+        self._unsent: Progress | None = None
         self._events: list[FileEvent] = []
         self._phase = ""
         self._sent = 0.0
 
     def __call__(self, progress: Progress) -> None:
         with self._lock:
-            self._latest = progress
+            last, self._latest = self._latest, progress
+            unsent, self._unsent = self._unsent, progress
             if progress.unit == "files" and progress.item:
                 self._events.append(FileEvent(progress.phase, progress.item))
             now = time.monotonic()
+            # A phase or a download round ends with the report just before the next one:
+            # that count goes out too, or the window's counters come up short.
             new_phase = progress.phase != self._phase
-            if not new_phase and now - self._sent < self.interval:
+            ended = unsent if new_phase or _new_round(last, progress) else None
+            if not (new_phase or ended or now - self._sent >= self.interval):
                 return
-            self._phase, self._sent = progress.phase, now
+            self._phase, self._sent, self._unsent = progress.phase, now, None
             events, self._events = self._events, []
+        if ended is not None:
+            self.progressed.emit(ended, [])
         self.progressed.emit(progress, events)
 
     def flush(self) -> None:
@@ -59,6 +66,16 @@ class ProgressRelay(QObject):
             latest, events, self._events = self._latest, self._events, []
         if latest is not None and events:
             self.progressed.emit(latest, events)
+
+
+def _new_round(last: Progress | None, progress: Progress) -> bool:
+    """Whether ``progress`` starts a new count in the same phase (another download)."""
+    return (
+        last is not None
+        and last.phase == progress.phase
+        and last.unit == progress.unit == "bytes"
+        and (last.total != progress.total or progress.done < last.done)
+    )
 
 
 class _Runner(QObject):
@@ -74,7 +91,7 @@ class _Runner(QObject):
         self.cancel = cancel
 
     @Slot()
-    def run(self) -> None:
+    def _on_thread_started(self) -> None:
         try:
             result = self.work(self.relay, self.cancel)
         except BaseException as exc:  # every failure reaches the window, none is lost
@@ -114,9 +131,9 @@ class Job(QObject):
         self._thread.setObjectName(f"job-{kind}")
         self._runner = _Runner(work, self.relay, self.cancel_token)
         self._runner.moveToThread(self._thread)
-        self._thread.started.connect(self._runner.run)
-        self._runner.succeeded.connect(self._on_succeeded)
-        self._runner.failed.connect(self._on_failed)
+        self._thread.started.connect(self._runner._on_thread_started)
+        self._runner.succeeded.connect(self._on_runner_succeeded)
+        self._runner.failed.connect(self._on_runner_failed)
         self.running = False
 
     def start(self) -> None:
@@ -136,12 +153,12 @@ class Job(QObject):
         self.ended.emit()
 
     @Slot(object)
-    def _on_succeeded(self, result: Any) -> None:
+    def _on_runner_succeeded(self, result: Any) -> None:
         self._finish()
         self.succeeded.emit(result)
 
     @Slot(object, str)
-    def _on_failed(self, exc: BaseException, details: str) -> None:
+    def _on_runner_failed(self, exc: BaseException, details: str) -> None:
         self._finish()
         self.failed.emit(exc, details)
 
@@ -170,16 +187,15 @@ class JobManager(QObject):
         # it (a parent deleting jobs behind Python's back crashes on teardown).
         job = Job(key, kind, work)
         self.jobs[key] = job
-
-        def forget() -> None:
-            if self.jobs.get(key) is job:
-                del self.jobs[key]
-            self.changed.emit(key)
-
-        job.ended.connect(forget)
+        job.ended.connect(lambda: self._on_job_ended(key, job))
         job.start()
         self.changed.emit(key)
         return job
+
+    def _on_job_ended(self, key: str, job: Job) -> None:
+        if self.jobs.get(key) is job:
+            del self.jobs[key]
+        self.changed.emit(key)
 
     def cancel_all(self) -> None:
         for job in list(self.jobs.values()):

@@ -92,7 +92,7 @@ class LoginDialog(QDialog):
         self._code_edit.setPlaceholderText(
             self.tr("https://embed.gog.com/on_login_success?origin=client&code=…")
         )
-        self._code_edit.returnPressed.connect(self._on_login_button_clicked)
+        self._code_edit.returnPressed.connect(self._on_code_edit_return_pressed)
         self._error = QLabel(self)
         self._error.setObjectName("errorLabel")
         self._error.setWordWrap(True)
@@ -159,6 +159,9 @@ class LoginDialog(QDialog):
             )
 
     @Slot()
+    def _on_code_edit_return_pressed(self) -> None:
+        self._on_login_button_clicked()
+
     def _on_login_button_clicked(self) -> None:
         if self._job is not None:
             return

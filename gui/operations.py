@@ -4,123 +4,185 @@ An update is two jobs: a plan first (what it costs, which files the player chang
 then, after the conflict dialog when there is something to ask, the update itself with
 the plan's per-file list shown live. Install, adopt, rollback, verify, the background
 check for new builds and the cost estimates follow the same pattern: start the job
-through :class:`~gui.jobs.JobManager` (one per game), show its progress, and on the way
-out refresh the library, notify the player and emit the window's ``jobFinished``.
+through :class:`~gui.jobs.JobManager` (one per game), keep its progress in the
+:class:`~gui.store.GameStore`, and on the way out notify the player and emit
+``jobFinished``.
+
+Operations never see the window: they get the job manager, the store and a few
+callables, and say what changed through signals the window connects to, so the window
+depends on them and not the other way round.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.cli.crashlog import redact
 from core.errors import SlipstreamError
 from core.format.builds import BuildItem
 from core.units import format_bytes
 from core.update.estimate import Cost
+from core.update.options import EngineOptions
 from core.update.report import OperationReport
-from gui import views, work
-from gui.dialogs import ConflictDialog, is_cancel, show_error
-from gui.jobs import Job
+from gui import work
+from gui.dialogs import ConflictDialog, is_cancel
+from gui.jobs import Job, JobManager
 from gui.progress_state import FileEvent, ProgressState
-
-if TYPE_CHECKING:
-    from gui.window import MainWindow
+from gui.store import GameStore
 
 log = logging.getLogger("slipstream.gui")
 
+Options = Callable[[], EngineOptions]
+"""The engine options the player's settings give now."""
+Notify = Callable[[str, str], None]
+"""Tell the player something: (title, message)."""
+AskConflict = Callable[[str, list[str]], ConflictDialog]
+"""A conflict dialog, not yet open, for (game name, the files the player changed)."""
 
-class Operations:
-    def __init__(self, window: MainWindow) -> None:
-        self.w = window
+
+class Operations(QObject):
+    jobFinished = Signal(str, str, object, str)
+    """(game folder or task key, job kind, succeeded, message for the player)."""
+    jobFailed = Signal(str, object, str)
+    """(title, exception, traceback text): a failure to show the player."""
+    libraryChanged = Signal()
+    """A job changed the library: read the installs again."""
+    progressChanged = Signal(str)
+    """The progress of this game's job changed."""
+    gameChanged = Signal(str)
+    """This game's builds or their costs changed."""
+    updateStarted = Signal(str)
+    """An update of this game began applying its plan: its files are worth showing."""
+    gameAdded = Signal(str)
+    """This game just joined the library (an install: from its first second)."""
+    sizeChanged = Signal(str)
+    """This game's size on disk was measured."""
+    historyLoaded = Signal(str, object, object)
+    """(game, its operations newest first, its rollback points)."""
+
+    def __init__(
+        self,
+        *,
+        jobs: JobManager,
+        store: GameStore,
+        notify: Notify,
+        options: Callable[[], EngineOptions],
+        current_game: Callable[[], str | None],
+        ask_conflict: AskConflict,
+    ) -> None:
+        super().__init__()
+        self.jobs = jobs
+        self.store = store
+        self.notify = notify
+        self.options = options
+        self.current_game = current_game
+        self.ask_conflict = ask_conflict
+        self._history_again: set[str] = set()
 
     def _start(self, key: str, kind: str, body: Any) -> Job | None:
-        job = self.w.jobs.start(key, kind, body)
+        job = self.jobs.start(key, kind, body)
         if job is None:
-            self.w.notify("Busy", f"{Path(key).name} is busy with another job; wait for it.")
+            self.notify("Busy", f"{Path(key).name} is busy with another job; wait for it.")
             return None
-        self.w.errors.pop(key, None)
-        job.failed.connect(lambda exc, details: self._job_failed(key, kind, exc, details))
+        self.store.errors.pop(key, None)
+        job.failed.connect(lambda exc, details: self._on_job_failed(key, kind, exc, details))
         return job
 
-    def _job_failed(self, key: str, kind: str, exc: BaseException, details: str) -> None:
-        state = self.w.progress.get(key)
+    def _on_job_failed(self, key: str, kind: str, exc: BaseException, details: str) -> None:
+        state = self.store.progress.get(key)
+        if kind == "install":
+            self.store.drop_pending(key)
         if is_cancel(exc):
             if state is not None:
                 state.finish("cancelled")
-            message = "Cancelled. Press Update again to resume from what was downloaded."
-            if kind == "rollback":
-                message = "Cancelled; the game is at whichever build the status shows."
-            self.w.notify("Cancelled", message)
+            message = _stopped_message(kind, state)
+            self.notify(f"{JOB_NAMES.get(kind, kind.capitalize())} stopped", message)
         else:
             if state is not None:
                 state.finish("failed")
             log.error("%s of %s failed: %s\n%s", kind, key, exc, redact(details))
             message = str(exc) if isinstance(exc, SlipstreamError) else "internal error"
-            self.w.errors[key] = message
-            if self.w.isVisible():
-                show_error(self.w, f"{kind.capitalize()} failed", exc, details)
-            self.w.notify(f"{kind.capitalize()} failed", message)
-        self.w.reload_library()
-        self.w.jobFinished.emit(key, kind, False, message)
+            self.store.errors[key] = message
+            self.jobFailed.emit(f"{kind.capitalize()} failed", exc, details)
+            self.notify(f"{kind.capitalize()} failed", message)
+        self.libraryChanged.emit()
+        self.jobFinished.emit(key, kind, False, message)
 
     def _progress_to(self, key: str, job: Job, state: ProgressState) -> None:
-        self.w.progress[key] = state
+        self.store.progress[key] = state
+        job.progressed.connect(
+            lambda progress, events: self._on_job_progressed(key, state, progress, events)
+        )
 
-        def on_progress(progress: Any, events: list[FileEvent]) -> None:
-            state.update(progress, events)
-            if key == self.w.current_game():
-                self.w.refresh_progress()
-            self._refresh_game_row(key)
-
-        job.progressed.connect(on_progress)
-
-    def _refresh_game_row(self, key: str) -> None:
-        for item in views.rows(self.w.gamesView):
-            if item.data(0, views.ROLE) == key:
-                item.setText(3, self.w.status_of(key))
+    def _on_job_progressed(
+        self, key: str, state: ProgressState, progress: Any, events: list[FileEvent]
+    ) -> None:
+        state.update(progress, events)
+        self.progressChanged.emit(key)
 
     # update: plan, ask, run
 
     def update_game(self, game: str, to_build: str | None = None) -> None:
-        options = self.w.engine_options()
-        job = self._start(game, "prepare", work.preview(Path(game), to_build, options))
+        """Plan first (what it costs, which files the player changed), then update."""
+        job = self._start(game, "prepare", work.preview(Path(game), to_build, self.options()))
         if job is None:
             return
-        self.w.progress[game] = ProgressState("update", phase="planning")
-        self.w.refresh_progress()
-        job.succeeded.connect(lambda result: self._prepared(game, result))
+        self.store.progress[game] = ProgressState("update", phase="planning")
+        self.progressChanged.emit(game)
+        job.succeeded.connect(lambda result: self._on_prepare_job_succeeded(game, result))
 
-    def _prepared(self, game: str, result: tuple[Any, OperationReport]) -> None:
-        plan, report = result
+    def _on_prepare_job_succeeded(
+        self, game: str, result: tuple[Any, OperationReport, tuple[int, int]]
+    ) -> None:
+        plan, report, resumed = result
         if report.to_build == report.from_build and not plan.download_bytes:
-            self.w.progress.pop(game, None)
-            self.w.refresh_progress()
-            name = self.w.records[game].name if game in self.w.records else game
-            message = f"{name} is up to date (build {report.to_build})."
-            self.w.notify("Up to date", message)
-            self.w.jobFinished.emit(game, "update", True, message)
+            self.store.progress.pop(game, None)
+            self.progressChanged.emit(game)
+            message = f"{self.store.name(game, game)} is up to date (build {report.to_build})."
+            self.notify("Up to date", message)
+            self.jobFinished.emit(game, "update", True, message)
             return
         if report.modified:
-            name = self.w.records[game].name if game in self.w.records else Path(game).name
-            dialog = ConflictDialog(name, list(report.modified), self.w)
-            dialog.chosen.connect(lambda choice: self._run_update(game, plan, report, choice))
-            dialog.rejected.connect(lambda: self._update_declined(game))
+            name = self.store.name(game, Path(game).name)
+            dialog = self.ask_conflict(name, list(report.modified))
+            dialog.chosen.connect(
+                lambda choice: self._on_conflict_dialog_chosen(game, plan, report, choice, resumed)
+            )
+            dialog.rejected.connect(lambda: self._on_conflict_dialog_rejected(game))
             dialog.open()
             return
-        self._run_update(game, plan, report, None)
+        self._run_update(game, plan, report, None, resumed)
 
-    def _update_declined(self, game: str) -> None:
-        self.w.progress.pop(game, None)
-        self.w.refresh_progress()
-        self.w.jobFinished.emit(game, "update", False, "The update was not started.")
+    def _on_conflict_dialog_chosen(
+        self,
+        game: str,
+        plan: Any,
+        report: OperationReport,
+        choice: str,
+        resumed: tuple[int, int],
+    ) -> None:
+        self._run_update(game, plan, report, choice, resumed)
+
+    def _on_conflict_dialog_rejected(self, game: str) -> None:
+        self.store.progress.pop(game, None)
+        self.progressChanged.emit(game)
+        self.jobFinished.emit(game, "update", False, "The update was not started.")
 
     def _run_update(
-        self, game: str, plan: Any, report: OperationReport, choice: str | None
+        self,
+        game: str,
+        plan: Any,
+        report: OperationReport,
+        choice: str | None,
+        resumed: tuple[int, int],
     ) -> None:
-        options = replace(self.w.engine_options(), keep_modified=choice == ConflictDialog.KEEP_MINE)
+        options = replace(self.options(), keep_modified=choice == ConflictDialog.KEEP_MINE)
         keep = list(report.modified) if choice == ConflictDialog.TAKE_NEW else []
         body = work.update(Path(game), report.to_build, options, keep)
         job = self._start(game, "update", body)
@@ -128,73 +190,92 @@ class Operations:
             return
         state = ProgressState("update")
         state.set_plan(plan)
+        state.resume_from(*resumed)
         self._progress_to(game, job, state)
-        job.succeeded.connect(lambda result: self._updated(game, result))
-        self.w.tabs.setCurrentWidget(self.w.filesView)
-        self.w.refresh_progress()
+        job.succeeded.connect(lambda result: self._on_update_job_succeeded(game, result))
+        self.updateStarted.emit(game)
 
-    def _updated(self, game: str, result: tuple[OperationReport, Path | None]) -> None:
+    def _on_update_job_succeeded(
+        self, game: str, result: tuple[OperationReport, Path | None]
+    ) -> None:
         report, kept = result
-        state = self.w.progress.get(game)
+        state = self.store.progress.get(game)
         if state is not None:
             state.finish("ok", (p for p, _ in report.fallbacks))
-        name = self.w.records[game].name if game in self.w.records else Path(game).name
         saved = max(0, report.bytes_full - report.bytes_downloaded)
         message = (
-            f"{name} is now {report.version_name or 'build'} ({report.to_build}): "
+            f"{self.store.name(game, Path(game).name)} is now "
+            f"{report.version_name or 'build'} ({report.to_build}): "
             f"downloaded {format_bytes(report.bytes_downloaded)}, saved {format_bytes(saved)}"
         )
         if report.fallbacks:
             message += f"; {len(report.fallbacks)} file(s) fell back to a full download"
         if kept is not None:
             message += f"; your changed files were copied to {kept}"
-        self.w.notified.pop(game, None)
-        self.w.notify("Update finished", message)
-        self.w.reload_library()
+        if report.kept:
+            message += (
+                f"; {len(report.kept)} file(s) of yours that the new build ships "
+                f"({_names(report.kept)}) were moved to {report.kept_in}"
+            )
+        self.store.kept[game] = (list(report.kept), report.kept_in)
+        self.store.notified.pop(game, None)
+        self.notify("Update finished", message)
+        self.libraryChanged.emit()
+        self.measure(game)
         self.build_changed(game)
-        self.w.jobFinished.emit(game, "update", True, message)
+        self.jobFinished.emit(game, "update", True, message)
+
+    def switch_branch(self, game: str, branch: str | None) -> None:
+        """Move the game to ``branch``'s newest build (an update, shown as one)."""
+        body = work.switch_branch(Path(game), branch, self.options())
+        job = self._start(game, "update", body)
+        if job is None:
+            return
+        self._progress_to(game, job, ProgressState("update"))
+        job.succeeded.connect(lambda result: self._on_update_job_succeeded(game, result))
+        self.updateStarted.emit(game)
 
     # rollback and verify
 
     def rollback(self, game: str, target: str) -> None:
-        body = work.rollback(Path(game), target, self.w.engine_options())
+        body = work.rollback(Path(game), target, self.options())
         job = self._start(game, "rollback", body)
         if job is None:
             return
         self._progress_to(game, job, ProgressState("rollback"))
-        job.succeeded.connect(lambda report: self._rolled_back(game, report))
+        job.succeeded.connect(lambda report: self._on_rollback_job_succeeded(game, report))
 
-    def _rolled_back(self, game: str, report: OperationReport) -> None:
-        state = self.w.progress.get(game)
+    def _on_rollback_job_succeeded(self, game: str, report: OperationReport) -> None:
+        state = self.store.progress.get(game)
         if state is not None:
             state.finish("ok")
         message = f"Back at {report.version_name or 'build'} ({report.to_build})."
-        self.w.notify("Rolled back", message)
-        self.w.reload_library()
+        self.notify("Rolled back", message)
+        self.libraryChanged.emit()
+        self.measure(game)
         self.build_changed(game)
-        self.w.jobFinished.emit(game, "rollback", True, message)
+        self.jobFinished.emit(game, "rollback", True, message)
 
     def verify(self, game: str) -> None:
-        job = self._start(game, "verify", work.verify(Path(game), self.w.engine_options()))
+        job = self._start(game, "verify", work.verify(Path(game), self.options()))
         if job is None:
             return
         self._progress_to(game, job, ProgressState("verify"))
-        job.succeeded.connect(lambda result: self._verified(game, result))
+        job.succeeded.connect(lambda result: self._on_verify_job_succeeded(game, result))
 
-    def _verified(self, game: str, result: tuple[OperationReport, Any]) -> None:
+    def _on_verify_job_succeeded(self, game: str, result: tuple[OperationReport, Any]) -> None:
         _report, check = result
-        state = self.w.progress.get(game)
+        state = self.store.progress.get(game)
         if state is not None:
             state.finish("ok")
         wounds = list(check.wounds)
         if wounds:
-            names = ", ".join(w.path for w in wounds[:5]) + ("…" if len(wounds) > 5 else "")
-            message = f"Repaired {len(wounds)} file(s): {names}."
+            message = f"Repaired {len(wounds)} file(s): {_names([w.path for w in wounds])}."
         else:
             message = f"All {check.checked} files are intact."
-        self.w.notify("Verify finished", message)
-        self.w.reload_library()
-        self.w.jobFinished.emit(game, "verify", True, message)
+        self.notify("Verify finished", message)
+        self.libraryChanged.emit()
+        self.jobFinished.emit(game, "verify", True, message)
 
     # adding games
 
@@ -208,13 +289,18 @@ class Operations:
         adopt: bool = False,
     ) -> None:
         key = str(Path(folder).expanduser().resolve())
-        body = work.install(source, product, Path(key), os, lang, adopt, self.w.engine_options())
+        body = work.install(source, product, Path(key), os, lang, adopt, self.options())
         job = self._start(key, "install", body)
         if job is None:
             return
         self._progress_to(key, job, ProgressState("install"))
+        # Listed and selected now, with its progress, not when the download is over.
+        self.store.add_pending(key, product, os, lang, source)
+        self.libraryChanged.emit()
+        self.gameAdded.emit(key)
+        self.updateStarted.emit(key)
         job.succeeded.connect(
-            lambda report: self._added(
+            lambda report: self._on_add_job_succeeded(
                 key,
                 "install",
                 "Installed",
@@ -224,91 +310,177 @@ class Operations:
 
     def adopt_folder(self, folder: str) -> None:
         key = str(Path(folder).resolve())
-        job = self._start(key, "adopt", work.adopt(Path(key), self.w.engine_options()))
+        job = self._start(key, "adopt", work.adopt(Path(key), self.options()))
         if job is None:
             return
         self._progress_to(key, job, ProgressState("verify"))
-        job.succeeded.connect(lambda message: self._added(key, "adopt", "Game added", message))
+        job.succeeded.connect(
+            lambda message: self._on_add_job_succeeded(key, "adopt", "Game added", message)
+        )
 
-    def _added(self, key: str, kind: str, title: str, message: str) -> None:
+    def _on_add_job_succeeded(self, key: str, kind: str, title: str, message: str) -> None:
         """A game joined the library: show it, tell the player, look for its updates."""
-        self.w.progress.pop(key, None)
-        self.w.reload_library()
-        self.w.select_game(key)
-        self.w.notify(title, message)
+        state = self.store.progress.get(key)
+        if kind == "install" and state is not None:
+            state.finish("ok")  # the files list stays, as after an update
+        else:
+            self.store.progress.pop(key, None)
+        self.store.drop_pending(key)
+        self.libraryChanged.emit()
+        self.measure(key)
+        self.gameAdded.emit(key)
+        self.notify(title, message)
         self.check_game(key)
-        self.w.jobFinished.emit(key, kind, True, message)
+        self.jobFinished.emit(key, kind, True, message)
 
     # checking for updates
 
     def check_game(self, key: str) -> None:
-        record = self.w.records.get(key)
+        record = self.store.records.get(key)
         if record is None:
             return
-        task = f"check:{key}"
-        job = self.w.jobs.start(task, "check", work.check(record, self.w.engine_options()))
+        job = self.jobs.start(f"check:{key}", "check", work.check(record, self.options()))
         if job is None:
             return
-        job.succeeded.connect(lambda items: self._checked(key, items))
-        job.failed.connect(lambda exc, details: self._check_failed(key, exc))
+        job.succeeded.connect(lambda items: self._on_check_job_succeeded(key, items))
+        job.failed.connect(lambda exc, details: self._on_check_job_failed(key, exc))
 
-    def _checked(self, key: str, items: list[BuildItem]) -> None:
-        self.w.listings[key] = items
-        newest = self.w.newest(key)
-        record = self.w.records.get(key)
-        fresh = newest and record and newest.build_id != record.build_id
-        if fresh and newest and record and self.w.notified.get(key) != newest.build_id:
-            self.w.notified[key] = newest.build_id
-            self.w.notify(
+    def check_all(self) -> None:
+        for key in list(self.store.records):
+            self.check_game(key)
+
+    def _on_check_job_succeeded(self, key: str, items: list[BuildItem]) -> None:
+        self.store.listings[key] = items
+        newest = self.store.newest(key)
+        record = self.store.records.get(key)
+        fresh = self.store.has_update(key)
+        if fresh and newest and record and self.store.notified.get(key) != newest.build_id:
+            self.store.notified[key] = newest.build_id
+            self.notify(
                 "Update available",
                 f"{record.name} {newest.version_name or newest.build_id} is out.",
             )
-        self.w.refresh_games()
-        self.w.costs.pop(key, None)  # the builds may have changed: estimate afresh
-        if key == self.w.current_game():
-            self.w.refresh_details()
+        self.store.costs.pop(key, None)  # the builds may have changed: estimate afresh
+        self.gameChanged.emit(key)
+        if key == self.current_game():
             self.estimate(key)
-        self.w.jobFinished.emit(f"check:{key}", "check", True, "")
+        self.jobFinished.emit(f"check:{key}", "check", True, "")
 
-    def _check_failed(self, key: str, exc: BaseException) -> None:
-        name = self.w.records[key].name if key in self.w.records else key
-        self.w.notify("Could not check for updates", f"{name}: {exc}")
-        self.w.jobFinished.emit(f"check:{key}", "check", False, str(exc))
+    def _on_check_job_failed(self, key: str, exc: BaseException) -> None:
+        self.notify("Could not check for updates", f"{self.store.name(key, key)}: {exc}")
+        self.jobFinished.emit(f"check:{key}", "check", False, str(exc))
 
     def estimate(self, key: str) -> None:
         """What each listed build costs from the installed one. Only for the game on
         screen: each build's estimate fetches its manifests, too much for every game at
         start-up and on every background check."""
-        items = self.w.listings.get(key, [])
-        if not items or key in self.w.costs:
+        items = self.store.listings.get(key, [])
+        if not items or key in self.store.costs:
             return
-        job = self.w.jobs.start(
-            f"estimate:{key}", "estimate", work.estimate(Path(key), items, self.w.engine_options())
-        )
+        body = work.estimate(Path(key), items, self.options())
+        job = self.jobs.start(f"estimate:{key}", "estimate", body)
         if job is None:
             return
+        job.succeeded.connect(lambda costs: self._on_estimate_job_succeeded(key, costs))
+        builds = [item.build_id for item in items]
+        job.failed.connect(lambda exc, _details: self._on_estimate_job_failed(key, builds, exc))
 
-        def done(costs: dict[str, Cost | SlipstreamError]) -> None:
-            self.w.costs[key] = costs
-            if key == self.w.current_game():
-                self.w.refresh_details()
+    def _on_estimate_job_succeeded(
+        self, key: str, costs: dict[str, Cost | SlipstreamError]
+    ) -> None:
+        self.store.costs[key] = costs
+        self.gameChanged.emit(key)
 
-        def failed(exc: BaseException, _details: str) -> None:
-            error = exc if isinstance(exc, SlipstreamError) else SlipstreamError(str(exc))
-            done({item.build_id: error for item in items})
-
-        job.succeeded.connect(done)
-        job.failed.connect(failed)
+    def _on_estimate_job_failed(self, key: str, builds: list[str], exc: BaseException) -> None:
+        error = exc if isinstance(exc, SlipstreamError) else SlipstreamError(str(exc))
+        costs: dict[str, Cost | SlipstreamError] = {build: error for build in builds}
+        self._on_estimate_job_succeeded(key, costs)
 
     def build_changed(self, game: str) -> None:
         """The installed build changed: the costs shown were from the old one."""
-        self.w.costs.pop(game, None)
-        if game == self.w.current_game():
+        self.store.costs.pop(game, None)
+        if game == self.current_game():
             self.estimate(game)
 
     def update_all(self) -> None:
-        for key in list(self.w.records):
-            newest = self.w.newest(key)
-            record = self.w.records[key]
-            if newest is not None and newest.build_id != record.build_id:
+        for key in list(self.store.records):
+            if self.store.has_update(key):
                 self.update_game(key, None)
+
+    # history
+
+    def load_history(self, key: str) -> None:
+        """Read ``key``'s history and rollback points off the GUI thread; asked again
+        while a read runs, read once more when it ends, so the last ask is answered."""
+        body = work.history(Path(key), with_points=not self.jobs.busy(key))
+        job = self.jobs.start(f"history:{key}", "history", body)
+        if job is None:
+            self._history_again.add(key)
+            return
+        job.succeeded.connect(lambda found: self._on_history_job_succeeded(key, found))
+        job.failed.connect(lambda exc, details: self._on_history_job_failed(key, exc))
+
+    def _on_history_job_succeeded(self, key: str, found: tuple[Any, Any]) -> None:
+        self.historyLoaded.emit(key, *found)
+        self._history_read_again(key)
+
+    def _on_history_job_failed(self, key: str, exc: BaseException) -> None:
+        if key not in self.store.pending:
+            self.notify("History", str(exc))
+        self.historyLoaded.emit(key, [], [])
+        self._history_read_again(key)
+
+    def _history_read_again(self, key: str) -> None:
+        if key in self._history_again:
+            self._history_again.discard(key)
+            # After the finished job leaves the manager: started from its own slot, the
+            # new one would find the old one still registered.
+            QTimer.singleShot(0, lambda: self.load_history(key))
+
+    # size on disk
+
+    def measure(self, key: str) -> None:
+        """Read what ``key``'s installed files take, off the GUI thread."""
+        if self.store.is_pending(key):
+            return
+        job = self.jobs.start(f"size:{key}", "size", work.disk_size(Path(key)))
+        if job is not None:
+            job.succeeded.connect(lambda size: self._on_size_job_succeeded(key, size))
+
+    def measure_missing(self) -> None:
+        for key in list(self.store.records):
+            if key not in self.store.sizes:
+                self.measure(key)
+
+    def _on_size_job_succeeded(self, key: str, size: int) -> None:
+        self.store.sizes[key] = size
+        self.sizeChanged.emit(key)
+
+
+JOB_NAMES = {
+    "prepare": "Update",
+    "update": "Update",
+    "install": "Install",
+    "rollback": "Rollback",
+    "verify": "Verify",
+    "adopt": "Adding the game",
+}
+
+
+def _stopped_message(kind: str, state: ProgressState | None) -> str:
+    """What a cancelled job left, and how to go on: never just "Cancelled"."""
+    done = state.download_done if state is not None else 0
+    kept = f"the {format_bytes(done)} already downloaded" if done else "what was downloaded"
+    if kind == "update":
+        return f"The game is unchanged. Press Update again to resume from {kept}."
+    if kind == "install":
+        return f"Nothing was installed. Install into the same folder again to resume from {kept}."
+    if kind == "rollback":
+        return "The game is at whichever build its row shows."
+    if kind == "verify":
+        return "Nothing was repaired. Press Verify to check again."
+    return "Nothing was changed."
+
+
+def _names(paths: list[str], shown: int = 5) -> str:
+    return ", ".join(paths[:shown]) + ("…" if len(paths) > shown else "")

@@ -18,9 +18,16 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QApplication, QPushButton, QTreeWidget, QTreeWidgetItem
+
+if TYPE_CHECKING:
+    from gui.window import MainWindow
 
 STEP_TIMEOUT = 300.0
+T = TypeVar("T", bound=QObject)
 
 
 def folder_digest(root: Path) -> dict[str, str]:
@@ -38,14 +45,18 @@ class Failed(Exception):
     pass
 
 
-def run_self_test(out: Any = None) -> int:
+WindowFactory = Callable[[], "MainWindow"]
+"""Builds the main window, not shown, with no tray and no check on start."""
+
+
+def run_self_test(make_window: WindowFactory, out: Any = None) -> int:
     out = out or sys.stdout
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     with tempfile.TemporaryDirectory(prefix="slipstream-selftest-") as scratch:
         root = Path(scratch)
         os.environ["SLIPSTREAM_HOME"] = str(root / "home")
         try:
-            _run(root, out)
+            _run(root, make_window, out)
         except Failed as exc:
             print(f"FAILED: {exc}", file=out, flush=True)
             return 1
@@ -56,7 +67,7 @@ def run_self_test(out: Any = None) -> int:
     return 0
 
 
-def _run(root: Path, out: Any) -> None:
+def _run(root: Path, make_window: WindowFactory, out: Any) -> None:
     from core.demo.start import VERSIONS, start_demo
 
     def step(text: str) -> None:
@@ -69,7 +80,15 @@ def _run(root: Path, out: Any) -> None:
         builds = [folder_digest(root / "builds" / v) for v in VERSIONS]
         _expect(folder_digest(demo.game) == builds[0], "the installed folder is not build 1")
         step("installed build 1 and checked every file")
-        _drive(demo.game.resolve(), builds, step)
+        window = make_window()
+        driver = _Driver(window, demo.game.resolve())
+        window.show()
+        try:
+            _update_to_newest(driver, builds, step)
+            _roll_back(driver, builds, step)
+        finally:
+            window.quitting = True
+            window.close()
     finally:
         demo.stop()
     step(f"all steps verified in {time.monotonic() - started:.1f} s")
@@ -80,45 +99,68 @@ def _expect(condition: bool, message: str) -> None:
         raise Failed(message)
 
 
-def _drive(game: Path, builds: list[dict[str, str]], step: Callable[[str], None]) -> None:
-    from PySide6.QtWidgets import QPushButton, QTreeWidget
+class _Driver:
+    """Works the window the way a player would, and waits for its jobs."""
 
-    from core.library.db import Library
-    from gui.app import create_main_window
-    from gui.views import rows
+    def __init__(self, window: MainWindow, game: Path) -> None:
+        self.window = window
+        self.game = game
+        self.key = str(game)
+        self.finished: list[tuple[str, str, bool, str]] = []
+        window.jobFinished.connect(self._on_window_job_finished)
 
-    window = create_main_window(tray=False, check_on_start=False)
-    finished: list[tuple[str, str, bool, str]] = []
-    window.jobFinished.connect(lambda *args: finished.append(args))
-    window.show()
-    key = str(game)
+    def _on_window_job_finished(self, *event: Any) -> None:
+        self.finished.append(event)
 
-    def wait_for(kind: str) -> tuple[str, str, bool, str]:
+    def wait_for(self, kind: str) -> tuple[str, str, bool, str]:
         deadline = time.monotonic() + STEP_TIMEOUT
         while time.monotonic() < deadline:
             _pump()
-            for event in finished:
-                if event[0].endswith(key) and event[1] == kind:
-                    finished.remove(event)
+            for event in self.finished:
+                if event[0].endswith(self.key) and event[1] == kind:
+                    self.finished.remove(event)
                     return event
             time.sleep(0.01)
         raise Failed(f"the {kind} did not finish within {STEP_TIMEOUT:.0f} s")
 
-    games = window.findChild(QTreeWidget, "gamesView")
-    _expect(games is not None and window.select_game(key), "the demo game is not listed")
-    window.check_game(key)
-    wait_for("check")
-    builds_view = window.findChild(QTreeWidget, "buildsView")
-    assert builds_view is not None
-    newest = next((r for r in rows(builds_view) if r.text(1) == "3"), None)
-    if newest is None:
-        raise Failed("build 3 is not in the builds list")
-    builds_view.setCurrentItem(newest)
+    def child(self, kind: type[T], name: str) -> T:
+        found = self.window.findChild(kind, name)
+        _expect(found is not None, f"the window has no {name}")
+        return cast(T, found)
+
+    def row(self, view_name: str, column: int, text: str, missing: str) -> QTreeWidgetItem:
+        """Select the row starting ``text``, waiting a little for it: lists such as the
+        history are read off the GUI thread."""
+        from gui.views import rows
+
+        view = self.child(QTreeWidget, view_name)
+        deadline = time.monotonic() + 10
+        while True:
+            found = next((r for r in rows(view) if r.text(column).startswith(text)), None)
+            if found is not None or time.monotonic() > deadline:
+                break
+            _pump()
+            time.sleep(0.01)
+        if found is None:
+            raise Failed(missing)
+        view.setCurrentItem(found)
+        return found
+
+
+def _update_to_newest(
+    driver: _Driver, builds: list[dict[str, str]], step: Callable[[str], None]
+) -> None:
+    from core.library.db import Library
+
+    window, game = driver.window, driver.game
+    driver.child(QTreeWidget, "gamesView")
+    _expect(window.select_game(driver.key), "the demo game is not listed")
+    window.check_game(driver.key)
+    driver.wait_for("check")
+    driver.row("buildsView", 1, "3", "build 3 is not in the builds list")
     step("the window lists the game and its builds; build 3 selected")
-    update_button = window.findChild(QPushButton, "updateButton")
-    assert update_button is not None
-    update_button.click()
-    _, _, ok, message = wait_for("update")
+    driver.child(QPushButton, "updateButton").click()
+    _, _, ok, message = driver.wait_for("update")
     _expect(ok, f"the update failed: {message}")
     _expect(folder_digest(game) == builds[2], "after the update the folder is not build 3")
     with Library.open() as library:
@@ -132,25 +174,18 @@ def _drive(game: Path, builds: list[dict[str, str]], step: Callable[[str], None]
         f"Update: the folder is build 3, every file checked ({last.patches_applied} "
         f"patches, {last.bytes_downloaded:,} of {last.bytes_full:,} bytes downloaded)"
     )
-    history = window.findChild(QTreeWidget, "historyView")
-    assert history is not None
-    row = next((r for r in rows(history) if r.text(1).startswith("update 1 → 3")), None)
-    if row is None:
-        raise Failed("the update is not in the history")
-    history.setCurrentItem(row)
-    rollback_button = window.findChild(QPushButton, "rollbackButton")
-    assert rollback_button is not None
+
+
+def _roll_back(driver: _Driver, builds: list[dict[str, str]], step: Callable[[str], None]) -> None:
+    driver.row("historyView", 1, "update 1 → 3", "the update is not in the history")
+    rollback_button = driver.child(QPushButton, "rollbackButton")
     _expect(rollback_button.isEnabled(), "Roll back is not enabled for the update")
     rollback_button.click()
-    _, _, ok, message = wait_for("rollback")
+    _, _, ok, message = driver.wait_for("rollback")
     _expect(ok, f"the rollback failed: {message}")
-    _expect(folder_digest(game) == builds[0], "after Roll back the folder is not build 1")
+    _expect(folder_digest(driver.game) == builds[0], "after Roll back the folder is not build 1")
     step("Roll back: the folder is build 1 again, every file checked")
-    window.quitting = True
-    window.close()
 
 
 def _pump() -> None:
-    from PySide6.QtWidgets import QApplication
-
     QApplication.processEvents()

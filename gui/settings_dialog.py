@@ -96,9 +96,9 @@ class SettingsDialog(QDialog):
             button.setAutoDefault(False)
         self._add.clicked.connect(self._on_add_clicked)
         self._remove.clicked.connect(self._on_remove_clicked)
-        self._source_edit.returnPressed.connect(self._on_add_clicked)
-        self._source_edit.textChanged.connect(self._on_source_edit_changed)
-        self._sources.itemSelectionChanged.connect(self._update_state)
+        self._source_edit.returnPressed.connect(self._on_source_edit_return_pressed)
+        self._source_edit.textChanged.connect(self._on_source_edit_text_changed)
+        self._sources.itemSelectionChanged.connect(self._on_sources_item_selection_changed)
 
     def _build_numbers(self, settings: Settings) -> None:
         self._threads = QSpinBox(self)
@@ -144,8 +144,8 @@ class SettingsDialog(QDialog):
             )
         )
         for spin in (self._threads, self._limit, self._keep):
-            spin.valueChanged.connect(self._update_state)
-        self._check_hours.valueChanged.connect(self._update_state)
+            spin.valueChanged.connect(self._on_spins_value_changed)
+        self._check_hours.valueChanged.connect(self._on_spins_value_changed)
 
     def _label(self, text: str, buddy: QWidget, name: str) -> QLabel:
         label = QLabel(text, self)
@@ -240,6 +240,9 @@ class SettingsDialog(QDialog):
     def _on_add_clicked(self) -> None:
         self._add_source()
 
+    def _on_source_edit_return_pressed(self) -> None:
+        self._add_source()
+
     def _add_source(self) -> bool:
         """Add the typed address if it is valid and new; else show why. True if added."""
         try:
@@ -264,7 +267,13 @@ class SettingsDialog(QDialog):
             self._sources.takeItem(self._sources.row(item))
         self._update_state()
 
-    def _on_source_edit_changed(self, _text: str) -> None:
+    def _on_source_edit_text_changed(self, _text: str) -> None:
+        self._update_state()
+
+    def _on_sources_item_selection_changed(self) -> None:
+        self._update_state()
+
+    def _on_spins_value_changed(self, _value: float) -> None:
         self._update_state()
 
     def _update_state(self) -> None:

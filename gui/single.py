@@ -42,7 +42,7 @@ class SingleInstance(QObject):
         super().__init__(parent)
         self.name = name or instance_name()
         self.server = QLocalServer(self)
-        self.server.newConnection.connect(self._on_connection)
+        self.server.newConnection.connect(self._on_server_new_connection)
 
     def listen(self) -> bool:
         if self.server.listen(self.name):
@@ -54,14 +54,14 @@ class SingleInstance(QObject):
     def close(self) -> None:
         self.server.close()
 
-    def _on_connection(self) -> None:
+    def _on_server_new_connection(self) -> None:
         while self.server.hasPendingConnections():
             socket = self.server.nextPendingConnection()
-            socket.readyRead.connect(lambda s=socket: self._read(s))
+            socket.readyRead.connect(lambda s=socket: self._on_socket_ready_read(s))
             socket.disconnected.connect(socket.deleteLater)
             if socket.bytesAvailable():
-                self._read(socket)
+                self._on_socket_ready_read(socket)
 
-    def _read(self, socket: QLocalSocket) -> None:
+    def _on_socket_ready_read(self, socket: QLocalSocket) -> None:
         if bytes(socket.readAll().data()).strip() == b"show":
             self.activated.emit()

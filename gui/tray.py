@@ -3,51 +3,55 @@
 Where the desktop has no tray (or the platform plugin offers none, as offscreen), the
 icon is never shown, notifications go to the window's status bar, and closing the
 window quits instead of hiding it, so the player is never left with an invisible app.
+
+The tray asks for things through its signals and knows nothing of the window: whoever
+owns it connects them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from gui.icons import app_icon
 
-if TYPE_CHECKING:
-    from gui.window import MainWindow
 
+class Tray(QObject):
+    openRequested = Signal()
+    checkRequested = Signal()
+    updateAllRequested = Signal()
+    quitRequested = Signal()
 
-class Tray:
-    def __init__(self, window: MainWindow, available: bool | None = None) -> None:
-        self.window = window
+    def __init__(self, parent: QWidget | None = None, available: bool | None = None) -> None:
+        super().__init__(parent)
         self.available = QSystemTrayIcon.isSystemTrayAvailable() if available is None else available
-        self.menu = QMenu(window)
+        self.menu = QMenu(parent)
         self.menu.setObjectName("trayMenu")
         self.actions: dict[str, QAction] = {}
-        for name, text, slot in (
-            ("trayOpen", "&Open Slipstream", window.bring_forward),
-            ("trayCheck", "&Check now", window.check_now),
-            ("trayUpdateAll", "&Update all", window.update_all),
-            ("trayQuit", "&Quit", window.quit),
+        for name, text, signal in (
+            ("trayOpen", "&Open Slipstream", self.openRequested),
+            ("trayCheck", "&Check now", self.checkRequested),
+            ("trayUpdateAll", "&Update all", self.updateAllRequested),
+            ("trayQuit", "&Quit", self.quitRequested),
         ):
-            action = QAction(text, window)
+            action = QAction(text, self.menu)
             action.setObjectName(name)
-            action.triggered.connect(slot)
+            action.triggered.connect(signal)
             self.menu.addAction(action)
             self.actions[name] = action
         self.icon: QSystemTrayIcon | None = None
         if self.available:
-            self.icon = QSystemTrayIcon(app_icon(), window)
+            self.icon = QSystemTrayIcon(app_icon(), parent)
             self.icon.setObjectName("trayIcon")
             self.icon.setToolTip("Slipstream")
             self.icon.setContextMenu(self.menu)
-            self.icon.activated.connect(self._activated)
+            self.icon.activated.connect(self._on_icon_activated)
             self.icon.show()
 
-    def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+    def _on_icon_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason == QSystemTrayIcon.ActivationReason.Trigger:
-            self.window.bring_forward()
+            self.openRequested.emit()
 
     def visible(self) -> bool:
         return self.icon is not None and self.icon.isVisible()

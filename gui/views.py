@@ -23,13 +23,17 @@ from gui.progress_state import ProgressState
 
 ROLE = Qt.ItemDataRole.UserRole
 JOB_WORDS = {
-    "prepare": "Preparing update…",
+    "prepare": "Preparing update",
     "update": "Updating",
     "install": "Installing",
-    "rollback": "Rolling back…",
-    "verify": "Verifying…",
-    "adopt": "Adding…",
+    "rollback": "Rolling back",
+    "verify": "Verifying",
+    "adopt": "Adding",
+    "uninstall": "Uninstalling",
+    "play": "Starting",
+    "source": "Changing source",
 }
+GAME_COLUMNS = ["Game", "Version", "Build", "Status", "Size on disk"]
 
 
 def rows(view: QTreeWidget) -> list[QTreeWidgetItem]:
@@ -49,16 +53,19 @@ def game_status(
     newest: BuildItem | None,
     error: str | None,
 ) -> str:
-    """The Status column: the most pressing of job, error, repair, update available."""
+    """The Status column: the most pressing of job, error, repair, update available. A
+    running job says what the progress bar says: its step and that step's share."""
     if job_kind:
-        word = JOB_WORDS.get(job_kind, "Working…")
-        if job_kind in ("update", "install") and progress is not None:
-            return f"{word}… {progress.overall:.0%}"
-        return word
+        word = JOB_WORDS.get(job_kind, "Working")
+        if progress is None or progress.finished or not progress.phase:
+            return f"{word}…"
+        return f"{word}: {progress.phase} {progress.fraction:.0%}"
     if error:
         return "Error"
     if record.status == "needs repair":
         return "Needs repair"
+    if record.status == "installing":
+        return "Installing…"
     if newest is None:
         return "Installed"
     if newest.build_id != record.build_id:
@@ -71,18 +78,28 @@ def fill_games(
     records: Sequence[InstallRecord],
     statuses: Mapping[str, str],
     errors: Mapping[str, str],
+    sizes: Mapping[str, int],
+    names: Mapping[str, str],
 ) -> None:
     selected = view.currentItem()
     current = selected.data(0, ROLE) if selected is not None else None
     view.clear()
     for record in records:
         key = str(record.path)
+        size = sizes.get(key)
         item = QTreeWidgetItem(
-            [record.name, record.version_name, record.build_id, statuses.get(key, "")]
+            [
+                names.get(key) or record.name,
+                record.version_name,
+                record.build_id,
+                statuses.get(key, ""),
+                format_bytes(size) if size is not None else "",
+            ]
         )
         item.setData(0, ROLE, key)
         item.setToolTip(0, key)
         item.setToolTip(3, errors.get(key) or statuses.get(key, ""))
+        item.setTextAlignment(4, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         view.addTopLevelItem(item)
         if key == current:
             view.setCurrentItem(item)
@@ -154,6 +171,7 @@ def fill_history(
     """Every operation, newest first. An update's row offers a rollback to its starting
     build; rows whose starting build is still in a rollback point on disk say so."""
     kept = {p.state_before.build_id for p in points if p.state_before is not None}
+    chosen = _chosen(view)
     view.clear()
     for record in records:
         route = (
@@ -174,7 +192,7 @@ def fill_history(
                 f"{record.kind} {route}".strip(),
                 record.outcome,
                 format_bytes(record.bytes_downloaded),
-                format_bytes(saved) if record.bytes_full and record.kind != "install" else "",
+                format_bytes(saved) if _saved_shown(record) else "",
                 str(len(record.fallbacks)) if record.fallbacks else "",
                 "on disk" if rollbackable and record.from_build in kept else "",
             ]
@@ -185,7 +203,13 @@ def fill_history(
         if record.fallbacks:
             row.setToolTip(5, "\n".join(f"{p}: {why}" for p, why in record.fallbacks))
         view.addTopLevelItem(row)
+    _choose_again(view, chosen)
     fit_columns(view)
+
+
+def _saved_shown(record: OperationRecord) -> bool:
+    """A run that did not finish saved nothing: its plan's full cost is not a saving."""
+    return record.outcome == "ok" and bool(record.bytes_full) and record.kind != "install"
 
 
 def fit_columns(view: QTreeWidget) -> None:
@@ -194,6 +218,7 @@ def fit_columns(view: QTreeWidget) -> None:
 
 
 def fill_points(view: QTreeWidget, points: Sequence[RollbackPoint]) -> None:
+    chosen = _chosen(view)
     view.clear()
     for point in points:
         if point.state_before is None:
@@ -209,19 +234,22 @@ def fill_points(view: QTreeWidget, points: Sequence[RollbackPoint]) -> None:
         row.setData(0, ROLE, before.build_id)
         row.setToolTip(1, point.label)
         view.addTopLevelItem(row)
+    _choose_again(view, chosen)
     fit_columns(view)
 
 
-def fill_files(view: QTreeWidget, state: ProgressState) -> None:
-    """The per-file list; rows are reused so a running update does not flicker."""
-    existing = {item.text(0): item for item in rows(view)}
-    if set(existing) != set(state.files):
-        view.clear()
-        for row in state.files.values():
-            view.addTopLevelItem(QTreeWidgetItem([row.path, row.action, row.state]))
-        fit_columns(view)
+def _chosen(view: QTreeWidget) -> tuple[str, str] | None:
+    """The selected row's first two columns: lists read again keep the player's choice."""
+    item = view.currentItem()
+    return (item.text(0), item.text(1)) if item is not None else None
+
+
+def _choose_again(view: QTreeWidget, chosen: tuple[str, str] | None) -> None:
+    if chosen is None:
         return
-    for row in state.files.values():
-        item = existing[row.path]
-        if item.text(2) != row.state:
-            item.setText(2, row.state)
+    for item in rows(view):
+        if (item.text(0), item.text(1)) == chosen:
+            view.blockSignals(True)
+            view.setCurrentItem(item)
+            view.blockSignals(False)
+            return

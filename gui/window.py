@@ -1,65 +1,57 @@
-"""The main window: the library, a game's builds, live progress, history and rollback.
+"""The main window: the library on the left, the selected game on the right.
 
 Every piece of work runs as a :class:`~gui.jobs.Job` on its own thread (patches in the
 core's worker processes), one job per game at a time; the window only reads the library
-and renders. The update flow is two jobs: a plan first (what it costs, which files the
-player changed), then, after the conflict dialog when there is something to ask, the
-update itself with the plan's per-file list shown live.
+and renders. Its parts each live in their own module:
+
+- :class:`~gui.library_pane.LibraryPane`: the games, with status and size on disk;
+- :class:`~gui.game_pane.GamePane`: the game's buttons, the progress panel
+  (:mod:`gui.progress_panel`), builds, the running job's files (:mod:`gui.files_model`)
+  and history;
+- :mod:`gui.menus`: the menu bar and toolbar;
+- :class:`~gui.operations.Operations`: what the buttons start, reporting through signals;
+- :class:`~gui.store.GameStore`: what the window knows, shared with the operations;
+- :class:`~gui.tray.Tray`.
+
+The window wires them: it gives each what it needs through its constructor and connects
+to their signals, so none of them knows the window.
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QProgressBar,
-    QPushButton,
-    QSplitter,
-    QTabWidget,
-    QTreeWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QTreeWidget, QWidget
 
 from core.errors import SlipstreamError
 from core.format.builds import BuildItem
-from core.gamedir.folder import GameDir, RollbackPoint
-from core.library.db import InstallRecord, Library, OperationRecord
+from core.gamedir.folder import RollbackPoint
+from core.library.db import InstallRecord, OperationRecord
 from core.library.settings import Settings, load_settings_checked, save_settings
-from core.units import format_bytes, format_duration, percent_saved
 from core.update.estimate import Cost
 from core.update.options import EngineOptions, options_from_settings
-from gui import views, work
-from gui.dialogs import AddGameDialog, ask_quit_while_busy, show_error
-from gui.icons import app_icon, icon
+from gui import menus, views
+from gui.dialogs import AddGameDialog, ConflictDialog, ask_quit_while_busy, show_error
+from gui.game_pane import GamePane
+from gui.icons import app_icon
 from gui.jobs import JobManager
+from gui.library_pane import LibraryPane
+from gui.manage import Manage
 from gui.operations import Operations
 from gui.progress_state import ProgressState
+from gui.store import GameStore
 from gui.tray import Tray
+
+if TYPE_CHECKING:
+    from gui.settings_dialog import SettingsDialog
 
 log = logging.getLogger("slipstream.gui")
 ROLE = views.ROLE
-
-
-def _tree(name: str, headers: list[str], tip: str) -> QTreeWidget:
-    view = QTreeWidget()
-    view.setObjectName(name)
-    view.setHeaderLabels(headers)
-    view.setRootIsDecorated(False)
-    view.setUniformRowHeights(True)
-    view.setAlternatingRowColors(True)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setToolTip(tip)
-    return view
+BACKGROUND = ("check:", "estimate:", "size:", "history:", "art:")
+"""Job keys of background work: quitting does not ask about them."""
 
 
 class MainWindow(QMainWindow):
@@ -82,194 +74,146 @@ class MainWindow(QMainWindow):
             settings, problem = load_settings_checked()
         self.settings = settings
         self.jobs = JobManager(self)
-        self.ops = Operations(self)
-        self.records: dict[str, InstallRecord] = {}
-        self.listings: dict[str, list[BuildItem]] = {}
-        self.costs: dict[str, dict[str, Cost | SlipstreamError]] = {}
-        self.progress: dict[str, ProgressState] = {}
-        self.errors: dict[str, str] = {}
-        self.notified: dict[str, str] = {}
+        self.store = GameStore()
+        self.ops = self._build_operations()
+        self.manage = self._build_manage()
         self.notifications: list[tuple[str, str]] = []
         self.quitting = False
+        self.account: str | None = None
         self._build_ui()
-        self.tray = Tray(self, available=tray)
+        self.tray = self._build_tray(tray)
         self.check_timer = QTimer(self)
         self.check_timer.setObjectName("checkTimer")
-        self.check_timer.timeout.connect(self.check_now)
+        self.check_timer.timeout.connect(self._on_check_timer_timeout)
         self.apply_settings(self.settings)
         self.jobs.changed.connect(self._on_jobs_changed)
         self.reload_library()
+        self.ops.measure_missing()
         if problem:
             self.notify("Settings", problem)
-        self.account: str | None = None
         QTimer.singleShot(0, self.refresh_account)
         if check_on_start:
             QTimer.singleShot(0, self.check_now)
 
-    # --- layout -------------------------------------------------------------------------
+    # The store's maps, as the window's attributes tests and tools have always read.
+
+    @property
+    def records(self) -> dict[str, InstallRecord]:
+        return self.store.records
+
+    @property
+    def progress(self) -> dict[str, ProgressState]:
+        return self.store.progress
+
+    @property
+    def costs(self) -> dict[str, dict[str, Cost | SlipstreamError]]:
+        return self.store.costs
+
+    # --- wiring ---------------------------------------------------------------------------
+
+    def _build_operations(self) -> Operations:
+        ops = Operations(
+            jobs=self.jobs,
+            store=self.store,
+            notify=self.notify,
+            options=self.engine_options,
+            current_game=self.current_game,
+            ask_conflict=lambda name, files: ConflictDialog(name, files, self),
+        )
+        ops.jobFinished.connect(self.jobFinished)
+        ops.jobFailed.connect(self._on_ops_job_failed)
+        ops.libraryChanged.connect(self._on_ops_library_changed)
+        ops.progressChanged.connect(self._on_ops_progress_changed)
+        ops.gameChanged.connect(self._on_ops_game_changed)
+        ops.updateStarted.connect(self._on_ops_update_started)
+        ops.gameAdded.connect(self._on_ops_game_added)
+        ops.sizeChanged.connect(self._on_ops_size_changed)
+        ops.historyLoaded.connect(self._on_ops_history_loaded)
+        return ops
+
+    def _build_manage(self) -> Manage:
+        manage = Manage(
+            jobs=self.jobs, store=self.store, notify=self.notify, options=self.engine_options
+        )
+        manage.jobFinished.connect(self.jobFinished)
+        manage.jobFailed.connect(self._on_ops_job_failed)
+        manage.libraryChanged.connect(self._on_ops_library_changed)
+        manage.artChanged.connect(self._on_manage_art_changed)
+        return manage
+
+    def _build_tray(self, available: bool | None) -> Tray:
+        tray = Tray(self, available=available)
+        tray.openRequested.connect(self._on_tray_open_requested)
+        tray.checkRequested.connect(self._on_tray_check_requested)
+        tray.updateAllRequested.connect(self._on_tray_update_all_requested)
+        tray.quitRequested.connect(self._on_tray_quit_requested)
+        return tray
 
     def _build_ui(self) -> None:
-        self.gamesView = _tree(
-            "gamesView",
-            ["Game", "Version", "Build", "Status"],
-            "Your installed games. Select one to see its builds and history.",
-        )
-        self.gamesView.currentItemChanged.connect(lambda *_: self._on_game_selected())
-        add_button = QPushButton(icon("add"), "&Add game…")
-        add_button.setObjectName("addGameButton")
-        add_button.setToolTip("Install a game from a repository")
-        add_button.clicked.connect(self.add_game)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.gamesView)
-        left_layout.addWidget(add_button)
-
-        self.titleLabel = QLabel("No game selected")
-        self.titleLabel.setObjectName("titleLabel")
-        font = self.titleLabel.font()
-        font.setPointSizeF(font.pointSizeF() * 1.3)
-        font.setBold(True)
-        self.titleLabel.setFont(font)
-        self.updateButton = self._button(
-            "updateButton", "update", "&Update", "Update to the selected build (default: newest)"
-        )
-        self.updateButton.clicked.connect(self.update_selected)
-        self.verifyButton = self._button(
-            "verifyButton", "verify", "&Verify", "Check every file and repair broken ones"
-        )
-        self.verifyButton.clicked.connect(self.verify_selected)
-        self.cancelButton = self._button(
-            "cancelButton", "cancel", "&Cancel", "Stop cleanly; the next update resumes"
-        )
-        self.cancelButton.clicked.connect(self.cancel_selected)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.titleLabel, 1)
-        for button in (self.updateButton, self.verifyButton, self.cancelButton):
-            buttons.addWidget(button)
-
-        self.overallProgress = QProgressBar()
-        self.overallProgress.setObjectName("overallProgress")
-        self.overallProgress.setRange(0, 1000)
-        self.overallProgress.setFormat("%p%")
-        self.overallProgress.setToolTip("Progress of the whole job")
-        self.phaseLabel = QLabel("")
-        self.phaseLabel.setObjectName("phaseLabel")
-        self.detailLabel = QLabel("")
-        self.detailLabel.setObjectName("detailLabel")
-        self.detailLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-        self.buildsView = _tree(
-            "buildsView",
-            ["Version", "Build", "Branch", "Published", "Download"],
-            "Builds of this game. Select one (older ones too) and press Update.",
-        )
-        self.buildsView.currentItemChanged.connect(lambda *_: self._refresh_buttons())
-        self.buildsView.itemActivated.connect(lambda *_: self.update_selected())
-        self.filesView = _tree(
-            "filesView", ["File", "Action", "State"], "Each file of the running update"
-        )
-        self.historyView = _tree(
-            "historyView",
-            ["When", "Operation", "Result", "Downloaded", "Saved", "Fallbacks", "Rollback"],
-            "Every operation on this game. Select an update and press Roll back.",
-        )
-        self.historyView.currentItemChanged.connect(lambda *_: self._history_selected())
-        self.pointsView = _tree(
-            "pointsView",
-            ["Kept since", "Restores", "Content"],
-            "Rollback points on disk: restoring one needs no download.",
-        )
-        self.pointsView.currentItemChanged.connect(lambda *_: self._point_selected())
-        self.rollbackButton = self._button(
-            "rollbackButton", "rollback", "&Roll back", "Go back to the build before it"
-        )
-        self.rollbackButton.clicked.connect(self.rollback_selected)
-
-        history = QWidget()
-        history_layout = QVBoxLayout(history)
-        history_layout.addWidget(self.historyView, 3)
-        history_layout.addWidget(QLabel("Rollback points kept on disk:"))
-        history_layout.addWidget(self.pointsView, 1)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.rollbackButton)
-        history_layout.addLayout(row)
-
-        self.tabs = QTabWidget()
-        self.tabs.setObjectName("detailTabs")
-        self.tabs.addTab(self.buildsView, "&Builds")
-        self.tabs.addTab(self.filesView, "&Files")
-        self.tabs.addTab(history, "&History")
-        self.statsView = self._stats_view()
-        if self.statsView is not None:
-            self.tabs.addTab(self.statsView, "&Statistics")
-
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addLayout(buttons)
-        right_layout.addWidget(self.overallProgress)
-        right_layout.addWidget(self.phaseLabel)
-        right_layout.addWidget(self.detailLabel)
-        right_layout.addWidget(self.tabs, 1)
-
+        self.library = LibraryPane()
+        self.pane = GamePane()
         splitter = QSplitter()
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 2)
-        splitter.setSizes([440, 700])
+        splitter.addWidget(self.library)
+        splitter.addWidget(self.pane)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([600, 680])
         self.setCentralWidget(splitter)
+        self._expose_parts()
+        self._connect_parts()
         self._build_menus()
-        self.resize(1100, 680)
-
-    def _stats_view(self) -> QWidget | None:
-        try:
-            from gui.charts import StatsView
-        except ImportError:  # pragma: no cover - the charts module ships with the window
-            return None
-        view = StatsView()
-        view.setObjectName("statsView")
-        return view
-
-    def _button(self, name: str, icon_name: str, text: str, tip: str) -> QPushButton:
-        button = QPushButton(icon(icon_name), text)
-        button.setObjectName(name)
-        button.setToolTip(tip)
-        return button
+        self.resize(1280, 720)
 
     def _build_menus(self) -> None:
-        def action(text: str, name: str, slot: Any, shortcut: str | None = None) -> QAction:
-            act = QAction(text, self)
-            act.setObjectName(name)
-            act.triggered.connect(slot)
-            if shortcut:
-                act.setShortcut(QKeySequence(shortcut))
-            return act
-
-        self.addAction_ = action("&Add game…", "addGameAction", self.add_game, "Ctrl+N")
-        self.adoptAction = action(
-            "Add &existing game…", "addExistingAction", self.add_existing, "Ctrl+O"
+        made = menus.build(
+            self,
+            {
+                "add": self.add_game,
+                "adopt": self.add_existing,
+                "check": self.check_now,
+                "settings": self.open_settings,
+                "quit": self.quit,
+                "login": self.open_login,
+                "source": self.change_source_selected,
+                "folder": self.open_folder_selected,
+            },
         )
-        self.checkAction = action("&Check for updates", "checkAction", self.check_now, "F5")
-        self.settingsAction = action("&Settings…", "settingsAction", self.open_settings, "Ctrl+,")
-        self.quitAction = action("&Quit", "quitAction", self.quit, "Ctrl+Q")
-        menu = self.menuBar().addMenu("&Slipstream")
-        for act in (self.addAction_, self.adoptAction, self.checkAction, self.settingsAction):
-            menu.addAction(act)
-        menu.addSeparator()
-        menu.addAction(self.quitAction)
-        self.accountMenu = self.menuBar().addMenu("&Account")
-        self.loginAction = action("Log in to &GOG…", "loginAction", self.open_login)
-        self.accountMenu.addAction(self.loginAction)
-        toolbar = self.addToolBar("Main")
-        toolbar.setObjectName("mainToolbar")
-        self.addAction_.setIcon(icon("add"))
-        self.adoptAction.setIcon(icon("folder"))
-        self.checkAction.setIcon(icon("refresh"))
-        self.settingsAction.setIcon(icon("settings"))
-        for act in (self.addAction_, self.adoptAction, self.checkAction, self.settingsAction):
-            toolbar.addAction(act)
+        self.addAction_, self.adoptAction, self.checkAction = made.add, made.adopt, made.check
+        self.settingsAction, self.quitAction = made.settings, made.quit
+        self.loginAction, self.accountMenu = made.login, made.account
+        self.changeSourceAction, self.openFolderAction = made.source, made.folder
+        self.gamesView.addActions([made.source, made.folder])
+
+    def _expose_parts(self) -> None:
+        """The widgets tests, tools and the self-test have always found on the window."""
+        library, pane = self.library, self.pane
+        self.gamesView = library.gamesView
+        self.titleLabel, self.tabs = pane.titleLabel, pane.tabs
+        self.updateButton, self.verifyButton = pane.updateButton, pane.verifyButton
+        self.cancelButton, self.rollbackButton = pane.cancelButton, pane.rollbackButton
+        self.playButton, self.uninstallButton = pane.playButton, pane.uninstallButton
+        self.branchSelector = pane.branchSelector
+        self.buildsView, self.filesView = pane.buildsView, pane.filesView
+        self.historyView, self.pointsView = pane.historyView, pane.pointsView
+        self.statsView = pane.statsView
+        panel = pane.progressPanel
+        self.overallProgress = panel.overallProgress
+        self.phaseLabel, self.detailLabel = panel.phaseLabel, panel.detailLabel
+
+    def _connect_parts(self) -> None:
+        self.gamesView.currentItemChanged.connect(self._on_games_view_current_item_changed)
+        self.library.addGameButton.clicked.connect(self._on_add_game_button_clicked)
+        self.updateButton.clicked.connect(self._on_update_button_clicked)
+        self.verifyButton.clicked.connect(self._on_verify_button_clicked)
+        self.cancelButton.clicked.connect(self._on_cancel_button_clicked)
+        self.rollbackButton.clicked.connect(self._on_rollback_button_clicked)
+        self.playButton.clicked.connect(self._on_play_button_clicked)
+        self.branchSelector.activated.connect(self._on_branch_selector_activated)
+        self.uninstallButton.clicked.connect(self._on_uninstall_button_clicked)
+        self.buildsView.currentItemChanged.connect(self._on_builds_view_current_item_changed)
+        self.buildsView.itemActivated.connect(self._on_builds_view_item_activated)
+        self.historyView.currentItemChanged.connect(self._on_history_view_current_item_changed)
+        self.pointsView.currentItemChanged.connect(self._on_points_view_current_item_changed)
 
     # --- selection ------------------------------------------------------------------------
 
@@ -288,24 +232,6 @@ class MainWindow(QMainWindow):
                 return True
         return False
 
-    def _on_game_selected(self) -> None:
-        game = self.current_game()
-        if game and game not in self.listings:
-            self.check_game(game)
-        elif game:
-            self.ops.estimate(game)
-        self.refresh_details()
-
-    def _history_selected(self) -> None:
-        if self.historyView.currentItem() is not None:
-            _deselect(self.pointsView)
-        self._refresh_buttons()
-
-    def _point_selected(self) -> None:
-        if self.pointsView.currentItem() is not None:
-            _deselect(self.historyView)
-        self._refresh_buttons()
-
     def rollback_target(self) -> str | None:
         for view in (self.historyView, self.pointsView):
             item = view.currentItem()
@@ -313,160 +239,208 @@ class MainWindow(QMainWindow):
                 return str(item.data(0, ROLE))
         return None
 
-    # --- rendering -----------------------------------------------------------------------
+    def _on_games_view_current_item_changed(self, *_: object) -> None:
+        game = self.current_game()
+        if game and self.store.is_pending(game):
+            pass  # an install under way has no builds or history yet
+        elif game and game not in self.store.listings:
+            self.check_game(game)
+        elif game:
+            self.ops.estimate(game)
+        self.refresh_details()
+
+    def _on_builds_view_current_item_changed(self, *_: object) -> None:
+        self._refresh_buttons()
+
+    def _on_builds_view_item_activated(self, *_: object) -> None:
+        self.update_selected()
+
+    def _on_history_view_current_item_changed(self, *_: object) -> None:
+        if self.historyView.currentItem() is not None:
+            _deselect(self.pointsView)
+        self._refresh_buttons()
+
+    def _on_points_view_current_item_changed(self, *_: object) -> None:
+        if self.pointsView.currentItem() is not None:
+            _deselect(self.historyView)
+        self._refresh_buttons()
+
+    # --- rendering ------------------------------------------------------------------------
 
     def reload_library(self) -> None:
         try:
-            with Library.open() as lib:
-                installs = lib.installs()
+            self.store.reload()
         except SlipstreamError as exc:
             self.notify("Library", str(exc))
-            installs = []
-        self.records = {str(r.path): r for r in installs}
         self.refresh_games()
         self.refresh_details()
 
     def newest(self, key: str) -> BuildItem | None:
-        from core.update.target import pick_build
-
-        record = self.records.get(key)
-        items = self.listings.get(key)
-        if record is None or not items:
-            return None
-        try:
-            return pick_build(work.as_listing(items), None, record.branch)
-        except SlipstreamError:
-            return None
+        return self.store.newest(key)
 
     def status_of(self, key: str) -> str:
-        record = self.records[key]
         job = self.jobs.get(key)
         return views.game_status(
-            record,
+            self.store.records[key],
             job.kind if job else None,
-            self.progress.get(key),
-            self.newest(key),
-            self.errors.get(key),
+            self.store.progress.get(key),
+            self.store.newest(key),
+            self.store.errors.get(key),
         )
 
     def refresh_games(self) -> None:
-        self.gamesView.blockSignals(True)
-        statuses = {key: self.status_of(key) for key in self.records}
-        views.fill_games(self.gamesView, list(self.records.values()), statuses, self.errors)
-        self.gamesView.blockSignals(False)
-        for i in range(4):
-            self.gamesView.resizeColumnToContents(i)
+        records = self.store.records
+        statuses = {key: self.status_of(key) for key in records}
+        store = self.store
+        self.library.fill(list(records.values()), statuses, store.errors, store.sizes, store.names)
+        self.library.show_art(self.store.art)
+        for key in records:
+            self.manage.fetch_art(key)
 
     def refresh_details(self) -> None:
         game = self.current_game()
-        record = self.records.get(game) if game else None
-        if record is None:
-            self.titleLabel.setText("No game yet: press Add game to install one")
-            self.buildsView.clear()
-            self.historyView.clear()
-            self.pointsView.clear()
-            self._refresh_buttons()
+        record = self.store.records.get(game) if game else None
+        if record is None or self.store.is_pending(game or ""):
+            self._show_no_details(record)
             return
-        self.titleLabel.setText(
-            f"{record.name} — {record.version_name or 'build'} ({record.build_id})"
-        )
+        self._show_title(record)
+        self._refresh_builds(record)
+        self._refresh_history(str(record.path))
+        self.pane.show_kept(*self.store.kept.get(str(record.path), ([], "")))
+        self.refresh_progress()
+        self._refresh_buttons()
+
+    def _show_title(self, record: InstallRecord | None) -> None:
+        if record is not None:
+            name = self.store.name(str(record.path), record.name)
+            build = f"{record.version_name or 'build'} ({record.build_id})"
+            branch = f" · branch {record.branch}" if record.branch else ""
+            self.titleLabel.setText(f"{name} — {build}{branch}")
+
+    def _show_no_details(self, pending: InstallRecord | None) -> None:
+        """No game, or one still installing: only its progress is worth showing."""
+        title = "No game yet: press Add game to install one"
+        if pending is not None:
+            title = f"Installing into {pending.path}"
+        self.titleLabel.setText(title)
+        self.buildsView.clear()
+        self.historyView.clear()
+        self.pointsView.clear()
+        self.pane.show_kept([], "")
+        self.refresh_progress()
+        self._refresh_buttons()
+
+    def _refresh_builds(self, record: InstallRecord) -> None:
+        key = str(record.path)
         selected = self.selected_build()
-        newest = self.newest(record_key := str(record.path))
+        newest = self.store.newest(key)
         if selected is None or selected == record.build_id:
             selected = newest.build_id if newest and newest.build_id != record.build_id else None
         views.fill_builds(
             self.buildsView,
-            self.listings.get(record_key, []),
+            self.store.listings.get(key, []),
             record.build_id,
-            self.costs.get(record_key, {}),
+            self.store.costs.get(key, {}),
             selected,
         )
-        for i in range(5):
-            self.buildsView.resizeColumnToContents(i)
-        self._refresh_history(record_key)
-        self.refresh_progress()
-        self._refresh_buttons()
+        views.fit_columns(self.buildsView)
+        branches = [b.branch for b in self.store.listings.get(key, []) if b.generation == 2]
+        self.pane.show_branches(branches, record.branch)
 
     def _refresh_history(self, key: str) -> None:
-        history: list[OperationRecord] = []
-        points: list[RollbackPoint] = []
-        try:
-            with Library.open() as lib:
-                history = lib.history(key)
-            if not self.jobs.busy(key):
-                points = GameDir(Path(key)).rollback_points()
-        except (SlipstreamError, OSError) as exc:
-            self.notify("History", str(exc))
+        self.ops.load_history(key)
+
+    def _on_ops_history_loaded(
+        self, key: str, history: list[OperationRecord], points: list[RollbackPoint]
+    ) -> None:
+        if key != self.current_game():
+            return
         views.fill_history(self.historyView, history, points)
         views.fill_points(self.pointsView, points)
         if self.statsView is not None:
             self.statsView.set_operations(history)  # type: ignore[attr-defined]
+        self._refresh_buttons()
 
     def _refresh_buttons(self) -> None:
-        game = self.current_game()
-        busy = bool(game) and self.jobs.busy(game or "")
-        record = self.records.get(game or "")
-        self.updateButton.setEnabled(bool(record) and not busy)
-        self.verifyButton.setEnabled(bool(record) and not busy)
-        job = self.jobs.get(game or "")
+        game = self.current_game() or ""
+        busy = bool(game) and self.jobs.busy(game)
+        record = self.store.records.get(game)
+        ready = bool(record) and not busy and not self.store.is_pending(game)
+        self.updateButton.setEnabled(ready)
+        self.verifyButton.setEnabled(ready)
+        job = self.jobs.get(game)
         self.cancelButton.setEnabled(job is not None and job.kind not in ("adopt",))
-        self.rollbackButton.setEnabled(
-            bool(record) and not busy and self.rollback_target() is not None
-        )
+        self.rollbackButton.setEnabled(ready and self.rollback_target() is not None)
+        for control in (
+            self.branchSelector,
+            self.playButton,
+            self.uninstallButton,
+            self.changeSourceAction,
+            self.openFolderAction,
+        ):
+            control.setEnabled(ready)
+        self.updateButton.setText(self._update_text(game, record))
+
+    def _update_text(self, game: str, record: InstallRecord | None) -> str:
         target = self.selected_build()
-        if record and target and target != record.build_id:
-            items = {b.build_id: b for b in self.listings.get(game or "", [])}
-            build = items.get(target)
-            name = build.version_name if build and build.version_name else target
-            older = build is not None and _older(build, record, items)
-            self.updateButton.setText(f"{'Go back' if older else 'Update'} to {name}")
-        else:
-            self.updateButton.setText("&Update")
+        if not (record and target and target != record.build_id):
+            return "&Update"
+        items = {b.build_id: b for b in self.store.listings.get(game, [])}
+        build = items.get(target)
+        name = build.version_name if build and build.version_name else target
+        older = build is not None and _older(build, record, items)
+        return f"{'Go back' if older else 'Update'} to {name}"
 
     def refresh_progress(self) -> None:
-        game = self.current_game()
-        state = self.progress.get(game or "")
-        self.overallProgress.setFormat("%p%" if state is not None else "No job running")
-        if state is None:
-            self.overallProgress.setValue(0)
-            self.phaseLabel.setText("")
-            self.detailLabel.setText("")
-            self.filesView.clear()
-            return
-        self.overallProgress.setValue(int(state.overall * 1000))
-        if state.finished:
-            self.phaseLabel.setText(
-                {"ok": "Done", "cancelled": "Cancelled", "failed": "Failed"}.get(
-                    state.outcome, state.outcome
-                )
-            )
-        else:
-            item = f": {state.item}" if state.item else ""
-            self.phaseLabel.setText(f"{state.phase.capitalize()}{item}")
-        parts = []
-        if state.download_total:
-            parts.append(
-                f"downloaded {format_bytes(state.download_done)} of "
-                f"{format_bytes(state.download_total)}"
-            )
-        speed = state.speed()
-        if speed and not state.finished:
-            parts.append(f"{format_bytes(speed)}/s")
-        eta = state.eta()
-        if eta is not None and not state.finished:
-            parts.append(f"{format_duration(eta)} left")
-        if state.full_bytes:
-            parts.append(
-                f"patches and reuse save {format_bytes(state.saved_bytes())} "
-                f"({percent_saved(state.planned_bytes, state.full_bytes):.1f}%)"
-            )
-        self.detailLabel.setText(" · ".join(parts))
-        views.fill_files(self.filesView, state)
+        state = self.store.progress.get(self.current_game() or "")
+        self.pane.progressPanel.show_state(state)
+        self.pane.filesModel.sync(state)
 
     def _on_jobs_changed(self, key: str) -> None:
+        if key.startswith(BACKGROUND):
+            return  # background work shows in no row
         self.refresh_games()
         if key == self.current_game():
             self._refresh_buttons()
+
+    # --- what the operations report -------------------------------------------------------
+
+    def _on_ops_job_failed(self, title: str, exc: BaseException, details: str) -> None:
+        if self.isVisible():
+            show_error(self, title, exc, details)
+
+    def _on_ops_library_changed(self) -> None:
+        self.reload_library()
+
+    def _on_ops_progress_changed(self, key: str) -> None:
+        if key == self.current_game():
+            self.refresh_progress()
+        if key in self.store.records:
+            self.library.set_status(key, self.status_of(key))
+
+    def _on_ops_game_changed(self, key: str) -> None:
+        self.refresh_games()
+        if key == self.current_game():
+            self.refresh_details()
+
+    def _on_ops_update_started(self, game: str) -> None:
+        if game == self.current_game():
+            self.tabs.setCurrentWidget(self.filesView)
+        self.refresh_progress()
+        self._refresh_buttons()
+
+    def _on_ops_game_added(self, key: str) -> None:
+        self.select_game(key)
+
+    def _on_ops_size_changed(self, key: str) -> None:
+        self.refresh_games()
+
+    def _on_manage_art_changed(self, key: str) -> None:
+        if key in self.store.names:
+            self.refresh_games()  # the product's own name replaces the build's
+            if key == self.current_game():
+                self._show_title(self.store.records.get(key))
+        self.library.show_art(self.store.art)
 
     # --- notifications --------------------------------------------------------------------
 
@@ -477,7 +451,7 @@ class MainWindow(QMainWindow):
         if not self.tray.show_message(title, message):
             self.statusBar().showMessage(f"{title}: {message}", 15_000)
 
-    # --- operations (gui/operations.py) ----------------------------------------------------
+    # --- operations (gui/operations.py) ---------------------------------------------------
 
     def engine_options(self) -> EngineOptions:
         return options_from_settings(self.settings)
@@ -487,7 +461,7 @@ class MainWindow(QMainWindow):
         if not game:
             return
         target = self.selected_build()
-        record = self.records.get(game)
+        record = self.store.records.get(game)
         if record is not None and target == record.build_id:
             target = None
         self.ops.update_game(game, target)
@@ -499,7 +473,7 @@ class MainWindow(QMainWindow):
         job = self.jobs.get(self.current_game() or "")
         if job is not None:
             job.cancel()
-            self.phaseLabel.setText("Cancelling…")
+            self.phaseLabel.setText("Stopping…")
 
     def rollback_selected(self) -> None:
         game = self.current_game()
@@ -514,11 +488,12 @@ class MainWindow(QMainWindow):
 
     def add_game(self) -> AddGameDialog:
         dialog = AddGameDialog(list(self.settings.sources), self)
-        dialog.accepted.connect(
-            lambda: self.ops.install_game(**dialog.values(), adopt=dialog.adopt.isChecked())
-        )
+        dialog.accepted.connect(lambda: self._on_add_game_dialog_accepted(dialog))
         dialog.open()
         return dialog
+
+    def _on_add_game_dialog_accepted(self, dialog: AddGameDialog) -> None:
+        self.ops.install_game(**dialog.values(), adopt=dialog.adopt.isChecked())
 
     def add_existing(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a game already on this computer")
@@ -529,8 +504,7 @@ class MainWindow(QMainWindow):
         self.ops.adopt_folder(folder)
 
     def check_now(self) -> None:
-        for key in list(self.records):
-            self.ops.check_game(key)
+        self.ops.check_all()
 
     def check_game(self, key: str) -> None:
         self.ops.check_game(key)
@@ -538,25 +512,85 @@ class MainWindow(QMainWindow):
     def update_all(self) -> None:
         self.ops.update_all()
 
+    def play_selected(self) -> None:
+        game = self.current_game()
+        if game:
+            self.manage.play(game)
+
+    def uninstall_selected(self) -> QWidget | None:
+        game = self.current_game()
+        return self.manage.ask_uninstall(game, self) if game else None
+
+    def change_source_selected(self) -> QWidget | None:
+        game = self.current_game()
+        return self.manage.ask_source(game, self) if game else None
+
+    def open_folder_selected(self) -> None:
+        game = self.current_game()
+        if game:
+            self.manage.open_folder(game)
+
+    def _on_branch_selector_activated(self, index: int) -> None:
+        game = self.current_game()
+        record = self.store.records.get(game or "")
+        branch = self.branchSelector.itemData(index)
+        if game and record is not None and branch != record.branch:
+            self.ops.switch_branch(game, branch)
+
+    def _on_play_button_clicked(self) -> None:
+        self.play_selected()
+
+    def _on_uninstall_button_clicked(self) -> None:
+        self.uninstall_selected()
+
+    def _on_add_game_button_clicked(self) -> None:
+        self.add_game()
+
+    def _on_update_button_clicked(self) -> None:
+        self.update_selected()
+
+    def _on_verify_button_clicked(self) -> None:
+        self.verify_selected()
+
+    def _on_cancel_button_clicked(self) -> None:
+        self.cancel_selected()
+
+    def _on_rollback_button_clicked(self) -> None:
+        self.rollback_selected()
+
+    def _on_check_timer_timeout(self) -> None:
+        self.check_now()
+
+    def _on_tray_open_requested(self) -> None:
+        self.bring_forward()
+
+    def _on_tray_check_requested(self) -> None:
+        self.check_now()
+
+    def _on_tray_update_all_requested(self) -> None:
+        self.update_all()
+
+    def _on_tray_quit_requested(self) -> None:
+        self.quit()
+
     # --- settings, account, window --------------------------------------------------------
 
     def open_settings(self) -> QWidget:
         from gui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.settings, self)
-
-        def accepted() -> None:
-            chosen = dialog.settings()
-            try:
-                save_settings(chosen)
-            except SlipstreamError as exc:
-                show_error(self, "Settings not saved", exc)
-                return
-            self.apply_settings(chosen)
-
-        dialog.accepted.connect(accepted)
+        dialog.accepted.connect(lambda: self._on_settings_dialog_accepted(dialog))
         dialog.open()
         return dialog
+
+    def _on_settings_dialog_accepted(self, dialog: SettingsDialog) -> None:
+        chosen = dialog.settings()
+        try:
+            save_settings(chosen)
+        except SlipstreamError as exc:
+            show_error(self, "Settings not saved", exc)
+            return
+        self.apply_settings(chosen)
 
     def apply_settings(self, settings: Settings) -> None:
         self.settings = settings
@@ -569,10 +603,16 @@ class MainWindow(QMainWindow):
         from gui.login_dialog import LoginDialog
 
         dialog = LoginDialog(self)
-        dialog.logged_in.connect(lambda name: self._account_changed(name))
-        dialog.logged_out.connect(lambda: self._account_changed(None))
+        dialog.logged_in.connect(self._on_login_dialog_logged_in)
+        dialog.logged_out.connect(self._on_login_dialog_logged_out)
         dialog.open()
         return dialog
+
+    def _on_login_dialog_logged_in(self, name: str) -> None:
+        self._show_account(name)
+
+    def _on_login_dialog_logged_out(self) -> None:
+        self._show_account(None)
 
     def refresh_account(self) -> None:
         """Show who is logged in to GOG. The keyring is read on a job's thread: a desktop
@@ -581,9 +621,12 @@ class MainWindow(QMainWindow):
 
         job = self.jobs.start("account", "account", lambda sink, cancel: logged_in_user())
         if job is not None:
-            job.succeeded.connect(self._account_changed)
+            job.succeeded.connect(self._on_account_job_succeeded)
 
-    def _account_changed(self, name: str | None) -> None:
+    def _on_account_job_succeeded(self, name: str | None) -> None:
+        self._show_account(name)
+
+    def _show_account(self, name: str | None) -> None:
         self.account = name
         self.loginAction.setText(
             f"GOG: logged in as {name} (log out…)" if name else "Log in to &GOG…"
@@ -599,7 +642,7 @@ class MainWindow(QMainWindow):
         self.activateWindow()
 
     def quit(self) -> None:
-        busy = [k for k in self.jobs.jobs if not k.startswith(("check:", "estimate:"))]
+        busy = [k for k in self.jobs.jobs if not k.startswith(BACKGROUND) and k != "account"]
         if busy and self.isVisible() and not ask_quit_while_busy(self, len(busy)):
             return
         self._shut_down()

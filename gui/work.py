@@ -12,15 +12,19 @@ from typing import Any
 
 from core.errors import SlipstreamError
 from core.format.builds import BuildItem, BuildsListing
-from core.gamedir.folder import GameDir
+from core.gamedir.folder import GameDir, RollbackPoint
 from core.gog.source import open_source
-from core.library.db import InstallRecord
+from core.library.db import InstallRecord, Library, OperationRecord
 from core.progress import CancelToken, ProgressSink
-from core.update import engine, records
+from core.update import engine, launch, manage, product, records
+from core.update.apply import objects_of
 from core.update.estimate import Cost, estimate_costs
 from core.update.keep import keep_copies
 from core.update.options import EngineOptions
+from core.update.plan import Plan
 from core.update.report import OperationReport
+from core.update.stage import ObjectRef
+from core.update.uninstall import UninstallReport, uninstall
 
 Work = Callable[[ProgressSink, CancelToken], Any]
 MAX_ESTIMATES = 8
@@ -32,8 +36,114 @@ def as_listing(items: Sequence[BuildItem]) -> BuildsListing:
 
 
 def preview(game: Path, to_build: str | None, options: EngineOptions) -> Work:
-    def run(sink: ProgressSink, cancel: CancelToken) -> tuple[Any, OperationReport]:
-        return engine.plan_preview(game, to_build, options)
+    """The plan and its report, and the bytes of it a cancelled run already downloaded."""
+
+    def run(
+        sink: ProgressSink, cancel: CancelToken
+    ) -> tuple[Any, OperationReport, tuple[int, int]]:
+        plan, report = engine.plan_preview(game, to_build, options)
+        return plan, report, downloaded_bytes(GameDir(game), plan)
+
+    return run
+
+
+def downloaded_bytes(game: GameDir, plan: Plan) -> tuple[int, int]:
+    """Compressed bytes of the plan's objects already in the downloads folder: (whole
+    objects, which the update skips; parts of objects, which it resumes). Neither is
+    reported by the update, so the window counts them as done and a resume counts on."""
+    refs = objects_of(plan.actions) + [ObjectRef(c, False) for c in plan.sfc_chunks]
+    whole = partial = 0
+    seen: set[str] = set()
+    for ref in refs:
+        path = game.downloads / f"{'p' if ref.patches else 'c'}-{ref.chunk.compressed_md5}"
+        if path.name in seen:
+            continue
+        seen.add(path.name)
+        if path.is_file():
+            whole += ref.chunk.compressed_size
+        else:
+            partial += min(ref.chunk.compressed_size, _size(path.with_name(path.name + ".part")))
+    return whole, partial
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def history(game: Path, with_points: bool) -> Work:
+    """The game's operations, newest first, and (``with_points``: no job is changing the
+    folder) its rollback points: reading a point of thousands of files takes long enough
+    to stall the window."""
+
+    def run(
+        sink: ProgressSink, cancel: CancelToken
+    ) -> tuple[list[OperationRecord], list[RollbackPoint]]:
+        with Library.open() as lib:
+            found = lib.history(game)
+        return found, GameDir(game).rollback_points() if with_points else []
+
+    return run
+
+
+def disk_size(game: Path) -> Work:
+    """What the installed build's files take on disk now."""
+
+    def run(sink: ProgressSink, cancel: CancelToken) -> int:
+        return manage.size_on_disk(game)
+
+    return run
+
+
+def art(record: InstallRecord, options: EngineOptions) -> Work:
+    """The game's icon (None: it has none) and its product name as its repository's
+    product document gives it ("" when there is none): cached where possible."""
+
+    def run(sink: ProgressSink, cancel: CancelToken) -> tuple[Path | None, str]:
+        info = product.installed_product_info(GameDir(record.path))
+        cached = product.cached_product_art(record.source, record.product)
+        if cached.icon is not None and info is not None:
+            return cached.icon, info.name
+        fetched = product.fetch_product_art(record.source, record.product, options)
+        return fetched.icon or cached.icon, fetched.name
+
+    return run
+
+
+def switch_branch(game: Path, branch: str | None, options: EngineOptions) -> Work:
+    """Move the game to ``branch``'s newest build; later updates follow that branch."""
+
+    def run(sink: ProgressSink, cancel: CancelToken) -> tuple[OperationReport, None]:
+        report = manage.switch_branch(game, branch, options=options, progress=sink, cancel=cancel)
+        return report, None
+
+    return run
+
+
+def remove(game: Path) -> Work:
+    """Uninstall: the build's files and ``.slipstream`` go, the player's own files stay."""
+
+    def run(sink: ProgressSink, cancel: CancelToken) -> UninstallReport:
+        return uninstall(game)
+
+    return run
+
+
+def play(game: Path, options: EngineOptions) -> Work:
+    """Start the game's launch task (finding it may ask its repository)."""
+
+    def run(sink: ProgressSink, cancel: CancelToken) -> str:
+        launch.play(game, options)
+        return str(game)
+
+    return run
+
+
+def change_source(game: Path, source: str, options: EngineOptions) -> Work:
+    def run(sink: ProgressSink, cancel: CancelToken) -> str:
+        return manage.set_source(game, source, options).source
 
     return run
 

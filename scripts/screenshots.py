@@ -4,7 +4,8 @@ Run under a virtual X server (scripts/screenshots.sh does: ``xvfb-run``), so the
 is drawn by the same xcb platform plugin a desktop uses. It builds the demo in a scratch
 folder with its own library, then saves into docs/screenshots/:
 
-- main-window.png: the demo game selected, its builds with what each costs;
+- main-window.png: the library (icon, version, status, size on disk) with the demo game
+  selected, its builds with what each costs;
 - update-progress.png: an update under way (downloads slowed so it can be caught);
 - history.png: the history after the update, the update selected for Roll back;
 - statistics.png: bytes downloaded against full-download cost, and speeds.
@@ -46,7 +47,7 @@ def main() -> int:
         rollback_game(game)
         key = str(game.resolve())
         window = create_main_window(tray=False, check_on_start=False)
-        window.resize(1180, 700)
+        window.resize(1280, 720)
         window.show()
         finished: list[tuple[object, ...]] = []
         window.jobFinished.connect(lambda *a: finished.append(a))
@@ -71,6 +72,7 @@ def main() -> int:
         window.check_game(key)
         wait(lambda: any(f[1] == "check" for f in finished))
         wait(lambda: any("with patches" in r.text(4) for r in rows(window.buildsView)))
+        wait(lambda: key in window.store.art and key in window.store.sizes)
         shot("main-window.png")
 
         window.settings = Settings(limit_rate_kib=24)
@@ -81,6 +83,7 @@ def main() -> int:
         wait(lambda: any(f[1] == "update" for f in finished), 300)
 
         window.tabs.setCurrentIndex(2)
+        wait(lambda: any(r.text(1).startswith("update 1 → 3") for r in rows(window.historyView)))
         window.historyView.setCurrentItem(rows(window.historyView)[0])
         shot("history.png")
         if window.statsView is not None:

@@ -13,12 +13,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import keyring
 import pytest
+import requests
 from keyrings.alt.file import PlaintextKeyring
 
 from core.format import layout
+from tests.support.helpers import serving
+from tests.support.nginxrun import running_nginx
 
 
 @dataclass(frozen=True)
@@ -187,3 +191,49 @@ def keyring_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     keyring.set_keyring(PlaintextKeyring())
     yield folder
     keyring.set_keyring(previous)
+
+
+SERVERS = ["serve", pytest.param("nginx", marks=pytest.mark.nginx)]
+"""The two servers of a published repository: ``slipstream serve`` (core/serve/server.py) and
+nginx with the shipped packaging/nginx/slipstream.conf (tests/support/nginxrun.py)."""
+
+only_serve = pytest.mark.parametrize("served", ["serve"], indirect=True)
+"""Narrows ``served`` to ``slipstream serve``, for a test of a documented difference."""
+only_nginx = pytest.mark.parametrize(
+    "served", [pytest.param("nginx", marks=pytest.mark.nginx)], indirect=True
+)
+"""Narrows ``served`` to nginx, for a test of a documented difference."""
+
+
+@dataclass(frozen=True)
+class Served:
+    """A server (``name``: "serve" or "nginx") in front of ``mini_repo`` on 127.0.0.1."""
+
+    name: str
+    repo: MiniRepo
+    port: int
+    session: requests.Session
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.get(self.base + path, **kwargs)
+
+
+@pytest.fixture(params=SERVERS)
+def served(request: pytest.FixtureRequest, mini_repo: MiniRepo, tmp_path: Path) -> Iterator[Served]:
+    """``mini_repo`` served by each server in turn, so that one test body checks both (the
+    way borg's generate_archiver_tests runs one body over every archiver). A test that only
+    one server passes narrows it with ``only_serve`` or ``only_nginx`` and says why."""
+    name: str = request.param
+    with requests.Session() as session:
+        if name == "nginx":
+            with running_nginx(mini_repo.root, tmp_path / "nginx") as port:
+                yield Served(name, mini_repo, port, session)
+        else:
+            with serving(mini_repo.root) as base:
+                serve_port = urlsplit(base).port
+                assert serve_port is not None
+                yield Served(name, mini_repo, serve_port, session)

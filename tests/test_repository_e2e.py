@@ -25,9 +25,14 @@ PRODUCT = "1207664643"
 def published(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
     root = tmp_path_factory.mktemp("e2e")
     dirs = []
+    icon = root / "icon.png"
+    icon.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
     for n, specs in enumerate(sample_game(), 1):
         folder = write_build(root / f"b{n}", specs, folders=["saves"])
-        publish(folder, root / "repo", PublishOptions(PRODUCT, version_name=f"1.{n}"))
+        # Slipstream's product documents (products/<p>/product.json, products/index.json
+        # and art) sit beside GOG's: a GOG client must not trip over them.
+        options = PublishOptions(PRODUCT, version_name=f"1.{n}", icon=icon, launch="Game.exe")
+        publish(folder, root / "repo", options)
         dirs.append(folder)
     return root / "repo", dirs
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from core import __version__
 from core.cli import player as cli_player
@@ -27,12 +27,38 @@ from core.progress import CancelToken, ProgressSink, null_sink
 from core.units import format_bytes, percent_saved
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the README promises it), not the usage
+    block: the line names the mistake and where the usage is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"slipstream: error: {message} (run '{self.prog} --help' for usage)\n")
+
+
+def _port(value: str) -> int:
+    """``--port``: 0 (any free port) to 65535."""
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (0 to 65535)")
+    return port
+
+
 def _publish_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo", required=True, type=Path, help="repository folder")
     parser.add_argument("--product", required=True, help="product id (digits)")
     parser.add_argument("--os", default="windows", choices=["windows", "osx", "linux"])
     parser.add_argument(
         "--branch", default=PUBLIC, help=f"branch name ('{PUBLIC}' is the default branch)"
+    )
+    parser.add_argument(
+        "--from-branch",
+        default=PUBLIC,
+        metavar="BRANCH",
+        help="a new branch's first build is patched from this branch's builds "
+        f"(default '{PUBLIC}')",
     )
     parser.add_argument(
         "--patch-depth",
@@ -51,9 +77,7 @@ def _publish_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="slipstream", description="Game updater with differential downloads."
-    )
+    parser = _Parser(prog="slipstream", description="Game updater with differential downloads.")
     parser.add_argument("--version", action="version", version=f"slipstream {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -64,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version-name", help="version shown to players (default: folder name)")
     p.add_argument("--name", help="product name (default: the previous build's)")
     p.add_argument("--install-dir", help="install folder name (default: from the name)")
+    p.add_argument("--icon", type=Path, help="the game's icon (PNG, JPEG or WebP) for libraries")
+    p.add_argument("--cover", type=Path, help="the game's cover art (PNG, JPEG or WebP)")
+    p.add_argument(
+        "--launch", metavar="PATH", help="the file that starts the game, relative to BUILD_DIR"
+    )
     p.add_argument(
         "--lang",
         action="append",
@@ -107,10 +136,22 @@ def build_parser() -> argparse.ArgumentParser:
     common_options(p)
     cli_signing.add_parsers(sub, common_options)
 
+    p = sub.add_parser("graph", help="show a product's builds, patch edges and update costs")
+    p.add_argument("--repo", required=True, type=Path)
+    p.add_argument("--product", required=True)
+    p.add_argument("--os", choices=["windows", "osx", "linux"], help="default: every OS")
+    p.add_argument("--dot", action="store_true", help="print Graphviz text (dot -Tsvg)")
+    common_options(p)
+
+    p = sub.add_parser("stats", help="show the publish history: time, update cost, savings")
+    p.add_argument("--repo", required=True, type=Path)
+    p.add_argument("--product", help="only this product (default: every product)")
+    common_options(p)
+
     p = sub.add_parser("serve", help="serve a repository over HTTP")
     p.add_argument("--repo", required=True, type=Path)
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--port", type=_port, default=0, help="0 picks a free port")
     p.add_argument("--verbose", action="store_true", help="log every request")
 
     cli_player.add_parsers(sub)
@@ -118,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="publish the built-in sample game and serve it")
     p.add_argument("--dir", type=Path, default=Path("demo-data"), help="where to keep it")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--port", type=_port, default=0)
     return parser
 
 
@@ -129,6 +170,7 @@ def _options(args: argparse.Namespace, **extra: Any) -> Any:
         product=args.product,
         os=args.os,
         branch=branch_of(args.branch),
+        from_branch=branch_of(args.from_branch),
         patch_depth=args.patch_depth,
         jobs=args.jobs,
         base_url=args.base_url.rstrip("/"),
@@ -145,6 +187,9 @@ def cmd_publish(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToke
         version_name=args.version_name,
         name=args.name,
         install_directory=args.install_dir,
+        icon=args.icon,
+        cover=args.cover,
+        launch=args.launch,
         languages=tuple(args.lang or ["en-US"]),
     )
     return publish(args.build_dir, args.repo, options, progress=sink, cancel=cancel)
@@ -219,7 +264,9 @@ def describe_promote(report: Any) -> str:
 
 def describe_prune(report: Any) -> str:
     verb = "would be" if report.dry_run else "were"
-    lines = [f"{len(report.builds_removed)} listing entries {verb} removed:"]
+    removed = len(report.builds_removed)
+    # A colon only when the entries it announces follow.
+    lines = [f"{removed} listing entries {verb} removed" + (":" if removed else ".")]
     lines += [f"  build {b} ({o}, {br or PUBLIC} branch)" for o, b, br in report.builds_removed]
     lines.append(f"{len(report.pairs_removed)} patch pairs {verb} removed.")
     lines.append(
@@ -234,10 +281,41 @@ def describe_prune(report: Any) -> str:
     return "\n".join(lines)
 
 
+def cmd_graph(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> Any:
+    from core.errors import UsageError
+    from core.publish.graphview import chain_view
+
+    if args.dot and args.json:
+        raise UsageError("--dot and --json each print the whole chain: choose one.")
+    view = chain_view(args.repo, args.product, args.os)
+    view.dot = args.dot
+    return view
+
+
+def describe_graph(view: Any) -> str:
+    from core.publish.graphview import render_dot, render_text
+
+    return render_dot(view).rstrip("\n") if view.dot else render_text(view)
+
+
+def cmd_stats(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> Any:
+    from core.publish.metrics import stats
+
+    return stats(args.repo, args.product)
+
+
+def describe_stats(result: Any) -> str:
+    from core.publish.metrics import render_stats
+
+    return render_stats(result)
+
+
 COMMANDS: dict[str, tuple[Callable[..., Any], Callable[[Any], str]]] = {
     "publish": (cmd_publish, describe_publish),
     "promote": (cmd_promote, describe_promote),
     "prune": (cmd_prune, describe_prune),
+    "graph": (cmd_graph, describe_graph),
+    "stats": (cmd_stats, describe_stats),
     "keys": (cli_signing.cmd_keys, cli_signing.describe_signing),
     "timestamp": (cli_signing.cmd_timestamp, cli_signing.describe_signing),
 }
@@ -277,6 +355,10 @@ def _run_player(args: argparse.Namespace, cancel: CancelToken) -> int:
         if bar:
             bar.close()
     print(json.dumps(doc, indent=2, default=str) if args.json else text)
+    failed = cli_player.failure(args, doc)
+    if failed is not None:
+        print(f"slipstream: {failed}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,19 @@ def _source(value: str) -> str:
         return normalize_source(value)
     except SettingsError as exc:
         raise argparse.ArgumentTypeError(exc.detail) from None
+
+
+def _rate(value: str) -> float:
+    """``--limit-rate``: a positive, finite number of bytes per second."""
+    try:
+        rate = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of bytes per second") from None
+    if not math.isfinite(rate) or rate <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{value} is not a rate: give a positive number of bytes per second"
+        )
+    return rate
 
 
 def _product(value: str) -> str:
@@ -72,7 +86,7 @@ def branch_of(value: str) -> str | None:
 
 def _engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--limit-rate", type=float, metavar="BYTES_PER_S", help="bandwidth limit for downloads"
+        "--limit-rate", type=_rate, metavar="BYTES_PER_S", help="bandwidth limit for downloads"
     )
     parser.add_argument("--jobs", type=int, default=4, help="download threads (default 4)")
     parser.add_argument(
@@ -91,6 +105,10 @@ def add_parsers(sub: Any) -> None:
     _password(p)
     _trust_root(p)
     common_options(p)
+
+    p = sub.add_parser("products", help="list the games a source offers, by name")
+    p.add_argument("--source", required=True, type=_source, help="repository URL, or gog")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("info", help="describe a build without installing it")
     _product_options(p)
@@ -138,6 +156,12 @@ def add_parsers(sub: Any) -> None:
     p.add_argument(
         "--keep-modified", action="store_true", help="leave files you changed (mods) as they are"
     )
+    p.add_argument(
+        "--branch",
+        default=None,
+        help=f"move to this branch's newest build and follow it ('{PUBLIC}': the default)",
+    )
+    _password(p)
     _engine_options(p)
     common_options(p)
 
@@ -159,6 +183,24 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("list", help="the games Slipstream has installed")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser(
+        "set-source", help="take an installed game's updates from another repository URL"
+    )
+    p.add_argument("dir", type=Path, metavar="DIR")
+    p.add_argument("url", type=_source, metavar="URL", help="repository URL, or gog")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("play", help="start an installed game (its build's launch task)")
+    p.add_argument("dir", type=Path, metavar="DIR")
+    p.add_argument("--show", action="store_true", help="print what would run, run nothing")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser(
+        "uninstall", help="remove a game's files, keeping your own (saves, mods); asks nothing"
+    )
+    p.add_argument("dir", type=Path, metavar="DIR")
     p.add_argument("--json", action="store_true")
 
     from core.cli import gog as cli_gog
@@ -218,6 +260,18 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
             cancel=cancel,
         )
         return report.to_json(), describe_operation(report)
+    if command == "update" and args.branch is not None:
+        from core.update.manage import switch_branch
+
+        report = switch_branch(
+            args.dir,
+            branch_of(args.branch),
+            args.to,
+            _options(args),
+            progress=sink,
+            cancel=cancel,
+        )
+        return report.to_json(), describe_operation(report)
     if command == "update":
         report = engine.update(args.dir, args.to, _options(args), progress=sink, cancel=cancel)
         return report.to_json(), describe_operation(report)
@@ -244,6 +298,25 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
         return _verify_json(report, result), describe_verify(report, result, args.repair)
     if command == "history":
         return _history(args.dir)
+    if command == "products":
+        from core.update.product import list_products
+
+        found = list_products(args.source)
+        rows = [{"product_id": p, "name": n} for p, n in found]
+        return rows, "\n".join(f"{p:<20} {n}" for p, n in found) or "No product list."
+    if command == "set-source":
+        from core.update.manage import set_source
+
+        state = set_source(args.dir, args.url)
+        doc = {"dir": str(args.dir), "product": state.product, "source": state.source}
+        return doc, f"{args.dir} now takes its updates from {state.source}."
+    if command == "play":
+        return _play(args)
+    if command == "uninstall":
+        from core.update.uninstall import uninstall
+
+        removed = uninstall(args.dir)
+        return removed.to_json(), describe_uninstall(removed)
     return _list()
 
 
@@ -269,13 +342,13 @@ def _browse(args: argparse.Namespace) -> tuple[Any, str]:
     from core.net.fetcher import Fetcher
     from core.trust.pins import browsing_pins
     from core.trust.source import signing_of
-    from core.update.target import pick_build
+    from core.update.target import check_language, open_target
 
     with Fetcher() as fetcher, browsing_pins(args.trust_root) as pins:
-        source = open_source(args.source, fetcher, args.password, pins)
-        signing = signing_of(source)
-        listing = source.listing(args.product, args.os)
         if args.command == "builds":
+            source = open_source(args.source, fetcher, args.password, pins)
+            signing = signing_of(source)
+            listing = source.listing(args.product, args.os)
             items = [
                 i
                 for i in listing.items
@@ -293,15 +366,28 @@ def _browse(args: argparse.Namespace) -> tuple[Any, str]:
                     f"({len(listing.items)} of {listing.total_count} builds: the server "
                     "lists only the newest)"
                 )
+            lines += [f"(note: {note})" for note in listing.skipped]
             if listing.has_private_branches and not args.password:
                 lines.append("(this game has private branches: --password shows them)")
             if not items:
                 lines.insert(0, "No builds.")
             lines.append(f"repository: {signing.describe()}")
             return rows, "\n".join(lines)
-        item = pick_build(listing, args.build, branch_of(args.branch))
+        opened = open_target(
+            fetcher,
+            args.source,
+            args.product,
+            args.os,
+            build=args.build,
+            branch=branch_of(args.branch),
+            password=args.password,
+            pins=pins,
+        )
+        item = opened.item
+        signing = signing_of(opened.source)
         # The build manifest alone says it all; depot manifests can be large.
-        manifest = source.build_manifest(item)
+        manifest = opened.source.build_manifest(item)
+    check_language(manifest, args.lang)
     depots = manifest.depots_for(args.lang)
     languages = sorted({lang for d in manifest.depots for lang in d.languages})
     download = sum(d.compressed_size for d in depots)
@@ -380,6 +466,11 @@ def describe_operation(report: Any) -> str:
         lines.append(
             f"  files {what} (your copies are in the rollback point): " + ", ".join(report.modified)
         )
+    if report.kept:
+        lines.append(
+            f"  your own files that the new build replaced (copies kept in {report.kept_in}): "
+            + ", ".join(report.kept)
+        )
     return "\n".join(lines)
 
 
@@ -397,6 +488,32 @@ def describe_plan(report: Any) -> str:
     )
 
 
+def _play(args: argparse.Namespace) -> tuple[Any, str]:
+    from core.update import launch
+
+    task = launch.find_task(args.dir)
+    if task is None:
+        raise UsageError(
+            f"{args.dir}: its build declares no launch task (publish --launch PATH adds one)."
+        )
+    doc = task.to_json()
+    command = " ".join([str(task.path), *task.arguments])
+    if args.show:
+        return doc, f"{command}\n  in {task.working_dir}"
+    doc["pid"] = launch.play(args.dir).pid
+    return doc, f"Started {task.name or task.path.name}: {command}"
+
+
+def describe_uninstall(report: Any) -> str:
+    lines = [
+        f"Uninstalled {report.game_dir}: removed {report.files_removed} files "
+        f"({format_bytes(report.bytes_freed)})."
+    ]
+    if report.kept:
+        lines.append("  kept your own files: " + ", ".join(report.kept))
+    return "\n".join(lines)
+
+
 def _verify_json(report: Any, result: Any) -> dict[str, Any]:
     doc: dict[str, Any] = report.to_json()
     doc.update(
@@ -405,6 +522,18 @@ def _verify_json(report: Any, result: Any) -> dict[str, Any]:
         wounds=[{"path": w.path, "reason": w.reason, "detail": w.detail} for w in result.wounds],
     )
     return doc
+
+
+def failure(args: argparse.Namespace, doc: Any) -> str | None:
+    """Why a command that ran to its end still failed (exit status 1), or None: a verify
+    without --repair that found damage, so that scripts can see it."""
+    if args.command == "verify" and not args.repair and not doc["ok"]:
+        damaged = len(doc["wounds"])
+        return (
+            f"{damaged} damaged file{'s' if damaged != 1 else ''} in {args.dir}; "
+            "slipstream verify --repair downloads them again."
+        )
+    return None
 
 
 def describe_verify(report: Any, result: Any, repaired: bool) -> str:
@@ -420,7 +549,9 @@ def describe_verify(report: Any, result: Any, repaired: bool) -> str:
 
 def _history(game_dir: Path) -> tuple[Any, str]:
     from core.library.db import Library
+    from core.update.records import check_library
 
+    check_library(game_dir)  # a damaged library is set aside, the game re-registered
     with Library.open() as library:
         if library.install(game_dir) is None:
             raise UsageError(f"{game_dir} is not a game Slipstream has installed.")
@@ -448,8 +579,9 @@ def _list() -> tuple[Any, str]:
     from core.library.db import Library
     from core.trust.pins import install_signing
 
-    with Library.open() as library:
+    with Library.open(set_aside_damage=True) as library:
         installs = library.installs()
+        moved = library.set_aside
     rows = [(r, install_signing(r.path)) for r in installs]
     doc = [{**r.__dict__, "path": str(r.path), **s.to_json()} for r, s in rows]
     lines = [
@@ -457,6 +589,12 @@ def _list() -> tuple[Any, str]:
         f"{s.describe():<34} {r.path}"
         for r, s in rows
     ]
+    if moved is not None:
+        # Games rejoin the new library as soon as any command runs on their folder.
+        lines.append(
+            f"note: the library database was damaged; it was moved to {moved} and a new one "
+            "started. Run slipstream verify DIR on a game to list it again."
+        )
     return doc, "\n".join(lines) or "No games installed yet."
 
 

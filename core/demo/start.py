@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
+from core.demo.art import write_demo_art
 from core.demo.sample import sample_game, write_build
 from core.errors import LocalIOError
 from core.format import layout
 from core.progress import ProgressSink, null_sink
 from core.publish.catalog import Catalog
+from core.publish.lock import RepoLock
+from core.publish.product import check_options, current_info, write_product
 from core.publish.publisher import PublishOptions, publish
 
 DEMO_PRODUCT = "1207664643"
@@ -43,27 +46,39 @@ def prepare_demo(root: Path, progress: ProgressSink = null_sink) -> Path:
             raise LocalIOError.wrap(exc, "write the demo's sample build in") from None
         options = PublishOptions(DEMO_PRODUCT, version_name=version, name=DEMO_NAME)
         publish(folder, repo, options, progress=progress)
+    _add_art(root, repo)
     return repo
+
+
+def _add_art(root: Path, repo: Path) -> None:
+    """Give the demo its icon and cover (a demo prepared by an older Slipstream too), so
+    the window's library shows art from the first run."""
+    catalog = Catalog(layout.RepoLayout(repo), DEMO_PRODUCT)
+    info = current_info(catalog)
+    if info is not None and info.icon is not None and info.cover is not None:
+        return
+    icon, cover = write_demo_art(root / "art")
+    with RepoLock(catalog.repo.state_dir):
+        write_product(catalog, "windows", DEMO_NAME, check_options(None, icon, cover, set()))
 
 
 def install_demo_game(root: Path, url: str, progress: ProgressSink = null_sink) -> tuple[Path, str]:
     """Install the oldest demo build into ``root/game`` (once), ready to be updated.
 
     The server's port changes from run to run, so an existing demo install is pointed
-    at this run's address."""
-    from dataclasses import replace
-
+    at this run's address, in its folder and in the library alike (else every check of
+    the window would fail with "could not connect")."""
     from core.gamedir.folder import GameDir
     from core.update.engine import install
+    from core.update.manage import set_source
 
     game = root / "game"
     state = GameDir(game).load_state() if game.exists() else None
     if state is None:
         report = install(url, DEMO_PRODUCT, game, build="1", progress=progress)
         return game, report.version_name
-    folder = GameDir(game)
-    with folder.lock():
-        folder.save_state(replace(state, source=url))
+    if state.source != url:
+        set_source(game, url)
     return game, state.version_name
 
 

@@ -166,6 +166,9 @@ class BuildsListing:
     items: tuple[BuildItem, ...]
     total_count: int
     has_private_branches: bool = False
+    skipped: tuple[str, ...] = ()
+    """Why each malformed item was left out, one sentence each: one bad entry must not
+    make every other build of the repository unusable."""
 
     def installable(self) -> tuple[BuildItem, ...]:
         """Generation-2 items: the only ones this client can install."""
@@ -187,12 +190,20 @@ class BuildsListing:
 
 
 def parse_builds_listing(doc: object, where: str, limits: Limits = LIMITS) -> BuildsListing:
+    """A builds list; a malformed item is skipped (named in ``skipped``), never fatal."""
     f = Fields(doc, where, limits)
-    items = tuple(parse_build_item(i) for i in f.objects("items", limits.builds_per_listing))
+    items: list[BuildItem] = []
+    skipped: list[str] = []
+    for n, value in enumerate(f.array("items", limits.builds_per_listing)):
+        try:
+            items.append(parse_build_item(Fields(value, f"{where}.items[{n}]", limits)))
+        except FormatError as exc:
+            skipped.append(f"Skipped a malformed build in the list: {exc.detail}")
     return BuildsListing(
-        items=items,
+        items=tuple(items),
         total_count=f.integer("total_count", default=len(items)),
         has_private_branches=f.flag("has_private_branches", default=False),
+        skipped=tuple(skipped),
     )
 
 

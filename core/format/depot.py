@@ -8,6 +8,7 @@ back with ``\\`` as game depots use.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,13 @@ class Chunk:
             "compressedMd5": self.compressed_md5,
             "compressedSize": self.compressed_size,
         }
+
+
+def download_size(chunks: Iterable[Chunk]) -> int:
+    """Compressed bytes a client downloads to fetch ``chunks``: each object (by
+    ``compressed_md5``) once, as a fetcher does. The planner's and the publisher's one
+    count of a download, so ``plan`` and ``publish`` never disagree."""
+    return sum({c.compressed_md5: c.compressed_size for c in chunks}.values())
 
 
 def parse_chunk(f: Fields) -> Chunk:

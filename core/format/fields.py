@@ -8,30 +8,15 @@ fails the same way: a :class:`FormatError` naming the document and the exact fie
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from core.errors import FormatError, LimitExceededError
+from core.format.bounds import BOUNDS, Bounds
 from core.format.layout import check_id, check_md5
 
-
-@dataclass(frozen=True)
-class Limits:
-    """Hard bounds on everything read from outside, enforced before any allocation."""
-
-    document_bytes: int = 512 * 2**20
-    """Largest inflated manifest (a 1M-file depot manifest is about 300 MB)."""
-    items_per_depot: int = 2_000_000
-    depots_per_build: int = 10_000
-    chunks_per_file: int = 1 << 20
-    chunk_bytes: int = 256 * 2**20
-    """Largest uncompressed chunk; GOG's are under 20 MiB, ours too."""
-    file_bytes: int = 1 << 42
-    builds_per_listing: int = 100_000
-    string_chars: int = 64 * 1024
-
-
-LIMITS = Limits()
+Limits = Bounds
+"""The bounds the readers enforce; every size cap lives in core/format/bounds.py."""
+LIMITS = BOUNDS
 
 
 class Fields:

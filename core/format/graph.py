@@ -4,6 +4,7 @@ shortest path without fetching every pair document. GOG clients never ask for it
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,3 +98,44 @@ def parse_graph(doc: object, where: str, limits: Limits = LIMITS) -> PatchGraph:
         for e in f.objects("edges", limits.builds_per_listing * 8)
     )
     return PatchGraph(f.id("product_id"), f.text("os"), tuple(builds), edges)
+
+
+def choose_route(graph: PatchGraph, from_build: str, to_build: str) -> tuple[GraphEdge, ...] | None:
+    """The cheapest chain of patch edges from ``from_build`` to ``to_build`` by ``bytes``.
+
+    Ties go to fewer hops, then to the smaller sequence of (build id, patch id), so the
+    answer never depends on the order of ``graph.edges``. ``None`` when no chain exists
+    or the two builds are the same (there is nothing to patch).
+    """
+    if from_build == to_build:
+        return None
+    out: dict[str, list[GraphEdge]] = {}
+    for edge in graph.edges:
+        if edge.bytes < 0:
+            raise ValueError(f"The edge {edge.from_build}→{edge.to_build} has negative bytes.")
+        if edge.from_build != edge.to_build:
+            out.setdefault(edge.from_build, []).append(edge)
+    # A label (bytes, hops, ids) only grows along a path and extending two labels by the
+    # same edge keeps their order, so Dijkstra settles each build at its best label.
+    Label = tuple[int, int, tuple[tuple[str, str], ...]]
+    best: dict[str, Label] = {from_build: (0, 0, ())}
+    heap: list[tuple[Label, int, str, tuple[GraphEdge, ...]]] = [((0, 0, ()), 0, from_build, ())]
+    settled: set[str] = set()
+    pushed = 0
+    while heap:
+        (cost, hops, ids), _, build, edges = heapq.heappop(heap)
+        if build in settled:
+            continue
+        settled.add(build)
+        if build == to_build:
+            return edges
+        for edge in out.get(build, ()):
+            if edge.to_build in settled:
+                continue
+            label = (cost + edge.bytes, hops + 1, (*ids, (edge.to_build, edge.patch_id)))
+            held = best.get(edge.to_build)
+            if held is None or label < held:
+                best[edge.to_build] = label
+                pushed += 1
+                heapq.heappush(heap, (label, pushed, edge.to_build, (*edges, edge)))
+    return None

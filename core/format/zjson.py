@@ -14,6 +14,7 @@ import zlib
 from typing import Any
 
 from core.errors import FormatError, LimitExceededError
+from core.format import zlibs
 
 ZLIB_LEVEL = 6  # zlib's default: the "78 9c" header GOG's own documents carry
 
@@ -22,11 +23,13 @@ def inflate(data: bytes, cap: int, what: str) -> bytes:
     """Inflate one complete zlib stream, refusing more than ``cap`` output bytes.
 
     One call with an output limit: a bomb stops at ``cap + 1`` bytes, and honest data
-    inflates at full speed (stepping 1 MiB at a time was three times slower)."""
-    inflater = zlib.decompressobj()
+    inflates at full speed (stepping 1 MiB at a time was three times slower). The library
+    is :data:`core.format.zlibs.ACTIVE`'s."""
+    codec = zlibs.ACTIVE
+    inflater = codec.decompressobj()
     try:
         out = inflater.decompress(data, cap + 1)
-    except zlib.error as exc:
+    except codec.errors as exc:
         raise FormatError(f"{what} is not a valid zlib stream ({exc}).") from None
     if len(out) > cap:
         raise LimitExceededError(f"{what} inflates to more than {cap} bytes.")
@@ -93,5 +96,8 @@ def dumps_plain(doc: Any) -> bytes:
 
 
 def dumps(doc: Any) -> bytes:
-    """Canonical compact JSON, zlib-compressed as GOG stores manifests."""
+    """Canonical compact JSON, zlib-compressed as GOG stores manifests.
+
+    Always stdlib zlib: a document is named by the md5 of these bytes, so they must not
+    depend on which faster libraries the publishing machine has."""
     return zlib.compress(dumps_plain(doc), ZLIB_LEVEL)

@@ -25,7 +25,7 @@ import stat
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from core.errors import (
     UnsafePathError,
 )
 from core.format import paths, zjson
+from core.format.bounds import BOUNDS
 from core.format.fields import Fields
 from core.format.layout import OS_NAMES
 from core.fs import TEMP_PREFIX, atomic_write, fsync_dir
@@ -46,7 +47,7 @@ from core.lock import FileLock
 
 META_DIR = paths.RESERVED_DIR
 STATE_FORMAT = 1
-MAX_STATE_BYTES = 1 << 30
+MAX_STATE_BYTES = BOUNDS.state_bytes
 MAX_FILES = 2_000_000
 _DOCUMENT_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 _POINT_DIR = re.compile(r"[0-9]{1,12}")
@@ -106,6 +107,9 @@ class InstallState:
     """(md5_source, md5_target) pairs whose patch failed once and is never tried again."""
     dlcs: tuple[str, ...] = ()
     """DLC product ids installed with the base game (``all``: every DLC of the build)."""
+    links: Mapping[str, str] = field(default_factory=dict)
+    """Symbolic links the build makes (GOG's ``DepotLink``): game path -> game-relative
+    target. Created on POSIX only; a target always stays inside the game folder."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,6 +125,11 @@ class InstallState:
             "folders": list(self.folders),
             "failed_patches": [list(pair) for pair in sorted(self.failed_patches)],
             **({"dlcs": list(self.dlcs)} if self.dlcs else {}),
+            **(
+                {"links": [{"path": k, "target": self.links[k]} for k in sorted(self.links)]}
+                if self.links
+                else {}
+            ),
         }
 
     @staticmethod
@@ -147,7 +156,11 @@ def _parse_state(f: Fields) -> InstallState:
         paths.validate(p, f"{f.where}.folders entry")
         for p in f.texts("folders", MAX_FILES, default=True)
     )
-    paths.check_unique(files, folders)
+    links: dict[str, str] = {}
+    for item in f.objects("links", MAX_FILES, default=True):
+        path = paths.validate(item.text("path"), f"{item.where}.path")
+        links[path] = paths.validate(item.text("target"), f"{item.where}.target")
+    paths.check_unique([*files, *links], folders)
     failed: set[tuple[str, str]] = set()
     for i, pair in enumerate(f.array("failed_patches", MAX_FILES, default=True)):
         if not isinstance(pair, list) or len(pair) != 2:
@@ -169,6 +182,7 @@ def _parse_state(f: Fields) -> InstallState:
         folders=folders,
         failed_patches=frozenset(failed),
         dlcs=tuple(_dlc(f, d) for d in f.texts("dlcs", 10_000, default=True)),
+        links=links,
     )
 
 
@@ -209,6 +223,12 @@ class RollbackPoint:
     """Paths the commit created (a rollback removes them)."""
     path: Path
     """``.slipstream/rollback/<seq>``."""
+
+    @property
+    def is_repair(self) -> bool:
+        """Whether the commit went from a build to the same build (a repair): what it put
+        aside is damage, which no rollback should ever bring back."""
+        return self.state_before is not None and self.from_build == self.to_build
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -348,6 +368,18 @@ class GameDir:
     def trash_dir(self) -> Path:
         return self.meta / "trash"
 
+    def make_downloads(self) -> Path:
+        """``.slipstream/downloads``, created as needed: a folder that cannot be made (no
+        permission, an immutable ``.slipstream``, a file in its place) is a LocalIOError
+        naming it, like any other file Slipstream cannot write."""
+        try:
+            return self.meta_dirs("downloads")
+        except FileConflictError:
+            raise LocalIOError(
+                f"Could not create the downloads folder {self.downloads}: a file is in its "
+                "place. Remove that file and run the command again."
+            ) from None
+
     def meta_dirs(self, *parts: str, mode: int = 0o777) -> Path:
         """``.slipstream/parts…``, created as needed and never through a link."""
         make_dirs(self.root, [META_DIR])
@@ -464,6 +496,17 @@ class GameDir:
                 raise StateError(f"{folder}/point.json says it is point {point.seq}.")
             points.append(point)
         return sorted(points, key=lambda p: p.seq, reverse=True)
+
+    def drop_point(self, point: RollbackPoint) -> None:
+        """Delete a rollback point: its ``point.json`` first, so that a crash part way
+        leaves an incomplete point, which nothing reads, rather than one with lost files."""
+        check_components(self.root, [META_DIR, "rollback", str(point.seq)])
+        try:
+            (point.path / "point.json").unlink(missing_ok=True)
+            fsync_dir(point.path)
+            shutil.rmtree(point.path)
+        except OSError as exc:
+            raise LocalIOError.wrap(exc, "remove the rollback point") from None
 
     def sweep_temporaries(self) -> None:
         """Remove temporary files left by a write that a crash interrupted."""

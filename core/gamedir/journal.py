@@ -32,7 +32,12 @@ journal.json (format 1)::
      "state_before": {InstallState} | null, "state_after": {InstallState},
      "point": {RollbackPoint} | null}                      rollback: the point undone
 
-Steps without an incoming file run first, then the folders, then the rest.
+Steps without an incoming file run first, then the folders, then the rest. The symbolic
+links a build makes (GOG's ``DepotLink``) are not steps: they are read from the two states
+the journal records. The old build's links go right after the files that leave, the new
+build's are made after the files that arrive, and both are idempotent in either direction.
+A link is only ever removed when it is exactly the one the build made; anything else at its
+path is the player's, and a commit that would have to overwrite it is refused up front.
 
 Crash points (:mod:`core.crashpoint`), in order: commit ``journal-written``,
 ``commit-backup`` (after each move aside), ``commit-replace`` (after each move in),
@@ -80,6 +85,9 @@ from core.gamedir.folder import (
 )
 
 JOURNAL_FORMAT = 1
+LINKS_SUPPORTED = os.name != "nt"
+"""Whether the build's links are made: Windows needs a privilege for symbolic links, so
+there they are reported instead (as GOG's own clients do)."""
 
 
 @dataclass(frozen=True)
@@ -197,7 +205,14 @@ def rollback(game: GameDir, point: RollbackPoint | None = None) -> InstallState:
     undone point is deleted. Returns the state now installed."""
     with game.lock():
         _refuse_pending(game)
-        points = game.rollback_points()
+        # A repair's point holds only the damage it mended: going back means going to the
+        # build before, so such points are dropped, never undone.
+        points = []
+        for p in game.rollback_points():
+            if p.is_repair and (point is None or p.seq >= point.seq):
+                game.drop_point(p)
+            else:
+                points.append(p)
         if not points:
             raise NoRollbackError(f"{game.root} has no rollback point.")
         target = points[0] if point is None else point
@@ -297,6 +312,7 @@ def _plan_commit(
     drop |= {p for s in clearing for p in _parents(s.path)}
     make = {paths.validate(d, "folder") for d in folders_to_create}
     make |= {p for s in filling for p in _parents(s.path)}
+    make |= {p for path in (new_state.links if LINKS_SUPPORTED else ()) for p in _parents(path)}
     swap = _Swap(
         op="commit",
         seq=seq,
@@ -338,6 +354,7 @@ def _undo_point(game: GameDir, point: RollbackPoint) -> InstallState:
     before = point.state_before
     drop = set(current.folders) | {p for path in point.added for p in _parents(path)}
     make = set(before.folders) | {p for path in point.replaced for p in _parents(path)}
+    make |= {p for path in (before.links if LINKS_SUPPORTED else ()) for p in _parents(path)}
     swap = _Swap(
         op="rollback",
         seq=seq,
@@ -372,6 +389,7 @@ def _check_targets(game: GameDir, swap: _Swap, removed: set[str]) -> None:
     dropping = set(swap.remove_dirs)
     for rel in (*swap.remove_dirs, *swap.create_dirs):
         check_components(game.root, rel.split("/"))
+    _check_links(game, swap, removed)
     for step in swap.steps:
         parts = step.path.split("/")
         check_components(game.root, parts)
@@ -397,6 +415,26 @@ def _check_targets(game: GameDir, swap: _Swap, removed: set[str]) -> None:
                 raise FileConflictError(f"{here} is a file, but {step.path} goes inside it.")
             if last and os.path.isdir(here) and not _clears_out(game, rel, removed, dropping):
                 raise FileConflictError(f"{here} is a folder with other files in it.")
+
+
+def _check_links(game: GameDir, swap: _Swap, removed: set[str]) -> None:
+    """Refuse, before any rename, a link the build makes where something of the player's
+    is (it would have to be overwritten) or whose folder is itself a link."""
+    if not LINKS_SUPPORTED:
+        return
+    drop, make = _link_changes(swap)
+    for path, target in make.items():
+        check_components(game.root, path.split("/")[:-1])
+        full = game.root / path
+        if path in removed or _is_our_link(game, path, target):
+            continue
+        if path in drop and _is_our_link(game, path, drop[path]):
+            continue
+        if os.path.lexists(full):
+            raise FileConflictError(
+                f"{full} is in the way of a link the build makes there; move it elsewhere, "
+                "then run the command again."
+            )
 
 
 def _clears_out(game: GameDir, folder: str, removed: set[str], dropping: set[str]) -> bool:
@@ -427,7 +465,8 @@ def _parents(path: str) -> list[str]:
 
 
 def _needed_dirs(state: InstallState) -> set[str]:
-    return set(state.folders) | {p for path in state.files for p in _parents(path)}
+    held = [*state.files, *(state.links if LINKS_SUPPORTED else ())]
+    return set(state.folders) | {p for path in held for p in _parents(path)}
 
 
 def _existing_dirs(game: GameDir, rels: Iterable[str]) -> tuple[str, ...]:
@@ -475,8 +514,10 @@ def _run(game: GameDir, swap: _Swap) -> RollbackPoint | None:
 
 def _forward(game: GameDir, swap: _Swap, names: _Names) -> None:
     touched: set[Path] = set()
+    drop_links, make_links = _link_changes(swap)
     for step in swap.clearing:
         _step_forward(game, step, names, touched)
+    _remove_links(game, drop_links, touched)
     _fsync_all(touched)
     for rel in swap.remove_dirs:
         check_components(game.root, rel.split("/"))
@@ -491,6 +532,7 @@ def _forward(game: GameDir, swap: _Swap, names: _Names) -> None:
     crashpoint(names.folders)
     for step in swap.filling:
         _step_forward(game, step, names, touched)
+    _make_links(game, make_links, touched)
     _fsync_all(touched)
 
 
@@ -508,6 +550,8 @@ def _step_forward(game: GameDir, step: _Step, names: _Names, touched: set[Path])
 def _backward(game: GameDir, swap: _Swap) -> None:
     """Undo whatever part of the swap is done, newest step first."""
     touched: set[Path] = set()
+    drop_links, make_links = _link_changes(swap)
+    _remove_links(game, make_links, touched)
     for step in reversed(swap.filling):
         _step_back(game, step, touched)
     _fsync_all(touched)
@@ -521,6 +565,7 @@ def _backward(game: GameDir, swap: _Swap) -> None:
         touched.update(p.parent for p in make_dirs(game.root, rel.split("/")))
     for step in reversed(swap.clearing):
         _step_back(game, step, touched)
+    _make_links(game, drop_links, touched, undoing=True)
     _fsync_all(touched)
 
 
@@ -537,6 +582,57 @@ def _step_back(game: GameDir, step: _Step, touched: set[Path]) -> None:
         _move(game.root, step.path, game.meta, step.incoming, touched)
     if aside_exists and not os.path.lexists(target):
         _move(game.meta, step.aside, game.root, step.path, touched)
+
+
+def _link_changes(swap: _Swap) -> tuple[dict[str, str], dict[str, str]]:
+    """The links the swap removes and the links it makes (game path -> target), read from
+    the states on either side, so the journal needs no list of its own."""
+    before = swap.state_before.links if swap.state_before else {}
+    after = swap.state_after.links
+    drop = {p: t for p, t in before.items() if after.get(p) != t}
+    make = {p: t for p, t in after.items() if before.get(p) != t}
+    return drop, make
+
+
+def link_text(path: str, target: str) -> str:
+    """What the symbolic link at game path ``path`` holds: the game-relative ``target``
+    written relative to the link's own folder, so the folder can be moved."""
+    return "/".join([".."] * path.count("/") + [target])
+
+
+def _is_our_link(game: GameDir, path: str, target: str) -> bool:
+    full = game.root / path
+    return os.path.islink(full) and os.readlink(full) == link_text(path, target)
+
+
+def _remove_links(game: GameDir, links: dict[str, str], touched: set[Path]) -> None:
+    """Remove the links the build made; anything else at their paths is the player's."""
+    if not LINKS_SUPPORTED:
+        return
+    for path, target in sorted(links.items()):
+        check_components(game.root, path.split("/")[:-1])
+        if _is_our_link(game, path, target):
+            os.unlink(game.root / path)
+            touched.add((game.root / path).parent)
+
+
+def _make_links(
+    game: GameDir, links: dict[str, str], touched: set[Path], undoing: bool = False
+) -> None:
+    """Create the build's links (idempotent: one already made is left as it is). Undoing,
+    a path that something else took meanwhile is left alone rather than failing the undo."""
+    if not LINKS_SUPPORTED:
+        return
+    for path, target in sorted(links.items()):
+        parts = path.split("/")
+        check_components(game.root, parts[:-1])
+        if _is_our_link(game, path, target):
+            continue
+        if undoing and os.path.lexists(game.root / path):
+            continue
+        touched.update(p.parent for p in make_dirs(game.root, parts[:-1]))
+        os.symlink(link_text(path, target), game.root / path)
+        touched.add((game.root / path).parent)
 
 
 def _move(src_base: Path, src: str, dst_base: Path, dst: str, touched: set[Path]) -> None:
@@ -624,7 +720,13 @@ def _close(game: GameDir, swap: _Swap, names: _Names) -> None:
         _write_journal(game, replace(swap, done=True))
         crashpoint(names.done)
     if swap.op == "commit":
-        for old in game.rollback_points()[swap.keep_points :]:
+        points = game.rollback_points()
+        # A repair (same build before and after) is not an update: its point, holding the
+        # damaged files, is dropped and does not count against the points kept.
+        for point in points:
+            if point.is_repair:
+                game.drop_point(point)
+        for old in [p for p in points if not p.is_repair][swap.keep_points :]:
             shutil.rmtree(old.path)
         game.clear_staging()
     else:

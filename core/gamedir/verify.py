@@ -32,12 +32,12 @@ from pathlib import Path
 from typing import Protocol
 
 from core.format import paths
-from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
+from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
 
 READ_BYTES = 1 << 20
 DEFAULT_JOBS = min(8, os.cpu_count() or 1)
-SCAN_PHASE = "checking files"
-HASH_PHASE = "hashing"
+SCAN_PHASE = Phase.CHECKING_FILES
+HASH_PHASE = Phase.HASHING
 SCAN_REPORT_EVERY = 256
 
 MISSING = "missing"

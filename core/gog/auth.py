@@ -31,8 +31,10 @@ from core.errors import (
     SlipstreamError,
     UsageError,
 )
+from core.format.bounds import BOUNDS
 from core.gog.hosts import GogHosts
 from core.net.fetcher import Fetcher
+from core.net.transport import Transport
 
 CLIENT_ID = "46899977096215655"
 CLIENT_SECRET = "9d85c43b1482497dbbce61f6e4aa173a433796eeae2ca8c5f6129f2dc4de46d9"
@@ -44,7 +46,7 @@ ACCOUNT = "galaxy-client"
 EXPIRY_MARGIN = 60.0
 """Seconds before ``expires_in`` runs out that a token counts as expired."""
 DEFAULT_LIFETIME = 3600
-_TOKEN_BYTES = 64 * 1024
+_TOKEN_BYTES = BOUNDS.token_bytes
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
 
 
 def _token_request(
-    params: dict[str, str], fetcher: Fetcher, hosts: GogHosts, secrets: list[str]
+    params: dict[str, str], fetcher: Transport, hosts: GogHosts, secrets: list[str]
 ) -> dict[str, Any]:
     url = f"{hosts.auth}/token?{urlencode(params)}"
     try:
@@ -220,7 +222,7 @@ def _tokens_from(doc: dict[str, Any], previous: Tokens | None = None) -> Tokens:
     )
 
 
-def exchange_code(code: str, fetcher: Fetcher, hosts: GogHosts) -> Tokens:
+def exchange_code(code: str, fetcher: Transport, hosts: GogHosts) -> Tokens:
     params = {
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
@@ -232,7 +234,7 @@ def exchange_code(code: str, fetcher: Fetcher, hosts: GogHosts) -> Tokens:
     return _tokens_from(doc)
 
 
-def refresh_tokens(tokens: Tokens, fetcher: Fetcher, hosts: GogHosts) -> Tokens:
+def refresh_tokens(tokens: Tokens, fetcher: Transport, hosts: GogHosts) -> Tokens:
     params = {
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
@@ -247,7 +249,7 @@ def refresh_tokens(tokens: Tokens, fetcher: Fetcher, hosts: GogHosts) -> Tokens:
     return _tokens_from(doc, tokens)
 
 
-def fetch_username(tokens: Tokens, fetcher: Fetcher, hosts: GogHosts) -> str:
+def fetch_username(tokens: Tokens, fetcher: Transport, hosts: GogHosts) -> str:
     """The account's name from ``userData.json``; ``""`` when GOG does not say."""
     try:
         doc = fetcher.get_json(
@@ -263,7 +265,7 @@ def fetch_username(tokens: Tokens, fetcher: Fetcher, hosts: GogHosts) -> str:
 
 
 def login(
-    code_or_url: str, *, fetcher: Fetcher | None = None, hosts: GogHosts | None = None
+    code_or_url: str, *, fetcher: Transport | None = None, hosts: GogHosts | None = None
 ) -> Tokens:
     """Exchange the pasted code for tokens, learn the account's name, store the login."""
     code = parse_code(code_or_url)
@@ -285,7 +287,7 @@ class Account:
     """The stored login as the content-system calls use it: a fresh access token on
     demand (refreshed and stored again when it expires or GOG refuses it)."""
 
-    def __init__(self, fetcher: Fetcher, hosts: GogHosts) -> None:
+    def __init__(self, fetcher: Transport, hosts: GogHosts) -> None:
         self.fetcher = fetcher
         self.hosts = hosts
         self._lock = threading.Lock()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,32 +32,38 @@ from core.errors import (
     SlipstreamError,
 )
 from core.format import layout
+from core.format.bounds import BOUNDS
 from core.format.build import BuildManifest
 from core.format.builds import (
     BuildItem,
     BuildsListing,
     Endpoint,
-    parse_builds_listing,
-    parse_secure_link,
 )
 from core.format.depot import DepotFile, DepotManifest
+from core.format.fields import Fields
 from core.format.graph import PatchGraph
 from core.format.patch import PatchDepotManifest, PatchIndex, PatchRootManifest
+from core.format.product_info import ProductInfo, ProductsIndex
 from core.gog.auth import SERVICE, Account, keyring_call, scrub
-from core.gog.hosts import GogHosts
-from core.net.fetcher import Fetcher
-from core.net.source import LISTING_BYTES, RepoSource, secure_link_path
+from core.gog.hosts import API_URL, GogHosts
+from core.net.http import RefusedAddress, check_host
+from core.net.source import RepoSource, secure_link_path
+from core.net.transport import Transport, get_document
 from core.trust.source import open_repository
 
 GOG = "gog"
 """What ``--source`` and an install's state call GOG's own hosts."""
 SUPPORT_DIR = "gog-support"
+STORE_API_URL = "https://api.gog.com"
+MAX_OWNED = 100_000
+NAMES_PER_REQUEST = 50
+"""GOG's public product API (names and images); not the content system."""
 LINK_MARGIN = 300.0
 """Seconds before a secure link's ``expires_at`` that a new one is fetched."""
 
 
 def open_source(
-    location: str, fetcher: Fetcher, password: str | None = None, pins: Path | None = None
+    location: str, fetcher: Transport, password: str | None = None, pins: Path | None = None
 ) -> RepoSource:
     """The source an install names: GOG itself for ``"gog"``, else a repository URL, read
     through its signed metadata when it has any (``pins``: the install's trusted root,
@@ -76,7 +82,7 @@ class GogSource(RepoSource):
 
     def __init__(
         self,
-        fetcher: Fetcher,
+        fetcher: Transport,
         hosts: GogHosts | None = None,
         account: Account | None = None,
         password: str | None = None,
@@ -97,19 +103,35 @@ class GogSource(RepoSource):
 
     # --- the API -----------------------------------------------------------------------
 
-    def _api(self, path: str, what: str, extra_secrets: tuple[str, ...] = ()) -> Any:
+    def _api(
+        self,
+        path: str,
+        what: str,
+        parse: Callable[[Any], Any] = lambda doc: doc,
+        extra_secrets: tuple[str, ...] = (),
+    ) -> Any:
         url = self.hosts.api + path
         headers = self.account.headers()
         try:
             try:
-                return self.fetcher.get_json(
-                    url, max_bytes=LISTING_BYTES, what=what, headers=headers
+                return get_document(
+                    self.fetcher,
+                    url,
+                    max_bytes=BOUNDS.listing_bytes,
+                    what=what,
+                    parse=parse,
+                    headers=headers,
                 )
             except AccessDeniedError:
                 if not headers or not self.account.renew(headers):
                     raise
-                return self.fetcher.get_json(
-                    url, max_bytes=LISTING_BYTES, what=what, headers=self.account.headers()
+                return get_document(
+                    self.fetcher,
+                    url,
+                    max_bytes=BOUNDS.listing_bytes,
+                    what=what,
+                    parse=parse,
+                    headers=self.account.headers(),
                 )
         except SlipstreamError as exc:
             secrets = [*self.account.secrets(), *extra_secrets]
@@ -126,10 +148,14 @@ class GogSource(RepoSource):
         path = f"/products/{product}/os/{os_name}/builds?{urlencode(params)}"
         what = f"GOG's builds list of product {product}"
         try:
-            doc = self._api(path, what, (password or "",))
+            listing: BuildsListing = self._api(
+                path,
+                what,
+                parse=lambda doc: self.parse_listing(doc, what),
+                extra_secrets=(password or "",),
+            )
         except NotFoundError:
             raise NotFoundError(f"GOG has no {os_name} builds of product {product}.") from None
-        listing = parse_builds_listing(doc, what)
         if not listing.items:
             raise NotFoundError(
                 f"GOG has no content-system builds of product {product} for {os_name} "
@@ -157,6 +183,78 @@ class GogSource(RepoSource):
 
     def graph(self, product: str, os_name: str) -> PatchGraph | None:
         return None  # GOG publishes no version graph: patches are asked for pair by pair
+
+    def product_info(self, product: str) -> ProductInfo | None:
+        return None  # GOG's CDN has no product.json; its art comes from the product API
+
+    def product_images(self, product: str) -> tuple[str, dict[str, str]]:
+        """The product's title and the URLs of its ``icon`` and ``cover`` from GOG's
+        public product API (``images``: ``sidebarIcon2x`` or ``icon``, ``logo2x`` or
+        ``logo``); the API's stand-in is ``SLIPSTREAM_GOG_API_URL`` when that is set."""
+        layout.check_id(product, "product id")
+        base = STORE_API_URL if self.hosts.api == API_URL else self.hosts.api
+        what = f"GOG's product page data of product {product}"
+        doc = get_document(
+            self.fetcher,
+            f"{base}/products/{product}",
+            max_bytes=BOUNDS.listing_bytes,
+            what=what,
+            parse=lambda d: d,
+        )
+        f = Fields(doc, what)
+        title = f.text("title", default="")
+        images = f.obj("images") if f.has("images") else None
+        found: dict[str, str] = {}
+        for kind, keys in (("icon", ("sidebarIcon2x", "icon")), ("cover", ("logo2x", "logo"))):
+            for key in keys:
+                if images is None or not images.has(key):
+                    continue
+                url = images.text(key)
+                url = "https:" + url if url.startswith("//") else url
+                try:
+                    check_host(url)
+                except RefusedAddress:
+                    continue  # a garbled address is no image
+                if url.startswith(("http://", "https://")):
+                    found[kind] = url
+                    break
+        return title, found
+
+    def products(self) -> ProductsIndex | None:
+        """The games the logged-in account owns (``embed``'s ``/user/data/games``), named
+        by GOG's product API; DLCs and packs are left out (they install with a game)."""
+        headers = self.account.headers()
+        if not headers:
+            raise NotLoggedInError("GOG lists the games an account owns only once logged in.")
+        doc = get_document(
+            self.fetcher,
+            f"{self.hosts.embed}/user/data/games",
+            max_bytes=BOUNDS.listing_bytes,
+            what="the games the GOG account owns",
+            parse=lambda d: d,
+            headers=headers,
+        )
+        owned = Fields(doc, "GOG's owned games").array("owned", MAX_OWNED)
+        ids = sorted({str(i) for i in owned if isinstance(i, int) and not isinstance(i, bool)})
+        named: list[tuple[str, str]] = []
+        base = STORE_API_URL if self.hosts.api == API_URL else self.hosts.api
+        for start in range(0, len(ids), NAMES_PER_REQUEST):
+            batch = ids[start : start + NAMES_PER_REQUEST]
+            found = get_document(
+                self.fetcher,
+                f"{base}/products?{urlencode({'ids': ','.join(batch)})}",
+                max_bytes=BOUNDS.listing_bytes,
+                what="GOG's names of the owned games",
+                parse=lambda d: d,
+            )
+            for item in found if isinstance(found, list) else []:
+                f = Fields(item, "GOG's product")
+                if f.has("game_type") and f.text("game_type") != "game":
+                    continue
+                pid = f.raw("id")
+                if isinstance(pid, int) and not isinstance(pid, bool) and str(pid) in batch:
+                    named.append((str(pid), f.text("title", default=str(pid))))
+        return ProductsIndex(tuple(sorted(named, key=lambda e: (e[1].lower(), e[0]))))
 
     # --- manifests: remember who owns what ---------------------------------------------
 
@@ -226,7 +324,9 @@ class GogSource(RepoSource):
         key = (product, patches)
         what = f"the secure link of product {product}"
         try:
-            doc = self._api(secure_link_path(product, patches), what)
+            ordered: list[Endpoint] = self._api(
+                secure_link_path(product, patches), what, parse=self.checked_endpoints
+            )
         except NotLoggedInError:
             raise
         except AccessDeniedError as exc:
@@ -238,8 +338,6 @@ class GogSource(RepoSource):
                 f"GOG refused the download link of product {product}: does this account "
                 f"own it? ({exc.detail})"
             ) from None
-        link = parse_secure_link(doc, "secure_link")
-        ordered = link.ordered()
         with self._lock:
             self._links[key] = ordered
             self._expiry[key] = _expiry_of(ordered) - LINK_MARGIN

@@ -31,6 +31,7 @@ from typing import Any, Self
 import platformdirs
 
 from core.errors import LibraryError, UnknownInstallError
+from core.lock import FileLock
 
 DB_NAME = "library.sqlite3"
 BUSY_TIMEOUT_S = 10.0
@@ -158,17 +159,41 @@ class Library:
         self.path = path
         self._db = connection
         self._lock = threading.RLock()
+        self.set_aside: Path | None = None
+        """Where :meth:`open` moved a damaged database before starting this one afresh."""
 
     @classmethod
-    def open(cls, path: Path | None = None) -> Library:
+    def open(cls, path: Path | None = None, *, set_aside_damage: bool = False) -> Library:
         """Open (creating and migrating as needed) the library at ``path``.
 
-        The default is ``library.sqlite3`` in :func:`home`."""
+        The default is ``library.sqlite3`` in :func:`home`. With ``set_aside_damage`` the
+        whole file is checked too, and a file that SQLite finds damaged (not a database,
+        a malformed page) is moved aside, kept for the curious, and an empty library is
+        started in its place: :attr:`set_aside` names where the old file went. Without it,
+        a damaged file is a :class:`LibraryError` like any other failure."""
         try:
             path = path if path is not None else home() / DB_NAME
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise LibraryError(f"{exc.filename or path}: {exc.strerror or exc}.") from None
+        try:
+            return cls._connect(path, check=set_aside_damage)
+        except _Damaged as damaged:
+            if not set_aside_damage:
+                raise _wrap(path, damaged.cause) from None
+        # Under a lock, and only if it is still damaged: another process that found it so
+        # too may have started a new library already, which must not be moved aside.
+        with FileLock(path.with_name(path.name + ".lock"), LibraryError, "library lock"):
+            try:
+                return cls._connect(path, check=True)
+            except _Damaged:
+                moved = _set_aside(path)
+            library = cls._connect(path, check=False)
+        library.set_aside = moved
+        return library
+
+    @classmethod
+    def _connect(cls, path: Path, *, check: bool) -> Library:
         try:
             db = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
@@ -176,7 +201,7 @@ class Library:
         except sqlite3.Error as exc:
             raise _wrap(path, exc) from None
         try:
-            _prepare(db, path)
+            _prepare(db, path, check)
         except BaseException:
             db.close()
             raise
@@ -249,6 +274,17 @@ class Library:
             changed = db.execute(
                 "UPDATE installs SET status = ?, updated_at = ? WHERE path = ?",
                 (status, time.time(), _key(path)),
+            ).rowcount
+        if not changed:
+            raise UnknownInstallError(str(_key(path)))
+
+    def set_source(self, path: Path | str, source: str) -> None:
+        """Point the game at ``path`` at another repository URL (or ``gog``);
+        :class:`UnknownInstallError` if the library does not know the game."""
+        with self._write() as db:
+            changed = db.execute(
+                "UPDATE installs SET source = ?, updated_at = ? WHERE path = ?",
+                (source, time.time(), _key(path)),
             ).rowcount
         if not changed:
             raise UnknownInstallError(str(_key(path)))
@@ -371,22 +407,67 @@ _INSTALL_COLUMNS = (
 )
 
 
-def _prepare(db: sqlite3.Connection, path: Path) -> None:
-    """Switch on WAL and foreign keys, then migrate the schema to :data:`SCHEMA_VERSION`."""
+class _Damaged(Exception):
+    """SQLite says the file is not a database, or a damaged one."""
+
+    def __init__(self, cause: sqlite3.Error) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+_DAMAGE_CODES = frozenset({sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT})
+
+
+def _prepare(db: sqlite3.Connection, path: Path, check: bool = False) -> None:
+    """Switch on WAL and foreign keys, then migrate the schema to :data:`SCHEMA_VERSION`;
+    with ``check``, read every page and the tables the library uses first."""
     try:
         db.execute("PRAGMA foreign_keys = ON")
         # A filesystem without shared memory (some network shares) keeps the old journal
         # mode; the library still works there, only readers wait for writers.
         db.execute("PRAGMA journal_mode = WAL")
+        if check:
+            verdict = db.execute("PRAGMA quick_check").fetchone()
+            if verdict is None or verdict[0] != "ok":
+                raise _Damaged(sqlite3.DatabaseError(f"quick_check: {verdict and verdict[0]}"))
         db.execute("BEGIN IMMEDIATE")
         try:
             _migrate(db, path)
+            if check:
+                for table in ("installs", "operations", "fallbacks"):
+                    db.execute(f"SELECT count(*) FROM {table}").fetchone()
         except BaseException:
             db.rollback()
             raise
         db.execute("COMMIT")
     except sqlite3.Error as exc:
+        if getattr(exc, "sqlite_errorcode", None) in _DAMAGE_CODES:
+            raise _Damaged(exc) from None
+        if check and isinstance(exc, sqlite3.OperationalError) and "no such" in str(exc):
+            raise _Damaged(exc) from None  # a table or column lost: the schema is damaged
         raise _wrap(path, exc) from None
+
+
+def _set_aside(path: Path) -> Path:
+    """Move the damaged database (and its WAL files) to a dated name beside it; return
+    the new name."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    moved = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while moved.exists():
+        n += 1
+        moved = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    try:
+        os.replace(path, moved)
+        for suffix in ("-wal", "-shm"):
+            extra = path.with_name(path.name + suffix)
+            if extra.exists():
+                os.replace(extra, moved.with_name(moved.name + suffix))
+    except OSError as exc:
+        raise LibraryError(
+            f"{path} is damaged and could not be moved aside: {exc.strerror or exc}."
+        ) from None
+    return moved
 
 
 def _migrate(db: sqlite3.Connection, path: Path) -> None:

@@ -18,12 +18,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from core.errors import LocalIOError, SettingsError
+from core.format.bounds import BOUNDS
 from core.fs import atomic_write, fsync_dir
 from core.library.db import home
 
 FILE_NAME = "settings.json"
 FORMAT_VERSION = 1
-MAX_FILE_BYTES = 1 << 20
+MAX_FILE_BYTES = BOUNDS.settings_bytes
 GOG_SOURCE = "gog"
 """The source name that stands for GOG's own hosts."""
 

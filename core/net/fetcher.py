@@ -14,7 +14,8 @@ at a time, so none can leave http(s) or downgrade https to http. Every foreign e
   deadline or the server's ``Retry-After`` rule out success; the message lists each
   failure. Also at once for a refused redirect or a redirect loop.
 * :class:`~core.errors.LimitExceededError`: a document larger than its cap (not retried).
-* :class:`~core.errors.FormatError`: ``get_json`` of a body that is not (zlib) JSON.
+* :class:`~core.errors.FormatError`: ``get_json`` of a body that is not (zlib) JSON the
+  same way twice (a body damaged differently each time ends as a DownloadError).
 * :class:`~core.errors.LocalIOError`: the partial file could not be written.
 * :class:`~core.errors.CancelledError`: the token was set; a partial object stays on
   disk and the next :meth:`Fetcher.download` resumes it.
@@ -42,7 +43,6 @@ from core.errors import (
     NotFoundError,
     UsageError,
 )
-from core.format import zjson
 from core.net import http as wire
 from core.net.limits import (
     FetchLimits,
@@ -52,6 +52,7 @@ from core.net.limits import (
     Watchdog,
     parse_retry_after,
 )
+from core.net.transport import Transport, ignore_bytes
 from core.progress import NEVER_CANCELLED, CancelToken
 
 __all__ = ["DEFAULT_LIMITS", "FetchLimits", "Fetcher"]
@@ -61,19 +62,21 @@ POOL_SIZE = 16
 DEFAULT_LIMITS = FetchLimits()
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 
-
-def _ignore(n: int) -> None:
-    """The default ``on_bytes``."""
+FREE_DOCUMENT_BYTES = 1 << 20
+"""The first bytes of every document pass the rate limiter untaxed: the limit is for
+content (chunks, deltas), and a throttled update must still show its plan at once."""
 
 
 class _Overflow(Exception):
     """The body went on past its cap."""
 
 
-class Fetcher:
-    """Fetches documents and objects; one instance is shared by the download threads.
+class Fetcher(Transport):
+    """Fetches documents and objects over HTTP(S); one instance is shared by the
+    download threads.
 
-    ``rate_limit`` caps the body bytes per second of all threads together. A ``session``
+    ``rate_limit`` caps the content bytes per second of all threads together (a
+    document's first :data:`FREE_DOCUMENT_BYTES` are not counted). A ``session``
     passed in is used as it is (its own adapters) and left open by :meth:`close`."""
 
     def __init__(
@@ -132,19 +135,6 @@ class Fetcher:
             except TryFailed as failure:
                 tries.failed(failure, cancel)
 
-    def get_json(
-        self,
-        url: str,
-        *,
-        max_bytes: int,
-        what: str,
-        headers: dict[str, str] | None = None,
-        cancel: CancelToken = NEVER_CANCELLED,
-    ) -> Any:
-        """The JSON document at ``url``, plain or zlib-compressed, inflated with a cap."""
-        body = self.get_bytes(url, max_bytes=max_bytes, what=what, headers=headers, cancel=cancel)
-        return zjson.loads(body, what, max_bytes)
-
     def _get_once(
         self, cap: int, headers: dict[str, str], tries: Tries, cancel: CancelToken
     ) -> bytes:
@@ -155,7 +145,8 @@ class Fetcher:
             if declared is not None and declared > cap:
                 raise too_big
             try:
-                return b"".join(self._body(response, cap, tries, cancel))
+                body = self._body(response, cap, tries, cancel, free=FREE_DOCUMENT_BYTES)
+                return b"".join(body)
             except _Overflow:
                 raise too_big from None
 
@@ -169,7 +160,7 @@ class Fetcher:
         size: int,
         md5: str | None = None,
         what: str,
-        on_bytes: Callable[[int], None] = _ignore,
+        on_bytes: Callable[[int], None] = ignore_bytes,
         cancel: CancelToken = NEVER_CANCELLED,
     ) -> None:
         """Stream the ``size``-byte object at ``url`` into the partial file ``dest``.
@@ -309,9 +300,15 @@ class Fetcher:
         raise tries.error(answer)
 
     def _body(
-        self, response: requests.Response, limit: int, tries: Tries, cancel: CancelToken
+        self,
+        response: requests.Response,
+        limit: int,
+        tries: Tries,
+        cancel: CancelToken,
+        free: int = 0,
     ) -> Iterator[bytes]:
         """The body in blocks as they arrive, at most ``limit`` bytes; _Overflow if more.
+        The first ``free`` bytes do not go through the rate limiter.
 
         ``read1`` returns what one socket read brings, so the watchdog and the cancel token
         are looked at after every read, however slowly the bytes drip in."""
@@ -319,17 +316,20 @@ class Fetcher:
         got = 0
         while True:
             cancel.raise_if_cancelled()
-            amount = min(self._limiter.block_size(BLOCK), limit - got + 1)
+            size = BLOCK if got < free else self._limiter.block_size(BLOCK)
+            amount = min(size, limit - got + 1)
             try:
                 block: bytes = response.raw.read1(amount, decode_content=True)
             except wire.NETWORK_ERRORS as exc:
                 raise TryFailed(wire.describe(exc)) from exc
             if not block:
                 return
+            taxed = min(len(block), got + len(block) - free)
             got += len(block)
             if got > limit:
                 raise _Overflow()
-            watchdog.check(len(block), self._limiter.take(len(block), cancel))
+            throttled = self._limiter.take(taxed, cancel) if taxed > 0 else 0.0
+            watchdog.check(len(block), throttled)
             yield block
 
 

@@ -7,6 +7,7 @@ accepts, and how a network failure is told to a player in a few words.
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import re
 import ssl
 from collections.abc import Mapping
@@ -38,6 +39,8 @@ BAD_ADDRESS_ERRORS = (
 """Failures no retry can fix: the URL or a header is malformed."""
 
 _CONTENT_RANGE = re.compile(r"bytes ([0-9]+)-([0-9]+)/([0-9]+|\*)")
+# Letters, digits, hyphens (and the underscores some CDN names carry), 63 at most a label.
+_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")
 
 
 class RefusedAddress(Exception):
@@ -59,7 +62,33 @@ def redirect_target(current: str, location: str) -> str:
         raise RefusedAddress(f"{location!r} is not a web address Slipstream downloads from")
     if scheme == "http" and urlsplit(current).scheme.lower() == "https":
         raise RefusedAddress(f"it redirects from https to plain http ({target})")
+    check_host(target)
     return target
+
+
+def check_host(url: str) -> str:
+    """The host of the http(s) URL ``url``, lowercase; RefusedAddress unless it is a
+    well-formed DNS name or IP address (so a garbled one is never even looked up)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked for it
+    except ValueError as exc:
+        raise RefusedAddress(f"{url!r} is not a valid address ({exc})") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise RefusedAddress(f"{url!r} is not a web address Slipstream downloads from")
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    try:
+        name = host.encode("idna").decode("ascii").rstrip(".")
+    except UnicodeError:
+        name = ""
+    if not name or len(name) > 253 or not all(_LABEL.fullmatch(x) for x in name.split(".")):
+        raise RefusedAddress(f"the host {host or url!r} in {url!r} is not valid")
+    return host
 
 
 def same_origin(first: str, second: str) -> bool:

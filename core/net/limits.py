@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from core.errors import DownloadError
+from core.format.bounds import BOUNDS
 from core.progress import CancelToken
 
 _SLEEP_STEP = 0.05  # how often a long wait looks at the cancel token
@@ -43,7 +44,7 @@ class FetchLimits:
     retry_after_cap: float = 60.0
     """A 429/503 ``Retry-After`` is honoured up to this; a longer one fails at once."""
     max_redirects: int = 10
-    document_bytes: int = 512 * 2**20
+    document_bytes: int = BOUNDS.document_bytes
     """No document is read past this, whatever cap the caller asks for."""
 
 

@@ -20,6 +20,7 @@ from core.format.depot import (
     Chunk,
     DepotFile,
     DepotManifest,
+    download_size,
     parse_depot_manifest,
     unpack_chunk,
 )
@@ -58,6 +59,12 @@ class LoadedBuild:
     @property
     def compressed_size(self) -> int:
         return sum(d.compressed_size for d in self.manifest.depots)
+
+    @property
+    def download_bytes(self) -> int:
+        """A whole download as a player makes it (each chunk object once), which GOG's
+        ``compressedSize`` (duplicates counted) overstates."""
+        return download_size(c for f in self.files.values() for c in f.chunks)
 
 
 class Catalog:
@@ -98,7 +105,10 @@ class Catalog:
         rel = layout.builds_rel(self.product, os_name)
         if not self.exists(rel):
             return BuildsListing((), 0)
-        return parse_builds_listing(self.read(rel), rel)
+        listing = parse_builds_listing(self.read(rel), rel)
+        if listing.skipped:  # players skip a malformed item; the publisher must not drop one
+            raise FormatError(listing.skipped[0])
+        return listing
 
     def build_manifest(self, item: BuildItem) -> BuildManifest:
         rel = rel_from_link(item.meta_urls[0])

@@ -100,7 +100,7 @@ def add_build(catalog: Catalog, new: LoadedBuild, edges: list[Edge], base_url: s
     ]
     graph_edges += [g for e in edges if (g := e.graph_edge()) is not None]
     full = {b.build_id: b.full_bytes for b in graph.builds}
-    full[new.item.build_id] = new.compressed_size
+    full[new.item.build_id] = new.download_bytes
     write_secure_links(catalog, base_url)
     write_graph(catalog, os_name, listing, graph_edges, full)
     write_listing(catalog, os_name, listing)

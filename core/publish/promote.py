@@ -16,14 +16,15 @@ from core.errors import BuildNotFoundError, FormatError, UsageError
 from core.format import layout
 from core.format.builds import DATE_FORMAT
 from core.progress import NEVER_CANCELLED, CancelToken, ProgressSink, null_sink
+from core.publish import metrics
 from core.publish.catalog import Catalog, LoadedBuild
 from core.publish.lock import RepoLock
 from core.publish.publisher import (
     PublishOptions,
     PublishReport,
-    branch_items,
     count_objects,
     extend_chain,
+    patch_sources,
 )
 from core.publish.store import ObjectStore
 
@@ -43,6 +44,7 @@ def promote(
     except FormatError as exc:
         raise UsageError(exc.detail) from None
     started = time.monotonic()
+    progress = clock = metrics.Clock(progress)  # times the phases for the history
     repo = layout.RepoLayout(repo_dir)
     if not repo_dir.is_dir():
         raise BuildNotFoundError(f"There is no repository at {repo_dir}.")
@@ -60,9 +62,10 @@ def promote(
         )
         report.files = len(loaded.files)
         report.bytes = sum(f.size for f in loaded.files.values())
-        report.compressed_bytes = loaded.compressed_size
+        report.compressed_bytes = loaded.download_bytes
         if any(i.build_id == build_id and i.branch == options.branch for i in listing.items):
             report.unchanged = True
+            metrics.append(repo_dir, metrics.publish_record("promote", report, clock, store))
             return report
         now = datetime.now(UTC).strftime(DATE_FORMAT)
         promoted = LoadedBuild(
@@ -71,11 +74,12 @@ def promote(
             loaded.depots,
         )
         # Only the builds that get a patch are loaded: each is a depot manifest to parse.
-        recent = [i for i in branch_items(listing.items, options.branch) if i.build_id != build_id]
+        recent = patch_sources(listing.items, options, skip=build_id)
         olds = [catalog.load_build(i) for i in recent[: options.patch_depth]]
         extend_chain(
             catalog, store, olds, promoted, lambda f: None, options, report, progress, cancel
         )
         count_objects(report, store)
+        metrics.append(repo_dir, metrics.publish_record("promote", report, clock, store))
     report.seconds = round(time.monotonic() - started, 3)
     return report

@@ -24,8 +24,8 @@ from core.errors import FormatError, LocalIOError, RepositoryError, UsageError
 from core.format import layout
 from core.format.builds import BuildItem
 from core.fs import atomic_write
-from core.progress import Progress, ProgressSink, null_sink
-from core.publish import documents
+from core.progress import Phase, Progress, ProgressSink, null_sink
+from core.publish import documents, metrics
 from core.publish.catalog import Catalog, rel_from_link
 from core.publish.lock import RepoLock
 
@@ -84,13 +84,15 @@ def prune(
         raise RepositoryError(f"Product {product} has nothing published in {repo_dir}.")
     moment = time.time() if now is None else now
     report = PruneReport(dry_run)
+    progress = clock = metrics.Clock(progress)  # times the phases for the history
     with RepoLock(repo.state_dir):
         catalog = Catalog(repo, product)
         kept_ids = _prune_listings(catalog, keep_builds, kept_builds, report, dry_run)
         _prune_pairs(catalog, kept_ids, report, dry_run)
-        progress(Progress("finding references", 0, 1, "", "steps"))
+        progress(Progress(Phase.FINDING_REFERENCES, 0, 1, "", "steps"))
         referenced = _referenced(repo, kept_override={product: kept_ids} if dry_run else None)
         _sweep(repo, referenced, moment, grace, report, dry_run, progress)
+        metrics.append(repo_dir, metrics.prune_record(product, report, clock))
     return report
 
 
@@ -147,7 +149,12 @@ def _referenced(
     """Every object path that a kept document of any product in the repository names."""
     refs: set[str] = set()
     products_dir = repo.root / layout.PRODUCTS_ROOT
-    products = sorted(p.name for p in products_dir.iterdir()) if products_dir.is_dir() else []
+    # Only folders are products: products/index.json lists them for players.
+    products = (
+        sorted(p.name for p in products_dir.iterdir() if p.is_dir())
+        if products_dir.is_dir()
+        else []
+    )
     for product in products:
         catalog = Catalog(repo, product)
         only = kept_override.get(product) if kept_override else None
@@ -213,7 +220,7 @@ def _sweep(
     objects = list(_objects(repo))
     try:
         for n, (rel, path) in enumerate(objects):
-            progress(Progress("sweeping", n, len(objects), rel, "objects"))
+            progress(Progress(Phase.SWEEPING, n, len(objects), rel, "objects"))
             if rel in referenced:
                 report.objects_kept += 1
                 continue

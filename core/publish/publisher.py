@@ -25,10 +25,17 @@ from core.errors import FormatError, PublishError, UsageError
 from core.format import layout
 from core.format.build import ALL_LANGUAGES, BuildManifest, DepotEntry, Product
 from core.format.builds import DATE_FORMAT, BuildItem
-from core.format.depot import DepotDirectory, DepotFile, DepotItem, DepotManifest, SfcRef
+from core.format.depot import (
+    DepotDirectory,
+    DepotFile,
+    DepotItem,
+    DepotManifest,
+    SfcRef,
+    download_size,
+)
 from core.format.depot import SmallFilesContainer as Sfc
-from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
-from core.publish import documents
+from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
+from core.publish import documents, metrics, product
 from core.publish.catalog import Catalog, LoadedBuild
 from core.publish.chain import ChainBuilder, Edge
 from core.publish.lock import RepoLock
@@ -46,12 +53,18 @@ class PublishOptions:
     build_id: str | None = None
     version_name: str | None = None
     branch: str | None = None
+    from_branch: str | None = None
+    """The branch a new branch forks from: its first build is patched from there."""
     patch_depth: int = 3
     jobs: int | None = None
     languages: tuple[str, ...] = ("en-US",)
     name: str | None = None
     install_directory: str | None = None
     base_url: str = ""
+    icon: Path | None = None
+    cover: Path | None = None
+    launch: str | None = None
+    """The file that starts the game, relative to the build folder (product.json)."""
 
     def check(self) -> None:
         try:
@@ -62,6 +75,7 @@ class PublishOptions:
         except FormatError as exc:
             raise UsageError(exc.detail) from None
         check_branch(self.branch)
+        check_branch(self.from_branch)
         if not 0 <= self.patch_depth <= 50:
             raise UsageError("--patch-depth must be between 0 and 50.")
         if self.jobs is not None and self.jobs < 1:
@@ -99,6 +113,7 @@ class PublishReport:
     edges: list[Edge] = field(default_factory=list)
     unchanged: bool = False
     seconds: float = 0.0
+    encode_seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         doc = {k: v for k, v in self.__dict__.items() if k != "edges"}
@@ -128,15 +143,19 @@ def publish(
     """Publish ``build_dir`` as a new build of ``options.product``; see the module doc."""
     options.check()
     started = time.monotonic()
+    progress = clock = metrics.Clock(progress)  # times the phases for the history
     repo = layout.RepoLayout(repo_dir)
     repo_dir.mkdir(parents=True, exist_ok=True)
     with RepoLock(repo.state_dir), ObjectStore(repo, options.jobs) as store:
         catalog = Catalog(repo, options.product)
         scanned = scan_build(build_dir, exclude=repo_dir)
-        progress(Progress("scanning", len(scanned.files), len(scanned.files), "", "files"))
+        progress(Progress(Phase.SCANNING, len(scanned.files), len(scanned.files), "", "files"))
+        files = {f.path for f in scanned.files}
+        extra = product.check_options(options.launch, options.icon, options.cover, files)
         listing = catalog.listing(options.os)
-        recent = branch_items(listing.items, options.branch)[: max(1, options.patch_depth)]
+        recent = patch_sources(listing.items, options)[: max(1, options.patch_depth)]
         olds = [catalog.load_build(i) for i in recent]
+        own = [o for o in olds if o.item.branch == options.branch]
         for old in olds:
             store.remember(c for f in old.files.values() for c in f.chunks)
         build_id = options.build_id or documents.next_build_id(catalog)
@@ -148,7 +167,7 @@ def publish(
         name = options.version_name if options.version_name is not None else build_dir.name
         report = PublishReport(options.product, options.os, build_id, name, options.branch)
         _count(report, scanned, depot)
-        same = catalog.load_build(existing) if existing else (olds[0] if olds else None)
+        same = catalog.load_build(existing) if existing else (own[0] if own else None)
         if same and same.manifest.depots[0].manifest == depot_id and same.item.version_name == name:
             # A re-run of an earlier publish (maybe with the same --build-id): nothing to add.
             report.build_id, report.unchanged = same.item.build_id, True
@@ -158,7 +177,8 @@ def publish(
                 "choose another --build-id."
             )
         else:
-            new = _new_build(options, build_id, name, depot, depot_id, store, olds, build_dir)
+            previous = product_manifest(catalog)
+            new = _new_build(options, build_id, name, depot, depot_id, store, previous, build_dir)
             documents.drop_pairs_to(catalog, build_id)
             extend_chain(
                 catalog,
@@ -172,6 +192,8 @@ def publish(
                 cancel,
             )
         count_objects(report, store)
+        product.write_product(catalog, options.os, options.name, extra)
+        metrics.append(repo_dir, metrics.publish_record("publish", report, clock, store))
     report.seconds = round(time.monotonic() - started, 3)
     return report
 
@@ -201,8 +223,9 @@ def extend_chain(
     report.edges = chain.build(olds[: options.patch_depth], new, target_file, base_url)
     report.patches_encoded, report.patches_cached = chain.encoded, chain.reused
     report.patch_failures = chain.failures
+    report.encode_seconds = round(chain.encode_seconds, 3)
     cancel.raise_if_cancelled()
-    progress(Progress("writing documents", 0, 1, "", "steps"))
+    progress(Progress(Phase.WRITING_DOCUMENTS, 0, 1, "", "steps"))
     documents.add_build(catalog, new, report.edges, base_url)
 
 
@@ -228,6 +251,31 @@ def branch_items(items: tuple[BuildItem, ...], branch: str | None) -> list[Build
     return [i for i in items if i.branch == branch and i.generation == 2]
 
 
+def patch_sources(
+    items: tuple[BuildItem, ...], options: PublishOptions, skip: str | None = None
+) -> list[BuildItem]:
+    """The builds a new build of ``options.branch`` is patched from, newest first: the
+    branch's own, or, for a branch's first build, those of ``options.from_branch``, where
+    its players come from (without them they would download it whole)."""
+    own = [i for i in branch_items(items, options.branch) if i.build_id != skip]
+    if own or options.from_branch == options.branch:
+        return own
+    fork = [i for i in branch_items(items, options.from_branch) if i.build_id != skip]
+    if not fork and options.from_branch is not None:  # a typo would silently cost patches
+        raise UsageError(
+            f"Branch {options.from_branch!r} has no builds to fork from; check --from-branch."
+        )
+    return fork
+
+
+def product_manifest(catalog: Catalog) -> BuildManifest | None:
+    """The build manifest of the product's newest build on any OS and branch: the product's
+    name and install folder live there, whichever branch the next build goes to."""
+    items = [i for o in catalog.os_names() for i in catalog.listing(o).items]
+    newest = documents.sort_items(items)
+    return catalog.build_manifest(newest[0]) if newest else None
+
+
 def count_objects(report: PublishReport, store: ObjectStore) -> None:
     """Copy the store's object counts into ``report``."""
     report.objects_written = store.stats.objects_written
@@ -239,7 +287,7 @@ def _count(report: PublishReport, scanned: ScannedBuild, depot: DepotManifest) -
     report.files = len(scanned.files)
     report.folders = len(scanned.folders)
     report.bytes = scanned.size
-    report.compressed_bytes = depot.compressed_size
+    report.compressed_bytes = download_size(c for f in depot.files for c in f.chunks)
     report.chunks = sum(len(f.chunks) for f in depot.files)
 
 
@@ -264,7 +312,7 @@ def _write_depot(
         nonlocal done
         with lock:
             done += n
-            progress(Progress("chunking", done, scanned.size, item))
+            progress(Progress(Phase.CHUNKING, done, scanned.size, item))
 
     def chunk(source: ScannedFile) -> DepotFile:
         cancel.raise_if_cancelled()
@@ -318,10 +366,10 @@ def _new_build(
     depot: DepotManifest,
     depot_id: str,
     store: ObjectStore,
-    olds: list[LoadedBuild],
+    previous: BuildManifest | None,
     build_dir: Path,
 ) -> LoadedBuild:
-    previous = olds[0].manifest if olds else None
+    # The folder's name only names a product published for the first time without --name.
     name = options.name or (previous.product_name(options.product) if previous else build_dir.name)
     install_dir = options.install_directory or (
         previous.install_directory if previous else documents.folder_name(name)

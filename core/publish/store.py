@@ -4,7 +4,9 @@ Chunks are 10 MiB of file data each, the remainder merged into the last one, eac
 zlib stream stored under the md5 of its compressed bytes. Every object is written to a
 temporary name in its final folder, fsynced and renamed, so a crash never leaves a torn
 object under a real name. Compression and hashing run in a thread pool: zlib and hashlib
-release the GIL, so both cores work.
+release the GIL, so both cores work. Chunks are deflated by
+:data:`core.format.zlibs.ACTIVE` (zlib-ng where installed): still plain zlib streams, so
+any zlib reads them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import LocalIOError
-from core.format import layout, zjson
+from core.format import layout, zjson, zlibs
 from core.format.depot import Chunk
 from core.fs import atomic_write
 from core.progress import NEVER_CANCELLED, CancelToken
 
 CHUNK_BYTES = 10 * 2**20
 ZLIB_LEVEL = 6
+"""The deflate level of every chunk, whichever library deflates (see bench/README.md)."""
 READ_BYTES = 1 << 20
 
 
@@ -57,6 +59,7 @@ class ChunkedData:
 class StoreStats:
     objects_written: int = 0
     objects_reused: int = 0
+    bytes_reused: int = 0
     bytes_written: int = 0
 
 
@@ -93,6 +96,7 @@ class ObjectStore:
             if path.is_file() and path.stat().st_size == len(data):
                 with self._lock:
                     self.stats.objects_reused += 1
+                    self.stats.bytes_reused += len(data)
                 return False
             atomic_write(path, data, self.fsync)
         except OSError as exc:
@@ -115,8 +119,9 @@ class ObjectStore:
         if known and self.layout.path(rel_of(known.compressed_md5)).is_file():
             with self._lock:
                 self.stats.objects_reused += 1
+                self.stats.bytes_reused += known.compressed_size
             return known
-        body = zlib.compress(data, ZLIB_LEVEL)
+        body = zlibs.ACTIVE.compress(data, ZLIB_LEVEL)
         chunk = Chunk(raw_md5, len(data), hashlib.md5(body).hexdigest(), len(body))
         if write:
             self.put(rel_of(chunk.compressed_md5), body)

@@ -23,10 +23,11 @@ from urllib.parse import parse_qsl
 
 from core.errors import FormatError
 from core.format import layout
+from core.format.bounds import BOUNDS
 from core.format.builds import direct_endpoint, unsigned_link
 from core.serve.static import lstat_chain, read_document
 
-MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+MAX_DOCUMENT_BYTES = BOUNDS.listing_bytes
 """Largest ``products/`` document the server will parse."""
 
 PATCH_STORE_ROOT = "/patches/store"

@@ -24,7 +24,7 @@ from os import stat_result
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO, cast
 
-from core.errors import RepositoryError, SlipstreamError
+from core.errors import RepositoryError, SlipstreamError, UsageError
 from core.serve import endpoints as serve_endpoints
 from core.serve import static as serve_static
 from core.serve.static import UNSATISFIABLE, ByteRange
@@ -51,6 +51,8 @@ def make_server(
     Raises :class:`RepositoryError` if ``repo`` is not an existing folder, and
     :class:`SlipstreamError` if the address cannot be bound.
     """
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise UsageError(f"The port must be a number from 0 to 65535, not {port!r}.")
     if not repo.is_dir():
         raise RepositoryError(
             f"The repository folder {repo} does not exist or is not a folder; "

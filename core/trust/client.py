@@ -28,7 +28,7 @@ from core.errors import (
     TrustError,
 )
 from core.format import layout
-from core.net.fetcher import Fetcher
+from core.net.transport import Transport
 from core.trust.fetcher import MetadataFetcher
 from core.trust.names import ROOT_FILE, root_key_ids
 
@@ -38,7 +38,7 @@ class SignedRepository:
     ``metadata_dir`` (or from ``bootstrap``, which is then stored there)."""
 
     def __init__(
-        self, base_url: str, fetcher: Fetcher, metadata_dir: Path, bootstrap: bytes | None
+        self, base_url: str, fetcher: Transport, metadata_dir: Path, bootstrap: bytes | None
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.metadata_dir = metadata_dir

@@ -1,9 +1,11 @@
-"""ngclient's fetcher seam, backed by the engine's one transport (core/net/fetcher.py).
+"""ngclient's fetcher seam, backed by the engine's one transport (core/net/transport.py).
 
-Every metadata download goes through :class:`core.net.fetcher.Fetcher`, so it gets the
-same timeouts, retries, redirect rules and length caps as any document. 404 and 403 become
-``DownloadHTTPError`` (ngclient reads them as "no newer root"); every other failure keeps
-our own typed error as its cause, which :mod:`core.trust.client` hands on unchanged.
+Every metadata download goes through the :class:`~core.net.transport.Transport` the
+operation uses (core/net/fetcher.py in production, an in-memory repository in tests), so
+it gets the same timeouts, retries, redirect rules and length caps as any document. 404
+and 403 become ``DownloadHTTPError`` (ngclient reads them as "no newer root"); every other
+failure keeps our own typed error as its cause, which :mod:`core.trust.client` hands on
+unchanged.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from tuf.api.exceptions import DownloadHTTPError
 from tuf.ngclient import FetcherInterface
 
 from core.errors import AccessDeniedError, NotFoundError
-from core.net.fetcher import Fetcher
+from core.net.transport import Transport
 
 METADATA_BYTES = 8 * 2**20
 """Cap of one metadata file; ngclient caps each role more tightly on top (UpdaterConfig)."""
@@ -31,7 +33,7 @@ class MetadataFetcher(FetcherInterface):
     """Fetches TUF metadata with ``fetcher``; remembers the role it fetched last, which
     names the stage a refusal happened at (timestamp, snapshot, targets, root)."""
 
-    def __init__(self, fetcher: Fetcher) -> None:
+    def __init__(self, fetcher: Transport) -> None:
         self._fetcher = fetcher
         self.last_role = ""
         self.fetched: list[str] = []

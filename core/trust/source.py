@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,14 +33,14 @@ from core.errors import (
     TamperedError,
 )
 from core.format import layout, zjson
-from core.format.builds import BuildsListing, Endpoint, parse_builds_listing, parse_secure_link
-from core.format.fields import LIMITS
+from core.format.bounds import BOUNDS
+from core.format.builds import BuildsListing, Endpoint, parse_builds_listing
 from core.format.graph import PatchGraph, parse_graph
 from core.format.patch import PatchIndex, parse_patch_index
-from core.net.fetcher import Fetcher
-from core.net.source import LISTING_BYTES, RepoSource
+from core.net.source import RepoSource
+from core.net.transport import Transport
 from core.trust.client import SignedRepository, check_target
-from core.trust.names import ROOT_FILE, SIGNED, UNSIGNED, Signing
+from core.trust.names import DOCUMENT_ROOT, ROOT_FILE, SIGNED, UNSIGNED, Signing
 from core.trust.pins import is_pinned
 
 
@@ -53,7 +54,7 @@ def signing_of(source: RepoSource) -> Signing:
 class SignedRepoSource(RepoSource):
     """A repository whose every document is checked against ``signed`` before use."""
 
-    def __init__(self, base_url: str, fetcher: Fetcher, signed: SignedRepository) -> None:
+    def __init__(self, base_url: str, fetcher: Transport, signed: SignedRepository) -> None:
         super().__init__(base_url, fetcher)
         self.signed = signed
         self._renewed = False
@@ -113,33 +114,49 @@ class SignedRepoSource(RepoSource):
         check_target(info, data, what)
         return data
 
-    def _json(self, url: str, what: str, cap: int = LIMITS.document_bytes) -> Any:
+    def _json(
+        self,
+        url: str,
+        what: str,
+        cap: int = BOUNDS.document_bytes,
+        parse: Callable[[Any], Any] = lambda doc: doc,
+    ) -> Any:
         rel = self.rel_of(url)
         doc = self.signed_document(rel, what, cap, url)
+        if doc is None and rel.startswith(DOCUMENT_ROOT):
+            # The signed metadata is the repository's own word that it publishes no such
+            # document (a product without product.json): the same as a 404.
+            raise NotFoundError(f"{what} is not in the repository's signed metadata.")
         if doc is None:
             raise TamperedError(f"(the {what}, {rel}, is not in the signed metadata).")
-        return doc
+        return parse(doc)
 
     def listing(self, product: str, os_name: str) -> BuildsListing:
         what = f"the builds list of product {product}"
-        doc = self.signed_document(layout.builds_rel(product, os_name), what, LISTING_BYTES)
+        doc = self.signed_document(layout.builds_rel(product, os_name), what, BOUNDS.listing_bytes)
         if doc is None:
             raise NotFoundError(
                 f"{self.base_url} has no builds of product {product} for {os_name}."
             )
-        return parse_builds_listing(doc, f"builds list of product {product}")
+        listing = parse_builds_listing(doc, f"builds list of product {product}")
+        for item in listing.items:
+            self.meta_links(item)  # links stay on hosts the source names
+        return listing
 
     def graph(self, product: str, os_name: str) -> PatchGraph | None:
         doc = self.signed_document(
-            layout.graph_rel(product, os_name), "the version graph", LISTING_BYTES
+            layout.graph_rel(product, os_name), "the version graph", BOUNDS.listing_bytes
         )
         return None if doc is None else parse_graph(doc, "graph.json")
 
     def patch_index(self, product: str, from_build: str, to_build: str) -> PatchIndex | None:
         what = f"patch {from_build}→{to_build}"
         rel = layout.patch_pair_rel(product, from_build, to_build)
-        doc = self.signed_document(rel, what, LISTING_BYTES)
-        return None if doc is None else parse_patch_index(doc, what)
+        doc = self.signed_document(rel, what, BOUNDS.listing_bytes)
+        index = None if doc is None else parse_patch_index(doc, what)
+        if index is not None:
+            self.url(index.link)  # links stay on hosts the source names
+        return index
 
     def endpoints(self, product: str, patches: bool = False) -> list[Endpoint]:
         key = (product, patches)
@@ -147,16 +164,16 @@ class SignedRepoSource(RepoSource):
             if key in self._links:
                 return self._links[key]
         rel = layout.secure_link_rel(product, patches)
-        doc = self.signed_document(rel, "the secure link", LISTING_BYTES)
+        doc = self.signed_document(rel, "the secure link", BOUNDS.listing_bytes)
         if doc is None:
             raise TamperedError(f"(the secure link, {rel}, is not in the signed metadata).")
-        ordered = parse_secure_link(doc, "secure_link").ordered()
+        ordered = self.checked_endpoints(doc)
         with self._lock:
             self._links[key] = ordered
         return ordered
 
 
-def published_root(base_url: str, fetcher: Fetcher) -> bytes | None:
+def published_root(base_url: str, fetcher: Transport) -> bytes | None:
     """The repository's current root metadata, or ``None`` if it publishes none."""
     url = f"{base_url.rstrip('/')}/{layout.METADATA_ROOT}/{ROOT_FILE}"
     try:
@@ -165,7 +182,7 @@ def published_root(base_url: str, fetcher: Fetcher) -> bytes | None:
         return None
 
 
-def open_repository(location: str, fetcher: Fetcher, pins: Path | None = None) -> RepoSource:
+def open_repository(location: str, fetcher: Transport, pins: Path | None = None) -> RepoSource:
     """The source for the repository at ``location``; see the module doc. ``pins`` is the
     folder of an install's trusted metadata (``None``: browse, trusting nothing lasting)."""
     base = location.rstrip("/")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import UnknownInstallError, UsageError
+from core.format.bounds import BOUNDS
 from core.gog.source import GOG
 from core.progress import NEVER_CANCELLED, CancelToken, ProgressSink, null_sink
 from core.update.engine import install
@@ -24,7 +25,7 @@ from core.update.options import EngineOptions
 from core.update.report import OperationReport
 
 INFO_NAME = re.compile(r"\.?goggame-([0-9]{1,20})\.info")
-MAX_INFO_BYTES = 1 << 20
+MAX_INFO_BYTES = BOUNDS.info_bytes
 MAC_RESOURCES = ("Contents", "Resources")
 
 LANGUAGE_CODES = {

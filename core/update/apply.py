@@ -1,5 +1,12 @@
 """Carrying out a plan in staging: download, patch (with fallback), assemble, verify.
 
+The work runs as a pipeline, not in phases: the patch workers start with the update, the
+patch chunks download first, each patch starts as soon as its delta is in, and each file is
+assembled (and hashed on the way) as soon as its chunks are in, while the rest downloads.
+The largest work starts first, so the longest patch or file never runs alone at the end.
+Progress still reads as phases, in order: downloading, then the files patched, assembled
+and verified, each announced when it starts (most are done by then).
+
 A failed patch never stops the update: that one file falls back to its chunks (or the
 whole file), the reason is kept, and the failed (md5_source, md5_target) pairs are
 returned so the install state can remember them and a retry does not loop.
@@ -7,19 +14,23 @@ returned so the install state can remember them and a retry does not loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from core.crashpoint import crashpoint
 from core.delta.xdelta import PatchPool
 from core.errors import CancelledError, NotFoundError, RepositoryError, SlipstreamError
 from core.gamedir.folder import GameDir
-from core.progress import CancelToken, Progress, ProgressSink
-from core.update.plan import FileAction, Plan
-from core.update.stage import ObjectRef, Stager, matches
+from core.progress import CancelToken, Phase, Progress, ProgressSink
+from core.update.plan import FileAction, Plan, PlanKind
+from core.update.stage import Downloads, ObjectRef, Stager
 
-FETCHING = ("new", "full", "chunked")
+FETCHING = (PlanKind.NEW, PlanKind.FULL, PlanKind.CHUNKED)
+
+_Outcome = tuple[FileAction, str | None, bool]
+"""(action, why its patch failed or None, whether the failure is the patch's own)."""
 
 
 @dataclass
@@ -35,11 +46,15 @@ class Applied:
 def objects_of(actions: Iterable[FileAction]) -> list[ObjectRef]:
     refs: list[ObjectRef] = []
     for action in actions:
-        if action.kind == "patched":
+        if action.kind == PlanKind.PATCHED:
             refs += [ObjectRef(c, True) for d in action.diffs for c in d.chunks]
         elif action.kind in FETCHING and action.target is not None and not action.from_sfc:
             refs += [ObjectRef(action.target.chunks[i], False) for i in action.fetch]
     return refs
+
+
+def _size(action: FileAction) -> int:
+    return action.target.size if action.target else 0
 
 
 def apply_plan(
@@ -53,116 +68,134 @@ def apply_plan(
 ) -> Applied:
     """Stage every file of ``plan`` and verify it against its manifest entry."""
     result = Applied()
-    work = [a for a in plan.actions if a.kind not in ("unchanged", "deleted")]
-    # Largest first, so the longest decode does not start last and run alone.
-    patched = sorted(
-        (a for a in work if a.kind == "patched"),
-        key=lambda a: a.target.size if a.target else 0,
-        reverse=True,
-    )
-    plain = [a for a in work if a.kind != "patched"]
-    stager.download_all(objects_of(plain) + [ObjectRef(c, False) for c in plan.sfc_chunks])
-    # Patch chunks have a fallback: one that cannot be fetched intact costs its file a
-    # patch, not the update.
-    missing = stager.download_all(objects_of(patched), tolerate=True)
-    if patched:
-        _patch_all(patched, stager, result, patch_jobs, progress, cancel, missing)
-    sfc = stager.sfc_data(plan.sfc_chunks) if plan.sfc_chunks else None
-    fetched = [a for a in work if a.kind in FETCHING]
-    _run(stager.jobs, lambda a: stager.assemble(a, sfc), fetched, "assembling", progress)
+    work = [a for a in plan.actions if a.kind not in (PlanKind.UNCHANGED, PlanKind.DELETED)]
+    patched = sorted((a for a in work if a.kind == PlanKind.PATCHED), key=_size, reverse=True)
+    fetched = sorted((a for a in work if a.kind in FETCHING), key=_size, reverse=True)
+    sfc_refs = [ObjectRef(c, False) for c in plan.sfc_chunks]
+    # Left by an error, the stack stops the downloads first (so no thread waits on one
+    # that will never start), then drops the patches and files not yet started.
+    with ExitStack() as stack:
+        pool = stack.enter_context(PatchPool(patch_jobs)) if patched else None
+        if pool is not None:
+            pool.warm()  # the workers start while the update downloads
+        patching = stack.enter_context(_Executor(pool.jobs if pool else 1, "patch"))
+        assembling = stack.enter_context(_Executor(stager.jobs, "assemble"))
+        # Patch chunks first (small, and the patches can then run during the rest), then
+        # the small files container, then each file's chunks in the order it is assembled.
+        downloads = stack.enter_context(
+            stager.start_downloads(objects_of(patched) + sfc_refs + objects_of(fetched))
+        )
+        patches = [
+            patching.submit(_patch_one, a, stager, pool, downloads)
+            for a in patched
+            if pool is not None
+        ]
+
+        def build(action: FileAction, downloads: Downloads = downloads) -> object:
+            sfc = stager.sfc_data(plan.sfc_chunks, downloads) if action.from_sfc else None
+            return stager.assemble(action, sfc, downloads)
+
+        files = [assembling.submit(build, a) for a in fetched]
+        downloads.finish()
+        fallbacks = _collect_patches(patches, result, progress)
+        cancel.raise_if_cancelled()
+        if fallbacks:
+            more = stack.enter_context(stager.start_downloads(objects_of(fallbacks)))
+            files += [assembling.submit(build, a, more) for a in fallbacks]
+            more.finish()
+        done = fetched + fallbacks
+        _collect(files, done, Phase.ASSEMBLING, progress)
     crashpoint("update-assembled")
-    result.staged += fetched
-    # Patched files were checked against the manifest as they came out of the pool;
-    # hashing them again would only cost time.
-    _verify([a for a in result.staged if a.kind != "patched"], game, stager.jobs, progress, cancel)
+    result.staged += done
+    # Patched files were checked as they came out of the pool, and assembled ones were
+    # hashed as they were written: verifying compares those hashes, it reads nothing.
+    _verify(done, stager, progress, cancel)
     crashpoint("update-verified")
     return result
 
 
-def _patch_all(
-    actions: list[FileAction],
-    stager: Stager,
-    result: Applied,
-    patch_jobs: int | None,
-    progress: ProgressSink,
-    cancel: CancelToken,
-    missing: dict[str, SlipstreamError],
-) -> None:
-    done = 0
+def _patch_one(
+    action: FileAction, stager: Stager, pool: PatchPool | None, downloads: Downloads
+) -> _Outcome:
+    assert action.target is not None and pool is not None
+    lost = [
+        error
+        for d in action.diffs
+        for c in d.chunks
+        if (error := downloads.wait(ObjectRef(c, True))) is not None
+    ]
+    if lost:
+        # A 404 (the pair pruned while we planned, a CDN not yet filled) may pass;
+        # wrong bytes or lengths from the server stay wrong.
+        bad = not all(isinstance(e, NotFoundError) for e in lost)
+        return action, f"its patch could not be downloaded: {lost[0]}", bad
+    try:
+        stager.apply_chain(action, pool)
+        if stager.staged_matches(action):
+            return action, None, False
+        failure = "the patched file does not match the new build"
+    except CancelledError:
+        raise
+    except SlipstreamError as exc:
+        failure = str(exc)
+    if not stager.source_is_expected(action):
+        failure = f"{action.source_path} is not the file the patch was made for."
+    return action, failure, True
+
+
+def _collect_patches(
+    futures: list[Future[_Outcome]], result: Applied, progress: ProgressSink
+) -> list[FileAction]:
+    """Report each patch in the order it was started; the fallbacks of those that failed."""
     fallbacks: list[FileAction] = []
-    with PatchPool(patch_jobs) as pool:
+    if futures:
+        progress(Progress(Phase.PATCHING, 0, len(futures), "", "files"))
+    for done, future in enumerate(futures, 1):
+        action, failure, remember = future.result()
+        progress(Progress(Phase.PATCHING, done, len(futures), action.path, "files"))
+        if failure is None:
+            result.patches_applied += 1
+            result.staged.append(action)
+            continue
+        result.fallbacks.append((action.path, failure))
+        if remember:
+            result.failed_pairs.update((d.md5_source, d.md5_target) for d in action.diffs)
+        if action.fallback is None:
+            raise RepositoryError(f"{action.path} could not be patched and has no fallback.")
+        fallbacks.append(action.fallback)
+    return fallbacks
 
-        def one(action: FileAction) -> tuple[FileAction, str | None, bool]:
-            """(action, why it failed or None, whether the failure is the patch's own)."""
-            assert action.target is not None
-            lost = [
-                missing[c.compressed_md5]
-                for d in action.diffs
-                for c in d.chunks
-                if c.compressed_md5 in missing
-            ]
-            if lost:
-                # A 404 (the pair pruned while we planned, a CDN not yet filled) may pass;
-                # wrong bytes or lengths from the server stay wrong.
-                bad = not all(isinstance(e, NotFoundError) for e in lost)
-                return action, f"its patch could not be downloaded: {lost[0]}", bad
-            try:
-                out = stager.apply_chain(action, pool)
-                if not matches(out, action.target):
-                    return action, "the patched file does not match the new build", True
-                return action, None, False
-            except CancelledError:
-                raise
-            except SlipstreamError as exc:
-                return action, str(exc), True
 
-        with ThreadPoolExecutor(pool.jobs) as threads:
-            for action, failure, remember in threads.map(one, actions):
-                done += 1
-                progress(Progress("patching", done, len(actions), action.path, "files"))
-                if failure is None:
-                    result.patches_applied += 1
-                    result.staged.append(action)
-                    continue
-                result.fallbacks.append((action.path, failure))
-                if remember:
-                    result.failed_pairs.update((d.md5_source, d.md5_target) for d in action.diffs)
-                if action.fallback is None:
-                    raise RepositoryError(
-                        f"{action.path} could not be patched and has no fallback."
-                    )
-                fallbacks.append(action.fallback)
-    cancel.raise_if_cancelled()
-    if fallbacks:
-        stager.download_all(objects_of(fallbacks))
-        _run(stager.jobs, stager.assemble, fallbacks, "assembling", progress)
-        result.staged += fallbacks
+def _collect(
+    futures: list[Future[object]], actions: list[FileAction], phase: Phase, progress: ProgressSink
+) -> None:
+    if actions:
+        progress(Progress(phase, 0, len(actions), "", "files"))
+    for done, (action, future) in enumerate(zip(actions, futures, strict=True), 1):
+        future.result()
+        progress(Progress(phase, done, len(actions), action.path, "files"))
 
 
 def _verify(
-    staged: list[FileAction], game: GameDir, jobs: int, progress: ProgressSink, cancel: CancelToken
+    staged: list[FileAction], stager: Stager, progress: ProgressSink, cancel: CancelToken
 ) -> None:
-    def check(action: FileAction) -> None:
+    if staged:
+        progress(Progress(Phase.VERIFYING, 0, len(staged), "", "files"))
+    for done, action in enumerate(staged, 1):
         cancel.raise_if_cancelled()
-        assert action.target is not None
-        if not matches(game.staged_path(action.path), action.target):
+        if not stager.staged_matches(action):
             raise RepositoryError(
                 f"{action.path} did not verify after staging; nothing was changed. Run the "
                 "update again."
             )
+        progress(Progress(Phase.VERIFYING, done, len(staged), action.path, "files"))
 
-    _run(jobs, check, staged, "verifying", progress)
 
+class _Executor(ThreadPoolExecutor):
+    """A thread pool that, left by an exception, drops the jobs not yet started."""
 
-def _run(
-    jobs: int,
-    fn: Callable[[FileAction], object],
-    actions: list[FileAction],
-    phase: str,
-    progress: ProgressSink,
-) -> None:
-    done = 0
-    with ThreadPoolExecutor(max(1, jobs)) as threads:
-        for action, _ in zip(actions, threads.map(fn, actions), strict=True):
-            done += 1
-            progress(Progress(phase, done, len(actions), action.path, "files"))
+    def __init__(self, jobs: int, name: str) -> None:
+        super().__init__(max(1, jobs), name)
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        self.shutdown(wait=True, cancel_futures=exc is not None)

@@ -28,28 +28,28 @@ from core.format import paths
 from core.format.depot import DepotFile
 from core.gamedir import journal
 from core.gamedir.folder import GameDir, InstallState, RollbackPoint
-from core.gamedir.journal import Change, commit, rollback
+from core.gamedir.journal import LINKS_SUPPORTED, Change, commit, rollback
 from core.gamedir.verify import VerifyReport, verify_files
-from core.gog.source import open_source
-from core.net.fetcher import Fetcher
 from core.net.source import RepoSource
-from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
+from core.net.transport import Transport
+from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
 from core.trust.pins import PIN_DIR
 from core.update import records
 from core.update.apply import apply_plan
+from core.update.keep import keep_untracked
 from core.update.options import EngineOptions
-from core.update.plan import Hop, Plan, plan_update
+from core.update.plan import Hop, Plan, PlanKind, plan_update
 from core.update.report import OperationReport, PhaseClock
 from core.update.stage import Stager
 from core.update.target import (
+    OpenBuild,
     Target,
     adoptable,
     cached_files,
-    fetch_target,
     local_changes,
     new_state,
+    open_target,
     patch_hops,
-    pick_build,
 )
 
 DISK_MARGIN = 16 * 2**20
@@ -95,6 +95,9 @@ def _operation(
     """Time the operation, and record it in the library whatever its outcome."""
     game_dir = game.root
     report = OperationReport(kind, str(game_dir))
+    # Before the folder changes: a library that cannot record the outcome must stop the
+    # operation now, not leave the folder and the library disagreeing.
+    report.notes += records.check_library(game_dir)
     clock = PhaseClock(progress)
     started = time.time()
     outcome, error = "ok", None
@@ -133,22 +136,21 @@ def make_plan(
     target: Target,
     source: RepoSource,
     options: EngineOptions,
-    report: OperationReport,
     local: Mapping[str, str] | None = None,
 ) -> Plan:
-    """The plan from the folder as it is to ``target``, its numbers put in ``report``.
-    Patch documents that cannot be read cost the patches, not the update."""
+    """The plan from the folder as it is to ``target``. Patch documents that cannot be
+    read cost the patches, not the update (the plan says why in ``patch_error``)."""
     if local is None:
         local = local_changes(game, previous, old or {}) if previous else {}
-    modified = sorted(p for p, md5 in local.items() if md5)
     hops: list[Hop] = []
+    patch_error = ""
     if previous and options.use_patches and previous.build_id != target.item.build_id:
         try:
             hops = patch_hops(
                 source, base.product, base.os, base.lang, previous.build_id, target.item.build_id
             )
         except SlipstreamError as exc:
-            report.fallbacks.append(("*", f"patches unavailable: {exc}"))
+            patch_error = str(exc)
     small = target.depots[0].small_files if len(target.depots) == 1 else None
     plan = plan_update(
         old,
@@ -160,14 +162,20 @@ def make_plan(
         avoid=previous.failed_patches if previous else (),
         use_patches=options.use_patches,
         small_files=small,
-        keep=modified if options.keep_modified else (),
+        keep=[p for p, md5 in local.items() if md5] if options.keep_modified else (),
     )
+    return replace(plan, patch_error=patch_error) if patch_error else plan
+
+
+def _report_plan(report: OperationReport, plan: Plan) -> None:
+    """Put in ``report`` what it shows of ``plan``: counts, route, bytes, changed files."""
+    if plan.patch_error:
+        report.fallbacks.append(("*", f"patches unavailable: {plan.patch_error}"))
     report.counts = plan.counts()
     report.route = list(plan.route)
     report.bytes_planned = plan.download_bytes
     report.bytes_full = plan.full_bytes
-    report.modified = modified
-    return plan
+    report.modified = list(plan.modified)
 
 
 def _execute(
@@ -177,7 +185,7 @@ def _execute(
     old: Mapping[str, DepotFile] | None,
     target: Target,
     source: RepoSource,
-    fetcher: Fetcher,
+    fetcher: Transport,
     *,
     local: Mapping[str, str] | None = None,
     label: str,
@@ -185,15 +193,22 @@ def _execute(
     """Plan, stage, verify and commit ``target`` over the current folder."""
     game, options, report = run.game, run.options, run.report
     clock, cancel = run.clock, run.cancel
-    clock(Progress("planning", 0, 1, "", "steps"))
+    clock(Progress(Phase.PLANNING, 0, 1, "", "steps"))
     if target.manifest.dependencies:
         report.notes.append(
             "Not installed (install them separately if the game needs them): "
             + ", ".join(target.manifest.dependencies)
         )
-    plan = make_plan(game, previous, base, old, target, source, options, report, local)
+    plan = make_plan(game, previous, base, old, target, source, options, local)
+    _report_plan(report, plan)
+    if target.links and not LINKS_SUPPORTED:
+        report.notes.append(
+            f"{len(target.links)} symbolic links of this build were not made (Windows): "
+            + ", ".join(f"{p} -> {t}" for p, t in sorted(target.links.items())[:5])
+        )
     check_space(game.root, plan)
     with _staging_cleared_on_failure(game):
+        game.make_downloads()  # a clean LocalIOError if it cannot be made, before any fetch
         stager = Stager(
             game, source, fetcher, base.product, jobs=options.jobs, progress=clock, cancel=cancel
         )
@@ -216,9 +231,15 @@ def _execute(
             and paths.collision_key(a.source_path) == paths.collision_key(a.path)
         ]
         changes = renamed + [Change(a.path, a.path) for a in applied.staged]
-        changes += [Change(a.path, None) for a in plan.of_kind("deleted")]
+        changes += [Change(a.path, None) for a in plan.of_kind(PlanKind.DELETED)]
         cancel.raise_if_cancelled()
-        clock(Progress("committing", 0, 1, "", "steps"))
+        clock(Progress(Phase.COMMITTING, 0, 1, "", "steps"))
+        if previous is not None:
+            # A file the new build adds where the player has one of their own is a conflict
+            # like a changed file: their copy is kept where pruning never reaches it.
+            incoming = [c.path for c in changes if c.staged is not None]
+            report.kept, kept_in = keep_untracked(game, previous.files, incoming)
+            report.kept_in = str(kept_in or "")
         old_folders = set(previous.folders) if previous else set()
         commit(
             game,
@@ -233,6 +254,28 @@ def _execute(
     return state
 
 
+def _open_installed(
+    fetcher: Transport,
+    state: InstallState,
+    options: EngineOptions,
+    build: str | None,
+    branch: str | None,
+    pins: Path,
+) -> OpenBuild:
+    """The installed game's repository, opened at ``build`` (default: the newest of
+    ``branch``) and read through the signed metadata it pinned (``pins``), if any."""
+    return open_target(
+        fetcher,
+        state.source,
+        state.product,
+        state.os,
+        build=build,
+        branch=branch,
+        password=options.password,
+        pins=pins,
+    )
+
+
 def _go_to(
     run: _Run,
     state: InstallState,
@@ -245,12 +288,13 @@ def _go_to(
     """Take the installed game to ``build`` (default: the newest of ``branch``) through
     the planner; ``None`` when it is there already and nothing is to be repaired."""
     with run.options.fetcher() as fetcher:
-        source = open_source(state.source, fetcher, run.options.password, pins_of(run.game))
-        item = pick_build(source.listing(state.product, state.os), build, branch)
+        opened = _open_installed(fetcher, state, run.options, build, branch, pins_of(run.game))
+        item, source = opened.item, opened.source
+        run.report.notes += opened.skipped
         run.report.to_build, run.report.version_name = item.build_id, item.version_name
         if item.build_id == state.build_id and local is None:
             return None
-        target = fetch_target(source, item, state.lang, state.dlcs)
+        target = opened.target(state.lang, state.dlcs)
         # Going to the installed build (a repair), the fetched manifests are the installed
         # ones: the cached copies are not needed, so a repair also mends a lost cache.
         same = item.build_id == state.build_id
@@ -361,11 +405,21 @@ def install(
                 "reuse the game files already there."
             )
         with options.fetcher() as fetcher:
-            source = open_source(source_url, fetcher, options.password, pins_of(game))
-            item = pick_build(source.listing(product, os_name), build, branch)
+            opened = open_target(
+                fetcher,
+                source_url,
+                product,
+                os_name,
+                build=build,
+                branch=branch,
+                password=options.password,
+                pins=pins_of(game),
+            )
+            item, source = opened.item, opened.source
+            report.notes += opened.skipped
             report.product, report.to_build = product, item.build_id
             report.version_name = item.version_name
-            target = fetch_target(source, item, lang, dlcs)
+            target = opened.target(lang, dlcs, strict_lang=True)
             base = InstallState(
                 product=product,
                 os=os_name,
@@ -397,12 +451,13 @@ def plan_preview(
         state = _require_state(game)
         report.product, report.from_build = state.product, state.build_id
         with options.fetcher() as fetcher:
-            source = open_source(state.source, fetcher, options.password, pins_of(game))
-            item = pick_build(source.listing(state.product, state.os), to_build, state.branch)
+            opened = _open_installed(fetcher, state, options, to_build, state.branch, pins_of(game))
+            item = opened.item
             report.to_build, report.version_name = item.build_id, item.version_name
-            target = fetch_target(source, item, state.lang, state.dlcs)
+            target = opened.target(state.lang, state.dlcs)
             old = cached_files(game, state)
-            plan = make_plan(game, state, state, old, target, source, options, report)
+            plan = make_plan(game, state, state, old, target, opened.source, options)
+    _report_plan(report, plan)
     return plan, report
 
 
@@ -423,14 +478,16 @@ def rollback_game(
         report.recovered = _recover(game)
         state = _require_state(game)
         report.product, report.from_build = state.product, state.build_id
-        points = [p for p in game.rollback_points() if p.state_before is not None]
+        points = [
+            p for p in game.rollback_points() if p.state_before is not None and not p.is_repair
+        ]
         chain = _points_to(points, to_build)
         if chain:
-            clock(Progress("restoring", 0, len(chain), "", "steps"))
+            clock(Progress(Phase.RESTORING, 0, len(chain), "", "steps"))
             for n, point in enumerate(chain, 1):
                 cancel.raise_if_cancelled()
                 state = rollback(game, point)
-                clock(Progress("restoring", n, len(chain), point.label, "steps"))
+                clock(Progress(Phase.RESTORING, n, len(chain), point.label, "steps"))
         elif to_build is None:
             raise UsageError(f"{game_dir} has no rollback point to go back to.")
         else:
@@ -451,9 +508,10 @@ def _mend_cached_manifests(run: _Run, state: InstallState) -> None:
     except SlipstreamError:
         pass
     with run.options.fetcher() as fetcher:
-        source = open_source(state.source, fetcher, run.options.password, pins_of(run.game))
-        item = pick_build(source.listing(state.product, state.os), state.build_id, None)
-        target = fetch_target(source, item, state.lang, state.dlcs)
+        opened = _open_installed(
+            fetcher, state, run.options, state.build_id, None, pins_of(run.game)
+        )
+        target = opened.target(state.lang, state.dlcs)
     for name, data in target.raw.items():
         run.game.save_document(name, data)
 

@@ -18,7 +18,7 @@ from core.gog.source import open_source
 from core.progress import NEVER_CANCELLED, CancelToken
 from core.update.engine import existing_game, make_plan, not_installed, pins_of
 from core.update.options import EngineOptions
-from core.update.report import OperationReport
+from core.update.plan import PlanKind
 from core.update.target import cached_files, fetch_target
 
 
@@ -56,18 +56,17 @@ def estimate_costs(
                 continue
             try:
                 target = fetch_target(source, item, state.lang, state.dlcs)
-                report = OperationReport("plan", str(game_dir))
-                plan = make_plan(game, state, state, old, target, source, options, report, {})
+                plan = make_plan(game, state, state, old, target, source, options, {})
             except SlipstreamError as exc:
                 costs[item.build_id] = exc
                 continue
             counts = plan.counts()
-            changed = sum(n for kind, n in counts.items() if kind != "unchanged")
+            changed = sum(n for kind, n in counts.items() if kind != PlanKind.UNCHANGED)
             costs[item.build_id] = Cost(
                 item.build_id,
                 plan.download_bytes,
                 plan.full_bytes,
-                counts.get("patched", 0),
+                counts.get(PlanKind.PATCHED, 0),
                 changed,
             )
     return costs

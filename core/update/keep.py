@@ -11,13 +11,37 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
-from core.errors import LocalIOError
+from core.errors import LocalIOError, SlipstreamError
 from core.gamedir.folder import GameDir
 from core.library import db as library
-from core.progress import Progress, ProgressSink, null_sink
+from core.progress import Phase, Progress, ProgressSink, null_sink
+
+
+def keep_untracked(
+    game: GameDir,
+    tracked: Collection[str],
+    incoming: Iterable[str],
+    progress: ProgressSink = null_sink,
+) -> tuple[list[str], Path | None]:
+    """Copy the player's own files that a commit is about to replace into a new folder
+    under :func:`kept_root`: those at ``incoming`` paths that no installed build has
+    (``tracked``), such as a save a new build starts shipping. The commit's rollback point
+    holds them too, but points are dropped after a few updates. Returns the paths and
+    the folder (None when there were none)."""
+    found = [p for p in incoming if p not in tracked and _is_player_file(game, p)]
+    if not found:
+        return [], None
+    return found, keep_copies(game.root, found, progress=progress)
+
+
+def _is_player_file(game: GameDir, rel: str) -> bool:
+    try:
+        return game.game_path(rel).is_file()
+    except SlipstreamError:
+        return False  # a link in the way: the commit refuses it with its own message
 
 
 def kept_root() -> Path:
@@ -44,7 +68,7 @@ def keep_copies(
     try:
         dest.mkdir(parents=True)
         for n, rel in enumerate(paths, 1):
-            progress(Progress("keeping copies", n - 1, len(paths), rel, "files"))
+            progress(Progress(Phase.KEEPING_COPIES, n - 1, len(paths), rel, "files"))
             src = game.game_path(rel)
             if not src.is_file():
                 continue  # a deleted file has nothing to keep

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from core.library.settings import Settings
 from core.net.fetcher import DEFAULT_LIMITS, Fetcher, FetchLimits
+from core.net.transport import Transport
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,15 @@ class EngineOptions:
     """Timeouts, retries and caps of every request (tests make them small)."""
     password: str | None = field(default=None, repr=False)
     """A GOG private branch's password (kept in the keyring for later updates)."""
+    transport: Transport | None = field(default=None, repr=False, compare=False)
+    """What every operation fetches through instead of a new requests-based Fetcher (a
+    test's in-memory repository, an embedder's own transport). Operations close it when
+    they end, so its ``close`` must leave it usable; ``fetch_limits`` and ``limit_rate``
+    are its own business then."""
 
-    def fetcher(self) -> Fetcher:
+    def fetcher(self) -> Transport:
+        if self.transport is not None:
+            return self.transport
         return Fetcher(self.fetch_limits, rate_limit=self.limit_rate)
 
 

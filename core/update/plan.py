@@ -62,10 +62,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from itertools import pairwise
 from types import MappingProxyType
 
-from core.format.depot import Chunk, DepotFile, SmallFilesContainer
+from core.format.depot import Chunk, DepotFile, SmallFilesContainer, download_size
 from core.format.patch import DepotDiff
 from core.format.paths import collision_key
 from core.update.route import Chain, ChainFinder, Hop, choose_route
@@ -76,15 +77,29 @@ __all__ = [
     "FileAction",
     "Hop",
     "Plan",
+    "PlanKind",
     "choose_route",
     "plan_update",
 ]
 
-KINDS = ("new", "patched", "chunked", "full", "deleted", "unchanged")
+
+class PlanKind(StrEnum):
+    """What the update does to one file (see the module documentation). The values are
+    the words reports, JSON output and the library use."""
+
+    NEW = "new"
+    PATCHED = "patched"
+    CHUNKED = "chunked"
+    FULL = "full"
+    DELETED = "deleted"
+    UNCHANGED = "unchanged"
+
+
+KINDS = tuple(PlanKind)
 MISSING = ""
 """The ``local_md5`` value of an installed file that is gone from the disk."""
 
-_STAGED = frozenset({"new", "patched", "chunked", "full"})
+_STAGED = frozenset({PlanKind.NEW, PlanKind.PATCHED, PlanKind.CHUNKED, PlanKind.FULL})
 _NO_LOCAL: Mapping[str, str] = MappingProxyType({})
 
 
@@ -110,7 +125,7 @@ class FileAction:
     before renaming the new file in.
     """
 
-    kind: str
+    kind: PlanKind
     path: str
     target: DepotFile | None
     source_path: str | None = None
@@ -135,20 +150,25 @@ class Plan:
     full_bytes: int
     peak_disk_bytes: int
     sfc_chunks: tuple[Chunk, ...] = ()
+    modified: tuple[str, ...] = ()
+    """Installed files the player changed (present, with other content than the manifest's)."""
+    patch_error: str = ""
+    """Why the route's patch documents could not be read, when they could not: the plan
+    then patches nothing. Set by the caller that fetched them, never by :func:`plan_update`."""
 
     @property
     def saved_bytes(self) -> int:
         return max(0, self.full_bytes - self.download_bytes)
 
     def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(KINDS, 0)
+        counts: dict[str, int] = dict.fromkeys(KINDS, 0)
         for action in self.actions:
             counts[action.kind] += 1
         return counts
 
     def of_kind(self, kind: str) -> tuple[FileAction, ...]:
         if kind not in KINDS:
-            raise ValueError(f"{kind!r} is not one of {KINDS}.")
+            raise ValueError(f"{kind!r} is not one of {', '.join(KINDS)}.")
         return tuple(a for a in self.actions if a.kind == kind)
 
 
@@ -174,7 +194,7 @@ def plan_update(
     target = _by_key(new, "target")
     actions = [_plan_file(path, file, installed, finder, kept) for path, file in target.values()]
     actions += [
-        FileAction("deleted", path, None)
+        FileAction(PlanKind.DELETED, path, None)
         for key, (path, _) in installed.files.items()
         if key not in target and key not in kept
     ]
@@ -183,7 +203,7 @@ def plan_update(
     if sfc_chunks:
         actions = [_from_sfc(a, installed) if _sfc_member(a) else a for a in actions]
     actions, sfc_bytes = _attribute(actions, sfc_chunks)
-    patched = any(a.kind == "patched" for a in actions)
+    patched = any(a.kind == PlanKind.PATCHED for a in actions)
     return Plan(
         from_build=from_build,
         to_build=to_build,
@@ -193,6 +213,7 @@ def plan_update(
         full_bytes=_distinct_bytes(c for f in new.values() for c in f.chunks),
         peak_disk_bytes=_peak_disk(actions, small_files if sfc_chunks else None),
         sfc_chunks=sfc_chunks,
+        modified=tuple(sorted(p for p, md5 in local_md5.items() if md5 != MISSING)),
     )
 
 
@@ -262,7 +283,7 @@ def _plan_file(
         return _changed(path, file, None, installed, finder)
     old_path = held[0]
     if key in kept or (old_path == path and installed.on_disk[key] == file.file_md5):
-        return FileAction("unchanged", path, file)
+        return FileAction(PlanKind.UNCHANGED, path, file)
     return _changed(path, file, old_path, installed, finder)
 
 
@@ -276,13 +297,17 @@ def _changed(
     """The cheapest action for a target file that needs staging."""
     respelled = old_path if old_path is not None and old_path != path else None
     base = _fetch_action(
-        "full" if old_path else "new", path, file, respelled, installed.reuse(file, old_path)
+        PlanKind.FULL if old_path else PlanKind.NEW,
+        path,
+        file,
+        respelled,
+        installed.reuse(file, old_path),
     )
     chain = _chain(path, file, old_path, respelled, installed, finder)
     if chain is None or chain.compressed_size > base.download_bytes:
         return base
     return FileAction(
-        "patched",
+        PlanKind.PATCHED,
         path,
         file,
         source_path=chain.source_path,
@@ -310,13 +335,17 @@ def _chain(
 
 
 def _fetch_action(
-    whole: str, path: str, file: DepotFile, respelled: str | None, reuse: tuple[ChunkReuse, ...]
+    whole: PlanKind,
+    path: str,
+    file: DepotFile,
+    respelled: str | None,
+    reuse: tuple[ChunkReuse, ...],
 ) -> FileAction:
     """``chunked`` when a chunk can be copied from disk, else ``whole`` (full or new)."""
     copied = {r.index for r in reuse}
     fetch = tuple(i for i in range(len(file.chunks)) if i not in copied)
     return FileAction(
-        "chunked" if reuse else whole,
+        PlanKind.CHUNKED if reuse else whole,
         path,
         file,
         source_path=respelled,
@@ -328,7 +357,7 @@ def _fetch_action(
 
 def _sfc_member(action: FileAction) -> bool:
     return (
-        action.kind in ("new", "full", "chunked")
+        action.kind in (PlanKind.NEW, PlanKind.FULL, PlanKind.CHUNKED)
         and action.target is not None
         and action.target.sfc_ref is not None
         and bool(action.fetch)
@@ -337,7 +366,7 @@ def _sfc_member(action: FileAction) -> bool:
 
 def _from_sfc(action: FileAction, installed: _Installed) -> FileAction:
     """A small file carved whole from the container: nothing fetched or copied."""
-    kind = "full" if collision_key(action.path) in installed.files else "new"
+    kind = PlanKind.FULL if collision_key(action.path) in installed.files else PlanKind.NEW
     return replace(action, kind=kind, fetch=(), reuse=(), from_sfc=True, download_bytes=0)
 
 
@@ -361,7 +390,7 @@ def _use_small_files(
 
 
 def _fetched_chunks(action: FileAction) -> list[Chunk]:
-    if action.target is None or action.kind == "patched":
+    if action.target is None or action.kind == PlanKind.PATCHED:
         return []
     return [action.target.chunks[i] for i in action.fetch]
 
@@ -383,7 +412,7 @@ def _attribute(
     sfc_bytes = charge("store", sfc_chunks)
     charged = []
     for action in actions:
-        if action.kind == "patched":
+        if action.kind == PlanKind.PATCHED:
             cost = charge("patches", (c for d in action.diffs for c in d.chunks))
         else:
             cost = charge("store", _fetched_chunks(action))
@@ -392,10 +421,10 @@ def _attribute(
 
 
 def _distinct_bytes(chunks: Iterable[Chunk]) -> int:
-    return sum({c.compressed_md5: c.compressed_size for c in chunks}.values())
+    return download_size(chunks)  # the publisher's report counts with the same function
 
 
 def _peak_disk(actions: Sequence[FileAction], small_files: SmallFilesContainer | None) -> int:
     staged = sum(a.target.size for a in actions if a.kind in _STAGED and a.target is not None)
-    deltas = {d.md5: d.size for a in actions if a.kind == "patched" for d in a.diffs}
+    deltas = {d.md5: d.size for a in actions if a.kind == PlanKind.PATCHED for d in a.diffs}
     return staged + sum(deltas.values()) + (small_files.size if small_files else 0)

@@ -26,6 +26,10 @@ class OperationReport:
     patches_applied: int = 0
     fallbacks: list[tuple[str, str]] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    """The player's own files (no installed build had them) that the new build replaced;
+    copies are in ``kept_in``."""
+    kept_in: str = ""
     recovered: str | None = None
     up_to_date: bool = False
     seconds: float = 0.0

@@ -2,7 +2,8 @@
 
 Two pure searches, both shortest paths over compressed bytes:
 
-- :func:`choose_route` picks the patch edges of ``graph.json`` to follow from the
+- :func:`choose_route` (in ``core.format.graph``, which the publisher's graph view
+  shares) picks the patch edges of ``graph.json`` to follow from the
   installed build to the target (Dijkstra over ``GraphEdge.bytes``).
 - :func:`cheapest_chain` picks, for one file, the deltas along that route that turn an
   installed file into the target file. Intermediate manifests are never fetched, so a
@@ -13,12 +14,11 @@ Two pure searches, both shortest paths over compressed bytes:
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from core.format import paths
-from core.format.graph import GraphEdge, PatchGraph
+from core.format.graph import choose_route as choose_route  # shared with the publisher
 from core.format.patch import DepotDiff
 
 
@@ -29,47 +29,6 @@ class Hop:
     from_build: str
     to_build: str
     diffs: tuple[DepotDiff, ...]
-
-
-def choose_route(graph: PatchGraph, from_build: str, to_build: str) -> tuple[GraphEdge, ...] | None:
-    """The cheapest chain of patch edges from ``from_build`` to ``to_build`` by ``bytes``.
-
-    Ties go to fewer hops, then to the smaller sequence of (build id, patch id), so the
-    answer never depends on the order of ``graph.edges``. ``None`` when no chain exists
-    or the two builds are the same (there is nothing to patch).
-    """
-    if from_build == to_build:
-        return None
-    out: dict[str, list[GraphEdge]] = {}
-    for edge in graph.edges:
-        if edge.bytes < 0:
-            raise ValueError(f"The edge {edge.from_build}→{edge.to_build} has negative bytes.")
-        if edge.from_build != edge.to_build:
-            out.setdefault(edge.from_build, []).append(edge)
-    # A label (bytes, hops, ids) only grows along a path and extending two labels by the
-    # same edge keeps their order, so Dijkstra settles each build at its best label.
-    Label = tuple[int, int, tuple[tuple[str, str], ...]]
-    best: dict[str, Label] = {from_build: (0, 0, ())}
-    heap: list[tuple[Label, int, str, tuple[GraphEdge, ...]]] = [((0, 0, ()), 0, from_build, ())]
-    settled: set[str] = set()
-    pushed = 0
-    while heap:
-        (cost, hops, ids), _, build, edges = heapq.heappop(heap)
-        if build in settled:
-            continue
-        settled.add(build)
-        if build == to_build:
-            return edges
-        for edge in out.get(build, ()):
-            if edge.to_build in settled:
-                continue
-            label = (cost + edge.bytes, hops + 1, (*ids, (edge.to_build, edge.patch_id)))
-            held = best.get(edge.to_build)
-            if held is None or label < held:
-                best[edge.to_build] = label
-                pushed += 1
-                heapq.heappush(heap, (label, pushed, edge.to_build, (*edges, edge)))
-    return None
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,18 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError as FutureCancelled
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 from core.crashpoint import crashpoint
 from core.delta.xdelta import PatchPool
 from core.errors import (
     AccessDeniedError,
     CancelledError,
+    FormatError,
     LocalIOError,
     PatchDecodeError,
     RepositoryError,
@@ -29,13 +32,16 @@ from core.errors import (
 )
 from core.format.depot import Chunk, DepotFile, unpack_chunk
 from core.format.patch import DepotDiff
+from core.format.zjson import inflate
+from core.fs import durable_replace
 from core.gamedir.folder import GameDir
-from core.net.fetcher import Fetcher
 from core.net.source import RepoSource
-from core.progress import NEVER_CANCELLED, CancelToken, Progress, ProgressSink, null_sink
+from core.net.transport import Transport
+from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
 from core.update.plan import ChunkReuse, FileAction
 
 READ = 1 << 20
+_WAIT_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,14 @@ def file_digest(path: Path, algorithm: str = "md5") -> str:
     return digest.hexdigest()
 
 
+def target_digest(target: DepotFile) -> tuple[str, str]:
+    """(algorithm, hex digest) that proves a file is ``target``: sha256 where the manifest
+    has it (our publisher always writes it), else GOG's md5."""
+    if target.sha256:
+        return "sha256", target.sha256
+    return "md5", target.file_md5
+
+
 def matches(path: Path, target: DepotFile) -> bool:
     """Whether the file at ``path`` is exactly ``target`` (size, then sha256 or md5)."""
     try:
@@ -64,9 +78,8 @@ def matches(path: Path, target: DepotFile) -> bool:
             return False
     except OSError:
         return False
-    if target.sha256:
-        return file_digest(path, "sha256") == target.sha256
-    return file_digest(path) == target.file_md5
+    algorithm, expected = target_digest(target)
+    return file_digest(path, algorithm) == expected
 
 
 class Stager:
@@ -76,7 +89,7 @@ class Stager:
         self,
         game: GameDir,
         source: RepoSource,
-        fetcher: Fetcher,
+        fetcher: Transport,
         product: str,
         *,
         jobs: int = 4,
@@ -91,7 +104,14 @@ class Stager:
         self.progress = progress
         self.cancel = cancel
         self.bytes_downloaded = 0
+        self.digests: dict[str, tuple[int, str]] = {}
+        """Path → (bytes written, digest by :func:`target_digest`'s algorithm) of every file
+        :meth:`assemble` wrote: the hash is taken on the way, never by reading it again."""
+        self._fresh: set[str] = set()
+        """Compressed md5s of the objects fetched (and md5-checked) by this run."""
         self._lock = threading.Lock()
+        self._sfc: bytes | None = None
+        self._sfc_lock = threading.Lock()
 
     # --- downloads ---------------------------------------------------------------------
 
@@ -107,41 +127,17 @@ class Stager:
         With ``tolerate`` (patch chunks, which have a fallback), an object that cannot be
         fetched intact does not stop the others: the failures come back as
         {compressed md5: error}. Otherwise the first failure is raised."""
-        todo = {self.object_path(r): r for r in refs}
-        todo = {p: r for p, r in todo.items() if not p.is_file()}
-        total = sum(r.chunk.compressed_size for r in todo.values())
-        done = 0
-        self.game.downloads.mkdir(parents=True, exist_ok=True)
+        with self.start_downloads(refs, tolerate=lambda ref: tolerate) as downloads:
+            return downloads.finish()
 
-        def advance(n: int) -> None:
-            nonlocal done
-            with self._lock:
-                done += n
-                self.bytes_downloaded += n
-                self.progress(Progress("downloading", done, total))
-
-        failures: dict[str, SlipstreamError] = {}
-
-        def fetch(item: tuple[Path, ObjectRef]) -> None:
-            path, ref = item
-            self.cancel.raise_if_cancelled()
-            partial = path.with_name(path.name + ".part")
-            try:
-                self._download_object(ref, partial, advance)
-            except CancelledError:
-                raise
-            except SlipstreamError as exc:
-                if not tolerate:
-                    raise
-                with self._lock:
-                    failures[ref.chunk.compressed_md5] = exc
-                return
-            os.replace(partial, path)
-            crashpoint("update-object-downloaded")
-
-        self.progress(Progress("downloading", 0, total))
-        _run_all(self.jobs, fetch, list(todo.items()))
-        return failures
+    def start_downloads(
+        self,
+        refs: Iterable[ObjectRef],
+        *,
+        tolerate: Callable[[ObjectRef], bool] = lambda ref: ref.patches,
+    ) -> Downloads:
+        """Start fetching ``refs`` in the background, in their order; see :class:`Downloads`."""
+        return Downloads(self, list(refs), tolerate)
 
     def _download_object(
         self, ref: ObjectRef, partial: Path, advance: Callable[[int], None]
@@ -181,47 +177,90 @@ class Stager:
             raise denied[-1]
         raise errors[-1] if errors else RepositoryError("No endpoint serves the chunks.")
 
-    def inflate(self, ref: ObjectRef) -> bytes:
-        """A downloaded object's data, checked against its manifest entry."""
+    def inflate(self, ref: ObjectRef, *, hashed_later: bool = False) -> bytes:
+        """A downloaded object's data, checked against its manifest entry.
+
+        ``hashed_later``: the caller hashes the whole file as it writes it. An object this
+        run fetched then skips its chunk md5: the fetcher checked its compressed md5 as it
+        arrived, and the file's own hash covers these bytes (a third hash of them cost
+        about a core-second per 600 MB). An object left by an earlier run is always checked,
+        so a damaged one is found, deleted and fetched again by the next run."""
         path = self.object_path(ref)
         chunk = ref.chunk
+        what = f"chunk {chunk.compressed_md5}"
         try:
             body = path.read_bytes()
         except OSError as exc:
             raise LocalIOError.wrap(exc, "read the downloaded chunk") from None
+        if hashed_later and chunk.compressed_md5 in self._fresh:
+            try:
+                data = inflate(body, chunk.size, what)
+            except FormatError as exc:
+                path.unlink(missing_ok=True)
+                raise RepositoryError(exc.detail) from None
+            if len(data) != chunk.size:
+                path.unlink(missing_ok=True)
+                raise RepositoryError(f"The {what} inflates to other data than its manifest says.")
+            return data
         try:
             # The fetcher checked the compressed md5 before keeping the object; the chunk's
             # own md5 after inflating still catches anything that happened to it since.
-            return unpack_chunk(
-                body, chunk, f"chunk {chunk.compressed_md5}", check_compressed=False
-            )
+            return unpack_chunk(body, chunk, what, check_compressed=False)
         except RepositoryError:
             path.unlink(missing_ok=True)  # the next run fetches it again
             raise
 
     # --- assembling --------------------------------------------------------------------
 
-    def assemble(self, action: FileAction, sfc: bytes | None = None) -> Path:
-        """Write ``action.target`` into staging from fetched and reused chunks."""
+    def assemble(
+        self,
+        action: FileAction,
+        sfc: bytes | None = None,
+        downloads: Downloads | None = None,
+    ) -> Path:
+        """Write ``action.target`` into staging from fetched and reused chunks, hashing it
+        on the way (:attr:`digests`). With ``downloads``, each chunk is waited for as the
+        file reaches it, so a file is built while the rest of the update downloads."""
         target = action.target
         assert target is not None
         out = self.game.staged_path(action.path)
         reuse = {r.index: r for r in action.reuse}
+        algorithm, _ = target_digest(target)
+        digest = hashlib.new(algorithm)
+        written = 0
         try:
             with open(out, "wb") as dst:
                 if action.from_sfc:
                     ref = target.sfc_ref
                     if sfc is None or ref is None:
                         raise RepositoryError(f"No small files container for {action.path}.")
-                    dst.write(sfc[ref.offset : ref.offset + ref.size])
+                    piece = sfc[ref.offset : ref.offset + ref.size]
+                    digest.update(piece)
+                    written += dst.write(piece)
                 else:
                     for index, chunk in enumerate(target.chunks):
                         self.cancel.raise_if_cancelled()
-                        dst.write(self._chunk_data(index, chunk, reuse))
+                        if downloads is not None and index not in reuse:
+                            downloads.wait(ObjectRef(chunk, False))
+                        data = self._chunk_data(index, chunk, reuse)
+                        digest.update(data)
+                        written += dst.write(data)
         except OSError as exc:
             raise LocalIOError.wrap(exc, "write the staged file") from None
         os.chmod(out, 0o755 if target.executable else 0o644)
+        with self._lock:
+            self.digests[action.path] = (written, digest.hexdigest())
         return out
+
+    def staged_matches(self, action: FileAction) -> bool:
+        """Whether the staged file of ``action`` is its target: by the hash taken while it
+        was assembled, else (a patched file) by hashing it."""
+        assert action.target is not None
+        known = self.digests.get(action.path)
+        if known is None:
+            return matches(self.game.staged_path(action.path), action.target)
+        _, expected = target_digest(action.target)
+        return known == (action.target.size, expected)
 
     def _chunk_data(self, index: int, chunk: Chunk, reuse: dict[int, ChunkReuse]) -> bytes:
         hit = reuse.get(index)
@@ -231,10 +270,18 @@ class Stager:
                 return data
             # The local copy changed since planning: fetch this chunk after all.
             self.download_all([ObjectRef(chunk, False)])
-        return self.inflate(ObjectRef(chunk, False))
+        return self.inflate(ObjectRef(chunk, False), hashed_later=True)
 
-    def sfc_data(self, chunks: tuple[Chunk, ...]) -> bytes:
-        return b"".join(self.inflate(ObjectRef(c, False)) for c in chunks)
+    def sfc_data(self, chunks: tuple[Chunk, ...], downloads: Downloads | None = None) -> bytes:
+        """The small files container, built once however many threads ask for it."""
+        with self._sfc_lock:
+            if self._sfc is None:
+                refs = [ObjectRef(c, False) for c in chunks]
+                if downloads is not None:
+                    for ref in refs:
+                        downloads.wait(ref)
+                self._sfc = b"".join(self.inflate(r) for r in refs)
+            return self._sfc
 
     # --- patching ----------------------------------------------------------------------
 
@@ -259,12 +306,14 @@ class Stager:
 
     def apply_chain(self, action: FileAction, pool: PatchPool) -> Path:
         """Patch the installed file through ``action.diffs`` into staging; the result is
-        checked by the caller. Raises a SlipstreamError on any failure."""
+        checked by the caller. Raises a SlipstreamError on any failure.
+
+        The source is not hashed first (that cost as much as the decode): planning has
+        already set aside the files the player changed, and a wrong source gives a wrong
+        output, which the caller's check of the result catches; :meth:`source_is_expected`
+        then names the cause."""
         assert action.source_path is not None and action.target is not None
         source = self.game.game_path(action.source_path)
-        first = action.diffs[0]
-        if file_digest(source) != first.md5_source:
-            raise PatchDecodeError(f"{action.source_path} is not the file the patch was made for.")
         out = self.game.staged_path(action.path)
         current = source
         for step, diff in enumerate(action.diffs):
@@ -280,6 +329,118 @@ class Stager:
         os.chmod(out, 0o755 if action.target.executable else 0o644)
         return out
 
+    def source_is_expected(self, action: FileAction) -> bool:
+        """Whether the patch source on disk is the file the first patch was made for (asked
+        only once a patch has failed, to give the right reason)."""
+        assert action.source_path is not None
+        try:
+            return file_digest(self.game.game_path(action.source_path)) == (
+                action.diffs[0].md5_source
+            )
+        except SlipstreamError:
+            return False
+
+
+class Downloads:
+    """Objects fetched in the background, ``stager.jobs`` at a time, in the order given,
+    while other threads patch and assemble: each waits (:meth:`wait`) only for the objects
+    it needs. Objects go to ``downloads/`` as before, so a cancel or a crash loses only
+    the objects in flight.
+
+    An object ``tolerate`` accepts losing (a patch chunk: its file can fall back) reports
+    its failure through :meth:`wait` and :meth:`finish`; any other failure stops the
+    downloads not yet started and is raised to whoever waits for that object, and by
+    :meth:`finish`. Leaving the ``with`` block drops the downloads not yet started and
+    waits for the running ones."""
+
+    def __init__(
+        self, stager: Stager, refs: list[ObjectRef], tolerate: Callable[[ObjectRef], bool]
+    ) -> None:
+        self._stager = stager
+        self._tolerate = tolerate
+        todo: dict[Path, ObjectRef] = {}
+        for ref in refs:
+            todo.setdefault(stager.object_path(ref), ref)
+        self._refs = {p: r for p, r in todo.items() if not p.is_file()}
+        self.total = sum(r.chunk.compressed_size for r in self._refs.values())
+        self._done = 0
+        self._stopped = threading.Event()
+        stager.game.downloads.mkdir(parents=True, exist_ok=True)
+        stager.progress(Progress(Phase.DOWNLOADING, 0, self.total))
+        self._executor = ThreadPoolExecutor(max(1, stager.jobs), "download")
+        self._futures: dict[Path, Future[SlipstreamError | None]] = {
+            path: self._executor.submit(self._fetch, path, ref) for path, ref in self._refs.items()
+        }
+
+    def __enter__(self) -> Downloads:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _advance(self, n: int) -> None:
+        stager = self._stager
+        with stager._lock:  # held while reporting, so the reports never go backwards
+            self._done += n
+            stager.bytes_downloaded += n
+            stager.progress(Progress(Phase.DOWNLOADING, self._done, self.total))
+
+    def _fetch(self, path: Path, ref: ObjectRef) -> SlipstreamError | None:
+        stager = self._stager
+        if self._stopped.is_set():
+            raise CancelledError()
+        stager.cancel.raise_if_cancelled()
+        partial = path.with_name(path.name + ".part")
+        try:
+            stager._download_object(ref, partial, self._advance)
+        except CancelledError:
+            raise
+        except SlipstreamError as exc:
+            if self._tolerate(ref):
+                return exc
+            self._stopped.set()  # the first failure wins: start no more
+            raise
+        durable_replace(partial, path)  # a power cut must not leave a torn object
+        with stager._lock:
+            stager._fresh.add(ref.chunk.compressed_md5)
+        crashpoint("update-object-downloaded")
+        return None
+
+    def wait(self, ref: ObjectRef) -> SlipstreamError | None:
+        """Block until ``ref`` is on disk (``None``), or return why a tolerated object could
+        not be fetched; raise the error of any other."""
+        future = self._futures.get(self._stager.object_path(ref))
+        return None if future is None else self._result(future)  # None: on disk already
+
+    def finish(self) -> dict[str, SlipstreamError]:
+        """Wait for every download; {compressed md5: error} of the tolerated failures. The
+        first other failure is raised."""
+        failures: dict[str, SlipstreamError] = {}
+        for path, future in self._futures.items():
+            error = self._result(future)
+            if error is not None:
+                failures[self._refs[path].chunk.compressed_md5] = error
+        return failures
+
+    def _result(self, future: Future[SlipstreamError | None]) -> SlipstreamError | None:
+        while True:
+            self._stager.cancel.raise_if_cancelled()
+            try:
+                return future.result(timeout=_WAIT_SECONDS)
+            except TimeoutError:
+                continue
+            except FutureCancelled:
+                raise CancelledError() from None
+
 
 def _read_at(path: Path, offset: int, size: int) -> bytes:
     try:
@@ -288,20 +449,3 @@ def _read_at(path: Path, offset: int, size: int) -> bytes:
             return src.read(size)
     except OSError:
         return b""
-
-
-def _run_all(
-    jobs: int, fn: Callable[[tuple[Path, ObjectRef]], None], items: list[tuple[Path, ObjectRef]]
-) -> None:
-    """Run ``fn`` over ``items`` on ``jobs`` threads; the first error wins and stops the rest."""
-    if not items:
-        return
-    with ThreadPoolExecutor(jobs) as pool:
-        futures = [pool.submit(fn, item) for item in items]
-        try:
-            for future in futures:
-                future.result()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise

@@ -9,16 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
-from core.errors import BuildNotFoundError, SlipstreamError, StateError
+from core.errors import BuildNotFoundError, SlipstreamError, StateError, UsageError
 from core.format import paths, zjson
-from core.format.build import BuildManifest, parse_build_manifest
+from core.format.bounds import BOUNDS
+from core.format.build import ALL_LANGUAGES, BuildManifest, parse_build_manifest
 from core.format.builds import BuildItem, BuildsListing
-from core.format.depot import DepotDirectory, DepotFile, DepotManifest, parse_depot_manifest
+from core.format.depot import (
+    DepotDirectory,
+    DepotFile,
+    DepotLink,
+    DepotManifest,
+    parse_depot_manifest,
+)
 from core.gamedir.folder import GameDir, InstalledFile, InstallState
 from core.gamedir.verify import verify_files
+from core.gog.source import open_source
 from core.net.source import RepoSource
-from core.update.plan import Hop, Plan, choose_route
+from core.net.transport import Transport
+from core.update.plan import Hop, Plan, PlanKind, choose_route
 from core.update.stage import file_digest, matches
 
 # --- reading the target ----------------------------------------------------------------
@@ -42,6 +52,12 @@ class Target:
             sorted(i.path for d in self.depots for i in d.items if isinstance(i, DepotDirectory))
         )
 
+    @property
+    def links(self) -> dict[str, str]:
+        """The build's symbolic links (GOG's ``DepotLink``): game path -> game-relative
+        target (both validated when the manifest was read, so neither leaves the folder)."""
+        return {i.path: i.target for d in self.depots for i in d.items if isinstance(i, DepotLink)}
+
 
 def pick_build(listing: BuildsListing, build: str | None, branch: str | None) -> BuildItem:
     """The requested build, or the newest installable build of ``branch``."""
@@ -53,12 +69,21 @@ def pick_build(listing: BuildsListing, build: str | None, branch: str | None) ->
                 raise BuildNotFoundError(
                     f"Build {build} is a generation 1 build, which Slipstream cannot install."
                 )
-            raise BuildNotFoundError(f"Build {build} is not in the repository's builds list.")
+            raise BuildNotFoundError(
+                f"Build {build} is not in the repository's builds list.{_skipped(listing)}"
+            )
         return found
     for item in items:
         if item.branch == branch:
             return item
-    raise BuildNotFoundError(f"The repository has no build on the {branch or 'default'} branch.")
+    raise BuildNotFoundError(
+        f"The repository has no build on the {branch or 'default'} branch.{_skipped(listing)}"
+    )
+
+
+def _skipped(listing: BuildsListing) -> str:
+    """The malformed items left out of ``listing``, which may be why a build is missing."""
+    return "".join(f" {note}" for note in listing.skipped[:3])
 
 
 ALL_DLCS = "all"
@@ -79,10 +104,64 @@ def products_of(manifest: BuildManifest, dlcs: Sequence[str], *, strict: bool = 
     return [manifest.base_product_id, *(d for d in dlcs if d in known)]
 
 
+@dataclass(frozen=True)
+class OpenBuild:
+    """A repository opened at the build an operation goes to. Its manifests are fetched
+    only by :meth:`target`, so a caller can record the build, or stop when it is the one
+    installed, without fetching them."""
+
+    source: RepoSource
+    item: BuildItem
+    skipped: tuple[str, ...] = ()
+    """The listing's malformed items, left out (:attr:`BuildsListing.skipped`)."""
+
+    def target(self, lang: str, dlcs: Sequence[str] = (), *, strict_lang: bool = False) -> Target:
+        return fetch_target(self.source, self.item, lang, dlcs, strict_lang=strict_lang)
+
+
+def open_target(
+    fetcher: Transport,
+    location: str,
+    product: str,
+    os_name: str,
+    *,
+    build: str | None,
+    branch: str | None,
+    password: str | None = None,
+    pins: Path | None = None,
+) -> OpenBuild:
+    """Open the repository at ``location`` and pick ``build`` (default: the newest
+    installable build of ``branch``) from its listing of ``product`` on ``os_name``;
+    ``pins``: the install's trusted signed metadata (core/trust/source.py)."""
+    source = open_source(location, fetcher, password, pins)
+    listing = source.listing(product, os_name)
+    return OpenBuild(source, pick_build(listing, build, branch), listing.skipped)
+
+
+def check_language(manifest: BuildManifest, lang: str) -> None:
+    """Refuse a language the build does not name (a typo would otherwise install the
+    language-neutral depots alone, silently); a build that names none takes any."""
+    known = sorted({code for d in manifest.depots for code in d.languages} - {ALL_LANGUAGES})
+    if known and lang not in known:
+        raise UsageError(
+            f"Build {manifest.build_id} has no language {lang!r}; its languages: "
+            f"{', '.join(known)}."
+        )
+
+
 def fetch_target(
-    source: RepoSource, item: BuildItem, lang: str, dlcs: Sequence[str] = ()
+    source: RepoSource,
+    item: BuildItem,
+    lang: str,
+    dlcs: Sequence[str] = (),
+    *,
+    strict_lang: bool = False,
 ) -> Target:
+    """The build's manifests for ``lang`` and ``dlcs``; with ``strict_lang`` (a player's
+    choice, not an installed game's) a language the build lacks is a UsageError."""
     manifest = source.build_manifest(item)
+    if strict_lang:
+        check_language(manifest, lang)
     entries = manifest.depots_for(lang, products_of(manifest, dlcs))
     if not entries:
         raise BuildNotFoundError(f"Build {item.build_id} has no depot for the language {lang}.")
@@ -106,7 +185,8 @@ def cached_files(game: GameDir, state: InstallState) -> dict[str, DepotFile]:
             f"The cached manifest of build {state.build_id} is missing; run verify --repair."
         )
     manifest = parse_build_manifest(
-        zjson.loads(data, "cached build manifest", 1 << 28), "cached build manifest"
+        zjson.loads(data, "cached build manifest", BOUNDS.cached_build_bytes),
+        "cached build manifest",
     )
     files: dict[str, DepotFile] = {}
     for entry in manifest.depots_for(state.lang, products_of(manifest, state.dlcs, strict=False)):
@@ -116,7 +196,7 @@ def cached_files(game: GameDir, state: InstallState) -> dict[str, DepotFile]:
                 f"The cached depot manifest {entry.manifest} is missing; run verify --repair."
             )
         depot = parse_depot_manifest(
-            zjson.loads(doc, "cached depot manifest", 1 << 30), "cached depot"
+            zjson.loads(doc, "cached depot manifest", BOUNDS.cached_depot_bytes), "cached depot"
         )
         files.update({f.path: f for f in depot.files})
     return files
@@ -185,15 +265,16 @@ def new_state(
     records; staged ones get their manifest hashes and the staged file's mtime."""
     files: dict[str, InstalledFile] = {}
     for action in plan.actions:
-        if action.kind == "deleted" or action.target is None:
+        if action.kind == PlanKind.DELETED or action.target is None:
             continue
         old = previous.files.get(action.path) if previous else None
-        if action.kind == "unchanged" and old is not None:
+        if action.kind == PlanKind.UNCHANGED and old is not None:
             files[action.path] = old
             continue
         f = action.target
         # Unchanged files without a record (adopted ones) are already in place.
-        staged = game.game_path(f.path) if action.kind == "unchanged" else game.staged_path(f.path)
+        unchanged = action.kind == PlanKind.UNCHANGED
+        staged = game.game_path(f.path) if unchanged else game.staged_path(f.path)
         files[f.path] = InstalledFile(
             path=f.path,
             md5=f.file_md5,
@@ -202,6 +283,9 @@ def new_state(
             executable=f.executable,
             mtime_ns=staged.stat().st_mtime_ns,
         )
+    links = target.links
+    # A link may not share its path with a file or stand where a folder is needed.
+    paths.check_unique([*files, *links], target.folders, "build path")
     return replace(
         base,
         build_id=target.item.build_id,
@@ -209,6 +293,7 @@ def new_state(
         branch=target.item.branch,
         files=files,
         folders=target.folders,
+        links=links,
         failed_patches=frozenset(set(base.failed_patches) | failed),
     )
 

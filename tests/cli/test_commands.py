@@ -10,9 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from core import __version__
+from core.cli import commands as cli
 from core.demo.sample import FileSpec, write_build
+from core.errors import UsageError
 from core.format import layout
+from core.serve.server import make_server
 
 PRODUCT = "31337"
 
@@ -210,3 +215,39 @@ def test_player_arguments_are_checked_as_usage_errors(tmp_path: Path) -> None:
         last = result.stderr.strip().splitlines()[-1]
         assert f"argument {option}:" in last and "malformed" not in last
     assert not game.exists()
+
+
+USAGE_MISTAKES = [
+    [],
+    ["bogus"],
+    ["update"],
+    ["update", "g", "--jobs", "abc"],
+    ["install", "--source", "ftp://x", "--product", "1", "--dir", "g"],
+    ["builds", "--source", "gog", "--product", "1", "--os", "plan9"],
+    ["publish", "b", "--repo", "r", "--product", "1", "--patch-depth", "two"],
+    ["update", "g", "--limit-rate", "inf"],
+    ["update", "g", "--limit-rate", "nan"],
+    ["update", "g", "--limit-rate", "-5"],
+    ["install", "--source", "gog", "--product", "1", "--dir", "g", "--limit-rate", "0"],
+    ["serve", "--repo", "r", "--port", "70000"],
+    ["serve", "--repo", "r", "--port", "-1"],
+    ["demo", "--port", "http"],
+]
+
+
+@pytest.mark.parametrize("args", USAGE_MISTAKES, ids=" ".join)
+def test_a_usage_error_is_one_line_with_exit_2(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(args)
+    assert stopped.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert err.startswith("slipstream: error: ") and "--help" in err
+
+
+def test_the_server_refuses_a_port_out_of_range(tmp_path: Path) -> None:
+    for port in (70000, -1):
+        with pytest.raises(UsageError, match="0 to 65535"):
+            make_server(tmp_path, port=port)

@@ -92,3 +92,35 @@ def test_a_demo_folder_that_cannot_be_written_is_one_clear_line(tmp_path: Path) 
     assert result.returncode == 1
     assert "Could not write the demo's sample build" in result.stderr
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_second_demo_run_points_its_game_at_the_new_port(tmp_path: Path, home: Path) -> None:
+    from core.demo.start import start_demo
+    from core.gamedir.folder import GameDir
+    from core.library.db import Library
+
+    first = start_demo(tmp_path / "demo")
+    try:
+        second = start_demo(tmp_path / "demo")  # the first still holds its port
+        second.stop()
+    finally:
+        first.stop()
+    assert first.url != second.url
+    state = GameDir(second.game).read_state()
+    with Library.open() as library:
+        record = library.install(second.game)
+    assert state is not None and state.source == second.url
+    assert record is not None and record.source == second.url
+
+
+def test_the_demo_has_art_even_when_prepared_before_it_had(tmp_path: Path) -> None:
+    from core.format.product_info import parse_product_info, product_info_rel
+
+    repo = prepare_demo(tmp_path)
+    info = parse_product_info(json.loads((repo / product_info_rel(DEMO_PRODUCT)).read_text()))
+    assert info.name == "Slipstream Demo Quest" and info.icon and info.cover
+    assert (repo / info.cover.link.lstrip("/")).read_bytes().startswith(b"\x89PNG")
+    (repo / product_info_rel(DEMO_PRODUCT)).unlink()  # as an older Slipstream left it
+    prepare_demo(tmp_path)
+    again = parse_product_info(json.loads((repo / product_info_rel(DEMO_PRODUCT)).read_text()))
+    assert again.cover == info.cover

@@ -483,6 +483,40 @@ def test_keep_points_drops_the_oldest_and_rollback_walks_back_through_the_rest(
     assert game.rollback_points() == []
 
 
+def test_a_repair_keeps_no_point_and_rollback_never_brings_damage_back(tmp_path: Path) -> None:
+    game = make_game(tmp_path)
+    game.commit()
+    damaged = game.root / CHANGED[0]
+    damaged.write_bytes(b"damage")
+    # The repair: the same build again, the damaged file staged afresh.
+    game.dir.staged_path(CHANGED[0]).write_bytes(NEW_FILES[CHANGED[0]])
+    repaired = state_of("2", game.dir.staging, NEW_FILES, NEW_FOLDERS)
+    repaired = replace(
+        repaired, files={**game.new_state.files, CHANGED[0]: repaired.files[CHANGED[0]]}
+    )
+    commit(game.dir, [Change(CHANGED[0], CHANGED[0])], repaired, label="repair", keep_points=1)
+    points = game.dir.rollback_points()
+    assert [(p.from_build, p.to_build) for p in points] == [("1", "2")]
+    rollback(game.dir)
+    assert_build(game, "1")
+
+
+def test_rollback_drops_a_repair_point_an_older_version_left(tmp_path: Path) -> None:
+    game = make_game(tmp_path)
+    game.commit()
+    first = game.dir.rollback_points()[0]
+    # A repair point as older versions kept it: the damaged copy of a file, aside.
+    repair = replace(first, seq=first.seq + 1, from_build="2", state_before=game.new_state,
+                     replaced=(CHANGED[0],), added=(), path=first.path.parent / "2")  # fmt: skip
+    (repair.path / "files" / CHANGED[0]).parent.mkdir(parents=True)
+    (repair.path / "files" / CHANGED[0]).write_bytes(b"damage")
+    (repair.path / "point.json").write_text(json.dumps(repair.to_json()))
+    assert [p.is_repair for p in game.dir.rollback_points()] == [True, False]
+    rollback(game.dir)
+    assert_build(game, "1")
+    assert game.dir.rollback_points() == []
+
+
 def test_keep_points_zero_keeps_no_point(tmp_path: Path) -> None:
     game = make_game(tmp_path)
     game.commit(keep_points=0)

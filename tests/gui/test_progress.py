@@ -141,3 +141,99 @@ def test_signal_emission_keeps_the_reference_count_of_true() -> None:
     for n in range(200):
         relay(Progress(f"phase {n}", n, 200))
     assert sys.getrefcount(True) - before > -50
+
+
+def test_each_file_moves_with_the_work_and_a_stopped_run_says_so() -> None:
+    state = ProgressState("update")
+    state.set_plan(plan())
+    state.update(Progress("downloading", 0, 100))
+    assert {p: r.state for p, r in state.files.items()} == {
+        "a.bin": "downloading",
+        "b.bin": "downloading",
+        "c.txt": "downloading",
+        "old.txt": "waiting",
+    }
+    state.update(Progress("patching", 0, 2, "", "files"))
+    assert [state.files[p].state for p in ("a.bin", "c.txt")] == ["patching", "downloaded"]
+    state.update(Progress("patching", 1, 2, "a.bin", "files"), [FileEvent("patching", "a.bin")])
+    state.finish("cancelled")
+    assert {p: r.state for p, r in state.files.items()} == {
+        "a.bin": "patched",
+        "b.bin": "stopped",
+        "c.txt": "stopped",
+        "old.txt": "waiting",
+    }
+    assert state.bar_text() == "Stopped"
+
+
+def test_a_resumed_update_counts_on_from_the_bytes_already_downloaded() -> None:
+    state = ProgressState("update")
+    state.set_plan(plan())  # 100 bytes to download
+    state.resume_from(40)
+    assert (state.download_done, state.download_total) == (40, 100)
+    state.update(Progress("downloading", 0, 60), now=1.0)
+    assert (state.download_done, state.download_total) == (40, 100)
+    state.update(Progress("downloading", 30, 60), now=2.0)
+    assert (state.download_done, state.fraction) == (70, 0.7)
+    assert state.bar_text() == "70 B of 100 B (70%)"
+
+
+def test_the_bar_and_its_text_come_from_the_same_numbers() -> None:
+    state = ProgressState("update")
+    state.set_plan(plan())
+    reports = [
+        Progress("downloading", 13, 100),
+        Progress("downloading", 57, 100),
+        Progress("patching", 1, 3, "a.bin", "files"),
+        Progress("verifying", 2, 3, "c.txt", "files"),
+    ]
+    for report in reports:
+        state.update(report)
+        percent = int(state.bar_text().rsplit("(", 1)[1].rstrip("%)"))
+        assert percent == round(state.fraction * 100), state.bar_text()
+    assert state.bar_text() == "2 of 3 files (67%)"
+
+
+def test_changed_rows_come_out_as_one_range_and_then_none() -> None:
+    state = ProgressState("update")
+    state.set_plan(plan())
+    assert state.take_changes() is None  # a new plan is shown whole, not as changes
+    state.file_event("patching", "b.bin")
+    state.file_event("assembling", "c.txt")
+    assert state.take_changes() == (1, 2)
+    assert state.take_changes() is None
+
+
+def test_an_install_lists_each_file_as_it_is_assembled() -> None:
+    state = ProgressState("install")
+    state.update(Progress("assembling", 1, 2, "x.bin", "files"), [FileEvent("assembling", "x.bin")])
+    state.update(Progress("verifying", 1, 2, "x.bin", "files"), [FileEvent("verifying", "x.bin")])
+    assert state.row_count() == 1 and state.row_at(0).state == "verified"
+
+
+def test_verify_counts_files_checked_not_bytes_downloaded() -> None:
+    state = ProgressState("verify")
+    state.update(Progress("checking files", 3, 3, "", "files"))
+    state.update(Progress("hashing", 10, 100, "a"))
+    state.update(Progress("hashing", 50, 100, "b"))
+    assert (state.checked_files(), state.files_total) == (2, 3)
+    assert state.download_total == 0
+    state.finish("ok")
+    assert state.checked_files() == 3
+
+
+def test_relay_sends_the_last_count_of_a_download_round_before_the_next(
+    qtbot: QtBot,
+) -> None:
+    relay = ProgressRelay(rate=0.001)  # nothing is due by time: only rounds and phases
+    received: list[Progress] = []
+    relay.progressed.connect(lambda p, e: received.append(p))
+    relay(Progress("downloading", 0, 500))
+    relay(Progress("downloading", 200, 500))
+    relay(Progress("downloading", 500, 500))
+    relay(Progress("downloading", 0, 80))
+    state = ProgressState("update")
+    for report in received:
+        state.update(report)
+    assert [(p.done, p.total) for p in received] == [(0, 500), (500, 500), (0, 80)]
+    assert (state.download_done, state.download_total) == (500, 580)

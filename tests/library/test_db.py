@@ -249,3 +249,25 @@ def test_use_after_close_is_a_library_error(home: Path) -> None:
     lib.close()
     with pytest.raises(LibraryError):
         lib.installs()
+
+
+def test_a_damaged_file_is_set_aside_and_a_new_library_started(home: Path, tmp_path: Path) -> None:
+    home.mkdir(parents=True)
+    db = home / "library.sqlite3"
+    garbage = b"this is not a database, it is a shopping list\n" * 100
+    db.write_bytes(garbage)
+    with Library.open(set_aside_damage=True) as lib:
+        assert lib.set_aside is not None and lib.set_aside.parent == home
+        assert lib.set_aside.read_bytes() == garbage
+        assert lib.installs() == []
+        _add(lib, tmp_path / "Game")
+    with Library.open(set_aside_damage=True) as lib:  # a sound file is left as it is
+        assert lib.set_aside is None and len(lib.installs()) == 1
+
+
+def test_a_library_that_lost_a_table_is_damage(home: Path) -> None:
+    with Library.open() as lib, lib._write() as db:
+        db.execute("DROP TABLE fallbacks")
+    with Library.open(set_aside_damage=True) as lib:
+        assert lib.set_aside is not None
+        assert lib.history(home / "nothing") == []

@@ -558,7 +558,101 @@ def test_get_json_of_garbage_is_a_format_error(
     (root / "junk").write_bytes(b"\x78\x9c not really zlib")
     with pytest.raises(FormatError, match="junk"):
         fetcher.get_json(server.url_for("junk"), max_bytes=1000, what="junk")
-    assert server.count("/junk") == 1
+    # Asked twice: the same damaged bytes again are what the server serves, not a bad transfer.
+    assert server.count("/junk") == 2
+
+
+DOC = {"items": [{"n": i, "name": f"file {i}"} for i in range(400)]}
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(no_length=True, drop_after=900, times=1),
+        Fault(flip_bit=300, times=1),
+        Fault(length_delta=-20, times=1),
+        Fault(statuses=[502]),
+    ],
+    ids=["cut-short-without-length", "flipped", "short-content-length", "5xx"],
+)
+def test_a_damaged_document_is_fetched_again(
+    fetcher: Fetcher, server: FaultServer, root: Path, fault: Fault
+) -> None:
+    (root / "doc").write_bytes(zlib.compress(json.dumps(DOC).encode()))
+    server.plan("/doc", fault)
+    assert fetcher.get_json(server.url_for("doc"), max_bytes=10**6, what="the doc") == DOC
+    assert server.count("/doc") == 2
+
+
+def test_a_document_damaged_the_same_way_twice_is_refused(
+    fetcher: Fetcher, server: FaultServer, root: Path
+) -> None:
+    (root / "doc").write_bytes(zlib.compress(json.dumps(DOC).encode()))
+    server.plan("/doc", Fault(flip_bit=300))
+    with pytest.raises(FormatError, match="the doc is not a valid zlib stream"):
+        fetcher.get_json(server.url_for("doc"), max_bytes=10**6, what="the doc")
+    assert server.count("/doc") == 2
+
+
+def test_differently_damaged_copies_are_retried_up_to_the_limit(
+    fetcher: Fetcher, root: Path
+) -> None:
+    body = zlib.compress(json.dumps(DOC).encode())
+    served: list[int] = []
+
+    class Flipping(Fetcher):
+        def get_bytes(self, url: str, **kwargs: object) -> bytes:  # type: ignore[override]
+            served.append(len(served))
+            damaged = bytearray(body)
+            damaged[100 + 7 * len(served)] ^= 1
+            return bytes(damaged)
+
+    flipping = Flipping(FAST)
+    damaged = r"after 4 tries \(damaged, damaged, damaged, damaged\): the doc is not a valid"
+    with flipping, pytest.raises(DownloadError, match=damaged):
+        flipping.get_json("http://127.0.0.1:9/doc", max_bytes=10**6, what="the doc")
+    assert len(served) == TRIES
+
+
+def test_a_garbled_host_is_never_contacted(fetcher: Fetcher) -> None:
+    with pytest.raises(DownloadError, match="is not valid") as caught:
+        fetcher.get_bytes("http://12'.0.0.1/builds", max_bytes=10, what="x")
+    assert "tries" not in str(caught.value)
+
+
+# --- the rate limit is for content ----------------------------------------------------
+
+
+class CountingLimiter:
+    """Wraps a fetcher's limiter and counts the bytes it was asked to charge."""
+
+    def __init__(self, fetcher: Fetcher) -> None:
+        self.charged = 0
+        real = fetcher._limiter.take
+
+        def take(n: int, cancel: CancelToken) -> float:
+            self.charged += n
+            return real(n, cancel)
+
+        fetcher._limiter.take = take  # type: ignore[method-assign]
+
+
+def test_documents_under_a_mib_pass_the_rate_limit_untaxed(
+    server: FaultServer, root: Path, tmp_path: Path
+) -> None:
+    small = put(root, "small.json", 300_000)
+    big = put(root, "big.json", (1 << 20) + 50_000, seed=1)
+    chunk = put(root, "chunk", 200_000, seed=2)
+    # A rate so high it never sleeps: the test counts bytes, it does not time them.
+    with Fetcher(FAST, rate_limit=1e12) as fetcher:
+        counter = CountingLimiter(fetcher)
+        assert fetcher.get_bytes(server.url_for("small.json"), max_bytes=10**7, what="s") == small
+        assert counter.charged == 0
+        assert fetcher.get_bytes(server.url_for("big.json"), max_bytes=10**7, what="b") == big
+        assert counter.charged == 50_000
+        dest = tmp_path / "chunk.part"
+        fetcher.download(server.url_for("chunk"), dest, size=len(chunk), what="chunk")
+        assert counter.charged == 50_000 + len(chunk)
 
 
 # --- the harness itself ----------------------------------------------------------------

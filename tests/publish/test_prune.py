@@ -150,9 +150,9 @@ def test_branches_are_pruned_separately(tmp_path: Path) -> None:
     for n, branch in enumerate([None, "beta", "beta", None], 1):
         folder = write_build(tmp_path / f"b{n}", builds[n - 1])
         publish(folder, repo, PublishOptions(PRODUCT, branch=branch, patch_depth=2))
-    # beta builds patch only from beta builds; public ones only from public ones
+    # beta's first build forks from public build 1; then each branch patches from its own
     pairs = sorted((p.parent.name, p.stem) for p in repo.glob("products/*/patches/*/*.json"))
-    assert pairs == [("1", "4"), ("2", "3")]
+    assert pairs == [("1", "2"), ("1", "4"), ("2", "3")]
     prune(repo, PRODUCT, keep_builds=1, grace=0)
     assert listed(repo) == [("4", None), ("3", "beta")]
 

@@ -538,10 +538,12 @@ def test_beta_branch_has_its_own_chain(tmp_path: Path) -> None:
     r3 = publish(b3, repo, options(version_name="1.2-beta", branch="beta"))
     r4 = publish(b4, repo, options(version_name="1.1"))
     assert [r.build_id for r in (r1, r2, r3, r4)] == ["1", "2", "3", "4"]
-    assert r2.edges == []  # no earlier beta build to patch from
+    # The branch's first build is patched from the default branch it forks from; later
+    # builds of each branch only from their own branch.
+    assert [e.from_build for e in r2.edges] == ["1"]
     assert [e.from_build for e in r3.edges] == ["2"]
     assert [e.from_build for e in r4.edges] == ["1"]
-    assert set(pair_docs(repo)) == {("2", "3"), ("1", "4")}
+    assert set(pair_docs(repo)) == {("1", "2"), ("2", "3"), ("1", "4")}
 
     items = builds_doc(repo)["items"]
     assert [(i["build_id"], i["branch"]) for i in items] == [
@@ -552,6 +554,7 @@ def test_beta_branch_has_its_own_chain(tmp_path: Path) -> None:
     ]
     graph = json.loads((builds_path(repo).parent / "graph.json").read_text())
     assert {(e["from_build_id"], e["to_build_id"]) for e in graph["edges"]} == {
+        ("1", "2"),
         ("2", "3"),
         ("1", "4"),
     }

@@ -6,9 +6,12 @@ Import it as ``from tests.support.helpers import tree``.
 from __future__ import annotations
 
 import hashlib
+import http.client
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.message import Message
 from pathlib import Path
 
 from core.format import layout
@@ -62,3 +65,30 @@ def serving(repo: Path, *, verbose: bool = False) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def raw_get(
+    port: int, target: str, headers: dict[str, str] | None = None, method: str = "GET"
+) -> tuple[int, Message, bytes]:
+    """Send ``target`` to 127.0.0.1:``port`` exactly as given: http.client does not normalise
+    ``..``, ``%2e`` or backslashes the way ``requests`` would."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.putrequest(method, target, skip_accept_encoding=True)
+        for name, value in (headers or {}).items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
+
+
+def raw_socket(port: int, request: bytes) -> bytes:
+    """Send raw bytes (even ones http.client refuses) and read until the server hangs up."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        received = b""
+        while data := sock.recv(65536):
+            received += data
+    return received

@@ -25,9 +25,11 @@ from core.errors import (
 )
 from core.format import layout
 from core.gamedir.folder import GameDir
+from core.progress import Phase, Progress
 from core.publish.publisher import PublishOptions, publish
 from core.update.engine import install, plan_preview, rollback_game, update, verify_game
 from core.update.options import EngineOptions
+from core.update.plan import KINDS, Plan
 from tests.support.helpers import serving, tree
 
 PRODUCT = "1207664643"
@@ -145,6 +147,63 @@ def test_a_corrupted_patch_falls_back_to_chunks(repo: Repo, tmp_path: Path) -> N
         assert key in doc
     state = GameDir(game).load_state()
     assert state is not None and state.failed_patches  # remembered: a retry will not loop
+
+
+def test_every_phase_an_operation_reports_is_a_phase(repo: Repo, tmp_path: Path) -> None:
+    seen: list[Progress] = []
+    game = tmp_path / "game"
+    install(repo.url, PRODUCT, game, build="1", progress=seen.append)
+    report = update(game, "3", progress=seen.append)
+    verify_game(game, full=True, progress=seen.append)
+    rollback_game(game, progress=seen.append)
+    assert seen and all(type(p.phase) is Phase for p in seen), {p.phase for p in seen}
+    expected = {"planning", "downloading", "patching", "committing", "hashing", "restoring"}
+    assert expected <= {p.phase for p in seen}
+    assert report.phases and set(report.phases) <= set(Phase)
+
+
+def test_plan_and_update_json_keep_the_words_of_kinds_and_phases(
+    repo: Repo, tmp_path: Path
+) -> None:
+    game = installed(repo, tmp_path / "game")
+
+    def cli_json(*args: str) -> dict[str, object]:
+        result = subprocess.run(
+            [sys.executable, "-m", "core.cli", *args, "--json"],
+            capture_output=True,
+            text=True,
+            env={**os.environ},
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        doc = json.loads(result.stdout)
+        assert isinstance(doc, dict)
+        return doc
+
+    words = ["new", "patched", "chunked", "full", "deleted", "unchanged"]
+    planned = cli_json("plan", str(game), "--to", "3")
+    done = cli_json("update", str(game), "--to", "3")
+    for doc in (planned, done):
+        assert doc["counts"] == {k: doc[f"files_{k}"] for k in words}
+        assert list(doc["counts"]) == words
+    assert planned["counts"] == done["counts"]
+    assert isinstance(done["phases"], dict)
+    assert {"planning", "committing"} <= set(done["phases"]) <= {p.value for p in Phase}
+
+
+def test_make_plan_returns_the_plan_and_the_report_says_why_patches_were_skipped(
+    repo: Repo, tmp_path: Path
+) -> None:
+    game = installed(repo, tmp_path / "game")
+    plan, report = plan_preview(game, "3")
+    assert isinstance(plan, Plan) and plan.patch_error == "" and plan.route
+    assert report.counts == plan.counts() and set(report.counts) == set(KINDS)
+    assert (report.bytes_planned, report.bytes_full) == (plan.download_bytes, plan.full_bytes)
+    assert report.route == list(plan.route) and report.fallbacks == []
+    (repo.root / layout.graph_rel(PRODUCT, "windows")).write_bytes(b"not json")
+    plan, report = plan_preview(game, "3")
+    assert plan.patch_error and plan.route == () and not plan.of_kind("patched")
+    assert report.fallbacks == [("*", f"patches unavailable: {plan.patch_error}")]
 
 
 def test_modified_file_is_replaced_and_kept_in_the_rollback_point(

@@ -4,6 +4,7 @@ random ones, then the route through the version chain."""
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,15 @@ from core.format.depot import Chunk, DepotFile, SfcRef, SmallFilesContainer
 from core.format.graph import GraphEdge, PatchGraph
 from core.format.patch import DepotDiff
 from core.format.paths import collision_key
-from core.update.plan import KINDS, FileAction, Hop, Plan, choose_route, plan_update
+from core.update.plan import (
+    KINDS,
+    FileAction,
+    Hop,
+    Plan,
+    PlanKind,
+    choose_route,
+    plan_update,
+)
 
 # --- helpers ---------------------------------------------------------------------------
 
@@ -114,6 +123,34 @@ def test_counts_and_of_kind_cover_every_kind() -> None:
     assert p.of_kind("unchanged") == p.actions and p.of_kind("new") == ()
     with pytest.raises(ValueError):
         p.of_kind("moved")
+
+
+def test_kinds_are_plan_kinds_that_read_as_the_words_reports_use() -> None:
+    # Reports, --json output, the library and the window compare these words: the enum
+    # must not change them.
+    assert [str(k) for k in KINDS] == ["new", "patched", "chunked", "full", "deleted", "unchanged"]
+    assert tuple(PlanKind) == KINDS
+    old = files(file("same", A), file("changed", B), file("gone", C))
+    new = files(file("same", A), file("changed", B, D), file("added", E))
+    p = plan(old, new)
+    assert all(type(a.kind) is PlanKind for a in p.actions)
+    assert {a.kind for a in p.actions} == {"unchanged", "chunked", "deleted", "new"}
+    assert json.loads(json.dumps(p.counts())) == {
+        "new": 1,
+        "patched": 0,
+        "chunked": 1,
+        "full": 0,
+        "deleted": 1,
+        "unchanged": 1,
+    }
+    assert p.of_kind("deleted") == p.of_kind(PlanKind.DELETED) == (only(p, "gone"),)
+
+
+def test_modified_lists_the_changed_files_on_disk_not_the_missing_ones() -> None:
+    old = files(file("edited", A), file("lost", B), file("fine", C))
+    p = plan(old, old, local_md5={"edited": h("mine"), "lost": ""})
+    assert p.modified == ("edited",)
+    assert p.patch_error == ""  # only the caller that fetched the patches can know
 
 
 def test_paths_match_case_insensitively() -> None:

@@ -1,0 +1,95 @@
+"""The running job's per-file list as a Qt model, repainted in ranges.
+
+A running update reports thousands of file events; drawing each as it came stalled the
+window. Here the rows live in a :class:`QStandardItemModel`, so painting them runs no
+Python: a Python ``data()`` would be called for every visible cell on every repaint,
+and each call waits for the GIL, which the job's threads hold most of the time. Changes
+arrive through :meth:`FilesModel.sync`, at most about ten times a second (the rate of
+:class:`~gui.jobs.ProgressRelay`): rows added since the last sync are appended a batch
+per turn of the event loop, and the rows that changed are set with the model's signals
+blocked, then announced as one ``dataChanged`` over their span.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+
+from gui.progress_state import FileRow, ProgressState
+
+HEADERS = ["File", "Action", "State"]
+STATE = 2
+BATCH = 300
+"""Rows appended per turn of the event loop."""
+
+
+class FilesModel(QStandardItemModel):
+    def __init__(self) -> None:
+        super().__init__(0, len(HEADERS))
+        self.setHorizontalHeaderLabels(HEADERS)
+        self.state: ProgressState | None = None
+        self._more = False
+
+    def sync(self, state: ProgressState | None) -> None:
+        """Show ``state``'s rows: another job's state replaces the rows, the same job's
+        appends its new rows and repaints the span of rows that changed."""
+        if state is not self.state:
+            self.state = state
+            self.removeRows(0, self.rowCount())
+            if state is not None:
+                state.take_changes()
+                self._append(state, 0)
+            return
+        if state is None:
+            return
+        self._append(state, self.rowCount())
+        changed = state.take_changes()
+        if changed is not None:
+            self._repaint(state, *changed)
+
+    def _append(self, state: ProgressState, first: int) -> None:
+        """Append up to :data:`BATCH` rows; the rest follow on the event loop's next
+        turns, so a plan of thousands of files never holds the window in one go."""
+        last = min(state.row_count(), first + BATCH)
+        for n in range(first, last):
+            self.appendRow(_items(state.row_at(n)))
+        if last < state.row_count() and not self._more:
+            self._more = True
+            QTimer.singleShot(0, self._on_more_timeout)
+
+    def _on_more_timeout(self) -> None:
+        self._more = False
+        if self.state is not None:
+            self.sync(self.state)
+
+    def _repaint(self, state: ProgressState, first: int, last: int) -> None:
+        last = min(last, self.rowCount() - 1)
+        if last < first:
+            return
+        self.blockSignals(True)
+        try:
+            for n in range(first, last + 1):
+                item = self.item(n, STATE)
+                wanted = state.row_at(n).state
+                if item is not None and item.text() != wanted:
+                    item.setText(wanted)
+        finally:
+            self.blockSignals(False)
+        self.dataChanged.emit(self.index(first, STATE), self.index(last, STATE))
+
+    def states(self) -> dict[str, str]:
+        """File → state as shown (for tests and tools)."""
+        found = {}
+        for n in range(self.rowCount()):
+            path, state = self.item(n, 0), self.item(n, STATE)
+            if path is not None and state is not None:
+                found[path.text()] = state.text()
+        return found
+
+
+def _items(row: FileRow) -> list[QStandardItem]:
+    items = [QStandardItem(row.path), QStandardItem(row.action), QStandardItem(row.state)]
+    for item in items:
+        item.setEditable(False)
+    items[0].setToolTip(row.path)
+    return items

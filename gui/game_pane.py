@@ -1,0 +1,191 @@
+"""The right-hand side of the window: the selected game's name and the buttons that act on
+it, the progress panel, and its tabs (builds, the running job's files, history with
+rollback points, statistics).
+
+The pane builds and fills widgets; what a click does is the window's business, so the
+pane has no signals of its own and the window connects to the widgets it exposes.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.files_model import FilesModel
+from gui.progress_panel import ProgressPanel
+from gui.widgets import button, model_tree, tree
+
+
+class GamePane(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        header = self._build_header()
+        self.progressPanel = ProgressPanel()
+        self.keptLabel = QLabel("")
+        self.keptLabel.setObjectName("keptLabel")
+        self.keptLabel.setAccessibleName("Your files the last update moved aside")
+        self.keptLabel.setWordWrap(True)
+        self.keptLabel.hide()
+        self.tabs = self._build_tabs()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(header)
+        layout.addWidget(self.progressPanel)
+        layout.addWidget(self.keptLabel)
+        layout.addWidget(self.tabs, 1)
+
+    def _build_header(self) -> QVBoxLayout:
+        self.titleLabel = QLabel("No game selected")
+        self.titleLabel.setObjectName("titleLabel")
+        self.titleLabel.setAccessibleName("Selected game")
+        font = self.titleLabel.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        font.setBold(True)
+        self.titleLabel.setFont(font)
+        self.updateButton = button(
+            "updateButton", "update", "&Update", "Update to the selected build (default: newest)"
+        )
+        self.verifyButton = button(
+            "verifyButton", "verify", "&Verify", "Check every file and repair broken ones"
+        )
+        self.cancelButton = button(
+            "cancelButton", "cancel", "&Cancel", "Stop cleanly; the next run resumes"
+        )
+        self.playButton = button(
+            "playButton", "play", "&Play", "Start the game (its build's launch task)"
+        )
+        self.uninstallButton = button(
+            "uninstallButton",
+            "uninstall",
+            "U&ninstall…",
+            "Remove the game's files; your saves and other files stay",
+        )
+        self.buttonRow = QHBoxLayout()
+        for made in (
+            self.playButton,
+            self.updateButton,
+            self.verifyButton,
+            self.cancelButton,
+            self.uninstallButton,
+        ):
+            self.buttonRow.addWidget(made)
+        self.buttonRow.addStretch(1)
+        # The name on a line of its own: beside five buttons it would set the pane's
+        # narrowest width and squeeze the games list.
+        header = QVBoxLayout()
+        header.addWidget(self.titleLabel)
+        header.addLayout(self.buttonRow)
+        return header
+
+    def _build_tabs(self) -> QTabWidget:
+        self.buildsView = tree(
+            "buildsView",
+            ["Version", "Build", "Branch", "Published", "Download"],
+            "Builds of this game. Select one (older ones too) and press Update.",
+            "Builds",
+        )
+        self.filesModel = FilesModel()
+        self.filesView = model_tree("filesView", "Each file of the running job", "Files")
+        self.filesView.setModel(self.filesModel)
+        # Fixed widths: fitting a column to its contents reads every row, which with
+        # thousands of files stalls the window on each refresh.
+        self.filesView.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.filesView.header().setStretchLastSection(False)
+        history = self._build_history_tab()
+        tabs = QTabWidget()
+        tabs.setObjectName("detailTabs")
+        tabs.addTab(self._build_builds_tab(), "&Builds")
+        tabs.addTab(self.filesView, "&Files")
+        tabs.addTab(history, "&History")
+        self.statsView = _stats_view()
+        if self.statsView is not None:
+            tabs.addTab(self.statsView, "&Statistics")
+        return tabs
+
+    def _build_builds_tab(self) -> QWidget:
+        self.branchSelector = QComboBox()
+        self.branchSelector.setObjectName("branchSelector")
+        self.branchSelector.setAccessibleName("Branch")
+        self.branchSelector.setToolTip(
+            "The branch the game follows; choosing another moves it to that branch's newest build."
+        )
+        label = QLabel("B&ranch:")
+        label.setBuddy(self.branchSelector)
+        row = QHBoxLayout()
+        row.addWidget(label)
+        row.addWidget(self.branchSelector)
+        row.addStretch(1)
+        tab = QWidget()
+        layout = QVBoxLayout(tab)
+        layout.addLayout(row)
+        layout.addWidget(self.buildsView, 1)
+        return tab
+
+    def show_branches(self, branches: list[str | None], current: str | None) -> None:
+        """Offer ``branches`` (None: the default one), ``current`` chosen."""
+        self.branchSelector.blockSignals(True)
+        self.branchSelector.clear()
+        for branch in dict.fromkeys([None, current, *branches]):
+            self.branchSelector.addItem(branch or "default", branch)
+        self.branchSelector.setCurrentIndex(self.branchSelector.findData(current))
+        self.branchSelector.blockSignals(False)
+
+    def _build_history_tab(self) -> QWidget:
+        self.historyView = tree(
+            "historyView",
+            ["When", "Operation", "Result", "Downloaded", "Saved", "Fallbacks", "Rollback"],
+            "Every operation on this game. Select an update and press Roll back.",
+            "History",
+        )
+        self.pointsView = tree(
+            "pointsView",
+            ["Kept since", "Restores", "Content"],
+            "Rollback points on disk: restoring one needs no download.",
+            "Rollback points",
+        )
+        self.rollbackButton = button(
+            "rollbackButton", "rollback", "&Roll back", "Go back to the build before it"
+        )
+        history = QWidget()
+        layout = QVBoxLayout(history)
+        layout.addWidget(self.historyView, 3)
+        points_label = QLabel("Rollback points &kept on disk:")
+        points_label.setBuddy(self.pointsView)
+        layout.addWidget(points_label)
+        layout.addWidget(self.pointsView, 1)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.rollbackButton)
+        layout.addLayout(row)
+        return history
+
+    def show_kept(self, paths: list[str], folder: str) -> None:
+        """Name the player's own files an update moved to ``folder`` (kept/)."""
+        if not paths:
+            self.keptLabel.hide()
+            return
+        shown = ", ".join(paths[:8]) + ("…" if len(paths) > 8 else "")
+        self.keptLabel.setText(
+            f"The update shipped {len(paths)} file(s) you already had ({shown}); "
+            f"your copies were moved to {folder}."
+        )
+        self.keptLabel.setToolTip("\n".join(paths))
+        self.keptLabel.show()
+
+
+def _stats_view() -> QWidget | None:
+    try:
+        from gui.charts import StatsView
+    except ImportError:  # pragma: no cover - the charts module ships with the window
+        return None
+    view = StatsView()
+    view.setObjectName("statsView")
+    view.setAccessibleName("Statistics")
+    return view

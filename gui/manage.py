@@ -1,0 +1,163 @@
+"""Managing a game from the window: uninstall (asked first), Play, change source, open
+its folder, and its icon. Like :mod:`gui.operations`, it starts jobs and reports through
+signals; the questions it asks open with ``open()``, never a nested event loop.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QInputDialog, QMessageBox, QWidget
+
+from core.update.uninstall import UninstallReport
+from gui import work
+from gui.jobs import JobManager
+from gui.operations import Notify, Options
+from gui.store import GameStore
+
+
+class Manage(QObject):
+    jobFinished = Signal(str, str, object, str)
+    """(game folder, job kind, succeeded, message for the player)."""
+    jobFailed = Signal(str, object, str)
+    """(title, exception, traceback text): a failure to show the player."""
+    libraryChanged = Signal()
+    """A job changed the library: read the installs again."""
+    artChanged = Signal(str)
+    """This game's icon is known (``store.art``)."""
+
+    def __init__(
+        self, *, jobs: JobManager, store: GameStore, notify: Notify, options: Options
+    ) -> None:
+        super().__init__()
+        self.jobs = jobs
+        self.store = store
+        self.notify = notify
+        self.options = options
+
+    def _start(self, key: str, kind: str, body: work.Work) -> Any:
+        job = self.jobs.start(key, kind, body)
+        if job is None:
+            self.notify("Busy", f"{Path(key).name} is busy with another job; wait for it.")
+            return None
+        job.failed.connect(lambda exc, details: self._on_job_failed(key, kind, exc, details))
+        return job
+
+    def _on_job_failed(self, key: str, kind: str, exc: BaseException, details: str) -> None:
+        title = {"uninstall": "Uninstall failed", "play": "Could not start the game"}.get(
+            kind, "Could not change the source"
+        )
+        self.jobFailed.emit(title, exc, details)
+        self.notify(title, str(exc))
+        self.libraryChanged.emit()
+        self.jobFinished.emit(key, kind, False, str(exc))
+
+    # uninstall
+
+    def ask_uninstall(self, key: str, parent: QWidget) -> QMessageBox:
+        """Ask first (window-modal, ``open()``); Yes uninstalls."""
+        name = self.store.name(key, Path(key).name)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            f"Uninstall {name}?",
+            f"Remove {name} from {key}?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            parent,
+        )
+        box.setObjectName("uninstallDialog")
+        box.setInformativeText(
+            "The game's files go. Files of yours that no build of it has (saves, mods, "
+            "screenshots) stay in the folder."
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.accepted.connect(lambda: self._on_uninstall_dialog_accepted(key))
+        box.open()
+        return box
+
+    def _on_uninstall_dialog_accepted(self, key: str) -> None:
+        self.uninstall(key)
+
+    def uninstall(self, key: str) -> None:
+        job = self._start(key, "uninstall", work.remove(Path(key)))
+        if job is not None:
+            job.succeeded.connect(lambda report: self._on_uninstall_job_succeeded(key, report))
+
+    def _on_uninstall_job_succeeded(self, key: str, report: UninstallReport) -> None:
+        name = self.store.name(key, Path(key).name)
+        self.store.progress.pop(key, None)
+        self.store.sizes.pop(key, None)
+        self.store.listings.pop(key, None)
+        message = f"{name}: removed {report.files_removed} file(s)"
+        if report.kept:
+            message += f"; kept yours in {key}: {', '.join(report.kept[:5])}"
+        self.notify("Uninstalled", message)
+        self.libraryChanged.emit()
+        self.jobFinished.emit(key, "uninstall", True, message)
+
+    # play, folder, source
+
+    def play(self, key: str) -> None:
+        job = self._start(key, "play", work.play(Path(key), self.options()))
+        if job is not None:
+            job.succeeded.connect(lambda _: self._on_play_job_succeeded(key))
+
+    def _on_play_job_succeeded(self, key: str) -> None:
+        message = f"Started {self.store.name(key, Path(key).name)}."
+        self.notify("Playing", message)
+        self.jobFinished.emit(key, "play", True, message)
+
+    def open_folder(self, key: str) -> bool:
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(key))
+
+    def ask_source(self, key: str, parent: QWidget) -> QInputDialog:
+        """Ask for the game's new source (``open()``); OK checks it and moves the game."""
+        record = self.store.records.get(key)
+        dialog = QInputDialog(parent)
+        dialog.setObjectName("changeSourceDialog")
+        dialog.setWindowTitle("Change source")
+        dialog.setLabelText(
+            "Where the game's updates come from: a repository's address (https://…), or gog."
+        )
+        dialog.setTextValue(record.source if record else "")
+        dialog.textValueSelected.connect(
+            lambda text: self._on_source_dialog_text_value_selected(key, text)
+        )
+        dialog.open()
+        return dialog
+
+    def _on_source_dialog_text_value_selected(self, key: str, text: str) -> None:
+        self.change_source(key, text.strip())
+
+    def change_source(self, key: str, source: str) -> None:
+        job = self._start(key, "source", work.change_source(Path(key), source, self.options()))
+        if job is not None:
+            job.succeeded.connect(lambda location: self._on_source_job_succeeded(key, location))
+
+    def _on_source_job_succeeded(self, key: str, location: str) -> None:
+        self.store.listings.pop(key, None)
+        self.store.costs.pop(key, None)
+        message = f"{self.store.name(key, Path(key).name)} now updates from {location}."
+        self.notify("Source changed", message)
+        self.libraryChanged.emit()
+        self.jobFinished.emit(key, "source", True, message)
+
+    # art
+
+    def fetch_art(self, key: str) -> None:
+        record = self.store.records.get(key)
+        if record is None or key in self.store.art or self.store.is_pending(key):
+            return
+        job = self.jobs.start(f"art:{key}", "art", work.art(record, self.options()))
+        if job is not None:
+            job.succeeded.connect(lambda found: self._on_art_job_succeeded(key, *found))
+            # No art (offline, none published) is no error; ask again next start.
+            job.failed.connect(lambda *_: self._on_art_job_succeeded(key, None, ""))
+
+    def _on_art_job_succeeded(self, key: str, path: Path | None, name: str) -> None:
+        self.store.art[key] = str(path) if path is not None else ""
+        if name:
+            self.store.names[key] = name
+        self.artChanged.emit(key)

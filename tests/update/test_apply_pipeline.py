@@ -1,0 +1,165 @@
+"""The update pipeline (core/update/apply.py, core/update/stage.py): downloads in the
+background that patches and files wait on, phases still reported in order, and the checks
+that hashing each byte once must not lose."""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from pathlib import Path
+
+import pytest
+
+from core.demo.sample import FileSpec, next_build, scattered_edits
+from core.errors import NotFoundError, RepositoryError
+from core.format import layout
+from core.format.depot import Chunk
+from core.gamedir.folder import GameDir
+from core.net.source import RepoSource
+from core.progress import Phase, Progress
+from core.update.engine import install, plan_preview, update
+from core.update.options import EngineOptions
+from core.update.stage import ObjectRef, Stager
+from tests.support.helpers import tree
+from tests.support.simulator import BASE_URL, RepositorySimulator, publish_builds
+
+PRODUCT = "1207664643"
+MB = 1 << 20
+pytestmark = pytest.mark.usefixtures("home")
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    first = [
+        FileSpec("Game.exe", 1, 2 * MB + 12_345, executable=True),
+        FileSpec("data/levels.pak", 2, 3 * MB + 777),
+        FileSpec("data/big.pak", 3, 23 * MB),  # two chunks
+        FileSpec("data/config.ini", 5, 2_000),
+    ]
+    second = next_build(first, 101, changed=0.0)
+    second = [scattered_edits(s, 3, 7 + i) if s.size > MB else s for i, s in enumerate(second)]
+    second.append(FileSpec("data/added.bin", 9, 5 * MB + 3))
+    repo, folders, _, _ = publish_builds(tmp_path_factory.mktemp("pipe"), PRODUCT, [first, second])
+    return repo, folders
+
+
+def build_ids(sim: RepositorySimulator) -> tuple[str, str]:
+    listing = sim.get_json(
+        f"{sim.base_url}/products/{PRODUCT}/os/windows/builds?generation=2",
+        max_bytes=MB,
+        what="builds",
+    )
+    first, second = sorted(i["build_id"] for i in listing["items"])
+    return first, second
+
+
+def test_phases_are_announced_in_order_although_the_work_overlaps(
+    published: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    repo, folders = published
+    sim = RepositorySimulator(repo)
+    options = EngineOptions(transport=sim, patch_jobs=2)
+    first, second = build_ids(sim)
+    game = tmp_path / "game"
+    install(sim.base_url, PRODUCT, game, build=first, options=options)
+    seen: list[Progress] = []
+    report = update(game, second, options, progress=seen.append)
+    assert tree(game) == tree(folders[1])
+    assert report.patches_applied >= 3 and not report.fallbacks
+    order = [p.phase for n, p in enumerate(seen) if n == 0 or seen[n - 1].phase != p.phase]
+    assert order == [
+        Phase.PLANNING,
+        Phase.DOWNLOADING,
+        Phase.PATCHING,
+        Phase.ASSEMBLING,
+        Phase.VERIFYING,
+        Phase.COMMITTING,
+    ]
+    for phase in (Phase.PATCHING, Phase.ASSEMBLING, Phase.VERIFYING):
+        reports = [p for p in seen if p.phase == phase]
+        assert reports[0].done == 0  # announced before its first file is done
+        assert [p.done for p in reports] == list(range(reports[-1].total + 1))
+    assert sim.twice() == []
+
+
+def test_an_object_an_earlier_run_left_damaged_is_found_and_fetched_again(
+    published: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    """Objects fetched by this run skip the chunk md5 (the fetcher checked them and the
+    file hash covers them); one found on disk from an earlier run is still checked."""
+    repo, folders = published
+    sim = RepositorySimulator(repo)
+    options = EngineOptions(transport=sim)
+    first, second = build_ids(sim)
+    game = tmp_path / "game"
+    install(sim.base_url, PRODUCT, game, build=first, options=options)
+    plan, _ = plan_preview(game, second, options)
+    (added,) = [a for a in plan.actions if a.path == "data/added.bin"]
+    assert added.target is not None
+    chunk = added.target.chunks[0]
+    left = GameDir(game).downloads / f"c-{chunk.compressed_md5}"
+    left.parent.mkdir(parents=True, exist_ok=True)
+    left.write_bytes(zlib.compress(bytes(chunk.size)))  # valid zlib, right size, other data
+    with pytest.raises(RepositoryError, match=chunk.compressed_md5):
+        update(game, second, options)
+    assert not left.exists()  # deleted, so the next run fetches it
+    sim.clear()
+    update(game, second, options)
+    assert tree(game) == tree(folders[1])
+    assert sim.count("/" + layout.store_rel(PRODUCT, chunk.compressed_md5)) == 1
+
+
+def _stager(repo: Path, game: Path, sim: RepositorySimulator) -> Stager:
+    return Stager(GameDir(game), RepoSource(BASE_URL, sim), sim, PRODUCT, jobs=1)
+
+
+def _chunk_refs(repo: Path) -> list[ObjectRef]:
+    """A few of the repository's real file chunks."""
+    refs = []
+    for path in sorted((repo / "content-system/v2/store").rglob("*"))[:3]:
+        if path.is_file():
+            body = path.read_bytes()
+            data = zlib.decompress(body)
+            md5 = hashlib.md5(body).hexdigest()
+            refs.append(
+                ObjectRef(Chunk(hashlib.md5(data).hexdigest(), len(data), md5, len(body)), False)
+            )
+    return refs
+
+
+def test_a_lost_patch_chunk_is_reported_and_the_downloads_go_on(
+    published: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    repo, _ = published
+    sim = RepositorySimulator(repo)
+    game = tmp_path / "game"
+    game.mkdir()
+    stager = _stager(repo, game, sim)
+    gone = ObjectRef(Chunk("1" * 32, 10, "2" * 32, 20), True)  # a patch chunk: tolerated
+    good = _chunk_refs(repo)
+    with stager.start_downloads([gone, *good]) as downloads:
+        failures = downloads.finish()
+        assert isinstance(downloads.wait(gone), NotFoundError)
+        assert all(downloads.wait(r) is None for r in good)
+    assert list(failures) == ["2" * 32] and isinstance(failures["2" * 32], NotFoundError)
+    assert all(stager.object_path(r).is_file() for r in good)
+    assert stager.bytes_downloaded == sum(r.chunk.compressed_size for r in good)
+
+
+def test_a_lost_file_chunk_stops_the_downloads_not_yet_started(
+    published: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    repo, _ = published
+    sim = RepositorySimulator(repo)
+    game = tmp_path / "game"
+    game.mkdir()
+    stager = _stager(repo, game, sim)
+    gone = ObjectRef(Chunk("1" * 32, 10, "2" * 32, 20), False)  # a file chunk: fatal
+    later = _chunk_refs(repo)
+    with stager.start_downloads([gone, *later]) as downloads, pytest.raises(NotFoundError):
+        downloads.finish()
+    # One download thread: nothing after the lost chunk was even asked for.
+    assert not any(
+        sim.count("/" + layout.store_rel(PRODUCT, r.chunk.compressed_md5)) for r in later
+    )
+    assert not any(stager.object_path(r).exists() for r in later)
