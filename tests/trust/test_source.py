@@ -25,6 +25,7 @@ from core.errors import (
     TrustError,
 )
 from core.format import layout
+from core.format.product_info import product_info_rel
 from core.gamedir.folder import GameDir
 from core.gog.source import open_source
 from core.net.fetcher import Fetcher
@@ -342,3 +343,24 @@ def test_a_gog_client_ignores_the_signatures(
     shutil.copytree(signed.builds[1], install)
     assert gogreader.apply_patch(src, PRODUCT, "2", "3", "windows", install)
     assert tree(install) == tree(signed.builds[2])
+
+
+def test_product_documents_are_signed_too(
+    signed: SignedRepo, mirror: tuple[Path, str], tmp_path: Path
+) -> None:
+    folder, url = mirror
+    signed.serve_state(3, folder)
+    with Fetcher() as fetcher:
+        source = open_source(url, fetcher)
+        assert isinstance(source, SignedRepoSource)
+        info = source.product_info(PRODUCT)
+        assert info is not None and info.name == "Signed"
+        index = source.products()
+        assert index is not None and [p for p, _ in index.products] == [PRODUCT]
+        assert source.product_info("999") is None  # not published: absent, not an attack
+    document = folder / product_info_rel(PRODUCT)
+    document.write_text(document.read_text().replace('"Signed"', '"Signex"'))
+    with Fetcher() as fetcher:
+        source = open_source(url, fetcher)
+        with pytest.raises(TamperedError):
+            source.product_info(PRODUCT)
