@@ -572,6 +572,7 @@ def test_a_stopped_update_resumes_its_counters_and_history_saves_nothing_it_did_
     assert "Update again to resume from the" in window.notifications[-1][1]
     cancelled = listed(qtbot, window.historyView, 2, "cancelled")
     assert cancelled.text(4) == ""  # a stopped run saved nothing
+    assert cancelled.text(3) != "0 B"  # and did download something
     kept = sum(p.stat().st_size for p in GameDir(game).downloads.glob("?-*"))
 
     window.settings = Settings()
