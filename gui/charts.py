@@ -19,6 +19,7 @@ from PySide6.QtGui import QColor, QFontMetrics, QHelpEvent, QPainter, QPaintEven
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from core.library.db import OperationRecord
+from core.progress import Phase
 from core.units import format_bytes, percent_saved
 
 COUNTED_KINDS = frozenset({"install", "update", "repair"})
@@ -74,7 +75,7 @@ def chart_points(records: Sequence[OperationRecord]) -> list[ChartPoint]:
     for record in reversed(records):
         if record.kind not in COUNTED_KINDS or record.outcome != "ok":
             continue
-        seconds = record.phases.get("downloading")
+        seconds = record.phases.get(Phase.DOWNLOADING)
         if seconds is None or seconds <= 0:
             seconds = record.finished_at - record.started_at
         points.append(

@@ -154,10 +154,13 @@ class Manage(QObject):
         if job is not None:
             job.succeeded.connect(lambda found: self._on_art_job_succeeded(key, *found))
             # No art (offline, none published) is no error; ask again next start.
-            job.failed.connect(lambda *_: self._on_art_job_succeeded(key, None, ""))
+            job.failed.connect(lambda *_: self._on_art_job_succeeded(key, None, None, ""))
 
-    def _on_art_job_succeeded(self, key: str, path: Path | None, name: str) -> None:
-        self.store.art[key] = str(path) if path is not None else ""
+    def _on_art_job_succeeded(
+        self, key: str, icon: Path | None, cover: Path | None, name: str
+    ) -> None:
+        self.store.art[key] = str(icon) if icon is not None else ""
+        self.store.covers[key] = str(cover) if cover is not None else ""
         if name:
             self.store.names[key] = name
         self.artChanged.emit(key)

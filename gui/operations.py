@@ -26,6 +26,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from core.cli.crashlog import redact
 from core.errors import SlipstreamError
 from core.format.builds import BuildItem
+from core.progress import Phase
 from core.units import format_bytes
 from core.update.estimate import Cost
 from core.update.options import EngineOptions
@@ -133,7 +134,7 @@ class Operations(QObject):
         job = self._start(game, "prepare", work.preview(Path(game), to_build, self.options()))
         if job is None:
             return
-        self.store.progress[game] = ProgressState("update", phase="planning")
+        self.store.progress[game] = ProgressState("update", phase=Phase.PLANNING)
         self.progressChanged.emit(game)
         job.succeeded.connect(lambda result: self._on_prepare_job_succeeded(game, result))
 

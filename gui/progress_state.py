@@ -17,32 +17,32 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from core.progress import Progress
+from core.progress import Phase, Progress
 from core.units import format_bytes
-from core.update.plan import Plan
+from core.update.plan import Plan, PlanKind
 
 # Share of the overall fraction per phase of each kind of job: (start, end) in percent.
-PHASES: dict[str, dict[str, tuple[float, float]]] = {
+PHASES: dict[str, dict[Phase, tuple[float, float]]] = {
     "update": {
-        "keeping copies": (0, 1),
-        "planning": (1, 2),
-        "downloading": (2, 62),
-        "patching": (62, 80),
-        "assembling": (80, 90),
-        "verifying": (90, 97),
-        "committing": (97, 100),
+        Phase.KEEPING_COPIES: (0, 1),
+        Phase.PLANNING: (1, 2),
+        Phase.DOWNLOADING: (2, 62),
+        Phase.PATCHING: (62, 80),
+        Phase.ASSEMBLING: (80, 90),
+        Phase.VERIFYING: (90, 97),
+        Phase.COMMITTING: (97, 100),
     },
-    "rollback": {"planning": (0, 2), "restoring": (2, 100)},
-    "verify": {"checking files": (0, 10), "hashing": (10, 70), "downloading": (70, 85)},
+    "rollback": {Phase.PLANNING: (0, 2), Phase.RESTORING: (2, 100)},
+    "verify": {Phase.CHECKING_FILES: (0, 10), Phase.HASHING: (10, 70), Phase.DOWNLOADING: (70, 85)},
 }
 PHASES["install"] = PHASES["update"]
 
-KIND_LABELS = {
-    "patched": "patch",
-    "chunked": "changed chunks",
-    "new": "download",
-    "full": "download",
-    "deleted": "remove",
+KIND_LABELS: dict[str, str] = {
+    PlanKind.PATCHED: "patch",
+    PlanKind.CHUNKED: "changed chunks",
+    PlanKind.NEW: "download",
+    PlanKind.FULL: "download",
+    PlanKind.DELETED: "remove",
 }
 OUTCOME_WORDS = {"ok": "Done", "cancelled": "Stopped", "failed": "Failed"}
 IN_FLIGHT = ("downloading", "downloaded", "patching")
@@ -118,7 +118,7 @@ class ProgressState:
         now = time.monotonic() if now is None else now
         if progress.phase != self.phase:
             self._enter_phase(str(progress.phase))
-        if progress.phase == "downloading" and progress.unit == "bytes":
+        if progress.phase == Phase.DOWNLOADING and progress.unit == "bytes":
             self._count_download(progress, now)
         self.phase, self.item = str(progress.phase), progress.item
         self.done, self.total, self.unit = progress.done, progress.total, progress.unit
@@ -149,35 +149,35 @@ class ProgressState:
         self._samples.append((now, self.download_done))
 
     def _track_verify(self, progress: Progress) -> None:
-        if progress.phase == "checking files" and progress.unit == "files":
+        if progress.phase == Phase.CHECKING_FILES and progress.unit == "files":
             self.files_total = progress.total
-        elif progress.phase == "hashing" and progress.item:
+        elif progress.phase == Phase.HASHING and progress.item:
             self._hashed.add(progress.item)
 
     def _phase_fraction(self, progress: Progress) -> float:
-        if progress.phase == "downloading" and self.download_total:
+        if progress.phase == Phase.DOWNLOADING and self.download_total:
             return min(1.0, self.download_done / self.download_total)
         return progress.fraction
 
     def _enter_phase(self, phase: str) -> None:
         """Move the files the new phase works on."""
         for row in self.files.values():
-            if phase == "downloading" and row.state == "waiting" and row.action != "remove":
+            if phase == Phase.DOWNLOADING and row.state == "waiting" and row.action != "remove":
                 self._set(row, "downloading")
-            elif phase == "patching" and row.state == "downloading":
+            elif phase == Phase.PATCHING and row.state == "downloading":
                 self._set(row, "patching" if row.action == "patch" else "downloaded")
 
     def file_event(self, phase: str, path: str) -> None:
         row = self.files.get(path)
         if row is None:
-            if self.kind != "install" or phase != "assembling":
+            if self.kind != "install" or phase != Phase.ASSEMBLING:
                 return  # a file the plan did not list (verify's scan names every file)
             row = self._add_row(path, "download")
-        if phase == "patching":
+        if phase == Phase.PATCHING:
             self._set(row, "patched")
-        elif phase == "assembling":
+        elif phase == Phase.ASSEMBLING:
             self._set(row, "fell back" if row.state == "patched" else "fetched")
-        elif phase == "verifying":
+        elif phase == Phase.VERIFYING:
             self._set(row, "verified" if row.state != "fell back" else "fell back, verified")
 
     def finish(self, outcome: str, fallbacks: Iterable[str] = ()) -> None:
@@ -235,7 +235,7 @@ class ProgressState:
 
     def eta(self) -> float | None:
         speed = self.speed()
-        if self.phase != "downloading" or not speed or speed <= 0:
+        if self.phase != Phase.DOWNLOADING or not speed or speed <= 0:
             return None
         return max(0.0, (self.download_total - self.download_done) / speed)
 
@@ -261,7 +261,7 @@ class ProgressState:
         if self.finished:
             return OUTCOME_WORDS.get(self.outcome, self.outcome)
         percent = f"{self.fraction:.0%}"
-        if self.phase == "downloading" and self.download_total:
+        if self.phase == Phase.DOWNLOADING and self.download_total:
             done, total = format_bytes(self.download_done), format_bytes(self.download_total)
             return f"{done} of {total} ({percent})"
         if self.unit == "files" and self.total:

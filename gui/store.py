@@ -42,6 +42,8 @@ class GameStore:
     same on every branch, where a build's manifest may name the product otherwise."""
     art: dict[str, str] = field(default_factory=dict)
     """Each game's cached icon file ("" when it has none)."""
+    covers: dict[str, str] = field(default_factory=dict)
+    """Each game's cached cover image ("" when it has none)."""
     kept: dict[str, tuple[list[str], str]] = field(default_factory=dict)
     """The player's own files the last update moved out of the new build's way, and
     the folder they are in."""

@@ -191,7 +191,7 @@ def fill_history(
                 when(record.started_at),
                 f"{record.kind} {route}".strip(),
                 record.outcome,
-                format_bytes(record.bytes_downloaded),
+                _downloaded(record),
                 format_bytes(saved) if _saved_shown(record) else "",
                 str(len(record.fallbacks)) if record.fallbacks else "",
                 "on disk" if rollbackable and record.from_build in kept else "",
@@ -205,6 +205,14 @@ def fill_history(
         view.addTopLevelItem(row)
     _choose_again(view, chosen)
     fit_columns(view)
+
+
+def _downloaded(record: OperationRecord) -> str:
+    """A run that stopped before its end may not have recorded its bytes: blank, not a
+    "0 B" that did not happen."""
+    if record.outcome != "ok" and not record.bytes_downloaded:
+        return ""
+    return format_bytes(record.bytes_downloaded)
 
 
 def _saved_shown(record: OperationRecord) -> bool:

@@ -187,7 +187,7 @@ class MainWindow(QMainWindow):
     def _expose_parts(self) -> None:
         """The widgets tests, tools and the self-test have always found on the window."""
         library, pane = self.library, self.pane
-        self.gamesView = library.gamesView
+        self.gamesView, self.coverView = library.gamesView, library.coverView
         self.titleLabel, self.tabs = pane.titleLabel, pane.tabs
         self.updateButton, self.verifyButton = pane.updateButton, pane.verifyButton
         self.cancelButton, self.rollbackButton = pane.cancelButton, pane.rollbackButton
@@ -293,7 +293,7 @@ class MainWindow(QMainWindow):
         statuses = {key: self.status_of(key) for key in records}
         store = self.store
         self.library.fill(list(records.values()), statuses, store.errors, store.sizes, store.names)
-        self.library.show_art(self.store.art)
+        self.library.show_art(self.store.art, self.store.covers)
         for key in records:
             self.manage.fetch_art(key)
 
@@ -440,7 +440,7 @@ class MainWindow(QMainWindow):
             self.refresh_games()  # the product's own name replaces the build's
             if key == self.current_game():
                 self._show_title(self.store.records.get(key))
-        self.library.show_art(self.store.art)
+        self.library.show_art(self.store.art, self.store.covers)
 
     # --- notifications --------------------------------------------------------------------
 

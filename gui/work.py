@@ -98,16 +98,17 @@ def disk_size(game: Path) -> Work:
 
 
 def art(record: InstallRecord, options: EngineOptions) -> Work:
-    """The game's icon (None: it has none) and its product name as its repository's
-    product document gives it ("" when there is none): cached where possible."""
+    """The game's icon and cover (None: it has none) and its product name as its
+    repository's product document gives it ("" when there is none): cached where
+    possible."""
 
-    def run(sink: ProgressSink, cancel: CancelToken) -> tuple[Path | None, str]:
+    def run(sink: ProgressSink, cancel: CancelToken) -> tuple[Path | None, Path | None, str]:
         info = product.installed_product_info(GameDir(record.path))
         cached = product.cached_product_art(record.source, record.product)
         if cached.icon is not None and info is not None:
-            return cached.icon, info.name
+            return cached.icon, cached.cover, info.name
         fetched = product.fetch_product_art(record.source, record.product, options)
-        return fetched.icon or cached.icon, fetched.name
+        return fetched.icon or cached.icon, fetched.cover or cached.cover, fetched.name
 
     return run
 

@@ -212,10 +212,14 @@ def _execute(
         stager = Stager(
             game, source, fetcher, base.product, jobs=options.jobs, progress=clock, cancel=cancel
         )
-        applied = apply_plan(
-            plan, game, stager, patch_jobs=options.patch_jobs, progress=clock, cancel=cancel
-        )
-        report.bytes_downloaded = stager.bytes_downloaded
+        try:
+            applied = apply_plan(
+                plan, game, stager, patch_jobs=options.patch_jobs, progress=clock, cancel=cancel
+            )
+        finally:
+            # A cancelled or failed run downloaded what it did: the history says so, and
+            # the resumed run that reuses those objects is not charged for them again.
+            report.bytes_downloaded = stager.bytes_downloaded
         report.patches_applied = applied.patches_applied
         report.fallbacks += applied.fallbacks
         for name, data in target.raw.items():

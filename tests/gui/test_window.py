@@ -34,7 +34,7 @@ from core.update.engine import install
 from gui.app import create_main_window
 from gui.dialogs import ConflictDialog
 from gui.settings_dialog import SettingsDialog
-from gui.views import rows
+from gui.views import ROLE, rows
 from gui.window import MainWindow
 from tests.support.helpers import serving, tree
 
@@ -572,6 +572,7 @@ def test_a_stopped_update_resumes_its_counters_and_history_saves_nothing_it_did_
     assert "Update again to resume from the" in window.notifications[-1][1]
     cancelled = listed(qtbot, window.historyView, 2, "cancelled")
     assert cancelled.text(4) == ""  # a stopped run saved nothing
+    assert cancelled.text(3) != "0 B"  # and did download something
     kept = sum(p.stat().st_size for p in GameDir(game).downloads.glob("?-*"))
 
     window.settings = Settings()
@@ -724,3 +725,25 @@ def test_the_branch_selector_moves_the_game_and_its_name_stays(
         assert row_with(win.gamesView, 0, DEMO_NAME).text(1) == "2.0-beta"
         assert "b4" not in win.titleLabel.text() and "branch beta" in win.titleLabel.text()
         win.quitting = True
+
+
+def test_the_covers_grid_shows_each_game_and_choosing_one_selects_it(
+    qtbot: QtBot, window: MainWindow, game: Path, tmp_path: Path
+) -> None:
+    from PySide6.QtWidgets import QListWidget
+
+    other = (tmp_path / "second").resolve()
+    shutil.copytree(game, other)
+    window.adopt_folder(str(other))
+    assert wait_job(qtbot, window, "adopt")[2]
+    toggle = child(window, QPushButton, "coverToggle")
+    toggle.click()
+    covers = child(window, QListWidget, "coverView")
+    assert covers.isVisible() and not window.gamesView.isVisible()
+    assert covers.count() == 2
+    qtbot.waitUntil(lambda: all(not covers.item(n).icon().isNull() for n in range(2)))
+    first = next(covers.item(n) for n in range(2) if covers.item(n).data(ROLE) == str(game))
+    covers.setCurrentItem(first)
+    assert window.current_game() == str(game)
+    toggle.click()
+    assert window.gamesView.isVisible()

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from core.demo.sample import FileSpec, next_build, scattered_edits
-from core.errors import BuildNotFoundError
+from core.errors import BuildNotFoundError, CancelledError
 from core.format import layout
+from core.library.db import Library
 from core.net.fetcher import Fetcher
 from core.net.source import RepoSource
+from core.progress import CancelToken, Phase, Progress
 from core.update.engine import install, plan_preview, update
 from core.update.options import EngineOptions
 from tests.support.helpers import tree
@@ -194,3 +196,27 @@ def test_an_update_without_patches_fetches_only_chunks_the_folder_lacks(
     needed = objects_of(repo, "2", every=True) - objects_of(repo, "1", every=True)
     assert fetched <= needed  # never a chunk the installed build already has
     assert not any("/patches/" in p for p in sim.paths())  # no patch document, no delta
+
+
+def test_a_cancelled_update_records_the_bytes_it_really_downloaded(
+    published: tuple[Path, list[Path], list[set[str]]], tmp_path: Path
+) -> None:
+    repo, _, _ = published
+    sim = RepositorySimulator(repo)
+    options = EngineOptions(transport=sim, use_patches=False, jobs=1)
+    game = tmp_path / "game"
+    install(sim.base_url, PRODUCT, game, build="1", options=options)
+    cancel = CancelToken()
+
+    def sink(progress: Progress) -> None:
+        if progress.phase == Phase.DOWNLOADING and progress.done > 0:
+            cancel.cancel()
+
+    sim.clear()
+    with pytest.raises(CancelledError):
+        update(game, "2", options, progress=sink, cancel=cancel)
+    fetched = sum(f.length for f in sim.fetches if f.kind == "object")
+    assert fetched > 0
+    with Library.open() as library:
+        last = library.history(game)[0]
+    assert last.outcome == "cancelled" and last.bytes_downloaded == fetched
