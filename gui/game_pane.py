@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.trust.names import SIGNED, Signing
 from gui.files_model import FilesModel
 from gui.progress_panel import ProgressPanel
 from gui.widgets import button, model_tree, tree
@@ -79,10 +80,34 @@ class GamePane(QWidget):
         self.buttonRow.addStretch(1)
         # The name on a line of its own: beside five buttons it would set the pane's
         # narrowest width and squeeze the games list.
+        self.signingLabel = QLabel("")
+        self.signingLabel.setObjectName("signingLabel")
+        self.signingLabel.setAccessibleName("Whether the game's repository is signed")
         header = QVBoxLayout()
         header.addWidget(self.titleLabel)
+        header.addWidget(self.signingLabel)
         header.addLayout(self.buttonRow)
         return header
+
+    def show_signing(self, signing: Signing | None) -> None:
+        """Signed (with the root key the install trusts) or unsigned; nothing for no game."""
+        if signing is None:
+            self.signingLabel.setText("")
+            self.signingLabel.setToolTip("")
+        elif signing.state == SIGNED:
+            self.signingLabel.setText(f"Repository: {signing.describe()}")
+            self.signingLabel.setToolTip(
+                "Every document of this game's repository is checked against the signed "
+                "metadata of the root key named here; tampered, replayed or stale documents "
+                "are refused."
+            )
+        else:
+            self.signingLabel.setText("Repository: unsigned")
+            self.signingLabel.setToolTip(
+                "The repository publishes no signed metadata: its documents are checked "
+                "against their hashes only, which guards against damage, not against a "
+                "mirror that lies."
+            )
 
     def _build_tabs(self) -> QTabWidget:
         self.buildsView = tree(

@@ -31,6 +31,7 @@ from core.format.builds import BuildItem
 from core.gamedir.folder import RollbackPoint
 from core.library.db import InstallRecord, OperationRecord
 from core.library.settings import Settings, load_settings_checked, save_settings
+from core.trust.pins import install_signing
 from core.update.estimate import Cost
 from core.update.options import EngineOptions, options_from_settings
 from gui import menus, views
@@ -316,6 +317,7 @@ class MainWindow(QMainWindow):
             build = f"{record.version_name or 'build'} ({record.build_id})"
             branch = f" · branch {record.branch}" if record.branch else ""
             self.titleLabel.setText(f"{name} — {build}{branch}")
+        self.pane.show_signing(install_signing(record.path) if record is not None else None)
 
     def _show_no_details(self, pending: InstallRecord | None) -> None:
         """No game, or one still installing: only its progress is worth showing."""
@@ -323,6 +325,7 @@ class MainWindow(QMainWindow):
         if pending is not None:
             title = f"Installing into {pending.path}"
         self.titleLabel.setText(title)
+        self.pane.show_signing(None)
         self.buildsView.clear()
         self.historyView.clear()
         self.pointsView.clear()
