@@ -97,6 +97,13 @@ class _RepoServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-request (a cancelled download, a closed keep-alive
+        # connection) is routine for a file server: no traceback on the publisher's screen.
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
     def server_bind(self) -> None:
         # HTTPServer.server_bind looks the host up with getfqdn(), a DNS round trip we
         # neither need nor want to wait for.

@@ -676,3 +676,23 @@ def test_run_prints_url_first_and_stops_on_ctrl_c(mini_repo: MiniRepo) -> None:
                 proc.kill()  # only after a failure above; leaving the block reaps it
     assert proc.returncode == 0, err
     assert (rest, err) == ("", "")
+
+
+def test_a_client_that_hangs_up_leaves_no_traceback_but_a_bug_still_shows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = serve.make_server(tmp_path, "127.0.0.1", 0)
+    try:
+        for reset in (ConnectionResetError(104, "reset"), BrokenPipeError(32, "pipe")):
+            try:
+                raise reset
+            except OSError:
+                server.handle_error(None, ("127.0.0.1", 1))
+        assert capsys.readouterr().err == ""
+        try:
+            raise ValueError("a bug of ours")
+        except ValueError:
+            server.handle_error(None, ("127.0.0.1", 1))
+        assert "ValueError: a bug of ours" in capsys.readouterr().err
+    finally:
+        server.server_close()
