@@ -125,7 +125,10 @@ class Job(QObject):
         self.key = key
         self.kind = kind
         self.cancel_token = CancelToken()
-        self.relay = ProgressRelay(parent=self)
+        # No Qt parent: the runner's thread holds the relay too, and a parent deleted
+        # while the work still runs (a window torn down mid-job) would delete the relay
+        # under it ("Signal source has been deleted" on its next report).
+        self.relay = ProgressRelay()
         self.relay.progressed.connect(self.progressed)
         self._thread = QThread()
         self._thread.setObjectName(f"job-{kind}")

@@ -412,6 +412,9 @@ def test_add_game_dialog_installs_into_an_empty_folder(
 def test_add_existing_game_registers_a_folder_the_library_lost(
     qtbot: QtBot, window: MainWindow, game: Path, home: Path
 ) -> None:
+    # The window's background jobs (art, sizes, estimates) write under home: let them
+    # end first, or the folder is not empty when it is removed.
+    assert window.jobs.wait_all()
     shutil.rmtree(home)
     window.reload_library()
     assert window.gamesView.topLevelItemCount() == 0
