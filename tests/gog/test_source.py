@@ -43,8 +43,6 @@ from tests.support.gogserver import GogStandIn
 from tests.support.helpers import tree
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gog"
-if not FIXTURES.is_dir():
-    FIXTURES = Path("/work/shared/fixtures/gog")
 PRODUCT = "1207660413"
 DLC = "1207660414"
 QUICK = FetchLimits(retries=1, backoff=0.01, backoff_cap=0.01, read_timeout=10.0)
