@@ -1,9 +1,8 @@
 """Tests of the independent GOG v2 reader (tests/support/gogreader.py).
 
 Part one runs it on real GOG documents (tests/fixtures/gog, kept in the project). Part two
-writes a tiny
-GOG v2 repository by hand, in the publisher's layout, and checks that the reader rebuilds
-both builds and applies the xdelta3 patch byte for byte, and that it refuses damaged data.
+writes a tiny GOG v2 repository by hand, in the publisher's layout, and checks that the reader
+rebuilds both builds and applies the xdelta3 patch byte for byte, and that it refuses damaged data.
 """
 
 from __future__ import annotations
