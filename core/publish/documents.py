@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from core.errors import LocalIOError
 from core.format import layout
+from core.format.build import BuildManifest
 from core.format.builds import BuildItem, BuildsListing, unsigned_link
 from core.format.graph import GraphBuild, GraphEdge, PatchGraph
 from core.publish.catalog import Catalog, LoadedBuild
@@ -29,6 +30,13 @@ def folder_name(name: str) -> str:
 def sort_items(items: Iterable[BuildItem]) -> tuple[BuildItem, ...]:
     """Newest first, as GOG lists them."""
     return tuple(sorted(items, key=lambda i: (i.date_published, int(i.build_id)), reverse=True))
+
+
+def product_manifest(catalog: Catalog) -> BuildManifest | None:
+    """The build manifest of the product's newest build on any OS and branch: the product's
+    name and install folder live there, whichever branch the next build goes to."""
+    newest = sort_items(i for o in catalog.os_names() for i in catalog.listing(o).items)
+    return catalog.build_manifest(newest[0]) if newest else None
 
 
 def write_listing(catalog: Catalog, os_name: str, listing: BuildsListing) -> None:

@@ -125,8 +125,5 @@ def write_product(
 
 def _newest_name(catalog: Catalog) -> str:
     """The product's name in its newest build, on any OS and branch."""
-    items = [i for o in catalog.os_names() for i in catalog.listing(o).items]
-    newest = documents.sort_items(items)
-    if not newest:
-        return ""
-    return catalog.build_manifest(newest[0]).product_name(catalog.product)
+    manifest = documents.product_manifest(catalog)
+    return manifest.product_name(catalog.product) if manifest else ""

@@ -177,7 +177,7 @@ def publish(
                 "choose another --build-id."
             )
         else:
-            previous = product_manifest(catalog)
+            previous = documents.product_manifest(catalog)
             new = _new_build(options, build_id, name, depot, depot_id, store, previous, build_dir)
             documents.drop_pairs_to(catalog, build_id)
             extend_chain(
@@ -266,14 +266,6 @@ def patch_sources(
             f"Branch {options.from_branch!r} has no builds to fork from; check --from-branch."
         )
     return fork
-
-
-def product_manifest(catalog: Catalog) -> BuildManifest | None:
-    """The build manifest of the product's newest build on any OS and branch: the product's
-    name and install folder live there, whichever branch the next build goes to."""
-    items = [i for o in catalog.os_names() for i in catalog.listing(o).items]
-    newest = documents.sort_items(items)
-    return catalog.build_manifest(newest[0]) if newest else None
 
 
 def count_objects(report: PublishReport, store: ObjectStore) -> None:
