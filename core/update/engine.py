@@ -321,20 +321,28 @@ def update(
     to_build: str | None = None,
     options: EngineOptions = EngineOptions(),
     *,
+    switch_to: tuple[str | None] | None = None,
     progress: ProgressSink = null_sink,
     cancel: CancelToken = NEVER_CANCELLED,
 ) -> OperationReport:
     """Update the game in ``game_dir`` to ``to_build`` (default: the newest build of its
-    branch), older builds included."""
+    branch), older builds included. ``switch_to=(branch,)`` moves it to another branch
+    (``None``: the default one), which later updates follow."""
     game = existing_game(game_dir)
     with _operation("update", game, options, progress, cancel) as run, game.lock():
         report = run.report
         report.recovered = _recover(game)
         state = _require_state(game)
         report.product, report.from_build = state.product, state.build_id
-        moved = _go_to(run, state, to_build, state.branch)
+        branch = state.branch if switch_to is None else switch_to[0]
+        moved = _go_to(run, state, to_build, branch)
         if moved is None:
             report.up_to_date = True
+            if branch != state.branch:
+                # The installed build is already that branch's: only the branch followed changes.
+                new = replace(state, branch=branch)
+                game.save_state(new)
+                records.register(game_dir, new, records.name_of(game_dir, state))
             return report
         new, target = moved
         records.register(game_dir, new, target.manifest.product_name(state.product))

@@ -75,21 +75,6 @@ def switch_branch(
     """Move the game to ``branch`` (``None``: the default branch), to its newest build or
     to ``to_build``; later updates follow that branch. ``options.password`` opens a GOG
     private branch. Recorded as an update."""
-    game = existing_game(game_dir)
-    with engine._operation("update", game, options, progress, cancel) as run, game.lock():
-        report = run.report
-        report.recovered = engine._recover(game)
-        state = engine._require_state(game)
-        report.product, report.from_build = state.product, state.build_id
-        moved = engine._go_to(run, state, to_build, branch)
-        if moved is None:
-            # The installed build is already that branch's: only the branch followed changes.
-            report.up_to_date = True
-            new = replace(state, branch=branch)
-            game.save_state(new)
-            name = records.name_of(game_dir, state)
-        else:
-            new, target = moved
-            name = target.manifest.product_name(state.product)
-        records.register(game_dir, new, name)
-        return report
+    return engine.update(
+        game_dir, to_build, options, switch_to=(branch,), progress=progress, cancel=cancel
+    )
