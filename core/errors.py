@@ -78,6 +78,14 @@ class PublishError(SlipstreamError):
     """The build folder cannot be published."""
 
 
+class StorageError(RepositoryError):
+    """The object store could not be used; check the bucket, its address and the credentials."""
+
+
+class StorageBackendMissingError(UsageError):
+    """This storage URL needs a package that is not installed."""
+
+
 # --- signed repositories (docs/signing.md) ---------------------------------------------
 
 
@@ -146,6 +154,10 @@ class LocalIOError(SlipstreamError):
 
 class LibraryError(SlipstreamError):
     """Slipstream's library database could not be used."""
+
+
+class AutostartError(LocalIOError):
+    """Slipstream could not change whether it starts when you log in."""
 
 
 class UnknownInstallError(SlipstreamError):

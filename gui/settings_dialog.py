@@ -1,5 +1,6 @@
 """The settings dialog (``settingsDialog``): sources, download threads, bandwidth limit,
-how often to check for updates and how many rollback points to keep.
+how often to check for updates, how many rollback points to keep, and three switches:
+desktop notifications, starting at login (in the tray) and automatic updates.
 
 The dialog edits a copy: :meth:`SettingsDialog.settings` gives the values on screen, and the
 caller saves them (``core.library.settings.save_settings``) once the dialog is accepted. Every value
@@ -14,6 +15,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import SettingsError
+from core.library import autostart
 from core.library.settings import (
     CHECK_HOURS_RANGE,
     KEEP_POINTS_RANGE,
@@ -48,6 +51,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle(self.tr("Settings"))
         self._build_sources(settings.sources)
         self._build_numbers(settings)
+        self._build_switches(settings)
         self._error = QLabel(self)
         self._error.setObjectName("errorLabel")
         self._error.setWordWrap(True)
@@ -147,6 +151,50 @@ class SettingsDialog(QDialog):
             spin.valueChanged.connect(self._on_spins_value_changed)
         self._check_hours.valueChanged.connect(self._on_spins_value_changed)
 
+    def _build_switches(self, settings: Settings) -> None:
+        self._notifications = self._switch(
+            "notificationsCheck",
+            self.tr("Show desktop &notifications"),
+            settings.notifications,
+            self.tr(
+                "Tell you about new builds and finished or failed updates through the "
+                "desktop's notifications (the tray's messages where there are none). "
+                "Off: only the window's status bar shows them."
+            ),
+        )
+        self._autostart = self._switch(
+            "autostartCheck",
+            self.tr("Start Slipstream at &login (in the tray)"),
+            settings.start_at_login,
+            self.tr(
+                "Start Slipstream in the tray when you log in, so it checks for updates "
+                "without you opening it."
+            ),
+        )
+        if not autostart.supported():
+            self._autostart.setEnabled(False)
+            self._autostart.setToolTip(
+                self.tr("Starting at login is not supported on this system yet.")
+            )
+        self._auto_update = self._switch(
+            "autoUpdateCheck",
+            self.tr("&Update games automatically"),
+            settings.auto_update,
+            self.tr(
+                "When a background check finds a newer build, update the game on its own "
+                "and tell you when it is done. A game whose files you changed is not "
+                "updated on its own: you are told, and choose what to keep when you update."
+            ),
+        )
+
+    def _switch(self, name: str, text: str, checked: bool, tip: str) -> QCheckBox:
+        box = QCheckBox(text, self)
+        box.setObjectName(name)
+        box.setChecked(checked)
+        box.setToolTip(tip)
+        box.setAccessibleName(text.replace("&", ""))
+        return box
+
     def _label(self, text: str, buddy: QWidget, name: str) -> QLabel:
         label = QLabel(text, self)
         label.setObjectName(name)
@@ -178,6 +226,8 @@ class SettingsDialog(QDialog):
             self._label(self.tr("Rollback &points to keep:"), self._keep, "keepPointsLabel"),
             self._keep,
         )
+        for box in (self._notifications, self._autostart, self._auto_update):
+            form.addRow(box)
         outer = QVBoxLayout(self)
         outer.addLayout(form)
         outer.addWidget(self._error)
@@ -191,6 +241,9 @@ class SettingsDialog(QDialog):
             self._limit,
             self._check_hours,
             self._keep,
+            self._notifications,
+            self._autostart,
+            self._auto_update,
             self._buttons,
         ]
         for first, second in itertools.pairwise(order):
@@ -207,6 +260,9 @@ class SettingsDialog(QDialog):
             limit_rate_kib=self._limit.value(),
             check_hours=round(self._check_hours.value(), 2),
             keep_rollback_points=self._keep.value(),
+            notifications=self._notifications.isChecked(),
+            start_at_login=self._autostart.isChecked(),
+            auto_update=self._auto_update.isChecked(),
         )
 
     def error_text(self) -> str:

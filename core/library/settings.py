@@ -1,4 +1,5 @@
-"""The player's settings: sources, download threads, bandwidth limit, checks, rollback points.
+"""The player's settings: sources, download threads, bandwidth limit, checks, rollback points,
+desktop notifications, starting at login and automatic updates.
 
 They live in ``settings.json`` in :func:`core.library.db.home`, written atomically (a temporary
 file, fsync, rename). Reading never fails: a missing file gives the defaults, and a damaged or
@@ -80,6 +81,12 @@ class Settings:
     check_hours: float = 6.0
     """Hours between background checks for updates; 0 means never check."""
     keep_rollback_points: int = 2
+    notifications: bool = True
+    """Tell the player through the desktop's notifications (or the tray's balloons)."""
+    start_at_login: bool = False
+    """Start in the tray when the player logs in (:mod:`core.library.autostart`)."""
+    auto_update: bool = False
+    """Start an update on its own when a background check finds a newer build."""
 
     def validate(self) -> None:
         """Raise :class:`SettingsError` with an actionable message if any value is invalid."""
@@ -104,6 +111,9 @@ class Settings:
             "limit_rate_kib": self.limit_rate_kib,
             "check_hours": self.check_hours,
             "keep_rollback_points": self.keep_rollback_points,
+            "notifications": self.notifications,
+            "start_at_login": self.start_at_login,
+            "auto_update": self.auto_update,
         }
 
 
@@ -113,6 +123,11 @@ def _check_int(what: str, value: object, bounds: tuple[int, int]) -> None:
         raise SettingsError(f"{what} must be a whole number, not {value!r}.")
     if not low <= value <= high:
         raise SettingsError(f"{what} must be between {low} and {high}, not {value}.")
+
+
+def _check_bool(what: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise SettingsError(f"{what} must be true or false, not {value!r}.")
 
 
 def _check_hours(value: object) -> None:
@@ -135,8 +150,11 @@ _FIELD_CHECKS: dict[str, Callable[[Any], None]] = {
     "limit_rate_kib": lambda v: _check_int("The bandwidth limit (KiB/s)", v, LIMIT_KIB_RANGE),
     "check_hours": _check_hours,
     "keep_rollback_points": lambda v: _check_int("Rollback points to keep", v, KEEP_POINTS_RANGE),
+    "notifications": lambda v: _check_bool("Desktop notifications", v),
+    "start_at_login": lambda v: _check_bool("Start at login", v),
+    "auto_update": lambda v: _check_bool("Automatic updates", v),
 }
-"""Each number setting's check, for :meth:`Settings.validate` and for reading the file."""
+"""Each number and switch setting's check, for :meth:`Settings.validate` and reading the file."""
 
 
 def default_path() -> Path:

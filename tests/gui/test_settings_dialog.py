@@ -10,6 +10,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -29,6 +30,7 @@ W = TypeVar("W", bound=QWidget)
 
 FIELDS = ("sourcesList", "sourceEdit", "threadsSpin", "limitSpin", "checkHoursSpin")
 FIELDS += ("keepPointsSpin",)
+SWITCHES = ("notificationsCheck", "autostartCheck", "autoUpdateCheck")
 
 
 def make(qtbot: QtBot, settings: Settings | None = None) -> SettingsDialog:
@@ -61,7 +63,7 @@ def retype(qtbot: QtBot, spin: QSpinBox | QDoubleSpinBox, text: str) -> None:
 
 
 def test_shows_the_given_settings(qtbot: QtBot) -> None:
-    given = Settings(("gog", "http://a.example"), 7, 300, 2.5, 9)
+    given = Settings(("gog", "http://a.example"), 7, 300, 2.5, 9, False, True, True)
     dialog = make(qtbot, given)
     assert dialog.objectName() == "settingsDialog"
     assert dialog.settings() == given
@@ -89,6 +91,9 @@ def test_edit_every_field_and_press_ok(qtbot: QtBot) -> None:
     retype(qtbot, child(dialog, QSpinBox, "limitSpin"), "2048")
     child(dialog, QDoubleSpinBox, "checkHoursSpin").setValue(0.5)
     retype(qtbot, child(dialog, QSpinBox, "keepPointsSpin"), "7")
+    for name in SWITCHES:
+        box = child(dialog, QCheckBox, name)
+        qtbot.mouseClick(box, Qt.MouseButton.LeftButton)
 
     with qtbot.waitSignal(dialog.accepted):
         qtbot.mouseClick(ok_button(dialog), Qt.MouseButton.LeftButton)
@@ -99,6 +104,9 @@ def test_edit_every_field_and_press_ok(qtbot: QtBot) -> None:
         limit_rate_kib=2048,
         check_hours=0.5,
         keep_rollback_points=7,
+        notifications=False,
+        start_at_login=True,
+        auto_update=True,
     )
 
 
@@ -215,11 +223,37 @@ def test_every_field_has_a_tooltip_and_a_label_buddy(qtbot: QtBot) -> None:
         assert widget.accessibleName(), name
     for name in ("addSourceButton", "removeSourceButton"):
         assert child(dialog, QPushButton, name).toolTip()
+    for name in SWITCHES:
+        box = child(dialog, QCheckBox, name)
+        assert box.toolTip() and box.text(), name
+        assert box.accessibleName() == box.text().replace("&", ""), name
+
+
+def test_the_switches_default_to_notifications_on_and_the_rest_off(qtbot: QtBot) -> None:
+    dialog = make(qtbot, Settings())
+    checked = {name: child(dialog, QCheckBox, name).isChecked() for name in SWITCHES}
+    assert checked == {
+        "notificationsCheck": True,
+        "autostartCheck": False,
+        "autoUpdateCheck": False,
+    }
+    assert dialog.settings() == Settings()
+
+
+def test_every_mnemonic_in_the_dialog_is_a_different_letter(qtbot: QtBot) -> None:
+    dialog = make(qtbot, Settings())
+    texts = [
+        w.text() for kind in (QLabel, QPushButton, QCheckBox) for w in dialog.findChildren(kind)
+    ]
+    letters = [t[t.index("&") + 1].lower() for t in texts if "&" in t]
+    assert len(letters) >= 11
+    assert len(set(letters)) == len(letters), letters
 
 
 def test_tab_order(qtbot: QtBot) -> None:
     dialog = make(qtbot)
-    wanted = [*FIELDS[:2], "addSourceButton", "removeSourceButton", *FIELDS[2:], "buttonBox"]
+    wanted = [*FIELDS[:2], "addSourceButton", "removeSourceButton", *FIELDS[2:], *SWITCHES]
+    wanted.append("buttonBox")
     seen: list[str] = []
     widget: QWidget = child(dialog, QWidget, "sourcesList")
     for _ in range(200):

@@ -26,13 +26,16 @@ CUSTOM = Settings(
     limit_rate_kib=512,
     check_hours=1.5,
     keep_rollback_points=5,
+    notifications=False,
+    start_at_login=True,
+    auto_update=True,
 )
 
 
 def test_missing_file_gives_defaults_and_no_message(tmp_path: Path) -> None:
     path = tmp_path / "nowhere" / "settings.json"
     assert load_settings_checked(path) == (Settings(), None)
-    assert Settings() == Settings((), 4, 0, 6.0, 2)
+    assert Settings() == Settings((), 4, 0, 6.0, 2, True, False, False)
     assert not path.parent.exists()
 
 
@@ -46,6 +49,9 @@ def test_round_trip_through_a_real_file_creates_the_folder(tmp_path: Path) -> No
         "limit_rate_kib": 512,
         "check_hours": 1.5,
         "keep_rollback_points": 5,
+        "notifications": False,
+        "start_at_login": True,
+        "auto_update": True,
     }
     assert load_settings_checked(path) == (CUSTOM, None)
     assert load_settings(path) == CUSTOM
@@ -185,6 +191,39 @@ def test_bad_values_fall_back_one_by_one(tmp_path: Path) -> None:
     assert path.read_text("utf-8") == text
 
 
+def test_a_file_from_before_the_switches_loads_with_their_defaults(tmp_path: Path) -> None:
+    """A settings file written before notifications, start at login and automatic updates
+    existed loads as it was, with notifications on and the other two off."""
+    path = tmp_path / "settings.json"
+    old = {
+        "version": 1,
+        "sources": ["gog"],
+        "download_threads": 8,
+        "limit_rate_kib": 0,
+        "check_hours": 6.0,
+        "keep_rollback_points": 2,
+    }
+    path.write_text(json.dumps(old), "utf-8")
+    settings, message = load_settings_checked(path)
+    assert message is None
+    assert settings == Settings(sources=("gog",), download_threads=8)
+    assert (settings.notifications, settings.start_at_login, settings.auto_update) == (
+        True,
+        False,
+        False,
+    )
+
+
+def test_a_switch_that_is_not_true_or_false_falls_back_to_its_default(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text('{"notifications": "no", "start_at_login": 1, "auto_update": true}', "utf-8")
+    settings, message = load_settings_checked(path)
+    assert settings == Settings(auto_update=True)
+    assert message is not None
+    assert "Desktop notifications must be true or false, not 'no'" in message
+    assert "Start at login must be true or false, not 1" in message
+
+
 def test_a_partial_file_keeps_defaults_for_missing_keys(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     path.write_text('{"download_threads": 16}', "utf-8")
@@ -205,6 +244,7 @@ def test_a_partial_file_keeps_defaults_for_missing_keys(tmp_path: Path) -> None:
         (Settings(sources=("http://",)), "names no server"),
         (Settings(sources=("http://a.example/",)), "as 'http://a.example'"),
         (Settings(sources=("gog", "gog")), "listed twice"),
+        (Settings(auto_update=1), "Automatic updates must be true or false"),  # type: ignore[arg-type]
     ],
 )
 def test_validation_messages_name_the_problem(settings: Settings, fragment: str) -> None:
