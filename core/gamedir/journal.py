@@ -83,6 +83,7 @@ from core.gamedir.folder import (
     read_json,
     write_durable,
 )
+from core.gamedir.verify import link_text
 
 JOURNAL_FORMAT = 1
 LINKS_SUPPORTED = os.name != "nt"
@@ -594,12 +595,6 @@ def _link_changes(swap: _Swap) -> tuple[dict[str, str], dict[str, str]]:
     return drop, make
 
 
-def link_text(path: str, target: str) -> str:
-    """What the symbolic link at game path ``path`` holds: the game-relative ``target``
-    written relative to the link's own folder, so the folder can be moved."""
-    return "/".join([".."] * path.count("/") + [target])
-
-
 def _is_our_link(game: GameDir, path: str, target: str) -> bool:
     full = game.root / path
     return os.path.islink(full) and os.readlink(full) == link_text(path, target)
@@ -633,6 +628,33 @@ def _make_links(
         touched.update(p.parent for p in make_dirs(game.root, parts[:-1]))
         os.symlink(link_text(path, target), game.root / path)
         touched.add((game.root / path).parent)
+
+
+def repair_links(game: GameDir, links: dict[str, str]) -> list[str]:
+    """Make the build's ``links`` again where verify found them missing or pointing
+    elsewhere (a wrong symbolic link is replaced). A file or folder standing where a link
+    belongs may be the player's, so it is left alone: those paths are returned."""
+    if not LINKS_SUPPORTED:
+        return []
+    left: list[str] = []
+    touched: set[Path] = set()
+    for path, target in sorted(links.items()):
+        parts = path.split("/")
+        check_components(game.root, parts[:-1])
+        full = game.root / path
+        if os.path.islink(full):
+            if os.readlink(full) == link_text(path, target):
+                continue
+            os.unlink(full)
+        elif os.path.lexists(full):
+            left.append(path)
+            continue
+        touched.update(p.parent for p in make_dirs(game.root, parts[:-1]))
+        os.symlink(link_text(path, target), full)
+        touched.add(full.parent)
+    for folder in touched:
+        fsync_dir(folder)
+    return left
 
 
 def _move(src_base: Path, src: str, dst_base: Path, dst: str, touched: set[Path]) -> None:

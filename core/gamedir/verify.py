@@ -15,6 +15,10 @@ Two depths:
 Symlinks are never followed: a file or any folder above it that is a symlink is a wound,
 and files are opened with ``O_NOFOLLOW``. The recorded paths are validated like manifest
 paths, so a damaged record cannot point verify outside the game folder.
+
+The links a build makes (GOG's ``DepotLink``) are checked too, at both depths: each must be a
+symbolic link holding exactly the text the journal writes (:func:`link_text`); a missing
+link, a link pointing elsewhere, or a file or folder in its place is a wound.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ SIZE = "size"
 HASH = "hash"
 UNREADABLE = "unreadable"
 NOT_A_FILE = "not a file"
+LINK = "link"
 
 # O_NONBLOCK: opening a FIFO that replaced a file must not hang; it is refused by fstat.
 _OPEN_FLAGS = (
@@ -75,7 +80,8 @@ class Wound:
     """Something wrong with one file.
 
     ``reason`` is one of ``missing``, ``size`` (detail: expected and actual bytes), ``hash``,
-    ``unreadable`` (detail: the OS message) or ``not a file`` (detail: what is there)."""
+    ``unreadable`` (detail: the OS message), ``not a file`` (detail: what is there) or, for
+    one of the build's links, ``link`` (detail: what is there instead of the link)."""
 
     path: str
     reason: str
@@ -90,10 +96,21 @@ class VerifyReport:
     bytes_hashed: int
     wounds: tuple[Wound, ...]
     full: bool
+    links_checked: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.wounds
+
+    @property
+    def link_wounds(self) -> tuple[Wound, ...]:
+        """The wounds of the build's links: repaired by making the link again, not by a
+        download."""
+        return tuple(w for w in self.wounds if w.reason == LINK)
+
+    @property
+    def file_wounds(self) -> tuple[Wound, ...]:
+        return tuple(w for w in self.wounds if w.reason != LINK)
 
 
 def _open(path: str) -> io.RawIOBase:
@@ -114,11 +131,13 @@ def verify_files(
     files: Mapping[str, InstalledFileLike],
     *,
     full: bool = False,
+    links: Mapping[str, str] | None = None,
     jobs: int | None = None,
     progress: ProgressSink = null_sink,
     cancel: CancelToken = NEVER_CANCELLED,
 ) -> VerifyReport:
-    """Check the files under ``root`` against ``files`` (relative path → record).
+    """Check the files under ``root`` against ``files`` (relative path → record), and the
+    build's ``links`` (game path → game-relative target) when given.
 
     Raises :class:`~core.errors.UnsafePathError` for a record whose path is not safe, and
     :class:`~core.errors.CancelledError` when cancelled; every problem with a file on disk
@@ -137,6 +156,11 @@ def verify_files(
         elif full or st is None or st.st_mtime_ns != record.mtime_ns or not record.mtime_ns:
             to_hash.append((key, str(root.joinpath(*rel.split("/"))), record))
     progress(Progress(SCAN_PHASE, len(files), len(files), "", "files"))
+    for key, target in sorted((links or {}).items()):
+        cancel.raise_if_cancelled()
+        wound = _look_link(root, paths.validate(key, "recorded link"), key, target, folders)
+        if wound:
+            wounds.append(wound)
     hasher = _Hasher(sum(r.size for _, _, r in to_hash), progress, cancel)
     wounds += hasher.run(to_hash, jobs or DEFAULT_JOBS)
     return VerifyReport(
@@ -144,7 +168,38 @@ def verify_files(
         bytes_hashed=hasher.hashed,
         wounds=tuple(sorted(wounds, key=lambda w: w.path)),
         full=full,
+        links_checked=len(links or {}),
     )
+
+
+def link_text(path: str, target: str) -> str:
+    """What the symbolic link at game path ``path`` holds: the game-relative ``target``
+    written relative to the link's own folder, so the folder can be moved."""
+    return "/".join([".."] * path.count("/") + [target])
+
+
+def _look_link(root: Path, rel: str, key: str, target: str, folders: _FolderCheck) -> Wound | None:
+    """The wound of one of the build's links, if it is not the link the journal made."""
+    above = folders.wound(rel, key)
+    if above:
+        return above
+    full = root.joinpath(*rel.split("/"))
+    expected = link_text(rel, target)
+    try:
+        st = os.lstat(full)
+    except (FileNotFoundError, NotADirectoryError):
+        return Wound(key, LINK, f"the link to {target} is missing")
+    except OSError as exc:
+        return Wound(key, UNREADABLE, _message(exc))
+    if not stat.S_ISLNK(st.st_mode):
+        return Wound(key, LINK, f"{_kind(st.st_mode)} is where the link to {target} belongs")
+    try:
+        found = os.readlink(full)
+    except OSError as exc:
+        return Wound(key, UNREADABLE, _message(exc))
+    if found != expected:
+        return Wound(key, LINK, f"it points to {found}, not to {expected}")
+    return None
 
 
 class _FolderCheck:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core.errors import (
     CancelledError,
+    FileConflictError,
     InsufficientSpaceError,
     LocalIOError,
     SlipstreamError,
@@ -28,7 +29,7 @@ from core.format import paths
 from core.format.depot import DepotFile
 from core.gamedir import journal
 from core.gamedir.folder import GameDir, InstallState, RollbackPoint
-from core.gamedir.journal import LINKS_SUPPORTED, Change, commit, rollback
+from core.gamedir.journal import LINKS_SUPPORTED, Change, commit, repair_links, rollback
 from core.gamedir.verify import VerifyReport, verify_files
 from core.net.source import RepoSource
 from core.net.transport import Transport
@@ -561,16 +562,32 @@ def verify_game(
         state = _require_state(game)
         report.product = state.product
         report.from_build = report.to_build = state.build_id
-        result = verify_files(game.root, state.files, full=full, progress=run.clock, cancel=cancel)
-        broken = {w.path: "" for w in result.wounds}
+        links = state.links if LINKS_SUPPORTED else {}
+        result = verify_files(
+            game.root, state.files, full=full, links=links, progress=run.clock, cancel=cancel
+        )
+        broken = {w.path: "" for w in result.file_wounds}
         if repair and broken:
             shutil.rmtree(game.downloads, ignore_errors=True)
             whole_files = replace(run, options=replace(options, use_patches=False))
             _go_to(whole_files, state, state.build_id, None, verb="repair", local=broken)
         elif repair:
             _mend_cached_manifests(run, state)
+        if repair and result.link_wounds:
+            _repair_links(game, state.links, [w.path for w in result.link_wounds])
         if not repair:
             records.set_status(game_dir, "ok" if result.ok else "needs repair")
         else:
             records.set_status(game_dir, "ok")
         return report, result
+
+
+def _repair_links(game: GameDir, links: Mapping[str, str], wounded: list[str]) -> None:
+    """Make the wounded links again; a file or folder of the player's in a link's place is
+    not removed, and says so."""
+    left = repair_links(game, {path: links[path] for path in wounded})
+    if left:
+        raise FileConflictError(
+            f"{', '.join(left)}: the build makes a link here, but a file or folder is in "
+            "its place. Move it away (it may be yours) and repair again."
+        )
