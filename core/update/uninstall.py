@@ -21,7 +21,7 @@ from core.errors import LocalIOError, SlipstreamError
 from core.fs import atomic_write
 from core.gamedir import journal
 from core.gamedir.folder import GameDir, check_components
-from core.gamedir.journal import link_text
+from core.gamedir.verify import link_text
 from core.library.db import Library
 from core.update.engine import not_installed
 

@@ -13,7 +13,8 @@ import pytest
 from core.errors import FileConflictError, LocalIOError, StateError
 from core.gamedir import journal
 from core.gamedir.folder import GameDir, InstallState
-from core.gamedir.journal import link_text, recover, rollback
+from core.gamedir.journal import recover, rollback
+from core.gamedir.verify import link_text
 from tests.gamedir.test_journal import (
     NEW_FILES,
     NEW_TREE,

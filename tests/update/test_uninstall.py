@@ -16,7 +16,7 @@ import pytest
 from core.demo.sample import FileSpec, write_build
 from core.errors import UnknownInstallError
 from core.gamedir.folder import GameDir
-from core.gamedir.journal import link_text
+from core.gamedir.verify import link_text
 from core.library.db import Library
 from core.publish.publisher import PublishOptions, publish
 from core.update import uninstall as uninstall_module

@@ -13,8 +13,8 @@ import pytest
 from core.demo.sample import FileSpec, write_build
 from core.errors import FileConflictError
 from core.gamedir.folder import GameDir
-from core.gamedir.journal import LINKS_SUPPORTED, link_text
-from core.gamedir.verify import LINK
+from core.gamedir.journal import LINKS_SUPPORTED
+from core.gamedir.verify import LINK, link_text
 from core.publish.publisher import PublishOptions, publish
 from core.update.engine import install, verify_game
 from tests.support.helpers import serving
