@@ -21,12 +21,19 @@ from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 from core.library.db import OperationRecord
 from core.progress import Phase
 from core.units import format_bytes, percent_saved
+from gui.i18n import QT_TRANSLATE_NOOP, translate
 
 COUNTED_KINDS = frozenset({"install", "update", "repair"})
 LOG_SCALE_RATIO = 50.0
 """Above this ratio between the largest and smallest non-zero byte count, bars use a log
 scale: on a linear one the small downloads (the point of the chart) would be invisible."""
-EMPTY_TEXT = "No updates yet"
+EMPTY_TEXT = QT_TRANSLATE_NOOP("StatsView", "No updates yet")
+"""What the charts say without a counted operation (in English: translate it to show it)."""
+TITLES = {
+    "update": QT_TRANSLATE_NOOP("StatsView", "Update {source} → {target}, {when}"),
+    "install": QT_TRANSLATE_NOOP("StatsView", "Install of {target}, {when}"),
+    "repair": QT_TRANSLATE_NOOP("StatsView", "Repair of {target}, {when}"),
+}
 DOWNLOADED = "downloaded"
 FULL = "full"
 SPEED = "speed"
@@ -63,9 +70,12 @@ class ChartPoint:
 
     def title(self) -> str:
         when = datetime.datetime.fromtimestamp(self.finished_at).strftime("%Y-%m-%d %H:%M")
-        if self.kind == "update":
-            return f"Update {self.from_build or '?'} → {self.to_build or '?'}, {when}"
-        return f"{self.kind.capitalize()} of {self.to_build or '?'}, {when}"
+        text = TITLES.get(self.kind)
+        if text is None:
+            return f"{self.kind}: {self.to_build or '?'}, {when}"
+        return _tr(text).format(
+            source=self.from_build or "?", target=self.to_build or "?", when=when
+        )
 
 
 def chart_points(records: Sequence[OperationRecord]) -> list[ChartPoint]:
@@ -97,16 +107,17 @@ def savings_title(points: Sequence[ChartPoint]) -> str:
     downloaded = sum(p.bytes_downloaded for p in points)
     full = sum(p.bytes_full for p in points)
     if full <= 0:
-        return f"Downloaded {format_bytes(downloaded)}"
+        return translate("StatsView", "Downloaded {size}").format(size=format_bytes(downloaded))
     saved = full - downloaded
     if saved < 0:
-        return (
-            f"Downloaded {format_bytes(downloaded)}, {format_bytes(-saved)} more than "
-            f"full downloads ({format_bytes(full)})"
+        text = translate("StatsView", "Downloaded {size}, {more} more than full downloads ({full})")
+        return text.format(
+            size=format_bytes(downloaded), more=format_bytes(-saved), full=format_bytes(full)
         )
-    return (
-        f"Saved {format_bytes(saved)} of {format_bytes(full)} "
-        f"({percent_saved(downloaded, full):.0f}%)"
+    return translate("StatsView", "Saved {saved} of {full} ({percent}%)").format(
+        saved=format_bytes(saved),
+        full=format_bytes(full),
+        percent=f"{percent_saved(downloaded, full):.0f}",
     )
 
 
@@ -137,22 +148,30 @@ def log_ticks(low: float, high: float) -> list[float]:
 
 
 def bytes_tooltip(point: ChartPoint) -> str:
+    downloaded = translate("StatsView", "Downloaded: {size} ({count} bytes)")
+    full = translate("StatsView", "Full download: {size} ({count} bytes)")
     lines = [
         point.title(),
-        f"Downloaded: {format_bytes(point.bytes_downloaded)} ({point.bytes_downloaded:,} bytes)",
-        f"Full download: {format_bytes(point.bytes_full)} ({point.bytes_full:,} bytes)",
+        downloaded.format(
+            size=format_bytes(point.bytes_downloaded), count=f"{point.bytes_downloaded:,}"
+        ),
+        full.format(size=format_bytes(point.bytes_full), count=f"{point.bytes_full:,}"),
     ]
     if point.bytes_full > 0:
-        lines.append(f"Saved: {percent_saved(point.bytes_downloaded, point.bytes_full):.1f}%")
+        percent = percent_saved(point.bytes_downloaded, point.bytes_full)
+        lines.append(translate("StatsView", "Saved: {percent}%").format(percent=f"{percent:.1f}"))
     return "\n".join(lines)
 
 
 def speed_tooltip(point: ChartPoint) -> str:
     speed = point.speed
-    rate = f"{format_bytes(speed)}/s" if speed is not None else "no time recorded"
-    return (
-        f"{point.title()}\nSpeed: {rate} "
-        f"({point.bytes_downloaded:,} bytes in {point.download_seconds:.1f} s)"
+    if speed is None:
+        rate = translate("StatsView", "no time recorded")
+    else:
+        rate = f"{format_bytes(speed)}/s"
+    text = translate("StatsView", "Speed: {rate} ({count} bytes in {seconds} s)")
+    return f"{point.title()}\n" + text.format(
+        rate=rate, count=f"{point.bytes_downloaded:,}", seconds=f"{point.download_seconds:.1f}"
     )
 
 
@@ -200,12 +219,14 @@ class StatsView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMouseTracking(True)
         self._points: list[ChartPoint] = []
-        self.setAccessibleName("Update statistics")
+        self.setAccessibleName(self.tr("Update statistics"))
 
     def set_operations(self, records: Sequence[OperationRecord]) -> None:
         """Show ``records`` (newest first, as ``Library.history`` returns them)."""
         self._points = chart_points(records)
-        self.setAccessibleDescription(savings_title(self._points) if self._points else EMPTY_TEXT)
+        self.setAccessibleDescription(
+            savings_title(self._points) if self._points else _tr(EMPTY_TEXT)
+        )
         self.update()
 
     def points(self) -> list[ChartPoint]:
@@ -313,7 +334,7 @@ class StatsView(QWidget):
             painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Base))
             painter.setPen(self.palette().color(QPalette.ColorRole.Text))
             if not self._points:
-                painter.drawText(QRectF(self.rect()), Qt.AlignmentFlag.AlignCenter, EMPTY_TEXT)
+                painter.drawText(QRectF(self.rect()), Qt.AlignmentFlag.AlignCenter, _tr(EMPTY_TEXT))
                 return
             hits = self.hits()
             self._paint_bytes(painter, [h for h in hits if h.series != SPEED])
@@ -396,7 +417,7 @@ class StatsView(QWidget):
         colours = self._colours()
         x = area.left()
         y = area.top() + fm.height() + 2
-        for series, text in ((DOWNLOADED, "Downloaded"), (FULL, "Full download")):
+        for series, text in ((DOWNLOADED, self.tr("Downloaded")), (FULL, self.tr("Full download"))):
             swatch = QRectF(x, y + 2, fm.height() - 4, fm.height() - 4)
             painter.fillRect(swatch, colours[series])
             painter.setPen(colours["text"])
@@ -408,7 +429,7 @@ class StatsView(QWidget):
         axis = self._bytes_axis()
         title = savings_title(self._points)
         if axis.log:
-            title += " · bytes per update, log scale"
+            title += self.tr(" · bytes per update, log scale")
         self._paint_axis(painter, axis, area, title, "")
         self._paint_legend(painter, area)
         colours = self._colours()
@@ -419,7 +440,7 @@ class StatsView(QWidget):
     def _paint_speed(self, painter: QPainter, hits: Sequence[ChartHit]) -> None:
         _, area = self._halves()
         axis = self._speed_axis()
-        self._paint_axis(painter, axis, area, "Download speed per update", "/s")
+        self._paint_axis(painter, axis, area, self.tr("Download speed per update"), "/s")
         colour = self._colours()[SPEED]
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(QPen(colour, 2))
@@ -429,3 +450,8 @@ class StatsView(QWidget):
         painter.setBrush(colour)
         for hit in hits:
             painter.drawEllipse(hit.shape)
+
+
+def _tr(text: str) -> str:
+    """A string marked with ``QT_TRANSLATE_NOOP("StatsView", ...)``, translated."""
+    return translate("StatsView", text)

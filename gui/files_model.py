@@ -15,9 +15,34 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 
+from gui.i18n import QT_TRANSLATE_NOOP, translate
 from gui.progress_state import FileRow, ProgressState
 
-HEADERS = ["File", "Action", "State"]
+HEADERS = [
+    QT_TRANSLATE_NOOP("FilesModel", "File"),
+    QT_TRANSLATE_NOOP("FilesModel", "Action"),
+    QT_TRANSLATE_NOOP("FilesModel", "State"),
+]
+ROW_WORDS = {
+    # What is done to a file (gui.progress_state.KIND_LABELS).
+    "patch": QT_TRANSLATE_NOOP("FilesModel", "patch"),
+    "changed chunks": QT_TRANSLATE_NOOP("FilesModel", "changed chunks"),
+    "download": QT_TRANSLATE_NOOP("FilesModel", "download"),
+    "remove": QT_TRANSLATE_NOOP("FilesModel", "remove"),
+    # Where the file is (gui.progress_state.ProgressState's row states).
+    "waiting": QT_TRANSLATE_NOOP("FilesModel", "waiting"),
+    "downloading": QT_TRANSLATE_NOOP("FilesModel", "downloading"),
+    "downloaded": QT_TRANSLATE_NOOP("FilesModel", "downloaded"),
+    "patching": QT_TRANSLATE_NOOP("FilesModel", "patching"),
+    "patched": QT_TRANSLATE_NOOP("FilesModel", "patched"),
+    "fetched": QT_TRANSLATE_NOOP("FilesModel", "fetched"),
+    "fell back": QT_TRANSLATE_NOOP("FilesModel", "fell back"),
+    "fell back, verified": QT_TRANSLATE_NOOP("FilesModel", "fell back, verified"),
+    "verified": QT_TRANSLATE_NOOP("FilesModel", "verified"),
+    "stopped": QT_TRANSLATE_NOOP("FilesModel", "stopped"),
+    "removed": QT_TRANSLATE_NOOP("FilesModel", "removed"),
+}
+"""The Qt-free progress state's English words for a row, translated when shown."""
 STATE = 2
 BATCH = 300
 """Rows appended per turn of the event loop."""
@@ -26,7 +51,7 @@ BATCH = 300
 class FilesModel(QStandardItemModel):
     def __init__(self) -> None:
         super().__init__(0, len(HEADERS))
-        self.setHorizontalHeaderLabels(HEADERS)
+        self.setHorizontalHeaderLabels([translate("FilesModel", h) for h in HEADERS])
         self.state: ProgressState | None = None
         self._more = False
 
@@ -70,7 +95,7 @@ class FilesModel(QStandardItemModel):
         try:
             for n in range(first, last + 1):
                 item = self.item(n, STATE)
-                wanted = state.row_at(n).state
+                wanted = shown(state.row_at(n).state)
                 if item is not None and item.text() != wanted:
                     item.setText(wanted)
         finally:
@@ -78,7 +103,7 @@ class FilesModel(QStandardItemModel):
         self.dataChanged.emit(self.index(first, STATE), self.index(last, STATE))
 
     def states(self) -> dict[str, str]:
-        """File → state as shown (for tests and tools)."""
+        """File → state as shown, in the window's language (for tests and tools)."""
         found = {}
         for n in range(self.rowCount()):
             path, state = self.item(n, 0), self.item(n, STATE)
@@ -87,8 +112,18 @@ class FilesModel(QStandardItemModel):
         return found
 
 
+def shown(text: str) -> str:
+    """A row's action or state in the window's language."""
+    found = ROW_WORDS.get(text)
+    return translate("FilesModel", found) if found else text
+
+
 def _items(row: FileRow) -> list[QStandardItem]:
-    items = [QStandardItem(row.path), QStandardItem(row.action), QStandardItem(row.state)]
+    items = [
+        QStandardItem(row.path),
+        QStandardItem(shown(row.action)),
+        QStandardItem(shown(row.state)),
+    ]
     for item in items:
         item.setEditable(False)
     items[0].setToolTip(row.path)

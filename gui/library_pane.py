@@ -35,25 +35,31 @@ class LibraryPane(QWidget):
         super().__init__(parent)
         self.gamesView = tree(
             "gamesView",
-            views.GAME_COLUMNS,
-            "Your games. Select one to see its builds and history.",
-            "Games",
+            views.game_columns(),
+            self.tr("Your games. Select one to see its builds and history."),
+            self.tr("Games"),
         )
         self.gamesView.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.gamesView.setIconSize(QSize(32, 32))
         self.gamesView.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.gamesView.currentItemChanged.connect(self._on_games_view_current_item_changed)
-        self.coverView = _cover_view()
+        self.coverView = self._cover_view()
         self.coverView.currentItemChanged.connect(self._on_cover_view_current_item_changed)
         self._icons: dict[str, QIcon] = {}
         self.stack = QStackedWidget()
         self.stack.addWidget(self.gamesView)
         self.stack.addWidget(self.coverView)
         self.addGameButton = button(
-            "addGameButton", "add", "&Add game…", "Install a game from a repository"
+            "addGameButton",
+            "add",
+            self.tr("&Add game…"),
+            self.tr("Install a game from a repository"),
         )
         self.coverToggle = button(
-            "coverToggle", "covers", "Co&vers", "Show the games as a grid of covers"
+            "coverToggle",
+            "covers",
+            self.tr("Co&vers"),
+            self.tr("Show the games as a grid of covers"),
         )
         self.coverToggle.setCheckable(True)
         self.coverToggle.toggled.connect(self._on_cover_toggle_toggled)
@@ -81,7 +87,9 @@ class LibraryPane(QWidget):
         for item in views.rows(self.gamesView):
             cover = QListWidgetItem(item.text(0))
             cover.setData(views.ROLE, item.data(0, views.ROLE))
-            cover.setToolTip(f"{item.text(0)}: {item.text(3)}")
+            cover.setToolTip(
+                self.tr("{game}: {status}").format(game=item.text(0), status=item.text(3))
+            )
             self.coverView.addItem(cover)
         self.coverView.blockSignals(False)
         self._follow_list()
@@ -131,16 +139,15 @@ class LibraryPane(QWidget):
                 self.coverView.setCurrentRow(n)
         self.coverView.blockSignals(False)
 
-
-def _cover_view() -> QListWidget:
-    view = QListWidget()
-    view.setObjectName("coverView")
-    view.setAccessibleName("Games as covers")
-    view.setToolTip("Your games. Select one to see its builds and history.")
-    view.setViewMode(QListView.ViewMode.IconMode)
-    view.setIconSize(COVER)
-    view.setGridSize(QSize(COVER.width() + 24, COVER.height() + 40))
-    view.setResizeMode(QListView.ResizeMode.Adjust)
-    view.setMovement(QListView.Movement.Static)
-    view.setWordWrap(True)
-    return view
+    def _cover_view(self) -> QListWidget:
+        view = QListWidget()
+        view.setObjectName("coverView")
+        view.setAccessibleName(self.tr("Games as covers"))
+        view.setToolTip(self.tr("Your games. Select one to see its builds and history."))
+        view.setViewMode(QListView.ViewMode.IconMode)
+        view.setIconSize(COVER)
+        view.setGridSize(QSize(COVER.width() + 24, COVER.height() + 40))
+        view.setResizeMode(QListView.ResizeMode.Adjust)
+        view.setMovement(QListView.Movement.Static)
+        view.setWordWrap(True)
+        return view

@@ -192,7 +192,9 @@ class LoginDialog(QDialog):
         if isinstance(exc, SlipstreamError):
             self._show_error(str(exc))
         else:  # a bug of ours: a sentence, not a silent thread death
-            self._show_error(f"Login failed unexpectedly ({type(exc).__name__}).")
+            self._show_error(
+                self.tr("Login failed unexpectedly ({error}).").format(error=type(exc).__name__)
+            )
 
     @Slot()
     def _on_logout_button_clicked(self) -> None:

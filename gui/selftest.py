@@ -177,7 +177,11 @@ def _update_to_newest(
 
 
 def _roll_back(driver: _Driver, builds: list[dict[str, str]], step: Callable[[str], None]) -> None:
-    driver.row("historyView", 1, "update 1 → 3", "the update is not in the history")
+    from gui.views import OPERATION_WORDS, word
+
+    # The history names the operation in the window's language: the self-test runs in any.
+    update = word(OPERATION_WORDS, "update")
+    driver.row("historyView", 1, f"{update} 1 → 3", "the update is not in the history")
     rollback_button = driver.child(QPushButton, "rollbackButton")
     _expect(rollback_button.isEnabled(), "Roll back is not enabled for the update")
     rollback_button.click()

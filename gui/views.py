@@ -19,21 +19,73 @@ from core.gamedir.folder import RollbackPoint
 from core.library.db import InstallRecord, OperationRecord
 from core.units import format_bytes, percent_saved
 from core.update.estimate import Cost
+from gui.i18n import QT_TRANSLATE_NOOP, translate
 from gui.progress_state import ProgressState
 
 ROLE = Qt.ItemDataRole.UserRole
+# The tables below are marked for lupdate and translated when shown (context "Views").
 JOB_WORDS = {
-    "prepare": "Preparing update",
-    "update": "Updating",
-    "install": "Installing",
-    "rollback": "Rolling back",
-    "verify": "Verifying",
-    "adopt": "Adding",
-    "uninstall": "Uninstalling",
-    "play": "Starting",
-    "source": "Changing source",
+    "prepare": QT_TRANSLATE_NOOP("Views", "Preparing update"),
+    "update": QT_TRANSLATE_NOOP("Views", "Updating"),
+    "install": QT_TRANSLATE_NOOP("Views", "Installing"),
+    "rollback": QT_TRANSLATE_NOOP("Views", "Rolling back"),
+    "verify": QT_TRANSLATE_NOOP("Views", "Verifying"),
+    "adopt": QT_TRANSLATE_NOOP("Views", "Adding"),
+    "uninstall": QT_TRANSLATE_NOOP("Views", "Uninstalling"),
+    "play": QT_TRANSLATE_NOOP("Views", "Starting"),
+    "source": QT_TRANSLATE_NOOP("Views", "Changing source"),
 }
-GAME_COLUMNS = ["Game", "Version", "Build", "Status", "Size on disk"]
+"""What a game's running job is doing, by job kind (the Status column)."""
+OPERATION_WORDS = {
+    "update": QT_TRANSLATE_NOOP("Views", "update"),
+    "install": QT_TRANSLATE_NOOP("Views", "install"),
+    "rollback": QT_TRANSLATE_NOOP("Views", "rollback"),
+    "verify": QT_TRANSLATE_NOOP("Views", "verify"),
+    "repair": QT_TRANSLATE_NOOP("Views", "repair"),
+    "adopt": QT_TRANSLATE_NOOP("Views", "adopt"),
+    "uninstall": QT_TRANSLATE_NOOP("Views", "uninstall"),
+}
+"""The library's operation kinds, as the history and the progress panel name them."""
+OUTCOME_WORDS = {
+    "ok": QT_TRANSLATE_NOOP("Views", "ok"),
+    "failed": QT_TRANSLATE_NOOP("Views", "failed"),
+    "cancelled": QT_TRANSLATE_NOOP("Views", "cancelled"),
+}
+PHASE_WORDS = {
+    "planning": QT_TRANSLATE_NOOP("Views", "planning"),
+    "downloading": QT_TRANSLATE_NOOP("Views", "downloading"),
+    "patching": QT_TRANSLATE_NOOP("Views", "patching"),
+    "assembling": QT_TRANSLATE_NOOP("Views", "assembling"),
+    "verifying": QT_TRANSLATE_NOOP("Views", "verifying"),
+    "committing": QT_TRANSLATE_NOOP("Views", "committing"),
+    "restoring": QT_TRANSLATE_NOOP("Views", "restoring"),
+    "keeping copies": QT_TRANSLATE_NOOP("Views", "keeping copies"),
+    "checking files": QT_TRANSLATE_NOOP("Views", "checking files"),
+    "hashing": QT_TRANSLATE_NOOP("Views", "hashing"),
+}
+"""The engine's phases (:class:`core.progress.Phase`) a window job reports."""
+GAME_COLUMNS = [
+    QT_TRANSLATE_NOOP("Views", "Game"),
+    QT_TRANSLATE_NOOP("Views", "Version"),
+    QT_TRANSLATE_NOOP("Views", "Build"),
+    QT_TRANSLATE_NOOP("Views", "Status"),
+    QT_TRANSLATE_NOOP("Views", "Size on disk"),
+]
+
+
+def word(table: dict[str, str], key: str) -> str:
+    """``key``'s entry of one of the tables above, translated; ``key`` itself when the
+    table lacks it (a kind or phase added to the core later still shows)."""
+    found = table.get(key)
+    return translate("Views", found) if found else key
+
+
+def phase_name(phase: str) -> str:
+    return word(PHASE_WORDS, phase)
+
+
+def game_columns() -> list[str]:
+    return [translate("Views", title) for title in GAME_COLUMNS]
 
 
 def rows(view: QTreeWidget) -> list[QTreeWidgetItem]:
@@ -56,21 +108,27 @@ def game_status(
     """The Status column: the most pressing of job, error, repair, update available. A
     running job says what the progress bar says: its step and that step's share."""
     if job_kind:
-        word = JOB_WORDS.get(job_kind, "Working")
+        doing = word(JOB_WORDS, job_kind)
+        if job_kind not in JOB_WORDS:
+            doing = translate("Views", "Working")
         if progress is None or progress.finished or not progress.phase:
-            return f"{word}…"
-        return f"{word}: {progress.phase} {progress.fraction:.0%}"
+            return translate("Views", "{doing}…").format(doing=doing)
+        return translate("Views", "{doing}: {phase} {percent}").format(
+            doing=doing, phase=phase_name(progress.phase), percent=f"{progress.fraction:.0%}"
+        )
     if error:
-        return "Error"
+        return translate("Views", "Error")
     if record.status == "needs repair":
-        return "Needs repair"
+        return translate("Views", "Needs repair")
     if record.status == "installing":
-        return "Installing…"
+        return translate("Views", "Installing…")
     if newest is None:
-        return "Installed"
+        return translate("Views", "Installed")
     if newest.build_id != record.build_id:
-        return f"Update available ({newest.version_name or newest.build_id})"
-    return "Up to date"
+        return translate("Views", "Update available ({version})").format(
+            version=newest.version_name or newest.build_id
+        )
+    return translate("Views", "Up to date")
 
 
 def fill_games(
@@ -110,19 +168,19 @@ def fill_games(
 
 def cost_text(item: BuildItem, installed: str, cost: Cost | SlipstreamError | None) -> str:
     if item.build_id == installed:
-        return "installed"
+        return translate("Views", "installed")
     if item.generation != 2:
-        return "not installable (generation 1)"
+        return translate("Views", "not installable (generation 1)")
     if cost is None:
         return "…"
     if isinstance(cost, SlipstreamError):
-        return "unknown"
+        return translate("Views", "unknown")
+    text = translate("Views", "{download} (full: {full})")
     if cost.patched_files:
-        return (
-            f"{format_bytes(cost.download_bytes)} with patches "
-            f"(full: {format_bytes(cost.full_bytes)})"
-        )
-    return f"{format_bytes(cost.download_bytes)} (full: {format_bytes(cost.full_bytes)})"
+        text = translate("Views", "{download} with patches (full: {full})")
+    return text.format(
+        download=format_bytes(cost.download_bytes), full=format_bytes(cost.full_bytes)
+    )
 
 
 def fill_builds(
@@ -141,7 +199,7 @@ def fill_builds(
             [
                 build.version_name,
                 build.build_id,
-                build.branch or "default",
+                build.branch or translate("Views", "default"),
                 build.date_published[:10],
                 cost_text(build, installed, cost),
             ]
@@ -150,10 +208,14 @@ def fill_builds(
         if isinstance(cost, SlipstreamError):
             row.setToolTip(4, str(cost))
         elif isinstance(cost, Cost):
+            text = translate("Views", "{changed} files change, {patched} by patch; {saved}% saved")
             row.setToolTip(
                 4,
-                f"{cost.changed_files} files change, {cost.patched_files} by patch; "
-                f"{percent_saved(cost.download_bytes, cost.full_bytes):.1f}% saved",
+                text.format(
+                    changed=cost.changed_files,
+                    patched=cost.patched_files,
+                    saved=f"{percent_saved(cost.download_bytes, cost.full_bytes):.1f}",
+                ),
             )
         if build.build_id == installed:
             for column in range(5):
@@ -189,12 +251,12 @@ def fill_history(
         row = QTreeWidgetItem(
             [
                 when(record.started_at),
-                f"{record.kind} {route}".strip(),
-                record.outcome,
+                f"{word(OPERATION_WORDS, record.kind)} {route}".strip(),
+                word(OUTCOME_WORDS, record.outcome),
                 _downloaded(record),
                 format_bytes(saved) if _saved_shown(record) else "",
                 str(len(record.fallbacks)) if record.fallbacks else "",
-                "on disk" if rollbackable and record.from_build in kept else "",
+                translate("Views", "on disk") if rollbackable and record.from_build in kept else "",
             ]
         )
         row.setData(0, ROLE, record.from_build if rollbackable else None)
@@ -235,8 +297,12 @@ def fill_points(view: QTreeWidget, points: Sequence[RollbackPoint]) -> None:
         row = QTreeWidgetItem(
             [
                 when(point.created),
-                f"back to {before.version_name or before.build_id} (build {before.build_id})",
-                f"{len(point.replaced)} replaced, {len(point.added)} added",
+                translate("Views", "back to {version} (build {build})").format(
+                    version=before.version_name or before.build_id, build=before.build_id
+                ),
+                translate("Views", "{replaced} replaced, {added} added").format(
+                    replaced=len(point.replaced), added=len(point.added)
+                ),
             ]
         )
         row.setData(0, ROLE, before.build_id)
