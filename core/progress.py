@@ -39,6 +39,7 @@ class Phase(StrEnum):
     WRITING_DOCUMENTS = "writing documents"
     FINDING_REFERENCES = "finding references"
     SWEEPING = "sweeping"
+    UPLOADING = "uploading"
 
 
 @dataclass(frozen=True)

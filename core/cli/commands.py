@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 from core import __version__
 from core.cli import player as cli_player
 from core.cli import signing as cli_signing
+from core.cli import storage as cli_storage
 from core.cli.player import PUBLIC, branch_of, common_options
 from core.cli.termprogress import TerminalProgress
 from core.errors import SlipstreamError
@@ -47,7 +48,7 @@ def _port(value: str) -> int:
 
 
 def _publish_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--repo", required=True, type=Path, help="repository folder")
+    cli_storage.repo_options(parser)
     parser.add_argument("--product", required=True, help="product id (digits)")
     parser.add_argument("--os", default="windows", choices=["windows", "osx", "linux"])
     parser.add_argument(
@@ -108,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     common_options(p)
 
     p = sub.add_parser("prune", help="drop old builds and unreferenced objects")
-    p.add_argument("--repo", required=True, type=Path)
+    cli_storage.repo_options(p)
     p.add_argument("--product", required=True)
     p.add_argument(
         "--keep-builds",
@@ -212,6 +213,7 @@ def cmd_prune(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken)
         grace=args.grace,
         dry_run=args.dry_run,
         progress=sink,
+        sweep=getattr(args, "sweep", None),  # an object store's objects (cli/storage.py)
     )
 
 
@@ -397,16 +399,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_player(args, cancel)
         run_command, describe = COMMANDS[args.command]
         bar = None if args.no_progress else TerminalProgress()
-        try:
+        sink = bar or null_sink
+
+        def run_it() -> Any:
             if args.command in cli_signing.SIGNED_COMMANDS:
                 with cli_signing.signed_writes(args):
-                    report = run_command(args, bar or null_sink, cancel)
-            else:
-                report = run_command(args, bar or null_sink, cancel)
+                    return run_command(args, sink, cancel)
+            return run_command(args, sink, cancel)
+
+        try:
+            report = cli_storage.run_on_repo(args, run_it, sink)
         finally:
             if bar:
                 bar.close()
-        print(_to_json(report) if args.json else describe(report))
+        print(_to_json(report) if args.json else cli_storage.describe(report, describe))
         return 0
     except SlipstreamError as exc:
         print(f"slipstream: {exc}", file=sys.stderr)

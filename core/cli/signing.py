@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from core.cli.storage import repo_options
 from core.errors import SigningKeysError, UsageError
 from core.progress import CancelToken, ProgressSink
 from core.trust.names import ROLES, short_ids
@@ -32,18 +33,18 @@ def add_parsers(sub: Any, common_options: Any) -> None:
     p = sub.add_parser("keys", help="sign a repository: make or rotate its keys")
     keys_sub = p.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     k = keys_sub.add_parser("init", help="make the four role keys and sign the repository")
-    k.add_argument("--repo", required=True, type=Path)
+    repo_options(k)
     keys_option(k)
     k.add_argument("--threshold", type=int, default=1, help="keys per role, all needed (default 1)")
     common_options(k)
     k = keys_sub.add_parser("rotate", help="replace a role's key (signed by the root key)")
-    k.add_argument("--repo", required=True, type=Path)
+    repo_options(k)
     keys_option(k)
     k.add_argument("--role", required=True, choices=ROLES)
     common_options(k)
 
     p = sub.add_parser("timestamp", help="refresh a signed repository's timestamp (for cron)")
-    p.add_argument("--repo", required=True, type=Path)
+    repo_options(p)
     keys_option(p)
     p.add_argument(
         "--expires",

@@ -22,7 +22,13 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from core.errors import FormatError, HashMismatchError, NotFoundError
+from core.errors import (
+    AccessDeniedError,
+    FormatError,
+    HashMismatchError,
+    NotFoundError,
+    SlipstreamError,
+)
 from core.format import layout
 from core.format.bounds import BOUNDS
 from core.format.build import BuildManifest, parse_build_manifest
@@ -134,6 +140,22 @@ class RepoSource:
         API host with the account's token instead."""
         return self._json(self.base_url + path, what, BOUNDS.listing_bytes, parse)
 
+    def _static(
+        self, refused: SlipstreamError, rel: str, what: str, parse: Callable[[Any], Any]
+    ) -> Any:
+        """The file ``rel`` that answers a dynamic URL the server ``refused``, for a server
+        that answers none (a bucket's plain HTTP endpoint, docs/hosting.md). ``None`` when
+        the server lacks that too and refused with a 404; its refusal otherwise (a bucket
+        answers 403 for a missing key, a 403 is not a 404)."""
+        if self.location == self.base_url:  # GOG's own hosts have no such files
+            try:
+                return self._json(self.url("/" + rel), what, BOUNDS.listing_bytes, parse)
+            except (NotFoundError, AccessDeniedError):
+                pass
+        if isinstance(refused, NotFoundError):
+            return None
+        raise refused
+
     # --- builds and manifests ----------------------------------------------------------
 
     def listing(self, product: str, os_name: str) -> BuildsListing:
@@ -145,7 +167,12 @@ class RepoSource:
 
         try:
             listing: BuildsListing = self._api(path, f"the builds list of product {product}", parse)
-        except NotFoundError:
+        except (NotFoundError, AccessDeniedError) as exc:
+            static: BuildsListing | None = self._static(
+                exc, layout.builds_rel(product, os_name), "the builds list", parse
+            )
+            if static is not None:
+                return static
             raise NotFoundError(
                 f"{self.base_url} has no builds of product {product} for {os_name}."
             ) from None
@@ -218,8 +245,10 @@ class RepoSource:
             found: PatchIndex | None = self._api(
                 f"/products/{product}/patches?{query}", what, parse
             )
-        except NotFoundError:
-            return None
+        except (NotFoundError, AccessDeniedError) as exc:
+            rel = layout.patch_pair_rel(product, from_build, to_build)
+            static: PatchIndex | None = self._static(exc, rel, what, parse)
+            return static
         return found
 
     def patch_root(self, index: PatchIndex) -> PatchRootManifest:
@@ -284,9 +313,15 @@ class RepoSource:
             with self._lock:
                 if key in self._links:
                     return self._links[key]
-            ordered: list[Endpoint] = self._api(
-                secure_link_path(product, patches), "the secure link", self.checked_endpoints
-            )
+            try:
+                ordered: list[Endpoint] = self._api(
+                    secure_link_path(product, patches), "the secure link", self.checked_endpoints
+                )
+            except (NotFoundError, AccessDeniedError) as exc:
+                rel = layout.secure_link_rel(product, patches)
+                ordered = self._static(exc, rel, "the secure link", self.checked_endpoints)
+                if ordered is None:
+                    raise exc from None
             with self._lock:
                 self._links[key] = ordered
         return ordered

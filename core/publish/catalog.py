@@ -7,6 +7,9 @@ they read it back like a client would, so a damaged repository is reported, not 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,33 @@ from core.format.patch import (
     parse_patch_root,
 )
 from core.fs import atomic_write
+
+ObjectFetch = Callable[[str], bool]
+"""Brings the object ``rel`` into a repository folder from elsewhere; False if absent."""
+_FETCHERS: dict[Path, ObjectFetch] = {}
+_FETCHERS_LOCK = threading.Lock()
+
+
+@contextmanager
+def objects_from(root: Path, fetch: ObjectFetch) -> Iterator[None]:
+    """While inside, a chunk the folder ``root`` lacks is fetched with ``fetch`` before
+    it counts as missing: the local mirror of a repository in object storage holds old
+    builds only when this machine published them (core/publish/sync.py)."""
+    key = root.resolve()
+    with _FETCHERS_LOCK:
+        _FETCHERS[key] = fetch
+    try:
+        yield
+    finally:
+        with _FETCHERS_LOCK:
+            _FETCHERS.pop(key, None)
+
+
+def fetch_missing(root: Path, rel: str) -> bool:
+    """Fetch ``rel`` into ``root`` through its registered source, if it has one."""
+    with _FETCHERS_LOCK:
+        fetch = _FETCHERS.get(root.resolve())
+    return fetch is not None and fetch(rel)
 
 
 def rel_from_link(link: str) -> str:
@@ -148,7 +178,12 @@ class Catalog:
         rel_of = layout.patch_store_rel if patches else layout.store_rel
         rel = rel_of(self.product, chunk.compressed_md5)
         try:
-            body = self.repo.path(rel).read_bytes()
+            try:
+                body = self.repo.path(rel).read_bytes()
+            except FileNotFoundError:
+                if not fetch_missing(self.repo.root, rel):
+                    raise
+                body = self.repo.path(rel).read_bytes()
         except FileNotFoundError:
             raise RepositoryError(f"The repository lacks the chunk {rel}.") from None
         except OSError as exc:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from core.errors import FormatError, LocalIOError, RepositoryError, UsageError
 from core.format import layout
@@ -68,8 +68,10 @@ def prune(
     dry_run: bool = False,
     now: float | None = None,
     progress: ProgressSink = null_sink,
+    sweep: ObjectSweep | None = None,
 ) -> PruneReport:
-    """Prune ``product`` in the repository at ``repo_dir``; see the module doc."""
+    """Prune ``product`` in the repository at ``repo_dir``; see the module doc.
+    ``sweep``: where the objects live, when not in ``repo_dir`` itself."""
     try:
         layout.check_id(product, "--product")
         kept_builds = {layout.check_id(b, "--keep") for b in keep}
@@ -91,7 +93,8 @@ def prune(
         _prune_pairs(catalog, kept_ids, report, dry_run)
         progress(Progress(Phase.FINDING_REFERENCES, 0, 1, "", "steps"))
         referenced = _referenced(repo, kept_override={product: kept_ids} if dry_run else None)
-        _sweep(repo, referenced, moment, grace, report, dry_run, progress)
+        sweep = sweep or FolderSweep(repo)
+        _sweep(repo, referenced, moment, grace, report, dry_run, progress, sweep)
         metrics.append(repo_dir, metrics.prune_record(product, report, clock))
     return report
 
@@ -197,12 +200,35 @@ def _pair_refs(catalog: Catalog, from_build: str, to_build: str) -> set[str]:
     return refs
 
 
-def _objects(repo: layout.RepoLayout) -> Iterator[tuple[str, Path]]:
-    base = repo.root / layout.CONTENT_ROOT
-    for dirpath, _dirs, files in os.walk(base):
-        for name in files:
-            path = Path(dirpath) / name
-            yield path.relative_to(repo.root).as_posix(), path
+class ObjectSweep(Protocol):
+    """Where the objects ``prune`` sweeps live: the repository folder itself, or an
+    object store (core/publish/sync.py)."""
+
+    def objects(self) -> dict[str, int]:
+        """Every object's repository-relative path and size."""
+        ...
+
+    def delete(self, rel: str) -> None: ...
+
+
+class FolderSweep:
+    """The objects under a repository folder's ``content-system/``."""
+
+    def __init__(self, repo: layout.RepoLayout) -> None:
+        self.repo = repo
+
+    def objects(self) -> dict[str, int]:
+        found = {}
+        for dirpath, _dirs, files in os.walk(self.repo.root / layout.CONTENT_ROOT):
+            for name in files:
+                path = Path(dirpath) / name
+                found[path.relative_to(self.repo.root).as_posix()] = path.stat().st_size
+        return found
+
+    def delete(self, rel: str) -> None:
+        path = self.repo.path(rel)
+        path.unlink(missing_ok=True)
+        _remove_empty_parents(path.parent, self.repo.root / layout.CONTENT_ROOT)
 
 
 def _sweep(
@@ -213,26 +239,25 @@ def _sweep(
     report: PruneReport,
     dry_run: bool,
     progress: ProgressSink,
+    sweep: ObjectSweep,
 ) -> None:
     state_path = repo.state_dir / STATE_FILE
     first_seen = _load_state(state_path)
     still: dict[str, float] = {}
-    objects = list(_objects(repo))
     try:
-        for n, (rel, path) in enumerate(objects):
+        objects = sorted(sweep.objects().items())
+        for n, (rel, size) in enumerate(objects):
             progress(Progress(Phase.SWEEPING, n, len(objects), rel, "objects"))
             if rel in referenced:
                 report.objects_kept += 1
                 continue
             # Temporary files left by an interrupted publisher age like any other object.
             since = first_seen.get(rel, now)
-            size = path.stat().st_size
             if now - since >= grace:
                 report.objects_deleted += 1
                 report.bytes_freed += size
                 if not dry_run:
-                    path.unlink(missing_ok=True)
-                    _remove_empty_parents(path.parent, repo.root / layout.CONTENT_ROOT)
+                    sweep.delete(rel)
             else:
                 report.objects_waiting += 1
                 report.bytes_waiting += size

@@ -1,0 +1,271 @@
+"""Publishing into object storage (core/publish/sync.py, core/publish/storage.py) against
+a real S3-compatible server on loopback (moto's server mode in its own process), with
+players installing and updating from the bucket's plain HTTP endpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from core.cli.commands import main
+from core.crashpoint import ENV as CRASHPOINT
+from core.demo.sample import write_build
+from tests.publish.test_prune import small_builds
+from tests.support.gogreader import galaxy_path, read_zlib_json
+from tests.support.helpers import tree
+from tests.support.s3server import S3Server, running_s3
+
+PRODUCT = "4242"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    with running_s3(tmp_path_factory.mktemp("moto")) as server:
+        yield server
+
+
+@pytest.fixture
+def store_env(s3: S3Server, home: Path, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    """Credentials and endpoint in s3fs's usual environment, for this process and the
+    publisher processes it starts."""
+    for name, value in s3.env().items():
+        monkeypatch.setenv(name, value)
+    return s3
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    """``slipstream ARGV --json`` in this process; its JSON report (exit status 0)."""
+    capsys.readouterr()
+    status = main([*argv, "--json", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    doc: dict[str, Any] = json.loads(out)
+    return doc
+
+
+def publish_argv(folder: Path, url: str, name: str) -> list[str]:
+    return ["publish", str(folder), "--repo", url, "--product", PRODUCT, "--version-name", name]
+
+
+def subprocess_publish(
+    argv: list[str], crash: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != CRASHPOINT}
+    if crash:
+        env[CRASHPOINT] = crash
+    return subprocess.run(
+        [sys.executable, "-m", "core.cli", *argv, "--json", "--no-progress", "--jobs", "2"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def named_keys(base: str, s3: S3Server, prefix: str) -> set[str]:
+    """Every key the store's documents lead a player to, read over the public HTTP
+    endpoint as a player would: builds lists → build and depot manifests → chunks, and
+    every patch pair → patch manifests → delta chunks."""
+
+    def get(rel: str) -> Any:
+        response = requests.get(f"{base}/{rel}", timeout=30)
+        assert response.status_code == 200, f"{rel}: {response.status_code}"
+        return read_zlib_json(response.content)
+
+    named: set[str] = set()
+    listing = get(f"products/{PRODUCT}/os/windows/builds.json")
+    for item in listing["items"]:
+        meta = item["link"].lstrip("/")
+        named.add(meta)
+        for depot in get(meta)["depots"]:
+            rel = f"content-system/v2/meta/{galaxy_path(depot['manifest'])}"
+            named.add(rel)
+            depot_doc = get(rel)["depot"]
+            chunks = [c for f in depot_doc["items"] for c in f.get("chunks", [])]
+            chunks += (depot_doc.get("smallFilesContainer") or {}).get("chunks", [])
+            named |= {
+                f"content-system/v2/store/{PRODUCT}/{galaxy_path(c['compressedMd5'])}"
+                for c in chunks
+            }
+    for key in s3.keys(f"{prefix}/products/{PRODUCT}/patches/"):
+        index = get(key.removeprefix(prefix + "/"))
+        named.add(index["link"].lstrip("/"))
+        for depot in get(index["link"].lstrip("/"))["depots"]:
+            rel = f"content-system/v2/patches/meta/{galaxy_path(depot['manifest'])}"
+            named.add(rel)
+            for diff in get(rel)["depot"]["items"]:
+                named |= {
+                    f"content-system/v2/patches/store/{PRODUCT}/{galaxy_path(c['compressedMd5'])}"
+                    for c in diff["chunks"]
+                }
+    return named
+
+
+def assert_consistent(s3: S3Server, prefix: str) -> set[str]:
+    """Every object a document of the store names is in the store; returns them."""
+    base = f"{s3.endpoint}/{s3.bucket}/{prefix}"
+    named = named_keys(base, s3, prefix)
+    stored = {k.removeprefix(prefix + "/") for k in s3.keys(prefix + "/")}
+    assert named <= stored, sorted(named - stored)[:5]
+    assert not any(".slipstream" in k or "history" in k for k in stored)
+    return named
+
+
+def test_a_bucket_is_published_resumed_pruned_and_players_update_from_it(
+    store_env: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3, prefix = store_env, "studio/repo"
+    url = f"s3://{s3.bucket}/{prefix}"
+    base = f"{s3.endpoint}/{s3.bucket}/{prefix}"
+    folders = [write_build(tmp_path / f"b{n}", specs) for n, specs in enumerate(small_builds(3))]
+    uploaded = 0
+    for n in (0, 1):
+        report = run(capsys, *publish_argv(folders[n], url, f"1.{n}"), "--jobs", "2")
+        assert report["storage"]["objects_uploaded"] > 0
+        uploaded += report["storage"]["objects_uploaded"]
+    assert_consistent(s3, prefix)
+    games = {build: tmp_path / f"game-{build}" for build in ("1", "2")}
+    for build, game in games.items():
+        run(
+            capsys,
+            "install",
+            "--source",
+            base,
+            "--product",
+            PRODUCT,
+            "--dir",
+            str(game),
+            "--build",
+            build,
+        )
+    assert tree(games["2"]) == tree(folders[1])
+
+    # Killed (SIGKILL) after its third upload: the store still shows build 2 only, and
+    # nothing it names is missing.
+    crashed = subprocess_publish(publish_argv(folders[2], url, "1.2"), crash="upload:3")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    before = s3.keys(prefix + "/")
+    assert_consistent(s3, prefix)
+    assert run(capsys, "update", str(games["2"]))["up_to_date"] is True
+
+    storage = run(capsys, *publish_argv(folders[2], url, "1.2"), "--jobs", "2")["storage"]
+    # The uploads before the kill are known to the ledger and were not sent again.
+    assert storage["objects_known"] >= uploaded + 3
+    after = s3.keys(prefix + "/")
+    assert storage["objects_uploaded"] <= len(set(after) - set(before))
+    assert all(after[k] == before[k] for k in before if k.startswith(f"{prefix}/content-system"))
+    assert_consistent(s3, prefix)
+    updated = run(capsys, "update", str(games["2"]))
+    assert updated["to_build"] == "3" and updated["patches_applied"] > 0
+    assert tree(games["2"]) == tree(folders[2])
+
+    # Prune keeps build 3: first within the grace period (nothing deleted), then after it.
+    prune = ["prune", "--repo", url, "--product", PRODUCT, "--keep-builds", "1"]
+    waiting = run(capsys, *prune)
+    assert waiting["objects_deleted"] == 0 and waiting["objects_waiting"] > 0
+    kept = assert_consistent(s3, prefix)
+    objects_before = set(s3.keys(f"{prefix}/content-system/"))
+    pruned = run(capsys, *prune, "--grace", "0")
+    assert pruned["objects_deleted"] == waiting["objects_waiting"]
+    objects_after = set(s3.keys(f"{prefix}/content-system/"))
+    assert len(objects_before) - len(objects_after) == pruned["objects_deleted"]
+    assert {k.removeprefix(prefix + "/") for k in objects_after} == {
+        k for k in kept if k.startswith("content-system/")
+    }
+    assert assert_consistent(s3, prefix) == kept
+
+    # After the prune: an update from a pruned build, and a new install.
+    updated = run(capsys, "update", str(games["1"]))
+    assert (updated["from_build"], updated["to_build"]) == ("1", "3")
+    assert tree(games["1"]) == tree(folders[2])
+    fresh = tmp_path / "fresh"
+    run(capsys, "install", "--source", base, "--product", PRODUCT, "--dir", str(fresh))
+    assert tree(fresh) == tree(folders[2])
+
+
+def test_a_second_machine_fetches_the_old_build_it_patches_from(
+    store_env: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3, prefix = store_env, "second-machine"
+    url = f"s3://{s3.bucket}/{prefix}"
+    folders = [write_build(tmp_path / f"b{n}", specs) for n, specs in enumerate(small_builds(2))]
+    first = ["--cache", str(tmp_path / "machine-a"), "--jobs", "2"]
+    run(capsys, *publish_argv(folders[0], url, "1.0"), *first)
+    second = ["--cache", str(tmp_path / "machine-b"), "--jobs", "2"]
+    report = run(capsys, *publish_argv(folders[1], url, "1.1"), *second)
+    assert report["build_id"] == "2" and report["patches_encoded"] > 0
+    assert report["storage"]["documents_pulled"] > 0 and report["storage"]["objects_pulled"] > 0
+    # Chunks both builds share were already in the store: checked, not sent again.
+    assert report["storage"]["objects_present"] > 0
+    assert_consistent(s3, prefix)
+
+
+def test_timestamp_on_a_bucket_uploads_only_the_signed_metadata(
+    store_env: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3, prefix = store_env, "signed"
+    url = f"s3://{s3.bucket}/{prefix}"
+    keys = ["--keys", str(tmp_path / "keys")]
+    folder = write_build(tmp_path / "b1", small_builds(1)[0])
+    run(capsys, *publish_argv(folder, url, "1.0"), "--jobs", "2")
+    signed = run(capsys, "keys", "init", "--repo", url, *keys)
+    assert {d.split("/")[0] for d in signed["storage"]["documents_uploaded"]} == {"metadata"}
+    before = s3.keys(prefix + "/")
+    stamped = run(capsys, "timestamp", "--repo", url, *keys)
+    assert stamped["changed"] == ["timestamp"]
+    assert stamped["storage"]["documents_uploaded"] == ["metadata/timestamp.json"]
+    after = s3.keys(prefix + "/")
+    changed = {k for k in after if after[k] != before.get(k)}
+    assert changed == {f"{prefix}/metadata/timestamp.json"}
+    game = tmp_path / "game"
+    base = f"{s3.endpoint}/{s3.bucket}/{prefix}"
+    run(capsys, "install", "--source", base, "--product", PRODUCT, "--dir", str(game))
+    assert tree(game) == tree(folder)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize(
+    ("repo", "endpoint", "says", "exit_status"),
+    [
+        ("s3://no-such-bucket/x", None, "There is no bucket 'no-such-bucket'", 1),
+        ("s3://games/x", "closed", "could not be reached", 1),
+        ("nosuchscheme://bucket/x", None, "needs a package that is not installed", 2),
+    ],
+)
+def test_a_store_that_cannot_be_used_is_one_line_naming_what_to_check(
+    store_env: S3Server,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    repo: str,
+    endpoint: str | None,
+    says: str,
+    exit_status: int,
+) -> None:
+    if endpoint == "closed":
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port()}")
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    folder = write_build(tmp_path / "b1", small_builds(1)[0])
+    capsys.readouterr()
+    status = main([*publish_argv(folder, repo, "1.0"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == exit_status
+    assert says in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
