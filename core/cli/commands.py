@@ -138,14 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     cli_signing.add_parsers(sub, common_options)
 
     p = sub.add_parser("graph", help="show a product's builds, patch edges and update costs")
-    p.add_argument("--repo", required=True, type=Path)
+    cli_storage.repo_options(p)
     p.add_argument("--product", required=True)
     p.add_argument("--os", choices=["windows", "osx", "linux"], help="default: every OS")
     p.add_argument("--dot", action="store_true", help="print Graphviz text (dot -Tsvg)")
     common_options(p)
 
     p = sub.add_parser("stats", help="show the publish history: time, update cost, savings")
-    p.add_argument("--repo", required=True, type=Path)
+    cli_storage.repo_options(p)
     p.add_argument("--product", help="only this product (default: every product)")
     common_options(p)
 
@@ -408,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_command(args, sink, cancel)
 
         try:
-            report = cli_storage.run_on_repo(args, run_it, sink)
+            report = cli_storage.run_on_repo(args, run_it, sink, cancel)
         finally:
             if bar:
                 bar.close()

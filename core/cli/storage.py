@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import UsageError
-from core.progress import ProgressSink
+from core.progress import NEVER_CANCELLED, CancelToken, ProgressSink
 from core.units import format_bytes
 
-STORE_COMMANDS = frozenset({"publish", "promote", "prune", "keys", "timestamp"})
+STORE_COMMANDS = frozenset({"publish", "promote", "prune", "keys", "timestamp", "graph", "stats"})
 """The commands whose ``--repo`` may be an object store."""
+READ_ONLY = frozenset({"graph", "stats"})
+"""...of which these only read it (``stats``: the history this machine's cache keeps)."""
 
 
 def repo_value(value: str) -> Path | str:
@@ -60,7 +62,12 @@ class Uploaded:
         return {**self.report.to_json(), "storage": self.sync.to_json()}
 
 
-def run_on_repo(args: argparse.Namespace, run: Callable[[], Any], progress: ProgressSink) -> Any:
+def run_on_repo(
+    args: argparse.Namespace,
+    run: Callable[[], Any],
+    progress: ProgressSink,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> Any:
     """Run the command on ``args.repo``; for a storage URL, on its pulled mirror, then
     push what it wrote (``timestamp``: only the signed metadata; a dry run: nothing)."""
     repo = getattr(args, "repo", None)
@@ -76,8 +83,10 @@ def run_on_repo(args: argparse.Namespace, run: Callable[[], Any], progress: Prog
         args.repo = remote.mirror
         args.sweep = remote.sweep()
         report = run()
+        if args.command in READ_ONLY:
+            return report
         if not getattr(args, "dry_run", False):
-            remote.push(metadata_only=args.command == "timestamp")
+            remote.push(metadata_only=args.command == "timestamp", cancel=cancel)
         args.repo = repo
     return Uploaded(report, remote.report)
 

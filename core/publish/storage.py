@@ -77,6 +77,9 @@ class ObjectStorage:
             raise UsageError(f"{url!r} is not a storage URL (scheme://bucket/prefix).")
         self.url = url.rstrip("/")
         self.protocol = url.split("://", 1)[0].lower()
+        if self.protocol in _S3:
+            # Every look is a request: a listing cached by s3fs would hide another's writes.
+            options.setdefault("use_listings_cache", False)
         try:
             import fsspec.core  # type: ignore[import-untyped]  # no type information
 

@@ -42,7 +42,14 @@ from core.errors import LocalIOError, RepositoryError, RepositoryLockedError
 from core.format import layout
 from core.fs import TEMP_PREFIX, atomic_write
 from core.lock import FileLock
-from core.progress import Phase, Progress, ProgressSink, null_sink
+from core.progress import (
+    NEVER_CANCELLED,
+    CancelToken,
+    Phase,
+    Progress,
+    ProgressSink,
+    null_sink,
+)
 from core.publish.catalog import Catalog, objects_from, rel_from_link
 from core.publish.storage import ObjectStorage, cache_folder
 
@@ -199,6 +206,7 @@ class RemoteRepo:
         self._objects_ctx: Any = None
         self._started = time.monotonic()
         self._count_lock = threading.Lock()
+        self._cancel: CancelToken = NEVER_CANCELLED
 
     @property
     def ledger(self) -> UploadLedger:
@@ -346,10 +354,14 @@ class RemoteRepo:
 
     # --- push --------------------------------------------------------------------------
 
-    def push(self, *, metadata_only: bool = False) -> SyncReport:
+    def push(
+        self, *, metadata_only: bool = False, cancel: CancelToken = NEVER_CANCELLED
+    ) -> SyncReport:
         """Upload what the mirror has and the store lacks, in the safe order; then delete
         what the store no longer needs. ``metadata_only``: only ``metadata/``
-        (``slipstream timestamp``)."""
+        (``slipstream timestamp``). Cancelled, it stops between two uploads: a rerun
+        carries on."""
+        self._cancel = cancel
         if not metadata_only:
             objects: dict[str, int] = {}
             for top in _OBJECT_ROOTS:
@@ -373,6 +385,7 @@ class RemoteRepo:
             key=_document_order,
         )
         for n, rel in enumerate(changed):
+            cancel.raise_if_cancelled()
             self.progress(Progress(Phase.UPLOADING, n, len(changed), rel, "documents"))
             self.store.upload(rel, self.mirror / rel, immutable=False)
             self._pulled[rel] = _md5(self.mirror / rel)
@@ -406,6 +419,7 @@ class RemoteRepo:
 
         def one(rel: str) -> None:
             nonlocal done
+            self._cancel.raise_if_cancelled()
             if self.store.exists(rel):
                 uploaded = False
             else:
@@ -428,15 +442,28 @@ class RemoteRepo:
         self._run_all(todo, one)
 
     def _parallel(self, rels: list[str], work: Callable[[str], Any], unit: str) -> None:
-        if not rels:
-            return
-        self.progress(Progress(Phase.DOWNLOADING, 0, len(rels), "", unit))
-        self._run_all(rels, work)
+        """Fetch ``rels`` from the store, ``jobs`` at a time."""
+        done = 0
+
+        def one(rel: str) -> None:
+            nonlocal done
+            work(rel)
+            with self._count_lock:
+                done += 1
+                self.progress(Progress(Phase.DOWNLOADING, done, len(rels), rel, unit))
+
+        self._run_all(rels, one)
 
     def _run_all(self, items: Iterable[str], work: Callable[[str], Any]) -> None:
         with ThreadPoolExecutor(self.jobs) as pool:
-            for future in [pool.submit(work, item) for item in items]:
-                future.result()  # the first failure stops the run, after the rest ended
+            futures = [pool.submit(work, item) for item in items]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                for future in futures:  # the first failure stops the rest
+                    future.cancel()
+                raise
 
     # --- what the store holds ----------------------------------------------------------
 

@@ -209,6 +209,9 @@ def test_a_second_machine_fetches_the_old_build_it_patches_from(
     assert report["storage"]["documents_pulled"] > 0 and report["storage"]["objects_pulled"] > 0
     # Chunks both builds share were already in the store: checked, not sent again.
     assert report["storage"]["objects_present"] > 0
+    view = run(capsys, "graph", "--repo", url, "--product", PRODUCT, *second[:2])
+    edges = [e for system in view["systems"] for e in system["edges"]]
+    assert [(e["from_build_id"], e["to_build_id"]) for e in edges] == [("1", "2")]
     assert_consistent(s3, prefix)
 
 
