@@ -186,12 +186,16 @@ def install(
     lang: str,
     adopt: bool,
     options: EngineOptions,
+    build: str | None = None,
 ) -> Work:
+    """Install ``build`` (default: the newest of the default branch)."""
+
     def run(sink: ProgressSink, cancel: CancelToken) -> OperationReport:
         return engine.install(
             source,
             product,
             dest,
+            build=build,
             os_name=os_name,
             lang=lang,
             adopt=adopt,
@@ -199,6 +203,35 @@ def install(
             progress=sink,
             cancel=cancel,
         )
+
+    return run
+
+
+def products(source: str, options: EngineOptions) -> Work:
+    """The games ``source`` offers: (product id, name), for the Add game dialog."""
+
+    def run(sink: ProgressSink, cancel: CancelToken) -> list[tuple[str, str]]:
+        return product.list_products(source, options)
+
+    return run
+
+
+def product_builds(source: str, product_id: str, options: EngineOptions) -> Work:
+    """A product's builds on every system, for the Add game dialog."""
+
+    def run(sink: ProgressSink, cancel: CancelToken) -> product.ProductBuilds:
+        return product.product_builds(source, product_id, options)
+
+    return run
+
+
+def build_details(
+    source: str, product_id: str, os_name: str, build: str, options: EngineOptions
+) -> Work:
+    """One build's install folder name and languages, for the Add game dialog."""
+
+    def run(sink: ProgressSink, cancel: CancelToken) -> product.BuildDetails:
+        return product.build_details(source, product_id, os_name, build, options)
 
     return run
 

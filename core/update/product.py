@@ -11,8 +11,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import FormatError
+from core.errors import BuildNotFoundError, FormatError, NotFoundError
+from core.format.build import ALL_LANGUAGES
 from core.format.builds import BuildItem
+from core.format.layout import OS_NAMES
 from core.format.product_info import (
     ART_KINDS,
     MAX_ART_BYTES,
@@ -26,6 +28,7 @@ from core.library.art import cached_art, store_art
 from core.net.source import RepoSource
 from core.update.engine import existing_game, not_installed
 from core.update.options import EngineOptions
+from core.update.target import open_target
 
 PRODUCT_DOCUMENT = "product"
 """The installed game's copy of its ``product.json``, in ``.slipstream/manifests/``."""
@@ -43,8 +46,9 @@ class ProductArt:
 
 
 def list_products(source: str, options: EngineOptions = EngineOptions()) -> list[tuple[str, str]]:
-    """(product id, name) of every product the source lists, by name; empty when it
-    publishes no index (GOG, or a repository from an older publisher)."""
+    """(product id, name) of every product the source lists, by name: a repository's
+    ``products/index.json`` (empty when it has none: an older publisher's), or for
+    ``gog`` the games the logged-in account owns."""
     with options.fetcher() as fetcher:
         index = open_source(source, fetcher, options.password).products()
     return list(index.products) if index else []
@@ -58,6 +62,73 @@ def list_builds(
     with options.fetcher() as fetcher:
         listing = open_source(source, fetcher, options.password).listing(product, os_name)
     return list(listing.installable())
+
+
+@dataclass(frozen=True)
+class ProductBuilds:
+    """A product's installable builds on each OS that has any (newest first), and
+    whether its source hides more branches behind a password (GOG's private ones)."""
+
+    by_os: tuple[tuple[str, tuple[BuildItem, ...]], ...]
+    has_private_branches: bool = False
+
+    def oses(self) -> list[str]:
+        return [os_name for os_name, _ in self.by_os]
+
+    def builds(self, os_name: str) -> tuple[BuildItem, ...]:
+        return next((items for name, items in self.by_os if name == os_name), ())
+
+
+def product_builds(
+    source: str, product: str, options: EngineOptions = EngineOptions()
+) -> ProductBuilds:
+    """Every OS's builds of ``product`` (``options.password`` opens GOG's private
+    branches), for the window's Add game list; an OS the source has no list for is left
+    out, and a product with no installable build on any OS is a BuildNotFoundError."""
+    found: list[tuple[str, tuple[BuildItem, ...]]] = []
+    private = False
+    with options.fetcher() as fetcher:
+        repo = open_source(source, fetcher, options.password)
+        for os_name in OS_NAMES:
+            try:
+                listing = repo.listing(product, os_name)
+            except NotFoundError:
+                continue
+            private = private or listing.has_private_branches
+            if listing.installable():
+                found.append((os_name, listing.installable()))
+    if not found:
+        raise BuildNotFoundError(f"{source} has no builds of product {product} to install.")
+    return ProductBuilds(tuple(found), private)
+
+
+@dataclass(frozen=True)
+class BuildDetails:
+    """What the Add game dialog asks of one build before installing it."""
+
+    build_id: str
+    install_directory: str
+    """The folder name the publisher chose for the game."""
+    languages: tuple[str, ...]
+    """The language codes its depots name (none: it takes any)."""
+
+
+def build_details(
+    source: str,
+    product: str,
+    os_name: str,
+    build: str,
+    options: EngineOptions = EngineOptions(),
+) -> BuildDetails:
+    """The build's install folder name and languages, from its build manifest alone
+    (depot manifests can be large)."""
+    with options.fetcher() as fetcher:
+        opened = open_target(
+            fetcher, source, product, os_name, build=build, branch=None, password=options.password
+        )
+        manifest = opened.source.build_manifest(opened.item)
+    languages = sorted({code for d in manifest.depots for code in d.languages} - {ALL_LANGUAGES})
+    return BuildDetails(build, manifest.install_directory, tuple(languages))
 
 
 def cached_product_art(source: str, product: str) -> ProductArt:

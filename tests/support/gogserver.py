@@ -4,8 +4,10 @@ Three loopback servers (port 0) share one :class:`GogStandIn`:
 
 - **auth**: ``/auth`` (the login page), ``/token`` (code exchange and refresh, GET with
   query parameters as GOG's clients send them, reference §1.3-1.4) and the embed host's
-  ``/userData.json`` (the account name, Bearer only).
-- **api**: ``/products/<p>/os/<os>/builds`` (``_version=2`` gives ``urls[]``, a branch
+  ``/userData.json`` (the account name) and ``/user/data/games`` (the owned games' ids),
+  both Bearer only.
+- **api**: ``/products?ids=`` (the owned games' titles, as GOG's public product API
+  answers), ``/products/<p>/os/<os>/builds`` (``_version=2`` gives ``urls[]``, a branch
   password reveals private builds), ``/products/<p>/secure_link`` (Bearer required; signed
   fastly-style and gcore-style endpoints with an ``expires_at``) and
   ``/products/<p>/patches?_version=4`` (404 ``not_found`` when there is none).
@@ -65,6 +67,8 @@ class GogStandIn:
     refuse_link_serials: set[int] = field(default_factory=set)
     """Secure links with these serial numbers (1, 2, ...) are refused by the CDN (403)."""
     no_patches: bool = False
+    owned: dict[str, str] = field(default_factory=dict)
+    """The account's games: product id → title (``/user/data/games``, ``/products?ids=``)."""
     requests: list[Request] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -335,6 +339,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, b"<html><body>GOG login (stand-in)</body></html>", "text/html")
         elif path == "/token":
             self._json(*s.token(q))
+        elif path == "/user/data/games":
+            if s.authorized(auth):
+                self._json(200, {"owned": [int(p) for p in s.owned]})
+            else:
+                self._json(401, {"error": "unauthorized"})
         elif path == "/userData.json":
             if s.authorized(auth):
                 self._json(
@@ -346,6 +355,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": "not_found"})
 
     def _api(self, s: GogStandIn, path: str, q: dict[str, str], auth: str | None) -> None:
+        if path == "/products":
+            ids = q.get("ids", "").split(",")
+            found = [
+                {"id": int(p), "title": title, "game_type": "game"}
+                for p, title in s.owned.items()
+                if p in ids
+            ]
+            self._json(200, found)
+            return
         match = _PRODUCT.fullmatch(path)
         if not match:
             self._json(404, {"error": "not_found"})
