@@ -5,13 +5,15 @@ signals; the questions it asks open with ``open()``, never a nested event loop.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QInputDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox, QWidget
 
+from core.format.builds import BuildItem
 from core.update.uninstall import UninstallReport
 from gui import work
 from gui.jobs import JobManager
@@ -28,6 +30,8 @@ class Manage(QObject):
     """A job changed the library: read the installs again."""
     artChanged = Signal(str)
     """This game's icon is known (``store.art``)."""
+    branchesFound = Signal(str)
+    """This game's builds were listed again with a branch password (``store.listings``)."""
 
     def __init__(
         self, *, jobs: JobManager, store: GameStore, notify: Notify, options: Options
@@ -37,6 +41,9 @@ class Manage(QObject):
         self.store = store
         self.notify = notify
         self.options = options
+        self.passwords: dict[str, str] = {}
+        """The branch password the player gave for each game this session (GOG keeps it
+        in the keyring too, for later checks and updates)."""
 
     def _start(self, key: str, kind: str, body: work.Work) -> Any:
         job = self.jobs.start(key, kind, body)
@@ -143,6 +150,60 @@ class Manage(QObject):
         self.notify("Source changed", message)
         self.libraryChanged.emit()
         self.jobFinished.emit(key, "source", True, message)
+
+    # private branches
+
+    def ask_branch_password(self, key: str, parent: QWidget) -> QInputDialog:
+        """Ask for a private branch's password (``open()``); OK lists the game's builds
+        again with it, so that its private branches appear in the branch selector."""
+        dialog = QInputDialog(parent)
+        dialog.setObjectName("branchPasswordDialog")
+        dialog.setWindowTitle(self.tr("Private branch"))
+        dialog.setLabelText(
+            self.tr("The password of the private branch (a beta, say) the publisher gave you:")
+        )
+        dialog.setTextEchoMode(QLineEdit.EchoMode.Password)
+        dialog.textValueSelected.connect(
+            lambda text: self._on_password_dialog_text_value_selected(key, text)
+        )
+        dialog.open()
+        return dialog
+
+    def _on_password_dialog_text_value_selected(self, key: str, text: str) -> None:
+        self.open_private_branches(key, text)
+
+    def open_private_branches(self, key: str, password: str) -> None:
+        """List ``key``'s builds with ``password``, off the GUI thread."""
+        record = self.store.records.get(key)
+        if record is None or not password:
+            return
+        body = work.check(record, replace(self.options(), password=password))
+        job = self.jobs.start(f"check:{key}#branches", "branches", body)
+        if job is None:
+            self.notify(self.tr("Busy"), self.tr("Still listing the builds; try again."))
+            return
+        job.succeeded.connect(lambda items: self._on_branches_job_succeeded(key, password, items))
+        job.failed.connect(lambda exc, details: self._on_branches_job_failed(key, exc, details))
+
+    def _on_branches_job_succeeded(self, key: str, password: str, items: list[BuildItem]) -> None:
+        before = {i.branch for i in self.store.listings.get(key, [])}
+        self.store.listings[key] = items
+        self.store.costs.pop(key, None)
+        found = sorted(b for b in {i.branch for i in items} - before - {None} if b)
+        if found:
+            self.passwords[key] = password
+            message = self.tr("Private branches now offered: {0}.").format(", ".join(found))
+        else:
+            message = self.tr("No new branch opened with that password.")
+        self.notify(self.tr("Private branches"), message)
+        self.branchesFound.emit(key)
+        self.jobFinished.emit(key, "branches", bool(found), message)
+
+    def _on_branches_job_failed(self, key: str, exc: BaseException, details: str) -> None:
+        title = self.tr("Could not list the private branches")
+        self.jobFailed.emit(title, exc, details)
+        self.notify(title, str(exc))
+        self.jobFinished.emit(key, "branches", False, str(exc))
 
     # art
 
