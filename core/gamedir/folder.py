@@ -282,9 +282,11 @@ def check_components(base: Path, parts: Sequence[str]) -> None:
 
     ``base`` itself is trusted (the user chose the game folder); below it, every component
     that exists is checked with ``lstat`` until one is missing or is not a folder."""
-    here = base
+    # Plain strings, not Paths: a commit of thousands of files calls this for every file,
+    # and pathlib's joins cost more than the lstat calls themselves.
+    here = os.fspath(base)
     for part in parts:
-        here = here / part
+        here = os.path.join(here, part)
         try:
             mode = os.lstat(here).st_mode
         except (FileNotFoundError, NotADirectoryError):
@@ -305,12 +307,12 @@ def make_dirs(base: Path, parts: Sequence[str], mode: int = 0o777) -> list[Path]
 
     Returns the folders it created, shallowest first. ``base`` must exist."""
     created: list[Path] = []
-    here = base
+    here = os.fspath(base)
     for part in parts:
-        here = here / part
+        here = os.path.join(here, part)
         try:
             os.mkdir(here, mode)
-            created.append(here)
+            created.append(Path(here))
             continue
         except FileExistsError:
             pass  # already there (perhaps made by another thread): check what it is
@@ -336,37 +338,44 @@ class GameDir:
     """One game folder and its ``.slipstream`` state."""
 
     def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+        self._root = Path(root)
         self._lock_owner: int | None = None
         self._lock_depth = 0
+        # Made once: a commit of thousands of files asks for them thousands of times.
+        self._meta = self._root / META_DIR
+        self._staging = self._meta / "staging"
+
+    @property
+    def root(self) -> Path:
+        return self._root
 
     @property
     def meta(self) -> Path:
-        return self.root / META_DIR
+        return self._meta
 
     @property
     def staging(self) -> Path:
-        return self.meta / "staging"
+        return self._staging
 
     @property
     def downloads(self) -> Path:
-        return self.meta / "downloads"
+        return self._meta / "downloads"
 
     @property
     def state_file(self) -> Path:
-        return self.meta / "state.json"
+        return self._meta / "state.json"
 
     @property
     def journal_file(self) -> Path:
-        return self.meta / "journal.json"
+        return self._meta / "journal.json"
 
     @property
     def rollback_dir(self) -> Path:
-        return self.meta / "rollback"
+        return self._meta / "rollback"
 
     @property
     def trash_dir(self) -> Path:
-        return self.meta / "trash"
+        return self._meta / "trash"
 
     def make_downloads(self) -> Path:
         """``.slipstream/downloads``, created as needed: a folder that cannot be made (no

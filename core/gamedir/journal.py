@@ -664,9 +664,10 @@ def _move(src_base: Path, src: str, dst_base: Path, dst: str, touched: set[Path]
     check_components(src_base, src_parts[:-1])
     check_components(dst_base, dst_parts)
     touched.update(p.parent for p in make_dirs(dst_base, dst_parts[:-1]))
-    source, target = src_base.joinpath(*src_parts), dst_base.joinpath(*dst_parts)
+    source = os.path.join(src_base, *src_parts)
+    target = os.path.join(dst_base, *dst_parts)
     os.replace(source, target)
-    touched.update((source.parent, target.parent))
+    touched.update((Path(os.path.dirname(source)), Path(os.path.dirname(target))))
 
 
 def _fsync_all(folders: set[Path]) -> None:
