@@ -4,7 +4,7 @@ Run on demand, never by the test suite::
 
     .venv/bin/python bench/bench_update.py [--scale N] [--keep] [--workdir DIR] [--big-mib M]
                                            [--no-memory] [--repeat N] [--wait-quiet S]
-                                           [--scenario big|many]
+                                           [--scenario big|many] [--latency-ms MS]
 
 It writes the two builds of ``bench_publish.py`` (about ``N`` × 630 MB, big assets with
 scattered edits; ``--scenario many``: 2,000 files of 1 kB to ``N`` × 5 MB, a fifth of them
@@ -29,6 +29,9 @@ shares the client's GIL or shows up in the client's CPU time), and measures in o
    stdlib zlib and with the faster library the engine uses (``core.format.zlibs``).
    Rates are compressed (network) bytes per second; the ratio is ours over the lower
    baseline.
+   With ``--latency-ms MS`` the server answers every request (ours and curl's) that
+   much later, requests in flight waiting side by side, as a distant CDN would; with
+   ``--curl-parallel N`` curl keeps N requests in flight, to show what the bandwidth allows.
 3. **Bytes.** The update's ``bytes_downloaded`` against ``bytes_full``.
 4. **Peak memory while patching a big file.** A pair of ``--big-mib`` files (1 GiB at
    scale 1) with scattered edits is published, build 1 installed, and the update to
@@ -322,17 +325,26 @@ class Server:
     """``make_server`` for the repository, serving in a child process."""
 
     CODE = (
-        "import sys\n"
+        "import sys, time\n"
         "from pathlib import Path\n"
-        "from core.serve.server import make_server\n"
-        "server = make_server(Path(sys.argv[1]), '127.0.0.1', int(sys.argv[2]))\n"
+        "from core.serve import server as s\n"
+        "delay = float(sys.argv[3]) / 1000\n"
+        "if delay:\n"
+        "    plain = s._Handler.do_GET\n"
+        "    def slow(self):\n"
+        "        time.sleep(delay)\n"
+        "        plain(self)\n"
+        "    s._Handler.do_GET = slow\n"
+        "server = s.make_server(Path(sys.argv[1]), '127.0.0.1', int(sys.argv[2]))\n"
         "print(server.server_address[1], flush=True)\n"
         "server.serve_forever()\n"
     )
+    """With ``latency_ms``, every request waits that long before it is answered (requests
+    in flight wait side by side), as a CDN far away would: the ``--latency-ms`` scenario."""
 
-    def __init__(self, repo: Path, port: int = 0) -> None:
+    def __init__(self, repo: Path, port: int = 0, latency_ms: float = 0.0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", self.CODE, str(repo), str(port)],
+            [sys.executable, "-c", self.CODE, str(repo), str(port), str(latency_ms)],
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -889,6 +901,7 @@ def report_lines(args: argparse.Namespace, r: Results) -> list[str]:
     curl = subprocess.run([CURL, "--version"], capture_output=True, text=True).stdout
     head = (
         f"Update benchmark, {args.scenario} scenario, scale {args.scale:g}, {CORES} cores, "
+        f"{args.latency_ms:g} ms added to every request, curl --parallel-max {CURL_PARALLEL}, "
         f"{platform.python_implementation()} {platform.python_version()}, "
         f"{xdelta.split(',')[0]}, curl {curl.split()[1]}"
     )
@@ -1199,6 +1212,14 @@ def main(argv: list[str] | None = None) -> int:
         "fifth of them changed",
     )
     parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="answer every request (ours and curl's) this many milliseconds late, as a "
+        "distant CDN would (the issue's latency scenario: 30)",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=3,
@@ -1213,7 +1234,16 @@ def main(argv: list[str] | None = None) -> int:
         help="before each timed step, wait up to this long for the rest of the machine to "
         f"stay under {QUIET_CORES} cores for a second (default: do not wait)",
     )
+    parser.add_argument(
+        "--curl-parallel",
+        type=int,
+        default=CURL_PARALLEL,
+        metavar="N",
+        help=f"curl's --parallel-max (default {CURL_PARALLEL}, the engine's download threads; "
+        "with --latency-ms, more shows what the bandwidth allows)",
+    )
     args = parser.parse_args(argv)
+    globals()["CURL_PARALLEL"] = args.curl_parallel
     QUIET["wait"] = args.wait_quiet
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
@@ -1271,7 +1301,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
             log(f"publishing big build {label}")
             publish_build(dest, repo, BIG_PRODUCT, f"1.{label}")
 
-    server = Server(repo)
+    server = Server(repo, latency_ms=args.latency_ms)
     try:
         log(f"serving {repo} at {server.url}; installing build 1")
         game = work / "game-a"
