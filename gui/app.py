@@ -35,6 +35,9 @@ def application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("Slipstream")
     app.setOrganizationName("Slipstream")
     app.setDesktopFileName("io.github.slipstream.Slipstream")
+    from gui.i18n import install_translators
+
+    install_translators(app)  # SLIPSTREAM_LANG or the system's, before any widget exists
     return app
 
 
@@ -45,6 +48,22 @@ def create_main_window(*, tray: bool | None = None, check_on_start: bool = True)
     from gui.window import MainWindow
 
     return MainWindow(tray=tray, check_on_start=check_on_start)
+
+
+def _self_test_window() -> MainWindow:
+    """The self-test's window: its notices stay in the window, off the player's desktop."""
+    window = create_main_window(tray=False, check_on_start=False)
+    window.notifier.enabled = False
+    return window
+
+
+def _show_window(window: MainWindow, *, hidden: bool) -> None:
+    """Show the window; ``--hidden`` (as at login) leaves it in the tray or, where the
+    desktop has no tray, minimized: out of the way, never invisible."""
+    if not hidden:
+        window.show()
+    elif not window.tray.visible():
+        window.showMinimized()
 
 
 def _setup_logging() -> Path | None:
@@ -131,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.self_test:
         from gui.selftest import run_self_test
 
-        return int(run_self_test(lambda: create_main_window(tray=False, check_on_start=False)))
+        return int(run_self_test(_self_test_window))
 
     if _no_screen():
         print(
@@ -165,8 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setQuitOnLastWindowClosed(not window.tray.visible())
     if demo_game:
         window.select_game(demo_game)
-    if not (args.hidden and window.tray.visible()):
-        window.show()
+    _show_window(window, hidden=args.hidden)
     code = app.exec()
     single.close()
     return int(code)

@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QObject, QTimer, Signal
 
 from core.cli.crashlog import redact
 from core.errors import SlipstreamError
@@ -38,6 +38,7 @@ from gui.progress_state import FileEvent, ProgressState
 from gui.store import GameStore
 
 log = logging.getLogger("slipstream.gui")
+translate = QCoreApplication.translate
 
 Options = Callable[[], EngineOptions]
 """The engine options the player's settings give now."""
@@ -85,11 +86,16 @@ class Operations(QObject):
         self.current_game = current_game
         self.ask_conflict = ask_conflict
         self._history_again: set[str] = set()
+        self.auto_update = False
+        """Whether a background check that finds a newer build starts the update itself."""
 
     def _start(self, key: str, kind: str, body: Any) -> Job | None:
         job = self.jobs.start(key, kind, body)
         if job is None:
-            self.notify("Busy", f"{Path(key).name} is busy with another job; wait for it.")
+            self.notify(
+                self.tr("Busy"),
+                self.tr("{0} is busy with another job; wait for it.").format(Path(key).name),
+            )
             return None
         self.store.errors.pop(key, None)
         job.failed.connect(lambda exc, details: self._on_job_failed(key, kind, exc, details))
@@ -103,15 +109,17 @@ class Operations(QObject):
             if state is not None:
                 state.finish("cancelled")
             message = _stopped_message(kind, state)
-            self.notify(f"{JOB_NAMES.get(kind, kind.capitalize())} stopped", message)
+            self.notify(self.tr("{0} stopped").format(job_name(kind)), message)
         else:
             if state is not None:
                 state.finish("failed")
             log.error("%s of %s failed: %s\n%s", kind, key, exc, redact(details))
-            message = str(exc) if isinstance(exc, SlipstreamError) else "internal error"
+            internal = self.tr("internal error")
+            message = str(exc) if isinstance(exc, SlipstreamError) else internal
             self.store.errors[key] = message
-            self.jobFailed.emit(f"{kind.capitalize()} failed", exc, details)
-            self.notify(f"{kind.capitalize()} failed", message)
+            title = self.tr("{0} failed").format(job_name(kind))
+            self.jobFailed.emit(title, exc, details)
+            self.notify(title, message)
         self.libraryChanged.emit()
         self.jobFinished.emit(key, kind, False, message)
 
@@ -129,25 +137,32 @@ class Operations(QObject):
 
     # update: plan, ask, run
 
-    def update_game(self, game: str, to_build: str | None = None) -> None:
-        """Plan first (what it costs, which files the player changed), then update."""
+    def update_game(self, game: str, to_build: str | None = None, *, auto: bool = False) -> None:
+        """Plan first (what it costs, which files the player changed), then update.
+        ``auto``: started by a background check, so nobody is there to ask."""
         job = self._start(game, "prepare", work.preview(Path(game), to_build, self.options()))
         if job is None:
             return
         self.store.progress[game] = ProgressState("update", phase=Phase.PLANNING)
         self.progressChanged.emit(game)
-        job.succeeded.connect(lambda result: self._on_prepare_job_succeeded(game, result))
+        job.succeeded.connect(lambda result: self._on_prepare_job_succeeded(game, result, auto))
 
     def _on_prepare_job_succeeded(
-        self, game: str, result: tuple[Any, OperationReport, tuple[int, int]]
+        self, game: str, result: tuple[Any, OperationReport, tuple[int, int]], auto: bool = False
     ) -> None:
         plan, report, resumed = result
         if report.to_build == report.from_build and not plan.download_bytes:
             self.store.progress.pop(game, None)
             self.progressChanged.emit(game)
-            message = f"{self.store.name(game, game)} is up to date (build {report.to_build})."
-            self.notify("Up to date", message)
+            message = self.tr("{0} is up to date (build {1}).").format(
+                self.store.name(game, game), report.to_build
+            )
+            if not auto:
+                self.notify(self.tr("Up to date"), message)
             self.jobFinished.emit(game, "update", True, message)
+            return
+        if report.modified and auto:
+            self._skip_auto_update(game, report)
             return
         if report.modified:
             name = self.store.name(game, Path(game).name)
@@ -204,31 +219,39 @@ class Operations(QObject):
         if state is not None:
             state.finish("ok", (p for p, _ in report.fallbacks))
         saved = max(0, report.bytes_full - report.bytes_downloaded)
-        message = (
-            f"{self.store.name(game, Path(game).name)} is now "
-            f"{report.version_name or 'build'} ({report.to_build}): "
-            f"downloaded {format_bytes(report.bytes_downloaded)}, saved {format_bytes(saved)}"
+        message = self.tr("{0} is now {1} ({2}): downloaded {3}, saved {4}").format(
+            self.store.name(game, Path(game).name),
+            report.version_name or self.tr("build"),
+            report.to_build,
+            format_bytes(report.bytes_downloaded),
+            format_bytes(saved),
         )
         if report.fallbacks:
-            message += f"; {len(report.fallbacks)} file(s) fell back to a full download"
+            fell = self.tr("; %n file(s) fell back to a full download", None, len(report.fallbacks))
+            message += fell
         if kept is not None:
-            message += f"; your changed files were copied to {kept}"
+            message += self.tr("; your changed files were copied to {0}").format(kept)
         if report.kept:
-            message += (
-                f"; {len(report.kept)} file(s) of yours that the new build ships "
-                f"({_names(report.kept)}) were moved to {report.kept_in}"
-            )
+            message += self.tr(
+                "; %n file(s) of yours that the new build ships ({0}) were moved to {1}",
+                None,
+                len(report.kept),
+            ).format(_names(report.kept), report.kept_in)
         self.store.kept[game] = (list(report.kept), report.kept_in)
         self.store.notified.pop(game, None)
-        self.notify("Update finished", message)
+        self.notify(self.tr("Update finished"), message)
         self.libraryChanged.emit()
         self.measure(game)
         self.build_changed(game)
         self.jobFinished.emit(game, "update", True, message)
 
-    def switch_branch(self, game: str, branch: str | None) -> None:
-        """Move the game to ``branch``'s newest build (an update, shown as one)."""
-        body = work.switch_branch(Path(game), branch, self.options())
+    def switch_branch(self, game: str, branch: str | None, password: str | None = None) -> None:
+        """Move the game to ``branch``'s newest build (an update, shown as one);
+        ``password`` opens a GOG private branch."""
+        options = self.options()
+        if password:
+            options = replace(options, password=password)
+        body = work.switch_branch(Path(game), branch, options)
         job = self._start(game, "update", body)
         if job is None:
             return
@@ -250,8 +273,10 @@ class Operations(QObject):
         state = self.store.progress.get(game)
         if state is not None:
             state.finish("ok")
-        message = f"Back at {report.version_name or 'build'} ({report.to_build})."
-        self.notify("Rolled back", message)
+        message = self.tr("Back at {0} ({1}).").format(
+            report.version_name or self.tr("build"), report.to_build
+        )
+        self.notify(self.tr("Rolled back"), message)
         self.libraryChanged.emit()
         self.measure(game)
         self.build_changed(game)
@@ -271,10 +296,12 @@ class Operations(QObject):
             state.finish("ok")
         wounds = list(check.wounds)
         if wounds:
-            message = f"Repaired {len(wounds)} file(s): {_names([w.path for w in wounds])}."
+            message = self.tr("Repaired %n file(s): {0}.", None, len(wounds)).format(
+                _names([w.path for w in wounds])
+            )
         else:
-            message = f"All {check.checked} files are intact."
-        self.notify("Verify finished", message)
+            message = self.tr("All {0} files are intact.").format(check.checked)
+        self.notify(self.tr("Verify finished"), message)
         self.libraryChanged.emit()
         self.jobFinished.emit(game, "verify", True, message)
 
@@ -288,9 +315,16 @@ class Operations(QObject):
         os: str = "windows",
         lang: str = "en-US",
         adopt: bool = False,
+        build: str | None = None,
+        password: str | None = None,
     ) -> None:
+        """Install ``build`` (default: the newest of the default branch; ``password``
+        opens a GOG private branch's) into ``folder``, listed from its first second."""
         key = str(Path(folder).expanduser().resolve())
-        body = work.install(source, product, Path(key), os, lang, adopt, self.options())
+        options = self.options()
+        if password:
+            options = replace(options, password=password)
+        body = work.install(source, product, Path(key), os, lang, adopt, options, build)
         job = self._start(key, "install", body)
         if job is None:
             return
@@ -304,8 +338,10 @@ class Operations(QObject):
             lambda report: self._on_add_job_succeeded(
                 key,
                 "install",
-                "Installed",
-                f"Installed {report.version_name or 'build'} ({report.to_build}) in {key}.",
+                self.tr("Installed"),
+                self.tr("Installed {0} ({1}) in {2}.").format(
+                    report.version_name or self.tr("build"), report.to_build, key
+                ),
             )
         )
 
@@ -316,7 +352,7 @@ class Operations(QObject):
             return
         self._progress_to(key, job, ProgressState("verify"))
         job.succeeded.connect(
-            lambda message: self._on_add_job_succeeded(key, "adopt", "Game added", message)
+            lambda message: self._on_add_job_succeeded(key, "adopt", self.tr("Game added"), message)
         )
 
     def _on_add_job_succeeded(self, key: str, kind: str, title: str, message: str) -> None:
@@ -356,11 +392,16 @@ class Operations(QObject):
         record = self.store.records.get(key)
         fresh = self.store.has_update(key)
         if fresh and newest and record and self.store.notified.get(key) != newest.build_id:
+            # Once per build: an automatic update that failed is not retried every check.
             self.store.notified[key] = newest.build_id
-            self.notify(
-                "Update available",
-                f"{record.name} {newest.version_name or newest.build_id} is out.",
-            )
+            if self.auto_update and not self.jobs.busy(key):
+                self.update_game(key, None, auto=True)
+            else:
+                version = newest.version_name or newest.build_id
+                self.notify(
+                    self.tr("Update available"),
+                    self.tr("{0} {1} is out.").format(record.name, version),
+                )
         self.store.costs.pop(key, None)  # the builds may have changed: estimate afresh
         self.gameChanged.emit(key)
         if key == self.current_game():
@@ -368,7 +409,10 @@ class Operations(QObject):
         self.jobFinished.emit(f"check:{key}", "check", True, "")
 
     def _on_check_job_failed(self, key: str, exc: BaseException) -> None:
-        self.notify("Could not check for updates", f"{self.store.name(key, key)}: {exc}")
+        self.notify(
+            self.tr("Could not check for updates"),
+            self.tr("{0}: {1}").format(self.store.name(key, key), exc),
+        )
         self.jobFinished.emit(f"check:{key}", "check", False, str(exc))
 
     def estimate(self, key: str) -> None:
@@ -408,6 +452,19 @@ class Operations(QObject):
             if self.store.has_update(key):
                 self.update_game(key, None)
 
+    def _skip_auto_update(self, game: str, report: OperationReport) -> None:
+        """An automatic update found files the player changed: it does not choose for
+        them (keep theirs, or take the new ones and keep a copy); it tells them instead."""
+        self.store.progress.pop(game, None)
+        self.progressChanged.emit(game)
+        version = report.version_name or report.to_build
+        message = self.tr(
+            "{0} {1} is out. It was not updated on its own because {2} of its files were "
+            "changed on this computer: press Update to choose which to keep."
+        ).format(self.store.name(game, Path(game).name), version, len(report.modified))
+        self.notify(self.tr("Update available"), message)
+        self.jobFinished.emit(game, "update", False, message)
+
     # history
 
     def load_history(self, key: str) -> None:
@@ -427,7 +484,7 @@ class Operations(QObject):
 
     def _on_history_job_failed(self, key: str, exc: BaseException) -> None:
         if key not in self.store.pending:
-            self.notify("History", str(exc))
+            self.notify(self.tr("History"), str(exc))
         self.historyLoaded.emit(key, [], [])
         self._history_read_again(key)
 
@@ -459,28 +516,42 @@ class Operations(QObject):
 
 
 JOB_NAMES = {
-    "prepare": "Update",
-    "update": "Update",
-    "install": "Install",
-    "rollback": "Rollback",
-    "verify": "Verify",
-    "adopt": "Adding the game",
+    "prepare": QT_TRANSLATE_NOOP("Operations", "Update"),
+    "update": QT_TRANSLATE_NOOP("Operations", "Update"),
+    "install": QT_TRANSLATE_NOOP("Operations", "Install"),
+    "rollback": QT_TRANSLATE_NOOP("Operations", "Rollback"),
+    "verify": QT_TRANSLATE_NOOP("Operations", "Verify"),
+    "adopt": QT_TRANSLATE_NOOP("Operations", "Adding the game"),
 }
+
+
+def job_name(kind: str) -> str:
+    """The job's name as the player reads it in a title ("Install stopped")."""
+    name = JOB_NAMES.get(kind)
+    return translate("Operations", str(name)) if name else kind.capitalize()
 
 
 def _stopped_message(kind: str, state: ProgressState | None) -> str:
     """What a cancelled job left, and how to go on: never just "Cancelled"."""
     done = state.download_done if state is not None else 0
-    kept = f"the {format_bytes(done)} already downloaded" if done else "what was downloaded"
+    if done:
+        kept = translate("Operations", "the {0} already downloaded").format(format_bytes(done))
+    else:
+        kept = translate("Operations", "what was downloaded")
     if kind == "update":
-        return f"The game is unchanged. Press Update again to resume from {kept}."
+        return translate(
+            "Operations", "The game is unchanged. Press Update again to resume from {0}."
+        ).format(kept)
     if kind == "install":
-        return f"Nothing was installed. Install into the same folder again to resume from {kept}."
+        return translate(
+            "Operations",
+            "Nothing was installed. Install into the same folder again to resume from {0}.",
+        ).format(kept)
     if kind == "rollback":
-        return "The game is at whichever build its row shows."
+        return translate("Operations", "The game is at whichever build its row shows.")
     if kind == "verify":
-        return "Nothing was repaired. Press Verify to check again."
-    return "Nothing was changed."
+        return translate("Operations", "Nothing was repaired. Press Verify to check again.")
+    return translate("Operations", "Nothing was changed.")
 
 
 def _names(paths: list[str], shown: int = 5) -> str:

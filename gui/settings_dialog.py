@@ -168,7 +168,7 @@ class SettingsDialog(QDialog):
             settings.start_at_login,
             self.tr(
                 "Start Slipstream in the tray when you log in, so it checks for updates "
-                "without you opening it."
+                "without you opening it (minimized where the desktop has no tray)."
             ),
         )
         if not autostart.supported():

@@ -1,8 +1,9 @@
-"""The tray icon: Open, Check now, Update all, Quit, and notifications.
+"""The tray icon: Open, Check now, Update all, Quit, and the balloon messages that stand in
+for desktop notifications when the desktop has no notification service (:mod:`gui.notify`).
 
 Where the desktop has no tray (or the platform plugin offers none, as offscreen), the
-icon is never shown, notifications go to the window's status bar, and closing the
-window quits instead of hiding it, so the player is never left with an invisible app.
+icon is never shown, notices stay in the window's status bar, and closing the window
+quits instead of hiding it, so the player is never left with an invisible app.
 
 The tray asks for things through its signals and knows nothing of the window: whoever
 owns it connects them.
@@ -18,10 +19,18 @@ from gui.icons import app_icon
 
 
 class Tray(QObject):
+    """The tray icon and its menu.
+
+    Signals:
+        openRequested, checkRequested, updateAllRequested, quitRequested: menu choices.
+        messageShown: (title, message) was shown in a balloon.
+    """
+
     openRequested = Signal()
     checkRequested = Signal()
     updateAllRequested = Signal()
     quitRequested = Signal()
+    messageShown = Signal(str, str)
 
     def __init__(self, parent: QWidget | None = None, available: bool | None = None) -> None:
         super().__init__(parent)
@@ -30,10 +39,10 @@ class Tray(QObject):
         self.menu.setObjectName("trayMenu")
         self.actions: dict[str, QAction] = {}
         for name, text, signal in (
-            ("trayOpen", "&Open Slipstream", self.openRequested),
-            ("trayCheck", "&Check now", self.checkRequested),
-            ("trayUpdateAll", "&Update all", self.updateAllRequested),
-            ("trayQuit", "&Quit", self.quitRequested),
+            ("trayOpen", self.tr("&Open Slipstream"), self.openRequested),
+            ("trayCheck", self.tr("&Check now"), self.checkRequested),
+            ("trayUpdateAll", self.tr("&Update all"), self.updateAllRequested),
+            ("trayQuit", self.tr("&Quit"), self.quitRequested),
         ):
             action = QAction(text, self.menu)
             action.setObjectName(name)
@@ -57,11 +66,12 @@ class Tray(QObject):
         return self.icon is not None and self.icon.isVisible()
 
     def show_message(self, title: str, message: str) -> bool:
-        """A desktop notification; False when there is no tray to show it."""
+        """A balloon from the tray icon; False when there is no tray to show it."""
         if not self.visible():
             return False
         assert self.icon is not None
         self.icon.showMessage(title, message, QSystemTrayIcon.MessageIcon.Information, 8000)
+        self.messageShown.emit(title, message)
         return True
 
     def hide(self) -> None:

@@ -20,6 +20,7 @@ to their signals, so none of them knows the window.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
@@ -29,18 +30,22 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QTreeWidget, 
 from core.errors import SlipstreamError
 from core.format.builds import BuildItem
 from core.gamedir.folder import RollbackPoint
+from core.library import autostart
 from core.library.db import InstallRecord, OperationRecord
 from core.library.settings import Settings, load_settings_checked, save_settings
 from core.trust.pins import install_signing
 from core.update.estimate import Cost
 from core.update.options import EngineOptions, options_from_settings
 from gui import menus, views
-from gui.dialogs import AddGameDialog, ConflictDialog, ask_quit_while_busy, show_error
-from gui.game_pane import GamePane
+from gui.add_game import JOB_PREFIX as ADD_GAME_JOBS
+from gui.add_game import AddGameDialog, library_folder
+from gui.dialogs import ConflictDialog, ask_quit_while_busy, show_error
+from gui.game_pane import PASSWORD_ENTRY, GamePane
 from gui.icons import app_icon
 from gui.jobs import JobManager
 from gui.library_pane import LibraryPane
 from gui.manage import Manage
+from gui.notify import Notifier
 from gui.operations import Operations
 from gui.progress_state import ProgressState
 from gui.store import GameStore
@@ -51,7 +56,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("slipstream.gui")
 ROLE = views.ROLE
-BACKGROUND = ("check:", "estimate:", "size:", "history:", "art:")
+BACKGROUND = ("check:", "estimate:", "size:", "history:", "art:", ADD_GAME_JOBS)
 """Job keys of background work: quitting does not ask about them."""
 
 
@@ -83,6 +88,7 @@ class MainWindow(QMainWindow):
         self.account: str | None = None
         self._build_ui()
         self.tray = self._build_tray(tray)
+        self.notifier = self._build_notifier()
         self.check_timer = QTimer(self)
         self.check_timer.setObjectName("checkTimer")
         self.check_timer.timeout.connect(self._on_check_timer_timeout)
@@ -91,7 +97,7 @@ class MainWindow(QMainWindow):
         self.reload_library()
         self.ops.measure_missing()
         if problem:
-            self.notify("Settings", problem)
+            self.notify(self.tr("Settings"), problem)
         QTimer.singleShot(0, self.refresh_account)
         if check_on_start:
             QTimer.singleShot(0, self.check_now)
@@ -140,6 +146,7 @@ class MainWindow(QMainWindow):
         manage.jobFailed.connect(self._on_ops_job_failed)
         manage.libraryChanged.connect(self._on_ops_library_changed)
         manage.artChanged.connect(self._on_manage_art_changed)
+        manage.branchesFound.connect(self._on_manage_branches_found)
         return manage
 
     def _build_tray(self, available: bool | None) -> Tray:
@@ -272,7 +279,7 @@ class MainWindow(QMainWindow):
         try:
             self.store.reload()
         except SlipstreamError as exc:
-            self.notify("Library", str(exc))
+            self.notify(self.tr("Library"), str(exc))
         self.refresh_games()
         self.refresh_details()
 
@@ -314,16 +321,22 @@ class MainWindow(QMainWindow):
     def _show_title(self, record: InstallRecord | None) -> None:
         if record is not None:
             name = self.store.name(str(record.path), record.name)
-            build = f"{record.version_name or 'build'} ({record.build_id})"
-            branch = f" · branch {record.branch}" if record.branch else ""
-            self.titleLabel.setText(f"{name} — {build}{branch}")
+            version = record.version_name or self.tr("build")
+            title = self.tr("{name} — {version} ({build})")
+            if record.branch:
+                title = self.tr("{name} — {version} ({build}) · branch {branch}")
+            self.titleLabel.setText(
+                title.format(
+                    name=name, version=version, build=record.build_id, branch=record.branch
+                )
+            )
         self.pane.show_signing(install_signing(record.path) if record is not None else None)
 
     def _show_no_details(self, pending: InstallRecord | None) -> None:
         """No game, or one still installing: only its progress is worth showing."""
-        title = "No game yet: press Add game to install one"
+        title = self.tr("No game yet: press Add game to install one")
         if pending is not None:
-            title = f"Installing into {pending.path}"
+            title = self.tr("Installing into {folder}").format(folder=pending.path)
         self.titleLabel.setText(title)
         self.pane.show_signing(None)
         self.buildsView.clear()
@@ -348,7 +361,8 @@ class MainWindow(QMainWindow):
         )
         views.fit_columns(self.buildsView)
         branches = [b.branch for b in self.store.listings.get(key, []) if b.generation == 2]
-        self.pane.show_branches(branches, record.branch)
+        # Only GOG has password-protected branches; a Slipstream repository has none.
+        self.pane.show_branches(branches, record.branch, passwords=record.source == "gog")
 
     def _refresh_history(self, key: str) -> None:
         self.ops.load_history(key)
@@ -387,12 +401,14 @@ class MainWindow(QMainWindow):
     def _update_text(self, game: str, record: InstallRecord | None) -> str:
         target = self.selected_build()
         if not (record and target and target != record.build_id):
-            return "&Update"
+            return self.tr("&Update")
         items = {b.build_id: b for b in self.store.listings.get(game, [])}
         build = items.get(target)
         name = build.version_name if build and build.version_name else target
         older = build is not None and _older(build, record, items)
-        return f"{'Go back' if older else 'Update'} to {name}"
+        if older:
+            return self.tr("Go back to {version}").format(version=name)
+        return self.tr("Update to {version}").format(version=name)
 
     def refresh_progress(self) -> None:
         state = self.store.progress.get(self.current_game() or "")
@@ -438,6 +454,9 @@ class MainWindow(QMainWindow):
     def _on_ops_size_changed(self, key: str) -> None:
         self.refresh_games()
 
+    def _on_manage_branches_found(self, key: str) -> None:
+        self._on_ops_game_changed(key)
+
     def _on_manage_art_changed(self, key: str) -> None:
         if key in self.store.names:
             self.refresh_games()  # the product's own name replaces the build's
@@ -448,11 +467,21 @@ class MainWindow(QMainWindow):
     # --- notifications --------------------------------------------------------------------
 
     def notify(self, title: str, message: str) -> None:
-        """Tell the player something: in the tray when there is one, else the status bar."""
+        """Tell the player something: in the status bar, and through the desktop's
+        notifications (:mod:`gui.notify`; the tray's balloon where the desktop has none)
+        unless the player turned them off."""
         self.notifications.append((title, message))
         log.info("%s: %s", title, message)
-        if not self.tray.show_message(title, message):
-            self.statusBar().showMessage(f"{title}: {message}", 15_000)
+        self.statusBar().showMessage(self.tr("{0}: {1}").format(title, message), 15_000)
+        self.notifier.notify(title, message)
+
+    def _build_notifier(self) -> Notifier:
+        notifier = Notifier(self.tray.show_message, self)
+        notifier.clicked.connect(self._on_notifier_clicked)
+        return notifier
+
+    def _on_notifier_clicked(self) -> None:
+        self.bring_forward()
 
     # --- operations (gui/operations.py) ---------------------------------------------------
 
@@ -476,7 +505,7 @@ class MainWindow(QMainWindow):
         job = self.jobs.get(self.current_game() or "")
         if job is not None:
             job.cancel()
-            self.phaseLabel.setText("Stopping…")
+            self.phaseLabel.setText(self.tr("Stopping…"))
 
     def rollback_selected(self) -> None:
         game = self.current_game()
@@ -490,16 +519,39 @@ class MainWindow(QMainWindow):
             self.ops.verify(game)
 
     def add_game(self) -> AddGameDialog:
-        dialog = AddGameDialog(list(self.settings.sources), self)
+        """Open the Add game dialog (``open()``): source, game, build, folder."""
+        sources = list(self.settings.sources)
+        if self.account and "gog" not in sources:
+            sources.append("gog")
+        installed = [r.path for r in self.store.records.values() if r.status != "installing"]
+        dialog = AddGameDialog(
+            sources=sources,
+            jobs=self.jobs,
+            options=self.engine_options,
+            library=library_folder(installed),
+            parent=self,
+        )
         dialog.accepted.connect(lambda: self._on_add_game_dialog_accepted(dialog))
         dialog.open()
         return dialog
 
     def _on_add_game_dialog_accepted(self, dialog: AddGameDialog) -> None:
-        self.ops.install_game(**dialog.values(), adopt=dialog.adopt.isChecked())
+        choice = dialog.choice()
+        self.ops.install_game(
+            choice.source,
+            choice.product,
+            choice.folder,
+            os=choice.os,
+            lang=choice.lang,
+            adopt=choice.adopt,
+            build=choice.build,
+            password=choice.password,
+        )
 
     def add_existing(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a game already on this computer")
+        folder = QFileDialog.getExistingDirectory(
+            self, self.tr("Add a game already on this computer")
+        )
         if folder:
             self.adopt_folder(folder)
 
@@ -537,8 +589,11 @@ class MainWindow(QMainWindow):
         game = self.current_game()
         record = self.store.records.get(game or "")
         branch = self.branchSelector.itemData(index)
-        if game and record is not None and branch != record.branch:
-            self.ops.switch_branch(game, branch)
+        if game and record is not None and branch == PASSWORD_ENTRY:
+            self.branchSelector.setCurrentIndex(self.branchSelector.findData(record.branch))
+            self.manage.ask_branch_password(game, self)
+        elif game and record is not None and branch != record.branch:
+            self.ops.switch_branch(game, branch, self.manage.passwords.get(game))
 
     def _on_play_button_clicked(self) -> None:
         self.play_selected()
@@ -581,7 +636,11 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> QWidget:
         from gui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.settings, self)
+        shown = self.settings
+        if autostart.supported():
+            # The entry is the truth: the desktop's own startup settings may remove it.
+            shown = replace(shown, start_at_login=autostart.is_enabled())
+        dialog = SettingsDialog(shown, self)
         dialog.accepted.connect(lambda: self._on_settings_dialog_accepted(dialog))
         dialog.open()
         return dialog
@@ -591,12 +650,19 @@ class MainWindow(QMainWindow):
         try:
             save_settings(chosen)
         except SlipstreamError as exc:
-            show_error(self, "Settings not saved", exc)
+            show_error(self, self.tr("Settings not saved"), exc)
             return
         self.apply_settings(chosen)
+        if autostart.supported() and chosen.start_at_login != autostart.is_enabled():
+            try:
+                autostart.set_enabled(chosen.start_at_login)
+            except SlipstreamError as exc:
+                show_error(self, self.tr("Start at login not changed"), exc)
 
     def apply_settings(self, settings: Settings) -> None:
         self.settings = settings
+        self.notifier.enabled = settings.notifications
+        self.ops.auto_update = settings.auto_update
         if settings.check_hours > 0:
             self.check_timer.start(int(settings.check_hours * 3600 * 1000))
         else:
@@ -631,10 +697,14 @@ class MainWindow(QMainWindow):
 
     def _show_account(self, name: str | None) -> None:
         self.account = name
-        self.loginAction.setText(
-            f"GOG: logged in as {name} (log out…)" if name else "Log in to &GOG…"
-        )
-        self.accountMenu.setTitle("&Account" if not name else f"&Account ({name})")
+        if name:
+            self.loginAction.setText(
+                self.tr("GOG: logged in as {name} (log out…)").format(name=name)
+            )
+            self.accountMenu.setTitle(self.tr("&Account ({name})").format(name=name))
+        else:
+            self.loginAction.setText(self.tr("Log in to &GOG…"))
+            self.accountMenu.setTitle(self.tr("&Account"))
 
     def bring_forward(self) -> None:
         self.show()
@@ -660,7 +730,7 @@ class MainWindow(QMainWindow):
             self.hide()
             if not getattr(self, "_told_tray", False):
                 self._told_tray = True
-                self.notify("Slipstream", "Still running in the tray; Quit from its menu.")
+                self.notify("Slipstream", self.tr("Still running in the tray; Quit from its menu."))
             return
         self._shut_down()
         event.accept()
@@ -670,6 +740,7 @@ class MainWindow(QMainWindow):
         self.quitting = True
         self.jobs.cancel_all()
         self.jobs.wait_all()
+        self.notifier.close()
         self.tray.hide()
 
 

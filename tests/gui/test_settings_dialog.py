@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TypeVar
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -17,14 +19,18 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QWidget,
 )
 from pytestqt.qtbot import QtBot
 
-from core.library.settings import Settings
+from core.library import autostart
+from core.library.settings import Settings, load_settings
+from gui.app import create_main_window
 from gui.settings_dialog import SettingsDialog
+from gui.window import MainWindow
 
 W = TypeVar("W", bound=QWidget)
 
@@ -54,6 +60,11 @@ def ok_button(dialog: SettingsDialog) -> QPushButton:
 def sources(dialog: SettingsDialog) -> list[str]:
     view = child(dialog, QListWidget, "sourcesList")
     return [view.item(i).text() for i in range(view.count())]
+
+
+def tick(qtbot: QtBot, box: QCheckBox) -> None:
+    """Click the box's indicator, where the player clicks (a wide row's middle is not it)."""
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(8, box.height() // 2))
 
 
 def retype(qtbot: QtBot, spin: QSpinBox | QDoubleSpinBox, text: str) -> None:
@@ -92,8 +103,7 @@ def test_edit_every_field_and_press_ok(qtbot: QtBot) -> None:
     child(dialog, QDoubleSpinBox, "checkHoursSpin").setValue(0.5)
     retype(qtbot, child(dialog, QSpinBox, "keepPointsSpin"), "7")
     for name in SWITCHES:
-        box = child(dialog, QCheckBox, name)
-        qtbot.mouseClick(box, Qt.MouseButton.LeftButton)
+        tick(qtbot, child(dialog, QCheckBox, name))
 
     with qtbot.waitSignal(dialog.accepted):
         qtbot.mouseClick(ok_button(dialog), Qt.MouseButton.LeftButton)
@@ -263,3 +273,84 @@ def test_tab_order(qtbot: QtBot) -> None:
         if widget.objectName() == "sourcesList":
             break
     assert seen == wanted
+
+
+# --- from the window: the switches take effect --------------------------------------------
+
+
+@pytest.fixture
+def window(qtbot: QtBot, home: Path, keyring_env: Path) -> Iterator[MainWindow]:
+    win = create_main_window(tray=False, check_on_start=False)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.quitting = True
+    win.close()
+
+
+def open_from(window: MainWindow) -> SettingsDialog:
+    window.settingsAction.trigger()
+    shown = [d for d in window.findChildren(SettingsDialog) if d.isVisible()]
+    assert len(shown) == 1
+    return shown[0]
+
+
+@pytest.mark.skipif(not autostart.supported(), reason="XDG autostart is Linux's")
+def test_start_at_login_from_the_window_writes_and_removes_the_autostart_entry(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    """tests/gui/conftest.py points XDG_CONFIG_HOME into tmp_path."""
+    entry = tmp_path / "xdg-config" / "autostart" / autostart.ENTRY_NAME
+    assert autostart.entry_path() == entry
+    dialog = open_from(window)
+    box = child(dialog, QCheckBox, "autostartCheck")
+    assert box.isEnabled() and not box.isChecked()
+    tick(qtbot, box)
+    dialog.accept()
+    assert entry.is_file() and autostart.is_enabled()
+    assert "--hidden" in entry.read_text("utf-8")
+    assert load_settings().start_at_login
+
+    entry.unlink()  # the desktop's own "startup applications" turned it off
+    dialog = open_from(window)
+    assert not child(dialog, QCheckBox, "autostartCheck").isChecked()
+    tick(qtbot, child(dialog, QCheckBox, "autostartCheck"))
+    dialog.accept()
+    assert entry.is_file()
+    dialog = open_from(window)
+    tick(qtbot, child(dialog, QCheckBox, "autostartCheck"))
+    dialog.accept()
+    assert not entry.exists()
+    assert not load_settings().start_at_login
+
+
+@pytest.mark.skipif(not autostart.supported(), reason="XDG autostart is Linux's")
+def test_an_autostart_entry_that_cannot_be_written_is_reported(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    config = tmp_path / "xdg-config"
+    config.mkdir()
+    (config / "autostart").write_text("a file where the folder should be", "utf-8")
+    dialog = open_from(window)
+    tick(qtbot, child(dialog, QCheckBox, "autostartCheck"))
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox, "errorDialog") is not None)
+    error = window.findChild(QMessageBox, "errorDialog")
+    assert error is not None
+    assert error.windowTitle() == "Start at login not changed"
+    assert "could not change whether it starts when you log in" in error.text()
+    assert not autostart.is_enabled()
+    error.close()
+
+
+def test_notifications_and_automatic_updates_from_the_window_take_effect(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    assert window.notifier.enabled and not window.ops.auto_update
+    dialog = open_from(window)
+    tick(qtbot, child(dialog, QCheckBox, "notificationsCheck"))
+    tick(qtbot, child(dialog, QCheckBox, "autoUpdateCheck"))
+    dialog.accept()
+    assert not window.notifier.enabled and window.ops.auto_update
+    saved = load_settings()
+    assert (saved.notifications, saved.auto_update) == (False, True)
