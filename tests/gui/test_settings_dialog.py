@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -354,3 +355,15 @@ def test_notifications_and_automatic_updates_from_the_window_take_effect(
     assert not window.notifier.enabled and window.ops.auto_update
     saved = load_settings()
     assert (saved.notifications, saved.auto_update) == (False, True)
+
+
+@pytest.mark.parametrize("platform", ["win32", "darwin"])
+def test_where_start_at_login_is_not_supported_the_switch_says_so_and_is_off(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, platform: str
+) -> None:
+    monkeypatch.setattr(sys, "platform", platform)
+    dialog = make(qtbot, Settings())
+    box = child(dialog, QCheckBox, "autostartCheck")
+    assert not box.isEnabled() and not box.isChecked()
+    assert box.toolTip() == "Starting at login is not supported on this system yet."
+    assert not dialog.settings().start_at_login

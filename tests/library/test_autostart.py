@@ -133,3 +133,15 @@ def test_an_entry_that_cannot_be_removed_gives_a_typed_error(config: Path) -> No
     assert "remove the start-at-login entry" in str(err.value)
     assert str(path) in str(err.value)
     assert path.is_dir()
+
+
+@pytest.mark.parametrize("platform", ["win32", "darwin"])
+def test_elsewhere_enabling_says_it_is_not_supported_and_writes_nothing(
+    config: Path, monkeypatch: pytest.MonkeyPatch, platform: str
+) -> None:
+    monkeypatch.setattr(sys, "platform", platform)
+    assert not autostart.supported()
+    with pytest.raises(AutostartError) as err:
+        enable(["/usr/bin/slipstream-gui"])
+    assert "not supported on this system yet" in str(err.value)
+    assert not config.exists()
