@@ -108,6 +108,6 @@ def describe(report: Any, describe_report: Callable[[Any], str]) -> str:
     if sync.documents_pulled or sync.objects_pulled:
         lines.append(
             f"  fetched {sync.documents_pulled} documents and {sync.objects_pulled} objects "
-            "the cache lacked"
+            "from the store into the cache"
         )
     return "\n".join(lines)

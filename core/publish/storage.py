@@ -28,6 +28,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 DOCUMENT = "public, max-age=60"
 """Cache-Control of the products/ documents and signed metadata, which are replaced."""
 _S3 = ("s3", "s3a")
+_BUCKETED = (*_S3, "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "b2")
+"""Stores whose URL starts with a bucket (or container) that must exist first."""
 
 
 def is_store_url(repo: str | Path) -> bool:
@@ -80,6 +82,8 @@ class ObjectStorage:
         if self.protocol in _S3:
             # Every look is a request: a listing cached by s3fs would hide another's writes.
             options.setdefault("use_listings_cache", False)
+        if self.protocol in ("file", "local"):
+            options.setdefault("auto_mkdir", True)  # as a bucket has no folders to make
         try:
             import fsspec.core  # type: ignore[import-untyped]  # no type information
 
@@ -140,15 +144,18 @@ class ObjectStorage:
 
     def check_bucket(self) -> None:
         """Fail with an actionable message unless the URL's bucket (or folder) exists."""
-        top = self.root.split("/", 1)[0] if self.protocol in _S3 else self.root
+        if self.protocol not in _BUCKETED:
+            return  # a folder tree: what is missing is made by the first upload
+        top = self.root.split("/", 1)[0]
         try:
             there = self.fs.exists(top) if top else True
         except Exception as exc:
             raise self._error(exc, "reach") from None
         if not there:
+            hint = " (and check AWS_ENDPOINT_URL or --storage-option endpoint_url=…)"
             raise StorageError(
-                f"There is no bucket {top!r} at {self.url}: create it first "
-                "(and check AWS_ENDPOINT_URL or --storage-option endpoint_url=…)."
+                f"There is no bucket {top!r} at {self.url}: create it first"
+                f"{hint if self.protocol in _S3 else ''}."
             )
 
     def read(self, rel: str) -> bytes | None:

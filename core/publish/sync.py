@@ -50,6 +50,7 @@ from core.progress import (
     ProgressSink,
     null_sink,
 )
+from core.publish import metrics
 from core.publish.catalog import Catalog, objects_from, rel_from_link
 from core.publish.storage import ObjectStorage, cache_folder
 
@@ -161,6 +162,11 @@ def _walk(root: Path, top: str, hidden: bool = False) -> dict[str, int]:
     return found
 
 
+def _listings(documents: dict[str, str]) -> dict[str, str]:
+    """The ``products/`` documents of ``documents``: what a publish or prune changes."""
+    return {k: v for k, v in documents.items() if k.startswith(layout.PRODUCTS_ROOT + "/")}
+
+
 def _is_art(rel: str) -> bool:
     parts = rel.split("/")
     return len(parts) == 4 and parts[0] == layout.PRODUCTS_ROOT and parts[2] == "art"
@@ -207,6 +213,7 @@ class RemoteRepo:
         self._started = time.monotonic()
         self._count_lock = threading.Lock()
         self._cancel: CancelToken = NEVER_CANCELLED
+        self._history_size = 0
 
     @property
     def ledger(self) -> UploadLedger:
@@ -218,6 +225,8 @@ class RemoteRepo:
     def __enter__(self) -> Self:
         self._lock.__enter__()
         try:
+            history = metrics.history_path(self.mirror)
+            self._history_size = history.stat().st_size if history.is_file() else 0
             self._ledger = UploadLedger(self.state / LEDGER_FILE)
             self.pull()
             self._objects_ctx = objects_from(self.mirror, self._fetch_object)
@@ -233,7 +242,21 @@ class RemoteRepo:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._close()
+        try:
+            if exc is not None:
+                self._forget_history()
+        finally:
+            self._close()
+
+    def _forget_history(self) -> None:
+        """Drop the history records of a run whose push did not finish: its rerun adds
+        its own, and the store never showed this one's."""
+        history = metrics.history_path(self.mirror)
+        try:
+            if history.is_file() and history.stat().st_size > self._history_size:
+                os.truncate(history, self._history_size)
+        except OSError as exc:
+            raise LocalIOError.wrap(exc, "restore the publish history") from None
 
     def _close(self) -> None:
         if self._objects_ctx is not None:
@@ -263,8 +286,9 @@ class RemoteRepo:
             self._pulled = {rel: _md5(self.mirror / rel) for rel in remote}
         except OSError as exc:
             raise LocalIOError.wrap(exc, "update the cache") from None
-        if self._pulled != self._last_left() and self.ledger.keys:
-            # Another publisher changed the store: what the ledger knows may be gone.
+        if _listings(self._pulled) != _listings(self._last_left()) and self.ledger.keys:
+            # Another publisher changed the store's documents, and may have pruned: what
+            # the ledger knows may be gone. (A timestamp refreshed elsewhere deletes nothing.)
             self.ledger.rewrite(set())
         self._leave(self._pulled)
         for rel in remote:
@@ -294,9 +318,14 @@ class RemoteRepo:
             raise LocalIOError.wrap(exc, "write into the cache") from None
 
     def _drop_temporary_files(self) -> None:
+        """Temporary files, and the folders the store's documents no longer fill (an
+        empty ``products/<p>/`` would still count as a published product)."""
         for top in _DOCUMENT_ROOTS:
             for path in (self.mirror / top).rglob(TEMP_PREFIX + "*"):
                 path.unlink(missing_ok=True)
+            for folder, _dirs, _files in sorted(os.walk(self.mirror / top), reverse=True):
+                if not os.listdir(folder):
+                    os.rmdir(folder)
 
     def _ensure(self, rel: str) -> None:
         """Fetch the immutable ``rel`` from the store unless the mirror holds it."""

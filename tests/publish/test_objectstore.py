@@ -204,6 +204,7 @@ def test_a_second_machine_fetches_the_old_build_it_patches_from(
     first = ["--cache", str(tmp_path / "machine-a"), "--jobs", "2"]
     run(capsys, *publish_argv(folders[0], url, "1.0"), *first)
     second = ["--cache", str(tmp_path / "machine-b"), "--jobs", "2"]
+    base = f"{s3.endpoint}/{s3.bucket}/{prefix}"
     report = run(capsys, *publish_argv(folders[1], url, "1.1"), *second)
     assert report["build_id"] == "2" and report["patches_encoded"] > 0
     assert report["storage"]["documents_pulled"] > 0 and report["storage"]["objects_pulled"] > 0
@@ -212,6 +213,15 @@ def test_a_second_machine_fetches_the_old_build_it_patches_from(
     view = run(capsys, "graph", "--repo", url, "--product", PRODUCT, *second[:2])
     edges = [e for system in view["systems"] for e in system["edges"]]
     assert [(e["from_build_id"], e["to_build_id"]) for e in edges] == [("1", "2")]
+    promote = ["promote", "--repo", url, "--product", PRODUCT, "--build", "2", *second]
+    promoted = run(capsys, *promote, "--branch", "beta")
+    assert promoted["storage"]["objects_uploaded"] == 0  # a promote copies no chunk
+    listing = requests.get(f"{base}/products/{PRODUCT}/os/windows/builds.json", timeout=30)
+    assert [(i["build_id"], i["branch"]) for i in listing.json()["items"]] == [
+        ("2", "beta"),
+        ("2", None),
+        ("1", None),
+    ]
     assert_consistent(s3, prefix)
 
 
@@ -225,11 +235,11 @@ def test_timestamp_on_a_bucket_uploads_only_the_signed_metadata(
     run(capsys, *publish_argv(folder, url, "1.0"), "--jobs", "2")
     signed = run(capsys, "keys", "init", "--repo", url, *keys)
     assert {d.split("/")[0] for d in signed["storage"]["documents_uploaded"]} == {"metadata"}
-    before = s3.keys(prefix + "/")
+    before = s3.keys(prefix + "/", "ETag")
     stamped = run(capsys, "timestamp", "--repo", url, *keys)
     assert stamped["changed"] == ["timestamp"]
     assert stamped["storage"]["documents_uploaded"] == ["metadata/timestamp.json"]
-    after = s3.keys(prefix + "/")
+    after = s3.keys(prefix + "/", "ETag")
     changed = {k for k in after if after[k] != before.get(k)}
     assert changed == {f"{prefix}/metadata/timestamp.json"}
     game = tmp_path / "game"

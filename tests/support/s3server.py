@@ -53,13 +53,14 @@ class S3Server:
             region_name="us-east-1",
         )
 
-    def keys(self, prefix: str = "") -> dict[str, Any]:
-        """Every key under ``prefix`` → its LastModified."""
+    def keys(self, prefix: str = "", field: str = "LastModified") -> dict[str, Any]:
+        """Every key under ``prefix`` → its LastModified (or another listing ``field``,
+        such as ``ETag``: LastModified counts whole seconds)."""
         found: dict[str, Any] = {}
         pages = self.client().get_paginator("list_objects_v2")
         for page in pages.paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                found[item["Key"]] = item["LastModified"]
+                found[item["Key"]] = item[field]
         return found
 
 
