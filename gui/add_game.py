@@ -333,17 +333,20 @@ class AddGameDialog(QDialog):
         if job is None:  # pragma: no cover - every lookup has a key of its own
             return
         self._show_status(loading)
-        job.succeeded.connect(lambda result: self._on_job_succeeded(step, serial, done, result))
+        job.succeeded.connect(
+            lambda result: self._on_job_succeeded(step, serial, done, loading, result)
+        )
         job.failed.connect(
             lambda exc, details: self._on_job_failed(step, serial, retry, exc, details)
         )
 
     def _on_job_succeeded(
-        self, step: str, serial: int, done: Callable[[Any], None], result: Any
+        self, step: str, serial: int, done: Callable[[Any], None], loading: str, result: Any
     ) -> None:
         if self._closed or self._current.get(step) != serial:
             return
-        self._show_status("")
+        if self.statusLabel.text() == loading:
+            self._show_status("")  # a note another step left meanwhile stays
         done(result)
 
     def _on_job_failed(
@@ -403,6 +406,7 @@ class AddGameDialog(QDialog):
         """Ask for the chosen game's builds on every system (``password``: with its
         private branches)."""
         product, source = self.product(), self.source()
+        before = _branches(self._builds) if password else None
         self._show_builds(None)
         if not product:
             return
@@ -415,7 +419,12 @@ class AddGameDialog(QDialog):
         def again() -> None:
             self.load_builds(password)
 
-        self._run("builds", body, self._show_builds, again, loading)
+        def done(builds: ProductBuilds) -> None:
+            self._show_builds(builds)
+            if before is not None and not _branches(builds) - before:
+                self._show_status(self.tr("No private branch opened with that password."))
+
+        self._run("builds", body, done, again, loading)
 
     def _show_builds(self, builds: ProductBuilds | None) -> None:
         self._builds = builds
@@ -477,9 +486,10 @@ class AddGameDialog(QDialog):
         self._refresh_install()
         if not build:
             return
-        password = self.branchPasswordEdit.text() or None
+        # No password here: the builds lookup that listed a private build kept it in the
+        # keyring, and a second writer of the same entry at once could lose others there.
         body = work.build_details(
-            self.source(), product, self.os_name(), build, self._lookup_options(password)
+            self.source(), product, self.os_name(), build, self._lookup_options()
         )
         loading = self.tr("Reading build {0}…").format(build)
         self._run("details", body, self._show_details, self.load_details, loading)
@@ -612,6 +622,12 @@ class AddGameDialog(QDialog):
             adopt=self.adoptBox.isChecked(),
             password=self.branchPasswordEdit.text() or None,
         )
+
+
+def _branches(builds: ProductBuilds | None) -> set[str | None]:
+    if builds is None:
+        return set()
+    return {item.branch for _, items in builds.by_os for item in items}
 
 
 def _combo(name: str, accessible: str, tip: str) -> QComboBox:

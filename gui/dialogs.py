@@ -1,4 +1,5 @@
-"""The window's dialogs: errors, conflicts with the player's own changes, adding a game.
+"""The window's dialogs: errors, and conflicts with the player's own changes (adding a
+game is gui/add_game.py).
 
 Every dialog here is opened with ``open()`` (window-modal, not a nested event loop), so
 the window keeps running jobs and tests can drive the dialog like a player would.
@@ -6,19 +7,11 @@ the window keeps running jobs and tests can drive the dialog like a player would
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListWidget,
     QMessageBox,
     QPushButton,
@@ -39,8 +32,14 @@ def error_texts(exc: BaseException, details: str = "") -> tuple[str, str, str]:
         folded = f"{type(exc).__name__}: {exc}"
         return exc.summary, exc.detail, folded
     return (
-        "Slipstream ran into an internal error; nothing in the game folder was changed half-way.",
-        "Try again. If it happens again, please report it with the details below.",
+        QCoreApplication.translate(
+            "Dialogs",
+            "Slipstream ran into an internal error; nothing in the game folder was changed "
+            "half-way.",
+        ),
+        QCoreApplication.translate(
+            "Dialogs", "Try again. If it happens again, please report it with the details below."
+        ),
         details or f"{type(exc).__name__}: {exc}",
     )
 
@@ -76,11 +75,15 @@ class ConflictDialog(QDialog):
     def __init__(self, game_name: str, paths: list[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("conflictDialog")
-        self.setWindowTitle(f"{game_name}: files you changed")
+        self.setWindowTitle(self.tr("{0}: files you changed").format(game_name))
         layout = QVBoxLayout(self)
         intro = QLabel(
-            f"The update replaces {len(paths)} file(s) that differ from the installed build "
-            "(a mod or an edited setting, perhaps). What should happen to them?"
+            self.tr(
+                "The update replaces %n file(s) that differ from the installed build "
+                "(a mod or an edited setting, perhaps). What should happen to them?",
+                None,
+                len(paths),
+            )
         )
         intro.setWordWrap(True)
         layout.addWidget(intro)
@@ -89,15 +92,17 @@ class ConflictDialog(QDialog):
         self.list.addItems(paths)
         layout.addWidget(self.list)
         buttons = QDialogButtonBox()
-        self.take = QPushButton("&Take the new version (keep a copy)")
+        self.take = QPushButton(self.tr("&Take the new version (keep a copy)"))
         self.take.setObjectName("takeNewButton")
         self.take.setToolTip(
-            "Install the new build's files; your versions are copied to a folder of their "
-            "own first (and are also in the rollback point)."
+            self.tr(
+                "Install the new build's files; your versions are copied to a folder of their "
+                "own first (and are also in the rollback point)."
+            )
         )
-        self.keep = QPushButton("&Keep mine")
+        self.keep = QPushButton(self.tr("&Keep mine"))
         self.keep.setObjectName("keepMineButton")
-        self.keep.setToolTip("Leave your versions of these files as they are.")
+        self.keep.setToolTip(self.tr("Leave your versions of these files as they are."))
         buttons.addButton(self.take, QDialogButtonBox.ButtonRole.AcceptRole)
         buttons.addButton(self.keep, QDialogButtonBox.ButtonRole.AcceptRole)
         buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
@@ -118,127 +123,16 @@ class ConflictDialog(QDialog):
         self.chosen.emit(choice)
 
 
-class AddGameDialog(QDialog):
-    """Install a game from a repository (or adopt its files already in a folder)."""
-
-    def __init__(
-        self,
-        sources: list[str],
-        parent: QWidget | None = None,
-        *,
-        product: str = "",
-        folder: Path | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.setObjectName("addGameDialog")
-        self.setWindowTitle("Add game")
-        form = self._build_form(sources, product, folder)
-        self.problem = QLabel()
-        self.problem.setObjectName("problemLabel")
-        self.problem.setWordWrap(True)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setText("&Install")
-        ok.setObjectName("installButton")
-        self.buttons.accepted.connect(self._on_buttons_accepted)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.problem)
-        layout.addWidget(self.buttons)
-
-    def _build_form(self, sources: list[str], product: str, folder: Path | None) -> QFormLayout:
-        form = QFormLayout()
-        self.source = QComboBox()
-        self.source.setObjectName("sourceBox")
-        self.source.setEditable(True)
-        self.source.addItems(sources)
-        self.source.setToolTip("The repository's address, e.g. https://cdn.example.com/game")
-        self.product = QLineEdit(product)
-        self.product.setObjectName("productEdit")
-        self.product.setToolTip("The game's product id in that repository (digits).")
-        self.os = QComboBox()
-        self.os.setObjectName("osBox")
-        self.os.addItems(["windows", "linux", "osx"])
-        self.os.setToolTip("Which operating system's build to install.")
-        self.lang = QLineEdit("en-US")
-        self.lang.setObjectName("langEdit")
-        self.lang.setToolTip("The language to install, as a code like en-US.")
-        self.folder = QLineEdit(str(folder) if folder else "")
-        self.folder.setObjectName("folderEdit")
-        self.folder.setToolTip("An empty folder, or one holding the game's files (see below).")
-        browse = QPushButton("&Browse…")
-        browse.clicked.connect(self._on_browse_clicked)
-        row = QHBoxLayout()
-        row.addWidget(self.folder)
-        row.addWidget(browse)
-        self.adopt = QCheckBox("&Use the game files already in the folder")
-        self.adopt.setObjectName("adoptBox")
-        self.adopt.setToolTip("Keep files that already match the build and download only the rest.")
-        for label, widget in (
-            ("&Source:", self.source),
-            ("&Product id:", self.product),
-            ("&System:", self.os),
-            ("&Language:", self.lang),
-        ):
-            form.addRow(label, widget)
-        folder_label = QLabel("&Folder:")
-        folder_label.setBuddy(self.folder)
-        form.addRow(folder_label, row)
-        form.addRow("", self.adopt)
-        return form
-
-    def _on_browse_clicked(self) -> None:
-        chosen = QFileDialog.getExistingDirectory(self, "Install into", self.folder.text())
-        if chosen:
-            self.folder.setText(chosen)
-
-    def values(self) -> dict[str, str]:
-        return {
-            "source": self.source.currentText().strip(),
-            "product": self.product.text().strip(),
-            "os": self.os.currentText(),
-            "lang": self.lang.text().strip() or "en-US",
-            "folder": self.folder.text().strip(),
-        }
-
-    def problem_text(self) -> str | None:
-        v = self.values()
-        if not v["source"].startswith(("http://", "https://")) and v["source"] != "gog":
-            return "Enter the repository's address, starting with http:// or https://."
-        if not v["product"].isdigit():
-            return "The product id is a number, like 1207664643."
-        if not v["folder"]:
-            return "Choose the folder to install into."
-        folder = Path(v["folder"]).expanduser()
-        if folder.exists() and not folder.is_dir():
-            return f"{folder} is a file, not a folder."
-        if (
-            folder.is_dir()
-            and not self.adopt.isChecked()
-            and any(p.name != ".slipstream" for p in folder.iterdir())
-        ):
-            return (
-                f"{folder} is not empty. Choose an empty folder, or tick "
-                "“Use the game files already in the folder”."
-            )
-        return None
-
-    def _on_buttons_accepted(self) -> None:
-        problem = self.problem_text()
-        if problem:
-            self.problem.setText(problem)
-            return
-        self.accept()
-
-
 def ask_quit_while_busy(parent: QWidget, count: int) -> bool:
     answer = QMessageBox.question(
         parent,
-        "Quit Slipstream?",
-        f"{count} job(s) are still running. Quit anyway? Running updates stop cleanly and "
-        "resume from what was downloaded when you update again.",
+        QCoreApplication.translate("Dialogs", "Quit Slipstream?"),
+        QCoreApplication.translate(
+            "Dialogs",
+            "%n job(s) are still running. Quit anyway? Running updates stop cleanly and "
+            "resume from what was downloaded when you update again.",
+            None,
+            count,
+        ),
     )
     return answer == QMessageBox.StandardButton.Yes

@@ -392,21 +392,35 @@ def test_add_game_dialog_installs_into_an_empty_folder(
 ) -> None:
     win = create_main_window(tray=False, check_on_start=False)
     qtbot.addWidget(win)
-    dialog = win.add_game()
-    dialog.source.setEditText(demo.url)
-    dialog.product.setText(DEMO_PRODUCT)
+    dialog = choose_demo(qtbot, win, demo)
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "x").write_text("x")
-    dialog.folder.setText(str(tmp_path / "busy"))
+    dialog.folderEdit.setText(str(tmp_path / "busy"))
     child(dialog, QPushButton, "installButton").click()
     assert "not empty" in dialog.problem.text() and dialog.isVisible()
-    dialog.folder.setText(str(tmp_path / "new game"))
+    dialog.folderEdit.setText(str(tmp_path / "new game"))
     child(dialog, QPushButton, "installButton").click()
     _, _, ok, message = wait_job(qtbot, win, "install")
     assert ok, message
     assert digest(tmp_path / "new game") == demo.builds[-1]
     assert win.current_game() == str((tmp_path / "new game").resolve())
+    # The check, size and art jobs the install started end (and say so on the GUI
+    # thread) before the window goes.
+    qtbot.waitUntil(lambda: not win.jobs.jobs, timeout=JOB_TIMEOUT)
     win.quitting = True
+
+
+def choose_demo(qtbot: QtBot, win: MainWindow, demo: Demo):  # type: ignore[no-untyped-def]
+    """The Add game dialog with the demo's source typed in, its game and newest build
+    chosen (tests/gui/test_add_game.py drives the dialog's lists in full)."""
+    dialog = win.add_game()
+    dialog.sourceEdit.setEditText(demo.url)
+    dialog.loadButton.click()
+    qtbot.waitUntil(lambda: dialog.productList.count() == 1, timeout=30_000)
+    dialog.productList.setCurrentRow(0)
+    qtbot.waitUntil(lambda: dialog.folderEdit.text() != "", timeout=30_000)
+    assert dialog.product() == DEMO_PRODUCT
+    return dialog
 
 
 def test_add_existing_game_registers_a_folder_the_library_lost(
@@ -531,11 +545,9 @@ def test_an_install_shows_in_its_row_and_the_panel_from_its_start_and_can_be_sto
     qtbot.addWidget(win)
     win.show()
     win.settings = Settings(limit_rate_kib=64)  # the install takes minutes: catch it
-    dialog = win.add_game()
-    dialog.source.setEditText(demo.url)
-    dialog.product.setText(DEMO_PRODUCT)
+    dialog = choose_demo(qtbot, win, demo)
     folder = (tmp_path / "new game").resolve()
-    dialog.folder.setText(str(folder))
+    dialog.folderEdit.setText(str(folder))
     child(dialog, QPushButton, "installButton").click()
     # At once, before any byte arrived: the row, the panel and Cancel.
     assert win.current_game() == str(folder)
