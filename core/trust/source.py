@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from tuf.api.metadata import TargetFile
 
 from core.errors import (
+    AccessDeniedError,
     FormatError,
     LimitExceededError,
     LocalIOError,
@@ -178,7 +179,8 @@ def published_root(base_url: str, fetcher: Transport) -> bytes | None:
     url = f"{base_url.rstrip('/')}/{layout.METADATA_ROOT}/{ROOT_FILE}"
     try:
         return fetcher.get_bytes(url, max_bytes=2**20, what="the repository's root metadata")
-    except NotFoundError:
+    except (NotFoundError, AccessDeniedError):
+        # A bucket anyone may read but not list answers 403 for a key it lacks.
         return None
 
 

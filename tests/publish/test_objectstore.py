@@ -4,12 +4,15 @@ players installing and updating from the bucket's plain HTTP endpoint."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -282,3 +285,53 @@ def test_a_store_that_cannot_be_used_is_one_line_naming_what_to_check(
     err = capsys.readouterr().err
     assert status == exit_status
     assert says in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+class BucketLikeHandler(http.server.SimpleHTTPRequestHandler):
+    """A plain static host that answers every path it lacks (query strings ignored) with
+    403, as an S3 bucket does when anyone may read its objects but not list them."""
+
+    def send_head(self) -> Any:
+        if Path(self.translate_path(self.path)).is_dir():  # a bucket has no folders
+            self.send_error(403)
+            return None
+        return super().send_head()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        super().send_error(403 if code == 404 else code, message, explain)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
+def test_a_player_reads_a_static_host_that_answers_403_for_what_it_lacks(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], signed: bool
+) -> None:
+    repo = tmp_path / "repo"
+    keys = ["--keys", str(tmp_path / "keys")] if signed else []
+    if signed:
+        run(capsys, "keys", "init", "--repo", str(repo), *keys)
+    folders = [write_build(tmp_path / f"b{n}", specs) for n, specs in enumerate(small_builds(2))]
+    for n, folder in enumerate(folders):
+        run(capsys, *publish_argv(folder, str(repo), f"1.{n}"), "--jobs", "2", *keys)
+    handler = functools.partial(BucketLikeHandler, directory=str(repo))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        assert (
+            requests.get(f"{base}/products/{PRODUCT}/os/windows/builds", timeout=10).status_code
+            == 403
+        )
+        game = tmp_path / "game"
+        argv = ["install", "--source", base, "--product", PRODUCT, "--dir", str(game)]
+        run(capsys, *argv, "--build", "1")
+        updated = run(capsys, "update", str(game))
+        assert updated["to_build"] == "2" and updated["patches_applied"] > 0
+        assert tree(game) == tree(folders[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
