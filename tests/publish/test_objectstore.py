@@ -250,6 +250,19 @@ def test_timestamp_on_a_bucket_uploads_only_the_signed_metadata(
     run(capsys, "install", "--source", base, "--product", PRODUCT, "--dir", str(game))
     assert tree(game) == tree(folder)
 
+    # A signed publish: documents after objects, builds lists last among them, then the
+    # signed metadata with the timestamp last of all.
+    second = write_build(tmp_path / "b2", small_builds(2)[1])
+    report = run(capsys, *publish_argv(second, url, "1.1"), "--jobs", "2", *keys)
+    documents = report["storage"]["documents_uploaded"]
+    kinds = [d.split("/")[0] for d in documents]
+    assert kinds == sorted(kinds, key=["products", "metadata"].index)
+    products = [d.rsplit("/", 1)[-1] for d in documents if d.startswith("products/")]
+    assert products[-2:] == ["builds-v2.json", "builds.json"]
+    assert documents[-1] == "metadata/timestamp.json"
+    updated = run(capsys, "update", str(game))
+    assert updated["to_build"] == "2" and updated["patches_applied"] > 0
+
 
 def closed_port() -> int:
     with socket.socket() as sock:
