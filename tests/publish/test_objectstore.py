@@ -198,6 +198,28 @@ def test_a_bucket_is_published_resumed_pruned_and_players_update_from_it(
     assert tree(fresh) == tree(folders[2])
 
 
+def test_a_publish_killed_among_its_document_uploads_shows_the_old_build_until_rerun(
+    store_env: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3, prefix = store_env, "killed-in-documents"
+    url = f"s3://{s3.bucket}/{prefix}"
+    base = f"{s3.endpoint}/{s3.bucket}/{prefix}"
+    folders = [write_build(tmp_path / f"b{n}", specs) for n, specs in enumerate(small_builds(2))]
+    run(capsys, *publish_argv(folders[0], url, "1.0"), "--jobs", "2")
+    crashed = subprocess_publish(publish_argv(folders[1], url, "1.1"), crash="upload-document:2")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert assert_consistent(s3, prefix)
+    game = tmp_path / "game"
+    run(capsys, "install", "--source", base, "--product", PRODUCT, "--dir", str(game))
+    assert tree(game) == tree(folders[0])
+    report = run(capsys, *publish_argv(folders[1], url, "1.1"), "--jobs", "2")
+    assert report["build_id"] == "2" and report["storage"]["objects_uploaded"] == 0
+    assert_consistent(s3, prefix)
+    updated = run(capsys, "update", str(game))
+    assert updated["to_build"] == "2" and updated["patches_applied"] > 0
+    assert tree(game) == tree(folders[1])
+
+
 def test_a_second_machine_fetches_the_old_build_it_patches_from(
     store_env: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
