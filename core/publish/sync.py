@@ -426,12 +426,11 @@ class RemoteRepo:
             for rel in self._pulled
             if rel.startswith(tuple(t + "/" for t in tops)) and not (self.mirror / rel).is_file()
         )
-        if gone:
+        if gone:  # after the documents that stopped naming them
             self.store.delete(gone)
             for rel in gone:
                 self._pulled.pop(rel, None)
             self._leave(self._pulled)
-        self._leave(self._pulled)
         if self._deletions:
             self.ledger.rewrite(self.ledger.keys - self._deletions)
             self.store.delete(sorted(self._deletions))
