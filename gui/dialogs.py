@@ -123,9 +123,11 @@ class ConflictDialog(QDialog):
         self.chosen.emit(choice)
 
 
-def ask_quit_while_busy(parent: QWidget, count: int) -> bool:
-    answer = QMessageBox.question(
-        parent,
+def ask_quit_while_busy(parent: QWidget, count: int) -> QMessageBox:
+    """Ask whether to quit while ``count`` jobs run, opened with ``open()`` (the jobs go
+    on meanwhile); its ``accepted`` means quit."""
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
         QCoreApplication.translate("Dialogs", "Quit Slipstream?"),
         QCoreApplication.translate(
             "Dialogs",
@@ -134,5 +136,11 @@ def ask_quit_while_busy(parent: QWidget, count: int) -> bool:
             None,
             count,
         ),
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        parent,
     )
-    return answer == QMessageBox.StandardButton.Yes
+    box.setObjectName("quitDialog")
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box

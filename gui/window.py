@@ -716,8 +716,15 @@ class MainWindow(QMainWindow):
 
     def quit(self) -> None:
         busy = [k for k in self.jobs.jobs if not k.startswith(BACKGROUND) and k != "account"]
-        if busy and self.isVisible() and not ask_quit_while_busy(self, len(busy)):
+        if busy and self.isVisible():
+            ask_quit_while_busy(self, len(busy)).accepted.connect(self._on_quit_dialog_accepted)
             return
+        self._quit_now()
+
+    def _on_quit_dialog_accepted(self) -> None:
+        self._quit_now()
+
+    def _quit_now(self) -> None:
         self._shut_down()
         self.close()
         from PySide6.QtWidgets import QApplication

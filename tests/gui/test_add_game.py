@@ -417,3 +417,34 @@ def test_a_repository_game_has_no_password_entry(qtbot: QtBot, repo: Repo, tmp_p
     qtbot.waitUntil(lambda: win.branchSelector.findText("beta") >= 0, timeout=20_000)
     assert win.branchSelector.findData(PASSWORD_ENTRY) < 0
     stop(qtbot, win)
+
+
+def test_quitting_during_an_install_asks_first_without_stopping_it(
+    qtbot: QtBot, repo: Repo, tmp_path: Path
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    win = make_window(qtbot, (repo.url,))
+    win.settings = Settings(sources=(repo.url,), limit_rate_kib=16)  # minutes: catch it
+    dialog = open_dialog(qtbot, win)
+    pick_product(qtbot, dialog, "Alpha Game")
+    qtbot.waitUntil(dialog.installButton.isEnabled, timeout=20_000)
+    folder = (tmp_path / "slow").resolve()
+    dialog.folderEdit.setText(str(folder))
+    dialog.installButton.click()
+    job = win.jobs.get(str(folder))
+    assert job is not None
+    win.quit()  # the question opens with open(): this call returns at once
+    box = win.findChild(QMessageBox, "quitDialog")
+    assert box is not None and box.isVisible() and "1 job" in box.text()
+    assert box.defaultButton() is box.button(QMessageBox.StandardButton.No)
+    box.button(QMessageBox.StandardButton.No).click()
+    assert win.isVisible() and not win.quitting and win.jobs.get(str(folder)) is job
+    # Yes: the install stops cleanly (it resumes next time) and the window goes.
+    win.quit()
+    box = win.findChildren(QMessageBox, "quitDialog")[-1]
+    box.button(QMessageBox.StandardButton.Yes).click()
+    assert win.quitting and not win.isVisible()
+    qtbot.waitUntil(lambda: not job.running)
+    assert win.notifications[-1][0] == "Install stopped"
+    stop(qtbot, win)
