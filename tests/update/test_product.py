@@ -219,3 +219,23 @@ def test_list_builds_for_the_add_game_list(url: str, home: Path) -> None:
 
     builds = list_builds(url, "31")
     assert [(b.build_id, b.branch) for b in builds] == [("1", None)]
+
+
+def test_product_builds_and_build_details_for_the_add_game_dialog(
+    url: str, repo: Path, tmp_path: Path, home: Path
+) -> None:
+    from core.errors import BuildNotFoundError
+    from core.update.product import build_details, product_builds
+
+    linux = write_build(tmp_path / "l1", [FileSpec("game", 4, 500, executable=True)])
+    options = PublishOptions("12", os="linux", languages=("en-US", "de-DE"), install_directory="PG")
+    publish(linux, repo, options)
+    found = product_builds(url, "12")
+    assert found.oses() == ["windows", "linux"] and not found.has_private_branches
+    (windows,), (linux_build,) = found.builds("windows"), found.builds("linux")
+    assert (windows.os, linux_build.os) == ("windows", "linux")
+    details = build_details(url, "12", "linux", linux_build.build_id)
+    assert details.languages == ("de-DE", "en-US") and details.install_directory == "PG"
+    assert build_details(url, "12", "windows", windows.build_id).languages == ("en-US",)
+    with pytest.raises(BuildNotFoundError):
+        product_builds(url, "99")
