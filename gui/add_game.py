@@ -406,7 +406,6 @@ class AddGameDialog(QDialog):
         """Ask for the chosen game's builds on every system (``password``: with its
         private branches)."""
         product, source = self.product(), self.source()
-        before = _branches(self._builds) if password else None
         self._show_builds(None)
         if not product:
             return
@@ -421,7 +420,7 @@ class AddGameDialog(QDialog):
 
         def done(builds: ProductBuilds) -> None:
             self._show_builds(builds)
-            if before is not None and not _branches(builds) - before:
+            if password and _branches(builds) <= {None}:
                 self._show_status(self.tr("No private branch opened with that password."))
 
         self._run("builds", body, done, again, loading)
@@ -534,7 +533,9 @@ class AddGameDialog(QDialog):
             self._retry()
 
     def _on_product_list_current_item_changed(self, *_: object) -> None:
-        self.load_builds(self.branchPasswordEdit.text() or None)
+        # A password belongs to one game; GOG's source finds one kept for this game itself.
+        self.branchPasswordEdit.clear()
+        self.load_builds()
 
     def _on_product_id_edit_return_pressed(self) -> None:
         self.load_builds()
