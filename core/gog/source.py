@@ -161,7 +161,9 @@ class GogSource(RepoSource):
                 f"GOG has no content-system builds of product {product} for {os_name} "
                 "(it may only have offline installers)."
             )
-        if self.password:
+        # Kept only once it opened a branch: a mistyped password must not replace the
+        # one a branch install's later updates need.
+        if self.password and any(item.branch is not None for item in listing.items):
             keyring_call(
                 "store the branch password",
                 keyring.set_password,

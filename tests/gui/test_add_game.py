@@ -338,6 +338,12 @@ def gog(
         yield standin
 
 
+def stored_password() -> str | None:
+    import keyring
+
+    return keyring.get_password(auth.SERVICE, f"branch-password/{GOG_GAME}")
+
+
 def test_gog_lists_the_owned_games_and_a_private_branch_only_with_its_password(
     qtbot: QtBot, gog: GogStandIn, gog_published: tuple[Path, dict[str, Path]], tmp_path: Path
 ) -> None:
@@ -356,10 +362,12 @@ def test_gog_lists_the_owned_games_and_a_private_branch_only_with_its_password(
     qtbot.waitUntil(lambda: "No private branch" in dialog.statusLabel.text(), timeout=20_000)
     lists = gog.seen("api", f"/products/{GOG_GAME}/os/windows/builds")
     assert any(r.query.get("password") == "guess" for r in lists)
+    assert stored_password() is None  # a password that opened nothing is not kept
     assert versions(dialog) == ["1.0"]
     dialog.branchPasswordEdit.setText(gog.branch_password)
     dialog.privateButton.click()
     qtbot.waitUntil(lambda: "1.5-beta" in versions(dialog), timeout=20_000)
+    assert stored_password() == gog.branch_password
     dialog.buildList.setCurrentItem(row_with(dialog.buildList, 0, "1.5-beta"))
     folder = (tmp_path / "gog game").resolve()
     # The test keyring is a plain file rewritten in place: a lookup still reading it
