@@ -148,7 +148,7 @@ class AddGameDialog(QDialog):
         assert line is not None  # an editable combo box has one
         line.setAccessibleName(self.tr("Source"))
         line.returnPressed.connect(self._on_source_line_return_pressed)
-        self.loadButton = QPushButton(self.tr("Show &games"))
+        self.loadButton = QPushButton(self.tr("Show ga&mes"))
         self.loadButton.setObjectName("loadProductsButton")
         self.loadButton.setAutoDefault(False)
         self.loadButton.setToolTip(self.tr("List the games this source offers."))
@@ -262,7 +262,7 @@ class AddGameDialog(QDialog):
             self.tr("An empty folder, or one holding the game's files (see below).")
         )
         self.folderEdit.textChanged.connect(self._on_folder_edit_text_changed)
-        browse = QPushButton(self.tr("B&rowse…"))
+        browse = QPushButton(self.tr("Br&owse…"))
         browse.setObjectName("browseButton")
         browse.setAutoDefault(False)
         browse.clicked.connect(self._on_browse_clicked)
