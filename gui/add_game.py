@@ -42,9 +42,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.errors import SlipstreamError
+from core.errors import SettingsError, SlipstreamError
 from core.format.builds import BuildItem
-from core.library.settings import GOG_SOURCE
+from core.library.settings import GOG_SOURCE, normalize_source
 from core.net.fetcher import DEFAULT_LIMITS
 from core.update.options import EngineOptions
 from core.update.product import BuildDetails, ProductBuilds
@@ -310,8 +310,13 @@ class AddGameDialog(QDialog):
     # --- lookups -----------------------------------------------------------------------
 
     def source(self) -> str:
+        """The source as settings keep it (``gog``, or a URL without a trailing slash);
+        what the player typed when it is no source at all."""
         text = self.sourceEdit.currentText().strip()
-        return GOG_SOURCE if text.casefold() == GOG_SOURCE else text.rstrip("/")
+        try:
+            return normalize_source(text)
+        except SettingsError:
+            return text
 
     def _lookup_options(self, password: str | None = None) -> EngineOptions:
         options = self.options()
@@ -370,6 +375,11 @@ class AddGameDialog(QDialog):
         self._show_private_row(False)
         if not source:
             self._show_status(self.tr("Enter a source first."))
+            return
+        try:
+            normalize_source(source)
+        except SettingsError as exc:
+            self._show_status(exc.detail)  # what is wrong with the address, before asking
             return
         body = work.products(source, self._lookup_options())
         loading = self.tr("Loading the games of {0}…").format(source)

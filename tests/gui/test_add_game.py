@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QWidget
+from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 
 from core.demo.sample import FileSpec, scattered_edits, write_build
@@ -177,6 +177,53 @@ def test_an_unreachable_source_is_an_error_in_the_dialog_which_stays_usable(
     dialog.retryButton.click()
     qtbot.waitUntil(lambda: names(dialog) == ["Alpha Game", "Beta Game"], timeout=20_000)
     assert dialog.retryButton.isHidden() and dialog.statusLabel.text() == ""
+    dialog.reject()
+    stop(qtbot, win)
+
+
+def test_an_address_that_is_no_source_is_refused_before_any_request(
+    qtbot: QtBot, repo: Repo
+) -> None:
+    win = make_window(qtbot)
+    dialog = open_dialog(qtbot, win)
+    dialog.sourceEdit.setEditText("ftp://example.com/games")
+    dialog.loadButton.click()
+    assert "http://" in dialog.statusLabel.text() and dialog.productList.count() == 0
+    assert not any(k.startswith("add:") for k in win.jobs.jobs)  # nothing was asked
+    # A trailing slash is no mistake: the games of the repository are listed.
+    dialog.sourceEdit.setEditText(repo.url + "/")
+    dialog.loadButton.click()
+    qtbot.waitUntil(lambda: names(dialog) == ["Alpha Game", "Beta Game"], timeout=20_000)
+    assert dialog.choice().source == repo.url
+    dialog.reject()
+    stop(qtbot, win)
+
+
+def test_browse_picks_the_folder_with_a_dialog_opened_by_open(
+    qtbot: QtBot, repo: Repo, tmp_path: Path
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    win = make_window(qtbot, (repo.url,))
+    dialog = open_dialog(qtbot, win)
+    pick_product(qtbot, dialog, "Beta Game")
+    qtbot.waitUntil(lambda: dialog.folderEdit.text() != "", timeout=20_000)
+    chosen = tmp_path / "chosen"
+    chosen.mkdir()
+    browse = dialog.findChild(QPushButton, "browseButton")
+    assert browse is not None
+    browse.click()
+    picker = dialog.findChild(QFileDialog, "folderDialog")
+    assert picker is not None and picker.isVisible() and picker.isModal()
+    picker.selectFile(str(chosen))
+    picker.accept()
+    assert Path(dialog.folderEdit.text()) == chosen
+    # Another system's build is read (its folder name too): the chosen folder stays.
+    dialog.osBox.setCurrentIndex(dialog.osBox.findData("windows"))
+    dialog.osBox.activated.emit(dialog.osBox.currentIndex())
+    assert current_version(dialog) == "0.9"
+    qtbot.waitUntil(lambda: not any(k.startswith("add:") for k in win.jobs.jobs), timeout=20_000)
+    assert Path(dialog.folderEdit.text()) == chosen  # a chosen folder is never overwritten
     dialog.reject()
     stop(qtbot, win)
 
