@@ -597,7 +597,9 @@ class AddGameDialog(QDialog):
     # --- accepting ---------------------------------------------------------------------
 
     def _refresh_install(self) -> None:
-        self.installButton.setEnabled(bool(self.build() and self.folderEdit.text().strip()))
+        """Install waits for the build's details: its languages decide what is installed."""
+        read = self._details is not None and self._details.build_id == self.build()
+        self.installButton.setEnabled(read and bool(self.folderEdit.text().strip()))
         self.problem.setText("")
 
     def problem_text(self) -> str | None:

@@ -107,6 +107,11 @@ def open_dialog(qtbot: QtBot, win: MainWindow) -> AddGameDialog:
     return dialog
 
 
+def lookups_done(win: MainWindow) -> bool:
+    """No lookup of an Add game dialog is running."""
+    return not any(key.startswith("add:") for key in win.jobs.jobs)
+
+
 def names(dialog: AddGameDialog) -> list[str]:
     return [dialog.productList.item(n).text() for n in range(dialog.productList.count())]
 
@@ -189,7 +194,7 @@ def test_an_address_that_is_no_source_is_refused_before_any_request(
     dialog.sourceEdit.setEditText("ftp://example.com/games")
     dialog.loadButton.click()
     assert "http://" in dialog.statusLabel.text() and dialog.productList.count() == 0
-    assert not any(k.startswith("add:") for k in win.jobs.jobs)  # nothing was asked
+    assert lookups_done(win)  # nothing was asked
     # A trailing slash is no mistake: the games of the repository are listed.
     dialog.sourceEdit.setEditText(repo.url + "/")
     dialog.loadButton.click()
@@ -222,7 +227,7 @@ def test_browse_picks_the_folder_with_a_dialog_opened_by_open(
     dialog.osBox.setCurrentIndex(dialog.osBox.findData("windows"))
     dialog.osBox.activated.emit(dialog.osBox.currentIndex())
     assert current_version(dialog) == "0.9"
-    qtbot.waitUntil(lambda: not any(k.startswith("add:") for k in win.jobs.jobs), timeout=20_000)
+    qtbot.waitUntil(lambda: lookups_done(win), timeout=20_000)
     assert Path(dialog.folderEdit.text()) == chosen  # a chosen folder is never overwritten
     dialog.reject()
     stop(qtbot, win)
@@ -307,7 +312,7 @@ def test_the_whole_flow_by_keyboard_alone(qtbot: QtBot, repo: Repo, tmp_path: Pa
     assert dialog.buildList.hasFocus()
     press(Qt.Key.Key_Down)
     assert current_version(dialog) == "1.0"
-    qtbot.waitUntil(lambda: dialog.folderEdit.text() != "", timeout=20_000)
+    qtbot.waitUntil(lambda: lookups_done(win), timeout=20_000)  # the build's details
     press(Qt.Key.Key_F, alt)  # &Folder
     assert dialog.folderEdit.hasFocus()
     folder = (tmp_path / "by keys").resolve()
@@ -432,7 +437,7 @@ def test_gog_lists_the_owned_games_and_a_private_branch_only_with_its_password(
     folder = (tmp_path / "gog game").resolve()
     # The test keyring is a plain file rewritten in place: a lookup still reading it
     # while the install stores the branch password there could miss the login.
-    qtbot.waitUntil(lambda: not any(k.startswith("add:") for k in win.jobs.jobs), timeout=20_000)
+    qtbot.waitUntil(lambda: lookups_done(win), timeout=20_000)
     dialog.folderEdit.setText(str(folder))
     dialog.installButton.click()
     qtbot.waitUntil(lambda: win.current_game() == str(folder), timeout=1000)
