@@ -97,8 +97,9 @@ def _install_excepthook(window_ref: list[Any]) -> None:
         log.error("unexpected error\n%s", details)
         if window_ref and window_ref[0].isVisible():
             from gui.dialogs import show_error
+            from gui.i18n import translate
 
-            show_error(window_ref[0], "Something went wrong", exc, details)
+            show_error(window_ref[0], translate("App", "Something went wrong"), exc, details)
         else:
             print(f"slipstream-gui: internal error: {exc} (details in the log)", file=sys.stderr)
 

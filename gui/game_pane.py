@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.trust.names import SIGNED, Signing
+from core.trust.names import SIGNED, Signing, short_ids
 from gui.files_model import FilesModel
 from gui.progress_panel import ProgressPanel
 from gui.widgets import button, model_tree, tree
@@ -112,7 +112,8 @@ class GamePane(QWidget):
             self.signingLabel.setText("")
             self.signingLabel.setToolTip("")
         elif signing.state == SIGNED:
-            self.signingLabel.setText(self.tr("Repository: {0}").format(signing.describe()))
+            keys = short_ids(list(signing.root_key_ids))  # the words of Signing.describe()
+            self.signingLabel.setText(self.tr("Repository: signed (root key {0})").format(keys))
             self.signingLabel.setToolTip(
                 self.tr(
                     "Every document of this game's repository is checked against the signed "

@@ -48,15 +48,18 @@ class Manage(QObject):
     def _start(self, key: str, kind: str, body: work.Work) -> Any:
         job = self.jobs.start(key, kind, body)
         if job is None:
-            self.notify("Busy", f"{Path(key).name} is busy with another job; wait for it.")
+            busy = self.tr("{0} is busy with another job; wait for it.")
+            self.notify(self.tr("Busy"), busy.format(Path(key).name))
             return None
         job.failed.connect(lambda exc, details: self._on_job_failed(key, kind, exc, details))
         return job
 
     def _on_job_failed(self, key: str, kind: str, exc: BaseException, details: str) -> None:
-        title = {"uninstall": "Uninstall failed", "play": "Could not start the game"}.get(
-            kind, "Could not change the source"
-        )
+        titles = {
+            "uninstall": self.tr("Uninstall failed"),
+            "play": self.tr("Could not start the game"),
+        }
+        title = titles.get(kind, self.tr("Could not change the source"))
         self.jobFailed.emit(title, exc, details)
         self.notify(title, str(exc))
         self.libraryChanged.emit()
@@ -69,15 +72,17 @@ class Manage(QObject):
         name = self.store.name(key, Path(key).name)
         box = QMessageBox(
             QMessageBox.Icon.Question,
-            f"Uninstall {name}?",
-            f"Remove {name} from {key}?",
+            self.tr("Uninstall {0}?").format(name),
+            self.tr("Remove {0} from {1}?").format(name, key),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             parent,
         )
         box.setObjectName("uninstallDialog")
         box.setInformativeText(
-            "The game's files go. Files of yours that no build of it has (saves, mods, "
-            "screenshots) stay in the folder."
+            self.tr(
+                "The game's files go. Files of yours that no build of it has (saves, mods, "
+                "screenshots) stay in the folder."
+            )
         )
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         box.accepted.connect(lambda: self._on_uninstall_dialog_accepted(key))
@@ -97,10 +102,12 @@ class Manage(QObject):
         self.store.progress.pop(key, None)
         self.store.sizes.pop(key, None)
         self.store.listings.pop(key, None)
-        message = f"{name}: removed {report.files_removed} file(s)"
+        removed = report.files_removed
+        message = self.tr("{0}: removed %n file(s)", "", removed).format(name)
         if report.kept:
-            message += f"; kept yours in {key}: {', '.join(report.kept[:5])}"
-        self.notify("Uninstalled", message)
+            kept = self.tr("; kept yours in {0}: {1}")
+            message += kept.format(key, ", ".join(report.kept[:5]))
+        self.notify(self.tr("Uninstalled"), message)
         self.libraryChanged.emit()
         self.jobFinished.emit(key, "uninstall", True, message)
 
@@ -112,8 +119,8 @@ class Manage(QObject):
             job.succeeded.connect(lambda _: self._on_play_job_succeeded(key))
 
     def _on_play_job_succeeded(self, key: str) -> None:
-        message = f"Started {self.store.name(key, Path(key).name)}."
-        self.notify("Playing", message)
+        message = self.tr("Started {0}.").format(self.store.name(key, Path(key).name))
+        self.notify(self.tr("Playing"), message)
         self.jobFinished.emit(key, "play", True, message)
 
     def open_folder(self, key: str) -> bool:
@@ -124,9 +131,11 @@ class Manage(QObject):
         record = self.store.records.get(key)
         dialog = QInputDialog(parent)
         dialog.setObjectName("changeSourceDialog")
-        dialog.setWindowTitle("Change source")
+        dialog.setWindowTitle(self.tr("Change source"))
         dialog.setLabelText(
-            "Where the game's updates come from: a repository's address (https://…), or gog."
+            self.tr(
+                "Where the game's updates come from: a repository's address (https://…), or gog."
+            )
         )
         dialog.setTextValue(record.source if record else "")
         dialog.textValueSelected.connect(
@@ -146,8 +155,10 @@ class Manage(QObject):
     def _on_source_job_succeeded(self, key: str, location: str) -> None:
         self.store.listings.pop(key, None)
         self.store.costs.pop(key, None)
-        message = f"{self.store.name(key, Path(key).name)} now updates from {location}."
-        self.notify("Source changed", message)
+        message = self.tr("{0} now updates from {1}.").format(
+            self.store.name(key, Path(key).name), location
+        )
+        self.notify(self.tr("Source changed"), message)
         self.libraryChanged.emit()
         self.jobFinished.emit(key, "source", True, message)
 

@@ -188,7 +188,7 @@ class Operations(QObject):
     def _on_conflict_dialog_rejected(self, game: str) -> None:
         self.store.progress.pop(game, None)
         self.progressChanged.emit(game)
-        self.jobFinished.emit(game, "update", False, "The update was not started.")
+        self.jobFinished.emit(game, "update", False, self.tr("The update was not started."))
 
     def _run_update(
         self,
@@ -352,7 +352,12 @@ class Operations(QObject):
             return
         self._progress_to(key, job, ProgressState("verify"))
         job.succeeded.connect(
-            lambda message: self._on_add_job_succeeded(key, "adopt", self.tr("Game added"), message)
+            lambda build: self._on_add_job_succeeded(
+                key,
+                "adopt",
+                self.tr("Game added"),
+                self.tr("Added {0} (build {1}) to the library.").format(key, build),
+            )
         )
 
     def _on_add_job_succeeded(self, key: str, kind: str, title: str, message: str) -> None:

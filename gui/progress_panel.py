@@ -48,6 +48,7 @@ class ProgressPanel(QWidget):
         self.detailLabel.setObjectName("detailLabel")
         self.detailLabel.setAccessibleName(self.tr("Progress details"))
         self.detailLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detailLabel.setWordWrap(True)  # a long line (or language) must not widen the pane
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         for widget in (self.overallProgress, self.phaseLabel, self.detailLabel):

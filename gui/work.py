@@ -240,14 +240,15 @@ def adopt(folder: Path, options: EngineOptions) -> Work:
     """Add a game already on disk: a Slipstream install the library lost, or a GOG game."""
 
     def run(sink: ProgressSink, cancel: CancelToken) -> str:
+        """The build added (the window words the message, in its language)."""
         state = GameDir(folder).read_state() if (folder / ".slipstream").is_dir() else None
         if state is not None:
             records.register(folder, state, records.name_of(folder, state))
-            return f"Added {folder} (build {state.build_id}) to the library."
+            return state.build_id
         from core.update.adopt import adopt as adopt_gog
 
         report = adopt_gog(folder, options=options, progress=sink, cancel=cancel)
-        return f"Added {folder} (build {report.to_build}) to the library."
+        return report.to_build or ""
 
     return run
 

@@ -2,7 +2,8 @@
 
 Every test here gets a temp ``XDG_CONFIG_HOME`` (the start-at-login entry is never written
 into the real one) and a ``DBUS_SESSION_BUS_ADDRESS`` that leads nowhere, so the window's
-notices take the fallback path and never pop up on the desktop of whoever runs the tests.
+notices take the fallback path and never pop up on the desktop of whoever runs the tests;
+the window speaks English (``SLIPSTREAM_LANG=en``) whatever their language.
 A test that wants the desktop's notification service asks for ``notification_server``:
 a private ``dbus-daemon`` with a recording ``org.freedesktop.Notifications`` on it.
 """
@@ -21,6 +22,8 @@ from tests.support.desktop_bus import NotificationServer, session_bus
 def private_desktop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path / 'no-session-bus'}")
+    # The tests read the window's English words, whatever the language of whoever runs them.
+    monkeypatch.setenv("SLIPSTREAM_LANG", "en")
 
 
 @pytest.fixture
