@@ -16,7 +16,7 @@
         <translation>Die Adresse eines Repositorys (https://…) oder gog für die Spiele Ihres GOG-Kontos.</translation>
     </message>
     <message>
-        <source>Show &amp;games</source>
+        <source>Show ga&amp;mes</source>
         <translation>&amp;Spiele anzeigen</translation>
     </message>
     <message>
@@ -140,7 +140,7 @@
         <translation>Ein leerer Ordner oder einer mit den Dateien des Spiels (siehe unten).</translation>
     </message>
     <message>
-        <source>B&amp;rowse…</source>
+        <source>Br&amp;owse…</source>
         <translation>&amp;Durchsuchen…</translation>
     </message>
     <message>
@@ -196,6 +196,10 @@
         <translation>Die Builds von {0} werden geladen…</translation>
     </message>
     <message>
+        <source>No private branch opened with that password.</source>
+        <translation>Mit diesem Passwort wurde kein privater Zweig freigeschaltet.</translation>
+    </message>
+    <message>
         <source>default</source>
         <translation>Standard</translation>
     </message>
@@ -230,6 +234,62 @@
     <message>
         <source>Slipstream ran into an internal error ({0}); try again.</source>
         <translation>In Slipstream ist ein interner Fehler aufgetreten ({0}); versuchen Sie es erneut.</translation>
+    </message>
+</context>
+<context>
+    <name>App</name>
+    <message>
+        <source>Something went wrong</source>
+        <translation>Etwas ist schiefgegangen</translation>
+    </message>
+</context>
+<context>
+    <name>ConflictDialog</name>
+    <message>
+        <source>{0}: files you changed</source>
+        <translation>{0}: von Ihnen geänderte Dateien</translation>
+    </message>
+    <message numerus="yes">
+        <source>The update replaces %n file(s) that differ from the installed build (a mod or an edited setting, perhaps). What should happen to them?</source>
+        <translation>
+            <numerusform>Die Aktualisierung ersetzt %n Datei, die vom installierten Build abweicht (vielleicht eine Mod oder eine geänderte Einstellung). Was soll mit ihr geschehen?</numerusform>
+            <numerusform>Die Aktualisierung ersetzt %n Dateien, die vom installierten Build abweichen (vielleicht eine Mod oder eine geänderte Einstellung). Was soll mit ihnen geschehen?</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>&amp;Take the new version (keep a copy)</source>
+        <translation>Neue Version ü&amp;bernehmen (Kopie behalten)</translation>
+    </message>
+    <message>
+        <source>Install the new build&apos;s files; your versions are copied to a folder of their own first (and are also in the rollback point).</source>
+        <translation>Die Dateien des neuen Builds installieren; Ihre Versionen werden vorher in einen eigenen Ordner kopiert (und stehen auch im Rücksetzpunkt).</translation>
+    </message>
+    <message>
+        <source>&amp;Keep mine</source>
+        <translation>&amp;Meine behalten</translation>
+    </message>
+    <message>
+        <source>Leave your versions of these files as they are.</source>
+        <translation>Ihre Versionen dieser Dateien so lassen, wie sie sind.</translation>
+    </message>
+</context>
+<context>
+    <name>Dialogs</name>
+    <message>
+        <source>Slipstream ran into an internal error; nothing in the game folder was changed half-way.</source>
+        <translation>In Slipstream ist ein interner Fehler aufgetreten; im Spielordner wurde nichts halb geändert.</translation>
+    </message>
+    <message>
+        <source>Try again. If it happens again, please report it with the details below.</source>
+        <translation>Versuchen Sie es erneut. Wenn es wieder passiert, melden Sie es bitte mit den Einzelheiten unten.</translation>
+    </message>
+    <message>
+        <source>Quit Slipstream?</source>
+        <translation>Slipstream beenden?</translation>
+    </message>
+    <message>
+        <source>%n job(s) are still running. Quit anyway? Running updates stop cleanly and resume from what was downloaded when you update again.</source>
+        <translation>Laufende Aufgaben: %n. Trotzdem beenden? Laufende Aktualisierungen halten sauber an und setzen beim nächsten Aktualisieren beim schon Heruntergeladenen fort.</translation>
     </message>
 </context>
 <context>
@@ -268,7 +328,7 @@
     </message>
     <message>
         <source>downloading</source>
-        <translation>wird heruntergeladen</translation>
+        <translation>lädt</translation>
     </message>
     <message>
         <source>downloaded</source>
@@ -276,7 +336,7 @@
     </message>
     <message>
         <source>patching</source>
-        <translation>wird gepatcht</translation>
+        <translation>patcht</translation>
     </message>
     <message>
         <source>patched</source>
@@ -288,11 +348,11 @@
     </message>
     <message>
         <source>fell back</source>
-        <translation>ersatzweise geladen</translation>
+        <translation>Ersatz geladen</translation>
     </message>
     <message>
         <source>fell back, verified</source>
-        <translation>ersatzweise geladen, geprüft</translation>
+        <translation>Ersatz geladen, geprüft</translation>
     </message>
     <message>
         <source>verified</source>
@@ -310,12 +370,223 @@
 <context>
     <name>GamePane</name>
     <message>
+        <source>Your files the last update moved aside</source>
+        <translation>Ihre Dateien, die die letzte Aktualisierung beiseitegelegt hat</translation>
+    </message>
+    <message>
+        <source>No game selected</source>
+        <translation>Kein Spiel ausgewählt</translation>
+    </message>
+    <message>
+        <source>Selected game</source>
+        <translation>Ausgewähltes Spiel</translation>
+    </message>
+    <message>
+        <source>&amp;Update</source>
+        <translation>&amp;Aktualisieren</translation>
+    </message>
+    <message>
+        <source>Update to the selected build (default: newest)</source>
+        <translation>Auf den ausgewählten Build aktualisieren (sonst den neuesten)</translation>
+    </message>
+    <message>
+        <source>&amp;Verify</source>
+        <translation>&amp;Prüfen</translation>
+    </message>
+    <message>
+        <source>Check every file and repair broken ones</source>
+        <translation>Jede Datei prüfen und beschädigte reparieren</translation>
+    </message>
+    <message>
+        <source>&amp;Cancel</source>
+        <translation>Abb&amp;rechen</translation>
+    </message>
+    <message>
+        <source>Stop cleanly; the next run resumes</source>
+        <translation>Sauber anhalten; der nächste Lauf setzt fort</translation>
+    </message>
+    <message>
+        <source>&amp;Play</source>
+        <translation>&amp;Spielen</translation>
+    </message>
+    <message>
+        <source>Start the game (its build&apos;s launch task)</source>
+        <translation>Das Spiel starten (die Startaufgabe seines Builds)</translation>
+    </message>
+    <message>
+        <source>U&amp;ninstall…</source>
+        <translation>Dei&amp;nstallieren…</translation>
+    </message>
+    <message>
+        <source>Remove the game&apos;s files; your saves and other files stay</source>
+        <translation>Die Dateien des Spiels entfernen; Ihre Spielstände und anderen Dateien bleiben</translation>
+    </message>
+    <message>
+        <source>Whether the game&apos;s repository is signed</source>
+        <translation>Ob das Repository des Spiels signiert ist</translation>
+    </message>
+    <message>
+        <source>Repository: signed (root key {0})</source>
+        <translation>Repository: signiert (Stammschlüssel {0})</translation>
+    </message>
+    <message>
+        <source>Every document of this game&apos;s repository is checked against the signed metadata of the root key named here; tampered, replayed or stale documents are refused.</source>
+        <translation>Jedes Dokument des Repositorys dieses Spiels wird gegen die signierten Metadaten des hier genannten Stammschlüssels geprüft; manipulierte, wieder eingespielte oder veraltete Dokumente werden abgelehnt.</translation>
+    </message>
+    <message>
+        <source>Repository: unsigned</source>
+        <translation>Repository: nicht signiert</translation>
+    </message>
+    <message>
+        <source>The repository publishes no signed metadata: its documents are checked against their hashes only, which guards against damage, not against a mirror that lies.</source>
+        <translation>Das Repository veröffentlicht keine signierten Metadaten: Seine Dokumente werden nur gegen ihre Prüfsummen geprüft; das schützt vor Beschädigung, nicht vor einem Spiegel, der lügt.</translation>
+    </message>
+    <message>
+        <source>Version</source>
+        <translation>Version</translation>
+    </message>
+    <message>
+        <source>Build</source>
+        <translation>Build</translation>
+    </message>
+    <message>
+        <source>Branch</source>
+        <translation>Zweig</translation>
+    </message>
+    <message>
+        <source>Published</source>
+        <translation>Veröffentlicht</translation>
+    </message>
+    <message>
+        <source>Download</source>
+        <translation>Download</translation>
+    </message>
+    <message>
+        <source>Builds of this game. Select one (older ones too) and press Update.</source>
+        <translation>Builds dieses Spiels. Wählen Sie einen (auch ältere) und drücken Sie „Aktualisieren“.</translation>
+    </message>
+    <message>
+        <source>Builds</source>
+        <translation>Builds</translation>
+    </message>
+    <message>
+        <source>Each file of the running job</source>
+        <translation>Jede Datei der laufenden Aufgabe</translation>
+    </message>
+    <message>
+        <source>Files</source>
+        <translation>Dateien</translation>
+    </message>
+    <message>
+        <source>&amp;Builds</source>
+        <translation>&amp;Builds</translation>
+    </message>
+    <message>
+        <source>&amp;Files</source>
+        <translation>&amp;Dateien</translation>
+    </message>
+    <message>
+        <source>&amp;History</source>
+        <translation>&amp;Verlauf</translation>
+    </message>
+    <message>
+        <source>&amp;Statistics</source>
+        <translation>S&amp;tatistik</translation>
+    </message>
+    <message>
+        <source>The branch the game follows; choosing another moves it to that branch&apos;s newest build.</source>
+        <translation>Der Zweig, dem das Spiel folgt; ein anderer bringt es auf den neuesten Build jenes Zweigs.</translation>
+    </message>
+    <message>
+        <source>B&amp;ranch:</source>
+        <translation>Z&amp;weig:</translation>
+    </message>
+    <message>
         <source>default</source>
         <translation>Standard</translation>
     </message>
     <message>
         <source>Private branch (password)…</source>
         <translation>Privater Zweig (Passwort)…</translation>
+    </message>
+    <message>
+        <source>When</source>
+        <translation>Wann</translation>
+    </message>
+    <message>
+        <source>Operation</source>
+        <translation>Vorgang</translation>
+    </message>
+    <message>
+        <source>Result</source>
+        <translation>Ergebnis</translation>
+    </message>
+    <message>
+        <source>Downloaded</source>
+        <translation>Heruntergeladen</translation>
+    </message>
+    <message>
+        <source>Saved</source>
+        <translation>Gespart</translation>
+    </message>
+    <message>
+        <source>Fallbacks</source>
+        <translation>Ersatz-Downloads</translation>
+    </message>
+    <message>
+        <source>Rollback</source>
+        <translation>Zurücksetzen</translation>
+    </message>
+    <message>
+        <source>Every operation on this game. Select an update and press Roll back.</source>
+        <translation>Jeder Vorgang an diesem Spiel. Wählen Sie eine Aktualisierung und drücken Sie „Zurücksetzen“.</translation>
+    </message>
+    <message>
+        <source>History</source>
+        <translation>Verlauf</translation>
+    </message>
+    <message>
+        <source>Kept since</source>
+        <translation>Behalten seit</translation>
+    </message>
+    <message>
+        <source>Restores</source>
+        <translation>Stellt her</translation>
+    </message>
+    <message>
+        <source>Content</source>
+        <translation>Inhalt</translation>
+    </message>
+    <message>
+        <source>Rollback points on disk: restoring one needs no download.</source>
+        <translation>Rücksetzpunkte auf dem Datenträger: Sie wiederherzustellen braucht keinen Download.</translation>
+    </message>
+    <message>
+        <source>Rollback points</source>
+        <translation>Rücksetzpunkte</translation>
+    </message>
+    <message>
+        <source>&amp;Roll back</source>
+        <translation>&amp;Zurücksetzen</translation>
+    </message>
+    <message>
+        <source>Go back to the build before it</source>
+        <translation>Zum Build davor zurückkehren</translation>
+    </message>
+    <message>
+        <source>Rollback points &amp;kept on disk:</source>
+        <translation>Auf dem Datenträger be&amp;haltene Rücksetzpunkte:</translation>
+    </message>
+    <message numerus="yes">
+        <source>The update shipped %n file(s) you already had ({0}); your copies were moved to {1}.</source>
+        <translation>
+            <numerusform>Die Aktualisierung brachte %n Datei mit, die Sie schon hatten ({0}); Ihre Kopie wurde nach {1} verschoben.</numerusform>
+            <numerusform>Die Aktualisierung brachte %n Dateien mit, die Sie schon hatten ({0}); Ihre Kopien wurden nach {1} verschoben.</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Statistics</source>
+        <translation>Statistik</translation>
     </message>
 </context>
 <context>
@@ -500,6 +771,73 @@
         <translation>Beschäftigt</translation>
     </message>
     <message>
+        <source>{0} is busy with another job; wait for it.</source>
+        <translation>{0} ist mit einer anderen Aufgabe beschäftigt; warten Sie, bis sie fertig ist.</translation>
+    </message>
+    <message>
+        <source>Uninstall failed</source>
+        <translation>Deinstallation fehlgeschlagen</translation>
+    </message>
+    <message>
+        <source>Could not start the game</source>
+        <translation>Das Spiel ließ sich nicht starten</translation>
+    </message>
+    <message>
+        <source>Could not change the source</source>
+        <translation>Die Quelle ließ sich nicht ändern</translation>
+    </message>
+    <message>
+        <source>Uninstall {0}?</source>
+        <translation>{0} deinstallieren?</translation>
+    </message>
+    <message>
+        <source>Remove {0} from {1}?</source>
+        <translation>{0} aus {1} entfernen?</translation>
+    </message>
+    <message>
+        <source>The game&apos;s files go. Files of yours that no build of it has (saves, mods, screenshots) stay in the folder.</source>
+        <translation>Die Dateien des Spiels werden entfernt. Ihre eigenen Dateien, die in keinem seiner Builds vorkommen (Spielstände, Mods, Bildschirmfotos), bleiben im Ordner.</translation>
+    </message>
+    <message numerus="yes">
+        <source>{0}: removed %n file(s)</source>
+        <translation>
+            <numerusform>{0}: %n Datei entfernt</numerusform>
+            <numerusform>{0}: %n Dateien entfernt</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>; kept yours in {0}: {1}</source>
+        <translation>; Ihre Dateien in {0} behalten: {1}</translation>
+    </message>
+    <message>
+        <source>Uninstalled</source>
+        <translation>Deinstalliert</translation>
+    </message>
+    <message>
+        <source>Started {0}.</source>
+        <translation>{0} gestartet.</translation>
+    </message>
+    <message>
+        <source>Playing</source>
+        <translation>Spiel läuft</translation>
+    </message>
+    <message>
+        <source>Change source</source>
+        <translation>Quelle ändern</translation>
+    </message>
+    <message>
+        <source>Where the game&apos;s updates come from: a repository&apos;s address (https://…), or gog.</source>
+        <translation>Woher die Aktualisierungen des Spiels kommen: die Adresse eines Repositorys (https://…) oder gog.</translation>
+    </message>
+    <message>
+        <source>{0} now updates from {1}.</source>
+        <translation>{0} wird jetzt aus {1} aktualisiert.</translation>
+    </message>
+    <message>
+        <source>Source changed</source>
+        <translation>Quelle geändert</translation>
+    </message>
+    <message>
         <source>Still listing the builds; try again.</source>
         <translation>Die Builds werden noch aufgelistet; versuchen Sie es erneut.</translation>
     </message>
@@ -521,7 +859,167 @@
     </message>
 </context>
 <context>
+    <name>Menus</name>
+    <message>
+        <source>&amp;Add game…</source>
+        <translation>Spiel &amp;hinzufügen…</translation>
+    </message>
+    <message>
+        <source>Add &amp;existing game…</source>
+        <translation>&amp;Vorhandenes Spiel hinzufügen…</translation>
+    </message>
+    <message>
+        <source>&amp;Check for updates</source>
+        <translation>Nach Aktualisierungen &amp;suchen</translation>
+    </message>
+    <message>
+        <source>&amp;Settings…</source>
+        <translation>&amp;Einstellungen…</translation>
+    </message>
+    <message>
+        <source>&amp;Quit</source>
+        <translation>&amp;Beenden</translation>
+    </message>
+    <message>
+        <source>Log in to &amp;GOG…</source>
+        <translation>Bei &amp;GOG anmelden…</translation>
+    </message>
+    <message>
+        <source>&amp;Account</source>
+        <translation>&amp;Konto</translation>
+    </message>
+    <message>
+        <source>Change &amp;source…</source>
+        <translation>&amp;Quelle ändern…</translation>
+    </message>
+    <message>
+        <source>Open &amp;folder</source>
+        <translation>&amp;Ordner öffnen</translation>
+    </message>
+    <message>
+        <source>Install a game: pick it from a source&apos;s list, then a build</source>
+        <translation>Ein Spiel installieren: aus der Liste einer Quelle wählen, dann einen Build</translation>
+    </message>
+    <message>
+        <source>&amp;Slipstream</source>
+        <translation>&amp;Slipstream</translation>
+    </message>
+    <message>
+        <source>&amp;Game</source>
+        <translation>S&amp;piel</translation>
+    </message>
+    <message>
+        <source>Main</source>
+        <translation>Haupt</translation>
+    </message>
+    <message>
+        <source>Main toolbar</source>
+        <translation>Hauptwerkzeugleiste</translation>
+    </message>
+</context>
+<context>
     <name>Operations</name>
+    <message>
+        <source>Busy</source>
+        <translation>Beschäftigt</translation>
+    </message>
+    <message>
+        <source>{0} is busy with another job; wait for it.</source>
+        <translation>{0} ist mit einer anderen Aufgabe beschäftigt; warten Sie, bis sie fertig ist.</translation>
+    </message>
+    <message>
+        <source>{0} stopped</source>
+        <translation>{0} gestoppt</translation>
+    </message>
+    <message>
+        <source>internal error</source>
+        <translation>interner Fehler</translation>
+    </message>
+    <message>
+        <source>{0} failed</source>
+        <translation>{0} fehlgeschlagen</translation>
+    </message>
+    <message>
+        <source>{0} is up to date (build {1}).</source>
+        <translation>{0} ist aktuell (Build {1}).</translation>
+    </message>
+    <message>
+        <source>Up to date</source>
+        <translation>Aktuell</translation>
+    </message>
+    <message>
+        <source>The update was not started.</source>
+        <translation>Die Aktualisierung wurde nicht gestartet.</translation>
+    </message>
+    <message>
+        <source>{0} is now {1} ({2}): downloaded {3}, saved {4}</source>
+        <translation>{0} ist jetzt {1} ({2}): {3} heruntergeladen, {4} gespart</translation>
+    </message>
+    <message>
+        <source>build</source>
+        <translation>Build</translation>
+    </message>
+    <message numerus="yes">
+        <source>; %n file(s) fell back to a full download</source>
+        <translation>
+            <numerusform>; %n Datei wurde ersatzweise vollständig heruntergeladen</numerusform>
+            <numerusform>; %n Dateien wurden ersatzweise vollständig heruntergeladen</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>; your changed files were copied to {0}</source>
+        <translation>; Ihre geänderten Dateien wurden nach {0} kopiert</translation>
+    </message>
+    <message numerus="yes">
+        <source>; %n file(s) of yours that the new build ships ({0}) were moved to {1}</source>
+        <translation>
+            <numerusform>; %n Datei von Ihnen, die der neue Build mitbringt ({0}), wurde nach {1} verschoben</numerusform>
+            <numerusform>; %n Dateien von Ihnen, die der neue Build mitbringt ({0}), wurden nach {1} verschoben</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Update finished</source>
+        <translation>Aktualisierung abgeschlossen</translation>
+    </message>
+    <message>
+        <source>Back at {0} ({1}).</source>
+        <translation>Wieder bei {0} ({1}).</translation>
+    </message>
+    <message>
+        <source>Rolled back</source>
+        <translation>Zurückgesetzt</translation>
+    </message>
+    <message numerus="yes">
+        <source>Repaired %n file(s): {0}.</source>
+        <translation>
+            <numerusform>%n Datei repariert: {0}.</numerusform>
+            <numerusform>%n Dateien repariert: {0}.</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>All {0} files are intact.</source>
+        <translation>Alle {0} Dateien sind intakt.</translation>
+    </message>
+    <message>
+        <source>Verify finished</source>
+        <translation>Prüfung abgeschlossen</translation>
+    </message>
+    <message>
+        <source>Installed</source>
+        <translation>Installiert</translation>
+    </message>
+    <message>
+        <source>Installed {0} ({1}) in {2}.</source>
+        <translation>{0} ({1}) in {2} installiert.</translation>
+    </message>
+    <message>
+        <source>Game added</source>
+        <translation>Spiel hinzugefügt</translation>
+    </message>
+    <message>
+        <source>Added {0} (build {1}) to the library.</source>
+        <translation>{0} (Build {1}) wurde zur Bibliothek hinzugefügt.</translation>
+    </message>
     <message>
         <source>Update available</source>
         <translation>Aktualisierung verfügbar</translation>
@@ -541,6 +1039,58 @@
     <message>
         <source>{0} {1} is out. It was not updated on its own because {2} of its files were changed on this computer: press Update to choose which to keep.</source>
         <translation>{0} {1} ist erschienen. Das Spiel wurde nicht automatisch aktualisiert, weil {2} seiner Dateien auf diesem Computer geändert wurden: Drücken Sie „Aktualisieren“, um zu wählen, welche bleiben.</translation>
+    </message>
+    <message>
+        <source>History</source>
+        <translation>Verlauf</translation>
+    </message>
+    <message>
+        <source>Update</source>
+        <translation>Aktualisierung</translation>
+    </message>
+    <message>
+        <source>Install</source>
+        <translation>Installation</translation>
+    </message>
+    <message>
+        <source>Rollback</source>
+        <translation>Zurücksetzen</translation>
+    </message>
+    <message>
+        <source>Verify</source>
+        <translation>Prüfung</translation>
+    </message>
+    <message>
+        <source>Adding the game</source>
+        <translation>Hinzufügen des Spiels</translation>
+    </message>
+    <message>
+        <source>the {0} already downloaded</source>
+        <translation>den schon heruntergeladenen {0}</translation>
+    </message>
+    <message>
+        <source>what was downloaded</source>
+        <translation>dem, was schon heruntergeladen wurde</translation>
+    </message>
+    <message>
+        <source>The game is unchanged. Press Update again to resume from {0}.</source>
+        <translation>Das Spiel ist unverändert. Drücken Sie erneut „Aktualisieren“, um bei {0} fortzusetzen.</translation>
+    </message>
+    <message>
+        <source>Nothing was installed. Install into the same folder again to resume from {0}.</source>
+        <translation>Es wurde nichts installiert. Installieren Sie erneut in denselben Ordner, um bei {0} fortzusetzen.</translation>
+    </message>
+    <message>
+        <source>The game is at whichever build its row shows.</source>
+        <translation>Das Spiel ist auf dem Build, den seine Zeile zeigt.</translation>
+    </message>
+    <message>
+        <source>Nothing was repaired. Press Verify to check again.</source>
+        <translation>Es wurde nichts repariert. Drücken Sie „Prüfen“, um erneut zu prüfen.</translation>
+    </message>
+    <message>
+        <source>Nothing was changed.</source>
+        <translation>Es wurde nichts geändert.</translation>
     </message>
 </context>
 <context>
@@ -706,7 +1256,7 @@
     </message>
     <message>
         <source>Start Slipstream in the tray when you log in, so it checks for updates without you opening it (minimized where the desktop has no tray).</source>
-        <translation type="unfinished"></translation>
+        <translation>Slipstream beim Anmelden im Infobereich starten, damit es nach Aktualisierungen sucht, ohne dass Sie es öffnen (minimiert, wo der Desktop keinen Infobereich hat).</translation>
     </message>
     <message>
         <source>Starting at login is not supported on this system yet.</source>
@@ -975,7 +1525,7 @@
     </message>
     <message>
         <source>Size on disk</source>
-        <translation>Größe auf dem Datenträger</translation>
+        <translation>Größe</translation>
     </message>
     <message>
         <source>Working</source>
