@@ -2,10 +2,12 @@
 
 Run under a virtual X server (scripts/screenshots.sh does: ``xvfb-run``), so the window
 is drawn by the same xcb platform plugin a desktop uses. It builds the demo in a scratch
-folder with its own library, then saves into docs/screenshots/:
+folder with its own library, then saves into docs/screenshots/ (English) or, with
+``SLIPSTREAM_LANG`` set to another language, docs/screenshots/<lang>/:
 
 - main-window.png: the library (icon, version, status, size on disk) with the demo game
   selected, its builds with what each costs;
+- covers.png: the library as a grid of covers;
 - update-progress.png: an update under way (downloads slowed so it can be caught);
 - history.png: the history after the update, the update selected for Roll back;
 - statistics.png: bytes downloaded against full-download cost, and speeds.
@@ -19,10 +21,17 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gui.window import MainWindow
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+LANGUAGE = os.environ.setdefault("SLIPSTREAM_LANG", "en")
 OUT = ROOT / "docs" / "screenshots"
+if LANGUAGE != "en":
+    OUT = OUT / LANGUAGE
 
 
 def main() -> int:
@@ -35,8 +44,9 @@ def main() -> int:
         from core.demo.start import start_demo
         from core.library.settings import Settings
         from core.update.engine import update
+        from core.update.estimate import Cost
         from gui.app import create_main_window
-        from gui.views import rows
+        from gui.views import OPERATION_WORDS, rows, word
 
         demo = start_demo(root)
         game = demo.game
@@ -71,19 +81,23 @@ def main() -> int:
         window.select_game(key)
         window.check_game(key)
         wait(lambda: any(f[1] == "check" for f in finished))
-        wait(lambda: any("with patches" in r.text(4) for r in rows(window.buildsView)))
+        wait(lambda: any(isinstance(c, Cost) and c.patched_files for c in costs(window, key)))
         wait(lambda: key in window.store.art and key in window.store.sizes)
+        window.refresh_details()
         shot("main-window.png")
+        window.library.coverToggle.setChecked(True)
+        shot("covers.png")
+        window.library.coverToggle.setChecked(False)
 
         window.settings = Settings(limit_rate_kib=24)
         window.updateButton.click()
-        state = lambda: window.progress.get(key)  # noqa: E731
-        wait(lambda: state() is not None and state().download_done > 30_000)  # type: ignore[union-attr]
+        wait(lambda: downloaded(window, key) > 30_000)
         shot("update-progress.png")
         wait(lambda: any(f[1] == "update" for f in finished), 300)
 
         window.tabs.setCurrentIndex(2)
-        wait(lambda: any(r.text(1).startswith("update 1 → 3") for r in rows(window.historyView)))
+        updated = f"{word(OPERATION_WORDS, 'update')} 1 → 3"  # in the window's language
+        wait(lambda: any(r.text(1).startswith(updated) for r in rows(window.historyView)))
         window.historyView.setCurrentItem(rows(window.historyView)[0])
         shot("history.png")
         if window.statsView is not None:
@@ -93,6 +107,16 @@ def main() -> int:
         window.close()
         demo.stop()
     return 0
+
+
+def costs(window: MainWindow, key: str) -> list[object]:
+    """What the builds list shows each build of ``key`` costs (known so far)."""
+    return list(window.store.costs.get(key, {}).values())
+
+
+def downloaded(window: MainWindow, key: str) -> int:
+    state = window.progress.get(key)
+    return state.download_done if state is not None else 0
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Retakes docs/screenshots/*.png under a virtual X server (installs xvfb if missing).
+# Retakes docs/screenshots/*.png (English) and docs/screenshots/de/*.png (German) under a
+# virtual X server (installs xvfb if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v xvfb-run >/dev/null 2>&1; then
@@ -7,4 +8,7 @@ if ! command -v xvfb-run >/dev/null 2>&1; then
   else sudo apt-get install -y -qq xvfb xauth >/dev/null; fi
 fi
 [ -x .venv/bin/python ] || scripts/setup.sh
-QT_QPA_PLATFORM=xcb exec xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshots.py
+for lang in en de; do
+  SLIPSTREAM_LANG=$lang QT_QPA_PLATFORM=xcb \
+    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshots.py
+done

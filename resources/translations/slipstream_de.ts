@@ -320,7 +320,7 @@
     </message>
     <message>
         <source>remove</source>
-        <translation>entfernen</translation>
+        <translation>Entfernen</translation>
     </message>
     <message>
         <source>waiting</source>
@@ -1421,7 +1421,7 @@
     </message>
     <message>
         <source>Starting</source>
-        <translation>Start</translation>
+        <translation>Spielstart</translation>
     </message>
     <message>
         <source>Changing source</source>
