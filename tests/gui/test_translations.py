@@ -46,6 +46,7 @@ from core.progress import Phase, Progress
 from core.update.engine import install
 from gui import i18n
 from gui.app import create_main_window
+from gui.charts import ChartPoint, bytes_tooltip, savings_title, speed_tooltip
 from gui.dialogs import ConflictDialog, show_error
 from gui.progress_panel import bar_text, phase_text, progress_details
 from gui.progress_state import ProgressState
@@ -432,6 +433,21 @@ def test_the_german_progress_words_leave_no_english(german: str) -> None:
         state.finish(outcome)
         moments += [bar_text(state), phase_text(state)]
     english = english_in([("progress", text) for text in moments])
+    assert not english, "\n".join(english)
+
+
+def test_the_german_charts_words_leave_no_english(german: str) -> None:
+    """The statistics draw their titles and tooltips themselves: no widget holds them."""
+    points = [
+        ChartPoint("install", None, "1", 1.0, 14_000_000, 14_000_000, 2.0),
+        ChartPoint("update", "1", "3", 2.0, 75_000, 13_900_000, 0.0),
+        ChartPoint("repair", "3", "3", 3.0, 2_000, 13_900_000, 1.0),
+    ]
+    texts = [savings_title(points), savings_title(points[:1]), savings_title([])]
+    texts += [
+        line for p in points for line in (bytes_tooltip(p) + "\n" + speed_tooltip(p)).split("\n")
+    ]
+    english = english_in([("chart", text) for text in texts])
     assert not english, "\n".join(english)
 
 
