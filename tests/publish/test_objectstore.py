@@ -23,6 +23,9 @@ import requests
 from core.cli.commands import main
 from core.crashpoint import ENV as CRASHPOINT
 from core.demo.sample import write_build
+from core.progress import Phase, Progress
+from core.publish.publisher import PublishOptions, publish
+from core.publish.sync import RemoteRepo, UploadLedger
 from tests.publish.test_prune import small_builds
 from tests.support.gogreader import galaxy_path, read_zlib_json
 from tests.support.helpers import tree
@@ -370,3 +373,26 @@ def test_a_player_reads_a_static_host_that_answers_403_for_what_it_lacks(
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def test_uploads_report_their_bytes_and_a_ledger_line_torn_by_a_crash_is_ignored(
+    store_env: S3Server, tmp_path: Path
+) -> None:
+    url = f"s3://{store_env.bucket}/progress"
+    folder = write_build(tmp_path / "b1", small_builds(1)[0])
+    seen: list[Progress] = []
+    with RemoteRepo(url, cache=tmp_path / "cache", progress=seen.append, jobs=2) as remote:
+        publish(folder, remote.mirror, PublishOptions(PRODUCT, jobs=2))
+        report = remote.push()
+    uploads = [p for p in seen if p.phase == Phase.UPLOADING and p.unit == "bytes"]
+    assert uploads and all(0 < p.done <= p.total for p in uploads)
+    # Each step (objects, then manifests) ends at its total: together, every byte sent.
+    finished = sum(p.done for p in uploads if p.done == p.total)
+    assert finished == report.bytes_uploaded > 0 and report.objects_present == 0
+
+    ledger = tmp_path / "cache" / ".slipstream" / "uploaded"
+    known = UploadLedger(ledger).keys
+    assert len(known) == report.objects_uploaded
+    with open(ledger, "a") as out:
+        out.write("content-system/v2/store/4242/ab/cd/abcd")  # no newline: torn
+    assert UploadLedger(ledger).keys == known
