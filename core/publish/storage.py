@@ -64,6 +64,11 @@ def cache_folder(url: str, options: dict[str, Any], given: Path | None) -> Path:
     return home / "publish-cache" / f"{slug}-{digest}"
 
 
+def _safe(rel: str) -> bool:
+    parts = rel.split("/")
+    return "\\" not in rel and all(p not in ("", ".", "..") for p in parts)
+
+
 @dataclass(frozen=True)
 class StoredObject:
     size: int
@@ -139,7 +144,9 @@ class ObjectStorage:
                 continue
             etag = str(info.get("ETag") or info.get("etag") or "").strip('"')
             md5 = etag if re.fullmatch(r"[0-9a-f]{32}", etag) else None
-            out[str(name)[start:]] = StoredObject(int(info.get("size") or 0), md5)
+            rel = str(name)[start:]
+            if _safe(rel):  # a key such as a/../../x must not lead out of the mirror
+                out[rel] = StoredObject(int(info.get("size") or 0), md5)
         return out
 
     def check_bucket(self) -> None:
