@@ -396,3 +396,32 @@ def test_uploads_report_their_bytes_and_a_ledger_line_torn_by_a_crash_is_ignored
     with open(ledger, "a") as out:
         out.write("content-system/v2/store/4242/ab/cd/abcd")  # no newline: torn
     assert UploadLedger(ledger).keys == known
+
+
+BLOCK_S3FS = """
+import importlib.abc, sys
+
+class NoS3fs(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "s3fs" or name.startswith("s3fs."):
+            raise ImportError("No module named 's3fs'")
+        return None
+
+sys.meta_path.insert(0, NoS3fs())
+from core.cli.commands import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_without_s3fs_an_s3_url_says_to_install_the_s3_extra(home: Path, tmp_path: Path) -> None:
+    folder = write_build(tmp_path / "b1", small_builds(1)[0])
+    argv = publish_argv(folder, "s3://games/x", "1.0")
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCK_S3FS, *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "Install slipstream[s3]" in done.stderr and "Traceback" not in done.stderr
