@@ -79,6 +79,9 @@ def window(qtbot: QtBot, game: Path) -> Iterator[MainWindow]:
     yield win
     win.jobs.cancel_all()
     win.jobs.wait_all()
+    # The jobs' last signals are queued: deliver them while the window still exists, or
+    # they reach the next test's event loop as "Signal source has been deleted".
+    qtbot.wait(50)
     win.quitting = True
 
 
