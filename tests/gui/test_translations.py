@@ -244,6 +244,9 @@ def window(qtbot: QtBot, demo_url: str, tmp_path: Path) -> Iterator[MainWindow]:
     yield win
     win.jobs.cancel_all()
     win.jobs.wait_all()
+    # The jobs' last signals are queued: deliver them while the window still exists (as
+    # tests/gui/test_window.py does), or they reach the next test's event loop.
+    qtbot.wait(50)
     win.quitting = True
 
 
