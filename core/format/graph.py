@@ -10,6 +10,7 @@ from typing import Any
 
 from core.errors import FormatError
 from core.format.fields import LIMITS, Fields, Limits
+from core.format.layout import pack_meta_rel, url_path
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,17 @@ class GraphBuild:
     version_name: str
     full_bytes: int
     """Compressed bytes of a whole download of the build."""
+
+
+@dataclass(frozen=True)
+class PackRef:
+    """An edge's pack (issue 13): the index ``id`` at ``link``, its objects' total
+    ``bytes`` and the number of ``files`` it has an entry for. See core/format/pack.py."""
+
+    id: str
+    link: str
+    bytes: int
+    files: int
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,8 @@ class GraphEdge:
     changed files that have no patch."""
     patch_bytes: int
     files_patched: int
+    pack: PackRef | None = None
+    """The edge's Slipstream-native pack, if the publisher made one; older graphs have none."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,7 @@ class PatchGraph:
                     "bytes": e.bytes,
                     "patch_bytes": e.patch_bytes,
                     "files_patched": e.files_patched,
+                    **({"pack": _pack_json(e.pack)} if e.pack is not None else {}),
                 }
                 for e in self.edges
             ],
@@ -94,10 +109,24 @@ def parse_graph(doc: object, where: str, limits: Limits = LIMITS) -> PatchGraph:
             e.integer("bytes"),
             e.integer("patch_bytes"),
             e.integer("files_patched"),
+            _parse_pack_ref(e.obj("pack"), limits) if e.has("pack") else None,
         )
         for e in f.objects("edges", limits.builds_per_listing * 8)
     )
     return PatchGraph(f.id("product_id"), f.text("os"), tuple(builds), edges)
+
+
+def _pack_json(pack: PackRef) -> dict[str, Any]:
+    return {"id": pack.id, "link": pack.link, "bytes": pack.bytes, "files": pack.files}
+
+
+def _parse_pack_ref(p: Fields, limits: Limits) -> PackRef:
+    index_id = p.md5("id")
+    link = p.text("link")
+    expected = url_path(pack_meta_rel(index_id))
+    if link != expected:
+        raise FormatError(f"{p.where}.link is {link!r}; a pack index's link is {expected!r}.")
+    return PackRef(index_id, link, p.integer("bytes", 0, limits.file_bytes), p.integer("files"))
 
 
 def choose_route(graph: PatchGraph, from_build: str, to_build: str) -> tuple[GraphEdge, ...] | None:
