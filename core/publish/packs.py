@@ -229,7 +229,7 @@ class PackBuilder:
         product = self.catalog.product
         objects: list[PackObject] = []
         entries: list[PackEntry] = []
-        for batch in batches([c.size for _, _, c in chosen]):
+        for batch in batches([c.size for _, _, c in chosen], PACK_OBJECT_BYTES):
             body = bytearray()
             for i in batch:
                 source, target, candidate = chosen[i]
@@ -266,7 +266,7 @@ class PackBuilder:
         return replace(edge, pack=ref)
 
 
-def batches(sizes: list[int], limit: int = PACK_OBJECT_BYTES) -> list[list[int]]:
+def batches(sizes: list[int], limit: int) -> list[list[int]]:
     """Indexes of ``sizes`` (largest first) grouped into runs of at most ``limit`` bytes,
     in order; an entry larger than ``limit`` is alone in its run."""
     runs: list[list[int]] = []

@@ -42,13 +42,16 @@ def code_like(seed: int, size: int) -> bytes:
 
 
 def shifted(data: bytes, seed: int) -> bytes:
-    """``data`` as after recompiling: a few insertions, and every 4-byte address bumped."""
+    """``data`` as after recompiling: a few insertions and edits, and past the first
+    insertion a displacement every 61 bytes one larger (code moved, its references follow)."""
     rng = random.Random(seed)
-    out = bytearray(data)
-    for _ in range(5):
-        at = rng.randrange(len(out))
+    out = bytearray(edited(data, seed, 10))
+    inserts = sorted(rng.randrange(len(out)) for _ in range(5))
+    for at in reversed(inserts):
         out[at:at] = rng.randbytes(rng.randrange(10, 200))
-    return bytes(edited(bytes(out), seed, 40))
+    for at in range(inserts[0], len(out), 61):
+        out[at] = (out[at] + 1) % 256
+    return bytes(out)
 
 
 # --- in this process -----------------------------------------------------------------------
