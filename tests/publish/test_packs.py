@@ -70,7 +70,7 @@ def read_doc(repo: Path, link: str) -> Any:
     return json.loads(zlib.decompress((repo / link.lstrip("/")).read_bytes()))
 
 
-def graph(repo: Path) -> dict[str, Any]:
+def graph(repo: Path) -> Any:
     return json.loads((repo / f"products/{PRODUCT}/os/windows/graph.json").read_text())
 
 
