@@ -5,10 +5,10 @@ HDiffPatch delta too (both files at most :data:`core.delta.hdiff.HDIFF_MAX_BYTES
 encoded in the worker pool and cached under ``.slipstream/patch-cache/hdiffpatch/`` by
 the pair's md5s, so a re-run or another edge with the same pair never encodes twice. The
 pack keeps the smaller of that delta and the chain's zlib'd xdelta3 delta (the patch
-chunk itself), and only when the chain's rule says a patch pays off against the file's
-chunks. Its entries, largest first, fill pack objects of at most
-:data:`PACK_OBJECT_BYTES` (an entry larger than that alone), so a client fetches a few
-objects instead of one request per delta, and the first object holds the longest decode.
+chunk itself) when it is smaller than the file's chunks. Its entries, largest first,
+fill pack objects of at most :data:`PACK_OBJECT_BYTES` (an entry larger than that alone),
+so a client fetches a few objects instead of one request per delta, and the first object
+holds the longest decode.
 
 Objects are written before the index that names them, and the index before graph.json
 points at it (the publisher's order), each content-addressed: an interrupted publish
@@ -35,7 +35,7 @@ from core.format.graph import GraphEdge, PackRef
 from core.format.pack import PackEntry, PackIndex, PackObject, object_link, parse_pack_index
 from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
 from core.publish.catalog import Catalog, LoadedBuild, rel_from_link
-from core.publish.chain import DeltaCache, Edge, keep_patch, pair_files
+from core.publish.chain import DeltaCache, Edge, pair_files
 from core.publish.store import ObjectStore
 
 PACK_OBJECT_BYTES = 8 * 2**20
@@ -195,7 +195,10 @@ class PackBuilder:
     # --- one edge's pack -----------------------------------------------------------------
 
     def _candidate(self, source: DepotFile, target: DepotFile) -> Candidate | None:
-        """The smaller delta of the pair, if any pays off against the file's chunks."""
+        """The smaller delta of the pair, if it is smaller than the file's chunks.
+
+        Any saving counts, unlike the chain's rule for patch depots (80%, 1 KiB): a pack
+        entry costs no request of its own, while the file's chunks cost one each."""
         found = []
         made = self.cache.get(source.file_md5, target.file_md5)
         if made is not None:
@@ -211,7 +214,7 @@ class PackBuilder:
                     Candidate("xdelta3", chunk.compressed_size, self.catalog.repo.path(rel))
                 )
         best = min(found, key=lambda c: (c.size, c.codec != "hdiffpatch"), default=None)
-        if best is None or not keep_patch(best.size, target.compressed_size):
+        if best is None or best.size >= target.compressed_size:
             return None
         return best
 
