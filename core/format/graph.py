@@ -129,8 +129,19 @@ def _parse_pack_ref(p: Fields, limits: Limits) -> PackRef:
     return PackRef(index_id, link, p.integer("bytes", 0, limits.file_bytes), p.integer("files"))
 
 
-def choose_route(graph: PatchGraph, from_build: str, to_build: str) -> tuple[GraphEdge, ...] | None:
-    """The cheapest chain of patch edges from ``from_build`` to ``to_build`` by ``bytes``.
+def edge_cost(edge: GraphEdge, packs: bool = False) -> int:
+    """What updating along ``edge`` downloads: ``bytes``, or with ``packs`` the cheaper of
+    that and the edge's pack in place of its xdelta3 patches."""
+    if packs and edge.pack is not None:
+        return min(edge.bytes, max(0, edge.bytes - edge.patch_bytes) + edge.pack.bytes)
+    return edge.bytes
+
+
+def choose_route(
+    graph: PatchGraph, from_build: str, to_build: str, *, packs: bool = False
+) -> tuple[GraphEdge, ...] | None:
+    """The cheapest chain of patch edges from ``from_build`` to ``to_build`` by
+    :func:`edge_cost` (``packs``: a client that uses packs).
 
     Ties go to fewer hops, then to the smaller sequence of (build id, patch id), so the
     answer never depends on the order of ``graph.edges``. ``None`` when no chain exists
@@ -161,7 +172,11 @@ def choose_route(graph: PatchGraph, from_build: str, to_build: str) -> tuple[Gra
         for edge in out.get(build, ()):
             if edge.to_build in settled:
                 continue
-            label = (cost + edge.bytes, hops + 1, (*ids, (edge.to_build, edge.patch_id)))
+            label = (
+                cost + edge_cost(edge, packs),
+                hops + 1,
+                (*ids, (edge.to_build, edge.patch_id)),
+            )
             held = best.get(edge.to_build)
             if held is None or label < held:
                 best[edge.to_build] = label

@@ -180,7 +180,7 @@ def test_plan_and_update_json_keep_the_words_of_kinds_and_phases(
         assert isinstance(doc, dict)
         return doc
 
-    words = ["new", "patched", "chunked", "full", "deleted", "unchanged"]
+    words = ["new", "patched", "packed", "chunked", "full", "deleted", "unchanged"]
     planned = cli_json("plan", str(game), "--to", "3")
     done = cli_json("update", str(game), "--to", "3")
     for doc in (planned, done):
