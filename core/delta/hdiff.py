@@ -137,6 +137,11 @@ def decode(source: Path, delta: Path, out: Path) -> None:
                 f"{what}: HDiffPatch: the delta is for a source of {header.source_size} "
                 f"bytes, this one has {source_size}."
             )
+        if delta.stat().st_size > 2 * HDIFF_MAX_BYTES:  # an honest one is under the target
+            raise PatchDecodeError(
+                f"{what}: HDiffPatch: the delta is larger than any made for files of at most "
+                f"{HDIFF_MAX_BYTES} bytes."
+            )
         if max(header.target_size, source_size) > HDIFF_MAX_BYTES:
             raise PatchDecodeError(
                 f"{what}: HDiffPatch: the delta makes a file of {header.target_size} bytes "

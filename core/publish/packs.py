@@ -293,7 +293,8 @@ def _read(path: Path) -> bytes:
 
 def pack_refs(catalog: Catalog, edge: GraphEdge) -> set[str]:
     """The repository paths of ``edge``'s pack: its index and the objects it names
-    (for prune). An index that is missing or unreadable names nothing."""
+    (for prune). A missing index names nothing more; a damaged one stops prune with a
+    :class:`FormatError` rather than let it delete what the index may still name."""
     if edge.pack is None:
         return set()
     rel = rel_from_link(edge.pack.link)

@@ -310,3 +310,17 @@ def test_pool_turns_a_crashing_decode_into_an_error_for_that_file(tmp_path: Path
     assert not out.exists() and not partial_path(out).exists()
     assert fine.read_bytes() == target.read_bytes()
     assert multiprocessing.active_children() == []
+
+
+def test_a_delta_larger_than_any_honest_one_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hdiff, "HDIFF_MAX_BYTES", 1000)
+    source, target = write_pair(tmp_path, seed=18, size=900)
+    delta = tmp_path / "d.hdiff"
+    hdiff.encode(source, target, delta)
+    with open(delta, "ab") as grown:
+        grown.write(bytes(2000))
+
+    with pytest.raises(PatchDecodeError, match="larger than any made"):
+        hdiff.decode(source, delta, tmp_path / "out")
