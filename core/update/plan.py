@@ -54,9 +54,11 @@ Bytes:
   a plan that downloads everything costs exactly ``full_bytes``. A pack entry is an
   object of its own here (its ``length``); the bytes a range request carries along
   between the entries it needs (core/update/packs.py) are added to the plan's total, not
-  to any action. A ``fallback`` counts
-  its own objects, as it would be fetched alone after its patch failed. Each file's
-  choice weighs only its own objects; sharing between files shows in the totals.
+  to any action. When a plan with entries costs more than the same plan without packs
+  (those carried bytes, or xdelta3 deltas that several files share), that one is taken.
+  A ``fallback`` counts its own objects, as it would be fetched alone after its patch
+  failed. Each file's choice weighs only its own objects; sharing between files shows
+  in the totals.
 - The small files container replaces the chunks of the small files (``sfc_ref``) that
   would be fetched when its chunks cost less than theirs; those files become ``full``
   (or ``new``) actions with ``from_sfc`` and nothing of their own to fetch.
@@ -217,16 +219,17 @@ def plan_update(
     small_files: SmallFilesContainer | None = None,
     keep: Collection[str] = (),
     hdiff_max_bytes: int = HDIFF_MAX_BYTES,
+    use_packs: bool = True,
 ) -> Plan:
     """Plan the update from ``old`` (``None``: a fresh install) to ``new``; see the module
-    documentation for every rule."""
+    documentation for every rule. ``use_packs=False`` ignores the hops' packs."""
     _check_route(hops, from_build, to_build)
     installed = _Installed(old or {}, local_md5)
     kept = {collision_key(p) for p in keep}
     patching = use_patches and bool(hops) and old is not None
     finders = _Finders(
         diff_finder(hops, avoid) if patching else None,
-        pack_finder(hops, hdiff_max_bytes) if patching else None,
+        pack_finder(hops, hdiff_max_bytes) if patching and use_packs else None,
     )
     target = _by_key(new, "target")
     actions = [_plan_file(path, file, installed, finders, kept) for path, file in target.values()]
@@ -241,18 +244,34 @@ def plan_update(
         actions = [_from_sfc(a, installed) if _sfc_member(a) else a for a in actions]
     actions, sfc_bytes = _attribute(actions, sfc_chunks)
     steps = [s for a in actions if a.kind == PlanKind.PACKED for s in a.packs]
+    carried = extra_bytes(steps)
+    if steps:
+        # Each file chose its entry alone; the bytes a range carries along between the
+        # entries it needs, and deltas that files share, are the whole plan's business.
+        # An update with packs never downloads more than the same update without them.
+        without = plan_update(
+            old, new, from_build=from_build, to_build=to_build, hops=hops,
+            local_md5=local_md5, avoid=avoid, use_patches=use_patches,
+            small_files=small_files, keep=keep, use_packs=False,
+        )  # fmt: skip
+        if without.download_bytes < _total(actions, sfc_bytes) + carried:
+            return without
     patched = any(a.kind in PATCH_KINDS for a in actions)
     return Plan(
         from_build=from_build,
         to_build=to_build,
         actions=tuple(actions),
         route=(hops[0].from_build, *(h.to_build for h in hops)) if patched else (),
-        download_bytes=sum(a.download_bytes for a in actions) + sfc_bytes + extra_bytes(steps),
+        download_bytes=_total(actions, sfc_bytes) + carried,
         full_bytes=_distinct_bytes(c for f in new.values() for c in f.chunks),
         peak_disk_bytes=_peak_disk(actions, small_files if sfc_chunks else None, steps),
         sfc_chunks=sfc_chunks,
         modified=tuple(sorted(p for p, md5 in local_md5.items() if md5 != MISSING)),
     )
+
+
+def _total(actions: Sequence[FileAction], sfc_bytes: int) -> int:
+    return sum(a.download_bytes for a in actions) + sfc_bytes
 
 
 def _check_route(hops: Sequence[Hop], from_build: str | None, to_build: str) -> None:

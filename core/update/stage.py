@@ -409,24 +409,28 @@ class Stager:
         source = self.game.game_path(action.source_path)
         out = self.game.staged_path(action.path)
         current = source
-        for index, step in enumerate(action.packs):
-            self.cancel.raise_if_cancelled()
-            entry = step.entry
-            _check_sizes(entry.codec, current, entry.size_source, entry.size_target)
-            delta = self.pack_entry(step, spans[step.object.id])
-            last = index == len(action.packs) - 1
-            result = out if last else out.with_name(f".{out.name}.pack{index}")
-            try:
-                future = pool.decode_entry(
-                    entry.codec, current, delta, result, size_target=entry.size_target
-                )
-                future.result()
-            finally:
-                delta.unlink(missing_ok=True)
-            crashpoint("update-patch-applied")
-            if current != source:
+        try:
+            for index, step in enumerate(action.packs):
+                self.cancel.raise_if_cancelled()
+                entry = step.entry
+                _check_sizes(entry.codec, current, entry.size_source, entry.size_target)
+                delta = self.pack_entry(step, spans[step.object.id])
+                last = index == len(action.packs) - 1
+                result = out if last else out.with_name(f".{out.name}.pack{index}")
+                try:
+                    future = pool.decode_entry(
+                        entry.codec, current, delta, result, size_target=entry.size_target
+                    )
+                    future.result()
+                finally:
+                    delta.unlink(missing_ok=True)
+                crashpoint("update-patch-applied")
+                if current != source:
+                    current.unlink(missing_ok=True)
+                current = result
+        finally:
+            if current not in (source, out):  # a chain stopped half-way: drop its step
                 current.unlink(missing_ok=True)
-            current = result
         os.chmod(out, 0o755 if action.target.executable else 0o644)
         return out
 

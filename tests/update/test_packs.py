@@ -356,8 +356,12 @@ def fell_back(report: OperationReport) -> list[str]:
 
 
 def test_a_lying_offset_costs_that_file_a_fallback(game3: Published, tmp_path: Path) -> None:
-    # The entry names the bytes of its neighbour in the same object.
-    published = hostile(game3, tmp_path, lie=first_entry("bin/game.exe", offset=0))
+    # The entry names the bytes of its neighbour in the same object, engine.dll's.
+    def lie(index: PackIndex) -> PackIndex:
+        [engine] = [e for e in index.files if e.path_target == "bin/engine.dll"]
+        return first_entry("bin/game.exe", offset=engine.offset)(index)
+
+    published = hostile(game3, tmp_path, lie=lie)
     report, _ = update_despite(published, tmp_path)
     assert fell_back(report) == ["bin/game.exe"]
     assert "md5" in report.fallbacks[0][1]

@@ -471,6 +471,79 @@ def test_paths_that_collide_are_refused() -> None:
         plan(None, files(file("a", A), file("A", B)))
 
 
+# --- pack entries ---------------------------------------------------------------------
+
+
+def packed_hop(old: DepotFile, new: DepotFile, length: int, **changes: Any) -> PackStep:
+    e = entry(old.file_md5, new.file_md5, length, "hdiffpatch", old.size, new.size, new.path)
+    return pack_steps([replace(e, **changes)])[0]
+
+
+def with_packs(diffs: Sequence[DepotDiff], steps: Sequence[PackStep]) -> tuple[Hop, ...]:
+    return (Hop("1", "2", tuple(diffs), tuple(steps)),)
+
+
+@pytest.mark.parametrize(
+    ("entry_bytes", "patch_bytes", "kind"),
+    [(30, 40, "packed"), (40, 40, "packed"), (41, 40, "patched"), (601, 700, "chunked")],
+)
+def test_a_pack_entry_against_the_patch_and_the_chunks(
+    entry_bytes: int, patch_bytes: int, kind: str
+) -> None:
+    old_a, new_a = file("a", *BIG[:2]), file("a", BIG[0], BIG[2])
+    step = packed_hop(old_a, new_a, entry_bytes)
+    route = with_packs([diff(old_a, new_a, patch_bytes)], [step])
+    action = only(plan(files(old_a), files(new_a), hops=route), "a")
+    assert action.kind == kind
+    if kind == "packed":
+        assert action.packs == (step,) and action.diffs == () and action.source_path == "a"
+        assert action.download_bytes == entry_bytes
+        assert action.fallback is not None and action.fallback.kind == "chunked"
+
+
+def test_a_pack_plan_counts_its_range_and_its_disk() -> None:
+    old_a, new_a = file("a", *BIG[:2]), file("a", BIG[0], BIG[2])
+    step = packed_hop(old_a, new_a, 30)
+    p = plan(files(old_a), files(new_a), hops=with_packs([], [step]))
+    assert p.download_bytes == 30 and p.route == ("1", "2")
+    assert p.peak_disk_bytes == new_a.size + 30 + 30  # the staged file, the span, the entry
+
+
+def test_an_hdiffpatch_entry_above_the_bound_is_never_used() -> None:
+    old_a, new_a = file("a", *BIG[:2]), file("a", BIG[0], BIG[2])
+    step = packed_hop(old_a, new_a, 30)
+    route = with_packs([], [step])
+    assert only(plan(files(old_a), files(new_a), hops=route), "a").kind == "packed"
+    bounded = plan(files(old_a), files(new_a), hops=route, hdiff_max_bytes=new_a.size - 1)
+    assert only(bounded, "a").kind == "chunked"
+    xdelta = with_packs([], [replace(step, entry=replace(step.entry, codec="xdelta3"))])
+    bounded = plan(files(old_a), files(new_a), hops=xdelta, hdiff_max_bytes=new_a.size - 1)
+    assert only(bounded, "a").kind == "packed"  # xdelta3 entries have no such bound
+
+
+@pytest.mark.parametrize("field", ["size_source", "size_target"])
+def test_an_entry_whose_sizes_are_not_the_manifests_is_never_used(field: str) -> None:
+    old_a, new_a = file("a", *BIG[:2]), file("a", BIG[0], BIG[2])
+    step = packed_hop(old_a, new_a, 30, **{field: 12345})
+    p = plan(files(old_a), files(new_a), hops=with_packs([], [step]))
+    assert only(p, "a").kind == "chunked"
+
+
+def test_a_plan_with_packs_never_costs_more_than_without() -> None:
+    # a's and b's entries are cheap, but 1000 bytes nobody needs sit between them in
+    # their object: the one range would carry them along, so both take their patches.
+    old_a, new_a, old_b, new_b = file("a", A), file("a", B), file("b", C), file("b", D)
+    a = entry(old_a.file_md5, new_a.file_md5, 10, "hdiffpatch", old_a.size, new_a.size, "a")
+    b = entry(old_b.file_md5, new_b.file_md5, 10, "hdiffpatch", old_b.size, new_b.size, "b")
+    steps = pack_steps([a, entry(h("x"), h("y"), 1000), b])
+    route = with_packs([diff(old_a, new_a, 20), diff(old_b, new_b, 20)], steps)
+    p = plan(files(old_a, old_b), files(new_a, new_b), hops=route)
+    assert p.counts()["patched"] == 2 and p.download_bytes == 40
+    # Without the patches, the whole files (50 bytes each) beat that range too.
+    p = plan(files(old_a, old_b), files(new_a, new_b), hops=with_packs([], steps))
+    assert p.counts()["full"] == 2 and p.download_bytes == 100
+
+
 # --- invariants over random manifests ----------------------------------------------------
 
 NAMES = ["a.dat", "B.dat", "data/c.bin", "Data/d.bin", "e.pak", "f.pak", "g.txt", "h.exe"]
@@ -584,7 +657,7 @@ def random_scenario(rng: random.Random) -> Scenario:
     return Scenario(old, new, route, local, avoid, keep, sfc, rng.random() < 0.85)
 
 
-def run(s: Scenario) -> Plan:
+def run(s: Scenario, use_packs: bool = True) -> Plan:
     return plan_update(
         s.old,
         s.new,
@@ -596,6 +669,7 @@ def run(s: Scenario) -> Plan:
         use_patches=s.use_patches,
         small_files=s.small_files,
         keep=s.keep,
+        use_packs=use_packs,
     )
 
 
@@ -721,6 +795,7 @@ def test_invariants_over_random_manifests() -> None:
         except AssertionError as error:
             raise AssertionError(f"seed {seed}: {scenario}\n{p}") from error
         assert run(scenario) == p  # pure and deterministic
+        assert p.download_bytes <= run(scenario, use_packs=False).download_bytes
         shuffled = dict(sorted(scenario.new.items(), key=lambda kv: h(kv[0])))
         assert run(Scenario(**{**vars(scenario), "new": shuffled})) == p
         kinds_seen |= {a.kind for a in p.actions} | {"sfc" for a in p.actions if a.from_sfc}
