@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from core.format import layout
-from core.format.pack import PackIndex
+from core.format.pack import PackIndex, PackObject
 from core.progress import Phase, Progress
 from core.publish.publisher import PublishOptions, publish
 from core.update.engine import install, plan_preview, update
@@ -33,6 +33,7 @@ from core.update.options import EngineOptions
 from core.update.report import OperationReport
 from tests.support.faultserver import Fault, FaultServer
 from tests.support.helpers import serving, tree
+from tests.support.nginxrun import running_nginx
 from tests.support.signed import PRODUCT as PRODUCT_SIGNED
 from tests.support.signed import SignedRepo, make_signed_repo
 from tests.support.simulator import RepositorySimulator, truncate
@@ -508,36 +509,61 @@ def wait_for_reader(fifo: Path) -> int:
 # --- over HTTP ---------------------------------------------------------------------------
 
 
+def ranged(game3: Published, tmp: Path) -> tuple[Published, PackObject, int, list[str]]:
+    """A pack of one object, and the files whose entries make up its first half or more:
+    when the player has changed those, the rest of the object is fetched as a range.
+    Returns the repository, the object, the range's first byte and those files."""
+    published = hostile(game3, tmp, codec=lambda path: "hdiffpatch")
+    [obj] = read_index(published, 0).objects
+    entries = sorted(read_index(published, 0).files, key=lambda e: e.offset)
+    changed = []
+    while sum(e.length for e in entries) * 2 >= obj.size:
+        changed.append(entries.pop(0).path_target)
+    return published, obj, entries[0].offset, changed
+
+
+def update_changed(
+    published: Published, url: str, game: Path, changed: list[str]
+) -> OperationReport:
+    """Install build 1 from ``url``, change ``changed`` as a player would, update to 2."""
+    opts = EngineOptions(patch_jobs=1)
+    install(url, PRODUCT, game, build=published.ids[0], options=opts)
+    for path in changed:
+        (game / path).write_bytes(b"modded")
+    report = update(game, published.ids[1], opts)
+    assert tree(game) == tree(published.folders[published.ids[1]])
+    assert report.fallbacks == [] and report.counts["packed"] >= 1
+    return report
+
+
 @pytest.mark.parametrize("ignore_range", [False, True])
 def test_pack_ranges_over_http_even_from_a_server_that_ignores_them(
     game3: Published, tmp_path: Path, ignore_range: bool
 ) -> None:
-    published = hostile(game3, tmp_path, codec=lambda path: "hdiffpatch")
-    [obj] = read_index(published, 0).objects
-    entries = sorted(read_index(published, 0).files, key=lambda e: e.offset)
-    # The player changes the files of the first (largest) entries until what is left is
-    # under half the object: their entries are not needed, the rest comes as a range.
-    changed = []
-    while sum(e.length for e in entries) * 2 >= obj.size:
-        changed.append(entries.pop(0).path_target)
+    published, obj, first, changed = ranged(game3, tmp_path)
     with serving(published.repo) as url, FaultServer(upstream=url) as proxy:
         if ignore_range:
             proxy.plan("/content-system/v2/packs/store/*", Fault(ignore_range=True))
-        game = tmp_path / "game"
-        opts = EngineOptions(patch_jobs=1)
-        install(proxy.url, PRODUCT, game, build=published.ids[0], options=opts)
-        for path in changed:
-            (game / path).write_bytes(b"modded")
         before = len(proxy.requests)
-        report = update(game, published.ids[1], opts)
-        assert tree(game) == tree(published.folders[published.ids[1]])
-        assert report.fallbacks == [] and report.counts["packed"] >= 1
+        report = update_changed(published, proxy.url, tmp_path / "game", changed)
         asked = [r for r in proxy.requests[before:] if "/packs/store/" in r.path]
-        assert [r.path for r in asked] == [obj.link]
-        first = min(e.offset for e in entries)
-        assert asked[0].range == f"bytes={first}-{obj.size - 1}"
-        if ignore_range:  # the whole object came, and was cut
-            assert report.bytes_downloaded >= obj.size
+    assert [r.path for r in asked] == [obj.link]  # one request for the object
+    assert asked[0].range == f"bytes={first}-{obj.size - 1}"
+    if ignore_range:  # the whole object came, and was cut
+        assert report.bytes_downloaded >= report.bytes_planned + first
+    else:
+        assert report.bytes_downloaded == report.bytes_planned
+
+
+def test_nginx_and_slipstream_serve_answer_pack_ranges(game3: Published, tmp_path: Path) -> None:
+    published, _, _, changed = ranged(game3, tmp_path)
+    with serving(published.repo) as url:
+        report = update_changed(published, url, tmp_path / "served", changed)
+        assert report.bytes_downloaded == report.bytes_planned  # the range, not the object
+    with running_nginx(published.repo, tmp_path / "nginx") as port:
+        url = f"http://127.0.0.1:{port}"
+        report = update_changed(published, url, tmp_path / "nginx-game", changed)
+        assert report.bytes_downloaded == report.bytes_planned
 
 
 # --- signed repositories -------------------------------------------------------------------
