@@ -24,9 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import CancelledError
 from core.format import layout
 from core.format.pack import PackIndex, PackObject
-from core.progress import Phase, Progress
+from core.progress import CancelToken, Phase, Progress
 from core.publish.publisher import PublishOptions, publish
 from core.update.engine import install, plan_preview, update
 from core.update.options import EngineOptions
@@ -313,6 +314,29 @@ def read_index(published: Published, edge: int) -> PackIndex:
     assert e.pack is not None
     data = (published.repo / e.pack.link.lstrip("/")).read_bytes()
     return parse_pack_index(zjson.loads(data, "pack", 1 << 24), "pack")
+
+
+def test_a_cancelled_update_resumes_without_fetching_its_pack_objects_again(
+    game3: Published, tmp_path: Path
+) -> None:
+    copy = copy_repo(game3, tmp_path / "repo")
+    add_packs(copy.repo, PRODUCT, copy.folders, tmp_path / "work", object_bytes=2 * KB)
+    sim = RepositorySimulator(copy.repo)
+    game = installed(copy, tmp_path / "game", sim)
+    cancel = CancelToken()
+
+    def sink(progress: Progress) -> None:
+        if progress.phase == Phase.DOWNLOADING and progress.done > 0:
+            cancel.cancel()
+
+    with pytest.raises(CancelledError):
+        update(game, copy.ids[1], options(sim, jobs=1), progress=sink, cancel=cancel)
+    first = pack_fetches(sim)
+    assert first  # at least one pack object was in before the cancel
+    report = update_to(copy, game, sim, 1)
+    assert report.counts["packed"] >= 2 and report.fallbacks == []
+    every = pack_fetches(sim)
+    assert len(every) > len(first) and len(set(every)) == len(every)  # none fetched twice
 
 
 # --- hostile packs ------------------------------------------------------------------------
