@@ -26,7 +26,8 @@ build 1 is installed. Then, ``--repeat`` times for each mode, the game is update
 build 2 (``EngineOptions(use_packs=True)`` or ``False``, a fresh ``ObjectStore``-free
 client each time) and rolled back. Reported per mode: the update's downloaded bytes
 (``OperationReport.bytes_downloaded``), its wall time (best and spread), and the
-requests the server saw during the update, split into documents and objects. Ratios are
+requests the server saw during the update, split into documents and objects (each run's
+list in ``requests-<scenario>-<mode>-<run>.txt`` of the work folder). Ratios are
 packs over xdelta3-only. ``--codecs`` also compares HDiffPatch's compressors on the
 recompiled binaries. The report goes to stdout, progress to stderr; no assertions.
 """
@@ -202,7 +203,10 @@ def run_scenario(name: str, one: Path, two: Path, work: Path, repeat: int) -> Sc
                 started = time.monotonic()
                 report = update(game, "2", options)
                 runs.seconds.append(time.monotonic() - started)
-                runs.requests.append(Requests.of(server.requests_since(mark)))
+                seen = server.requests_since(mark)
+                runs.requests.append(Requests.of(seen))
+                slug = mode.replace(" ", "-")
+                (work / f"requests-{name}-{slug}-{n + 1}.txt").write_text("\n".join(seen) + "\n")
                 runs.bytes.append(report.bytes_downloaded)
                 runs.patches.append(report.patches_applied)
                 runs.fallbacks.append(len(report.fallbacks))
@@ -270,10 +274,15 @@ def report_lines(results: list[ScenarioResult]) -> list[str]:
             ),
             row("requests: pack objects", "0", str(packs.requests[0].pack_objects)),
             row(
-                "requests: total",
+                "requests: total (first run)",
                 str(plain.requests[0].total),
                 str(packs.requests[0].total),
                 f"{packs.requests[0].total / max(1, plain.requests[0].total):.2f}×",
+            ),
+            row(
+                "requests: total (every run)",
+                ",".join(str(q.total) for q in plain.requests),
+                ",".join(str(q.total) for q in packs.requests),
             ),
             row("patches applied", str(plain.patches[0]), str(packs.patches[0])),
             row("fallbacks", str(max(plain.fallbacks)), str(max(packs.fallbacks))),
