@@ -49,8 +49,9 @@ class Applied:
     patches_applied: int = 0
 
 
-def objects_of(actions: Iterable[FileAction]) -> list[Download]:
-    refs: list[Download] = []
+def objects_of(actions: Iterable[FileAction]) -> list[ObjectRef]:
+    """The chunks and patch chunks ``actions`` fetch (pack spans: :func:`spans_for`)."""
+    refs: list[ObjectRef] = []
     for action in actions:
         if action.kind == PlanKind.PATCHED:
             refs += [ObjectRef(c, True) for d in action.diffs for c in d.chunks]
@@ -91,10 +92,8 @@ def apply_plan(
         # Pack spans and patch chunks first (small, and the patches can then run during
         # the rest), then the small files container, then each file's chunks in the order
         # it is assembled.
-        first: list[Download] = [*spans, *objects_of(patched)]
-        downloads = stack.enter_context(
-            stager.start_downloads(first + sfc_refs + objects_of(fetched))
-        )
+        order: list[Download] = [*spans, *objects_of(patched), *sfc_refs, *objects_of(fetched)]
+        downloads = stack.enter_context(stager.start_downloads(order))
         patches = [
             patching.submit(_patch_one, a, stager, pool, downloads, by_object)
             for a in patched
