@@ -375,16 +375,18 @@ class Stager:
         os.chmod(out, 0o755 if action.target.executable else 0o644)
         return out
 
-    def pack_entry(self, step: PackStep, span: PackSpan) -> Path:
-        """Cut one entry out of its downloaded span and check its md5; raises
-        :class:`PatchDecodeError` (the file falls back) when it cannot be had intact."""
+    def pack_entry(self, step: PackStep, span: PackSpan, for_path: str) -> Path:
+        """Cut one entry out of its downloaded span, for the staged file ``for_path``, and
+        check its md5; raises :class:`PatchDecodeError` (the file falls back) when it
+        cannot be had intact. Two files may share an entry: each gets its own copy."""
         entry = step.entry
         what = f"the pack entry for {entry.path_target}"
         if not span.holds(entry):
             raise PatchDecodeError(f"{what} is not in the bytes fetched of its pack object.")
         held = self.object_path(span)
         start = entry.offset - (0 if held.name == f"k-{step.object.id}" else span.start)
-        out = self.game.downloads / f"e-{step.object.id}-{entry.offset}-{entry.length}"
+        owner = hashlib.md5(for_path.encode()).hexdigest()[:12]
+        out = self.game.downloads / f"e-{step.object.id}-{entry.offset}-{entry.length}-{owner}"
         digest = hashlib.md5()
         try:
             with open(held, "rb") as src, open(out, "wb") as dst:
@@ -414,7 +416,7 @@ class Stager:
                 self.cancel.raise_if_cancelled()
                 entry = step.entry
                 _check_sizes(entry.codec, current, entry.size_source, entry.size_target)
-                delta = self.pack_entry(step, spans[step.object.id])
+                delta = self.pack_entry(step, spans[step.object.id], action.path)
                 last = index == len(action.packs) - 1
                 result = out if last else out.with_name(f".{out.name}.pack{index}")
                 try:
