@@ -10,17 +10,21 @@ without packs and then given packs made from real HDiffPatch and xdelta3 deltas
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import os
 import random
 import shutil
 import signal
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -639,3 +643,32 @@ def test_a_signed_repository_vouches_for_its_packs_through_graph_json(
         assert report.counts["packed"] >= 1 and report.fallbacks
         assert {p for p, _ in report.fallbacks} <= set(tree(game))
         assert all("could not be downloaded" in why for _, why in report.fallbacks)
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def test_no_packs_on_the_command_line(packed: Published, tmp_path: Path) -> None:
+    def cli(*args: object) -> dict[str, Any]:
+        result = subprocess.run(
+            [sys.executable, "-m", "core.cli", *map(str, args), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        doc: dict[str, Any] = json.loads(result.stdout)
+        return doc
+
+    with serving(packed.repo) as url:
+        game = tmp_path / "game"
+        first = packed.ids[0]
+        cli("install", "--source", url, "--product", PRODUCT, "--dir", game, "--build", first)
+        with_packs = cli("plan", game, "--to", packed.ids[1])
+        without = cli("plan", game, "--to", packed.ids[1], "--no-packs")
+        assert with_packs["files_packed"] >= 3 and without["files_packed"] == 0
+        assert without["files_patched"] >= 3
+        assert with_packs["bytes_planned"] < without["bytes_planned"]
+        done = cli("update", game, "--to", packed.ids[1], "--no-packs")
+        assert done["files_packed"] == 0 and done["files_patched"] >= 3
+    assert tree(game) == tree(packed.folders[packed.ids[1]])
