@@ -311,3 +311,13 @@ def test_the_cli_reports_pack_bytes_beside_xdelta3_bytes(
     line = next(x for x in text.splitlines() if "xdelta3 patches" in x)
     assert "pack" in line and "15 files" in line
     shutil.rmtree(repo)
+
+
+def test_no_packs_reaches_the_publish_and_promote_options() -> None:
+    from core.cli import commands as cli
+
+    base = ["--repo", "r", "--product", PRODUCT]
+    for command in (["publish", "folder", *base], ["promote", *base, "--build", "2"]):
+        plain = cli._options(cli.build_parser().parse_args(command))
+        without = cli._options(cli.build_parser().parse_args([*command, "--no-packs"]))
+        assert (plain.packs, without.packs) == (True, False), command[0]
