@@ -97,6 +97,7 @@ from core.publish.catalog import Catalog, LoadedBuild  # noqa: E402
 from core.publish.publisher import PublishOptions, PublishReport, publish  # noqa: E402
 from core.update.apply import objects_of  # noqa: E402
 from core.update.engine import install, plan_preview, rollback_game, update  # noqa: E402
+from core.update.options import EngineOptions  # noqa: E402
 from core.update.plan import Plan, plan_update  # noqa: E402
 from core.update.report import OperationReport  # noqa: E402
 
@@ -1309,7 +1310,11 @@ def run(args: argparse.Namespace, work: Path) -> None:
         install1 = run_engine(
             lambda sink: install(server.url, PRODUCT, game, build=one.item.build_id, progress=sink)
         )
-        plan, _ = plan_preview(game, two.item.build_id)
+        # Part 1 compares the xdelta3 pipeline with `xdelta3 -d` on the same deltas, so
+        # it updates without packs (bench_packs.py measures those); the memory step runs
+        # with the defaults, packs included.
+        xdelta_only = EngineOptions(use_packs=False)
+        plan, _ = plan_preview(game, two.item.build_id, xdelta_only)
         diffs = repo_deltas(repo, PRODUCT, one, two)
         jobs = update_jobs(plan, write_deltas(repo, PRODUCT, diffs, work / "deltas"), old, new)
         updates = []
@@ -1318,7 +1323,9 @@ def run(args: argparse.Namespace, work: Path) -> None:
                 rollback_game(game)  # back to build 1, from the rollback point
             log(f"updating to build 2 ({n + 1} of {args.repeat})")
             warm((p for p in game.rglob("*") if p.is_file()), sum(j.target.size for j in jobs))
-            updates.append(run_engine(lambda sink: update(game, two.item.build_id, progress=sink)))
+            updates.append(
+                run_engine(lambda sink: update(game, two.item.build_id, xdelta_only, progress=sink))
+            )
         log(f"xdelta3 -d + sha256 on {len(jobs)} files, {CORES} at a time")
         clis = [cli_decode(jobs, work / "cli-out") for _ in range(args.repeat)]
         log("pieces of our patch work, alone")

@@ -39,6 +39,7 @@ PHASES["install"] = PHASES["update"]
 
 KIND_LABELS: dict[str, str] = {
     PlanKind.PATCHED: "patch",
+    PlanKind.PACKED: "patch",
     PlanKind.CHUNKED: "changed chunks",
     PlanKind.NEW: "download",
     PlanKind.FULL: "download",

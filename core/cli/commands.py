@@ -70,6 +70,11 @@ def _publish_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--jobs", type=int, default=None, help="worker count (default: cores)")
     parser.add_argument(
+        "--no-packs",
+        action="store_true",
+        help="make only GOG's xdelta3 patch depots, no Slipstream patch packs",
+    )
+    parser.add_argument(
         "--base-url",
         default="",
         help="write absolute links under this URL (for plain web servers and CDNs)",
@@ -175,6 +180,7 @@ def _options(args: argparse.Namespace, **extra: Any) -> Any:
         patch_depth=args.patch_depth,
         jobs=args.jobs,
         base_url=args.base_url.rstrip("/"),
+        packs=not args.no_packs,
         **extra,
     )
 
@@ -232,6 +238,7 @@ def describe_publish(report: Any) -> str:
         f"  objects: {report.objects_written} written ({format_bytes(report.bytes_written)}), "
         f"{report.objects_reused} already present",
         f"  patches: {report.patches_encoded} encoded, {report.patches_cached} reused from cache",
+        f"  pack deltas: {report.packs_encoded} encoded, {report.packs_cached} reused from cache",
     ]
     lines += [f"  no patch (encoding failed): {reason}" for reason in report.patch_failures]
     return "\n".join(lines + _edge_lines(report.edges))
@@ -248,6 +255,15 @@ def _edge_lines(edges: Any) -> list[str]:
             f"{format_bytes(edge.full_bytes)} "
             f"({percent_saved(edge.update_bytes, edge.full_bytes):.1f}% saved; "
             f"{edge.files_patched} of {edge.files_changed} changed files patched)"
+        )
+        lines.append(
+            f"    xdelta3 patches {format_bytes(edge.patch_bytes)}"
+            + (
+                f", pack {format_bytes(edge.pack.bytes)} "
+                f"({edge.pack.files} files, {edge.pack_bytes / edge.patch_bytes:.2f}×)"
+                if edge.pack is not None and edge.patch_bytes
+                else ", no pack"
+            )
         )
     return lines
 

@@ -98,6 +98,9 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_NO_PACKS = "use GOG's xdelta3 patches only, never the repository's patch packs"
+
+
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("builds", help="list the builds a repository offers")
     _product_options(p)
@@ -137,6 +140,7 @@ def add_parsers(sub: Any) -> None:
         metavar="PRODUCT",
         help="also install this DLC (repeat it; 'all' for every DLC of the build)",
     )
+    p.add_argument("--no-packs", action="store_true", help=_NO_PACKS)
     _password(p)
     _trust_root(p)
     _engine_options(p)
@@ -146,6 +150,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("dir", type=Path, metavar="DIR")
     p.add_argument("--to", default=None, metavar="BUILD")
     p.add_argument("--no-patches", action="store_true")
+    p.add_argument("--no-packs", action="store_true", help=_NO_PACKS)
     p.add_argument("--keep-modified", action="store_true")
     common_options(p)
 
@@ -153,6 +158,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("dir", type=Path, metavar="DIR")
     p.add_argument("--to", default=None, metavar="BUILD", help="this build (older ones too)")
     p.add_argument("--no-patches", action="store_true", help="download chunks, never patches")
+    p.add_argument("--no-packs", action="store_true", help=_NO_PACKS)
     p.add_argument(
         "--keep-modified", action="store_true", help="leave files you changed (mods) as they are"
     )
@@ -222,6 +228,7 @@ def _options(args: argparse.Namespace) -> Any:
         jobs=args.jobs,
         limit_rate=args.limit_rate,
         use_patches=not getattr(args, "no_patches", False),
+        use_packs=not getattr(args, "no_packs", False),
         keep_modified=getattr(args, "keep_modified", False),
         password=getattr(args, "password", None),
     )
@@ -278,7 +285,11 @@ def run(args: argparse.Namespace, sink: ProgressSink, cancel: CancelToken) -> tu
     if command == "plan":
         from core.update.options import EngineOptions
 
-        options = EngineOptions(use_patches=not args.no_patches, keep_modified=args.keep_modified)
+        options = EngineOptions(
+            use_patches=not args.no_patches,
+            use_packs=not args.no_packs,
+            keep_modified=args.keep_modified,
+        )
         _plan, report = engine.plan_preview(args.dir, args.to, options)
         return report.to_json(), describe_plan(report)
     if command == "rollback":

@@ -20,7 +20,6 @@ into place, so an interrupted call never leaves a half-written patch or output b
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import multiprocessing
 import os
@@ -29,7 +28,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -49,6 +47,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import pyxdelta
 
+from core.delta import codecs, hdiff
+from core.delta.vcdiff import call_pyxdelta, decode, os_reason, partial_path, remove, tidy
 from core.errors import CancelledError, PatchDecodeError, PatchEncodeError
 from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
 
@@ -77,23 +77,10 @@ that finds no match and is stored literally, so such patches grow but stay corre
 command's memory grows with the window: 190 MB peak for an 80 MiB source, about 1 GB of
 tables alone at the 2 GiB cap, once per worker encoding a large file."""
 
-_MESSAGE_LIMIT = 4000
 _POLL_SECONDS = 0.1
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
-
-
-def partial_path(final: Path) -> Path:
-    """Where :func:`encode` or :func:`decode` writes before renaming to ``final``.
-
-    The name is fixed, so a leftover from a killed worker is found and replaced by the next
-    call, and a caller can poll its size to draw a live bar during a long decode.
-    """
-    name = f".{final.name}.xdelta-partial"
-    if len(os.fsencode(name)) > 255:  # the usual file-name limit
-        name = f".{hashlib.sha256(os.fsencode(final.name)).hexdigest()}.xdelta-partial"
-    return final.with_name(name)
 
 
 def encode(source: Path, target: Path, patch: Path, *, cli_above: int = DEFAULT_CLI_ABOVE) -> int:
@@ -114,17 +101,17 @@ def encode(source: Path, target: Path, patch: Path, *, cli_above: int = DEFAULT_
         source_size = source.stat().st_size
         largest = max(source_size, target.stat().st_size)
     except OSError as exc:
-        raise PatchEncodeError(f"{what}: {_os_reason(exc)}") from exc
+        raise PatchEncodeError(f"{what}: {os_reason(exc)}") from exc
     cli = _find_cli() if largest > cli_above else None
     if largest > cli_above and cli is None:
         log.info("xdelta3 command not found; encoding %s with pyxdelta's 64 MiB window", target)
     partial = partial_path(patch)
     try:
-        _remove(partial)
+        remove(partial)
         if cli is not None:
             ok, message = _encode_cli(cli, source, target, partial, _cli_window(source_size))
         else:
-            ok, message = _call_pyxdelta(
+            ok, message = call_pyxdelta(
                 pyxdelta.run, infile=str(source), outfile=str(target), patchfile=str(partial)
             )
         if not ok:
@@ -133,45 +120,10 @@ def encode(source: Path, target: Path, patch: Path, *, cli_above: int = DEFAULT_
         os.replace(partial, patch)
         return size
     except OSError as exc:
-        raise PatchEncodeError(f"{what}: {_os_reason(exc)}") from exc
+        raise PatchEncodeError(f"{what}: {os_reason(exc)}") from exc
     finally:
         with suppress(OSError):
-            _remove(partial)
-
-
-def decode(source: Path, patch: Path, out: Path) -> None:
-    """Apply ``patch`` to ``source`` and write the result at ``out``.
-
-    The output goes to a fresh partial file (decoding over an existing file was 15× slower)
-    that is renamed to ``out`` only on success. Raises :class:`PatchDecodeError` carrying
-    xdelta3's message. A wrong source is not always detected, so the caller verifies the
-    output's hash. Captures file descriptor 2 like :func:`encode`.
-    """
-    partial = partial_path(out)
-    try:
-        _remove(partial)
-        ok, message = _call_pyxdelta(
-            pyxdelta.decode, infile=str(source), patchfile=str(patch), outfile=str(partial)
-        )
-        if not ok:
-            raise PatchDecodeError(
-                f"{patch} on {source}: {message or 'xdelta3 printed no message'}"
-            )
-        os.replace(partial, out)
-    except OSError as exc:
-        raise PatchDecodeError(f"{patch} on {source}: {_os_reason(exc)}") from exc
-    finally:
-        with suppress(OSError):
-            _remove(partial)
-
-
-def _os_reason(exc: OSError) -> str:
-    where = f"{exc.filename}: " if exc.filename else ""
-    return f"{where}{exc.strerror or exc}."
-
-
-def _remove(path: Path) -> None:
-    path.unlink(missing_ok=True)
+            remove(partial)
 
 
 def _find_cli() -> str | None:
@@ -208,7 +160,7 @@ def _encode_cli(cli: str, source: Path, target: Path, out: Path, window: int) ->
             raise
     if proc.returncode == 0:
         return True, ""
-    return False, _tidy(err) or f"xdelta3 exited with status {proc.returncode}"
+    return False, tidy(err) or f"xdelta3 exited with status {proc.returncode}"
 
 
 @contextmanager
@@ -245,38 +197,18 @@ def _child_dies_with_us(proc: subprocess.Popen[bytes]) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _call_pyxdelta(fn: Callable[..., object], **paths: str) -> tuple[bool, str]:
-    """Call a pyxdelta function; return its verdict and what it printed on fd 2."""
-    sys.stderr.flush()
-    with tempfile.TemporaryFile() as capture:
-        saved = os.dup(2)
-        try:
-            os.dup2(capture.fileno(), 2)
-            try:
-                ok = bool(fn(**paths))
-            finally:
-                os.dup2(saved, 2)
-        finally:
-            os.close(saved)
-        capture.seek(0)
-        return ok, _tidy(capture.read(_MESSAGE_LIMIT))
-
-
-def _tidy(message: bytes) -> str:
-    lines = message.decode("utf-8", "replace").strip().splitlines()
-    return " ".join(line.strip() for line in lines if line.strip())[:_MESSAGE_LIMIT]
-
-
 # --- the process pool ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class EncodeJob:
-    """Make ``patch``, turning ``source`` into ``target``."""
+    """Make ``patch``, turning ``source`` into ``target``, with ``codec`` (one of
+    :data:`core.delta.codecs.CODECS`; an ``xdelta3`` patch is plain VCDIFF, not zlib'd)."""
 
     source: Path
     target: Path
     patch: Path
+    codec: str = "xdelta3"
 
 
 @dataclass(frozen=True)
@@ -295,7 +227,8 @@ def _default_workers() -> int:
 
 
 class PatchPool:
-    """Worker processes that run :func:`encode` and :func:`decode`, one per core by default.
+    """Worker processes that run every codec's encode and decode (:func:`encode`,
+    :func:`decode`, :mod:`core.delta.hdiff`, pack entries), one per core by default.
 
     Use it as a context manager: leaving the block waits for the workers to stop, or, if an
     exception is leaving it, stops them at once. Workers start on first use with the
@@ -360,7 +293,7 @@ class PatchPool:
         for future, partial in partials.items():
             if not (future.done() and not future.cancelled() and future.exception() is None):
                 with suppress(OSError):
-                    _remove(partial)
+                    remove(partial)
 
     def warm(self) -> None:
         """Start the workers now, without waiting for them: an update calls this before it
@@ -391,14 +324,19 @@ class PatchPool:
         progress(Progress(phase=Phase.PATCHING, done=0, total=total))
         running: dict[Future[int], EncodeJob] = {}
         for job in jobs:
-            future = self._submit(
-                partial_path(job.patch),
-                encode,
-                job.source,
-                job.target,
-                job.patch,
-                cli_above=self.cli_above,
-            )
+            if job.codec == "hdiffpatch":
+                future = self._submit(
+                    partial_path(job.patch), _encode_hdiff, job.source, job.target, job.patch
+                )
+            else:
+                future = self._submit(
+                    partial_path(job.patch),
+                    encode,
+                    job.source,
+                    job.target,
+                    job.patch,
+                    cli_above=self.cli_above,
+                )
             running[future] = job
         try:
             while running:
@@ -421,6 +359,12 @@ class PatchPool:
         Cancelling the future drops the job if it has not started; a started job runs on.
         """
         inner = self._submit(partial_path(out), decode, source, patch, out)
+        return self._settled(inner, f"{patch} on {source}")
+
+    @staticmethod
+    def _settled(inner: Future[None], what: str) -> Future[None]:
+        """A future for the caller: a dead worker becomes a :class:`PatchDecodeError`, and
+        cancelling it drops the job if it has not started."""
         outer: Future[None] = Future()
 
         def settle(done: Future[None]) -> None:
@@ -428,7 +372,7 @@ class PatchPool:
                 if done.cancelled():
                     outer.cancel()
                 elif isinstance(error := done.exception(), BrokenProcessPool):
-                    outer.set_exception(PatchDecodeError(f"{patch} on {source}: {_DIED}"))
+                    outer.set_exception(PatchDecodeError(f"{what}: {_DIED}"))
                 elif error is not None:
                     outer.set_exception(error)
                 else:
@@ -437,6 +381,25 @@ class PatchPool:
         outer.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)
         inner.add_done_callback(settle)
         return outer
+
+    def decode_entry(
+        self, codec: str, source: Path, delta: Path, out: Path, *, size_target: int | None = None
+    ) -> Future[None]:
+        """Queue one pack entry's decode (:func:`core.delta.codecs.decode_entry`), with the
+        same crash isolation as :meth:`decode`: a worker that dies fails this future with
+        :class:`PatchDecodeError`, and the pool starts fresh workers for the next job."""
+        return self._settled(
+            self._submit(
+                partial_path(out),
+                codecs.decode_entry,
+                codec,
+                source,
+                delta,
+                out,
+                size_target=size_target,
+            ),
+            f"{delta} on {source}",
+        )
 
     def _submit(
         self, partial: Path, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
@@ -482,6 +445,11 @@ class PatchPool:
 
 
 _DIED = "the worker process stopped unexpectedly (it crashed or was killed)."
+
+
+def _encode_hdiff(source: Path, target: Path, patch: Path) -> int:
+    hdiff.encode(source, target, patch)
+    return patch.stat().st_size
 
 
 def _warm_up() -> None:
@@ -543,7 +511,7 @@ def _drop_if_died(partial: Path, future: Future[Any]) -> None:
     # A dead worker (crash, or terminate()) cannot finish or remove its partial file.
     if not future.cancelled() and isinstance(future.exception(), BrokenProcessPool):
         with suppress(OSError):
-            _remove(partial)
+            remove(partial)
 
 
 def _size_or_zero(path: Path) -> int:

@@ -42,6 +42,10 @@ class Bounds:
     """Largest settings.json read back."""
     info_bytes: int = 1 << 20
     """Largest ``goggame-<id>.info`` read when adopting a GOG install."""
+    pack_objects_per_index: int = 100_000
+    """Most objects one pack index may list."""
+    pack_object_bytes: int = 1 << 40
+    """Largest pack object: a batch of small deltas, or one big file's delta."""
 
 
 BOUNDS = Bounds()

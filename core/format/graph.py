@@ -10,6 +10,7 @@ from typing import Any
 
 from core.errors import FormatError
 from core.format.fields import LIMITS, Fields, Limits
+from core.format.layout import pack_meta_rel, url_path
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,17 @@ class GraphBuild:
     version_name: str
     full_bytes: int
     """Compressed bytes of a whole download of the build."""
+
+
+@dataclass(frozen=True)
+class PackRef:
+    """An edge's pack (issue 13): the index ``id`` at ``link``, its objects' total
+    ``bytes`` and the number of ``files`` it has an entry for. See core/format/pack.py."""
+
+    id: str
+    link: str
+    bytes: int
+    files: int
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,8 @@ class GraphEdge:
     changed files that have no patch."""
     patch_bytes: int
     files_patched: int
+    pack: PackRef | None = None
+    """The edge's Slipstream-native pack, if the publisher made one; older graphs have none."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,7 @@ class PatchGraph:
                     "bytes": e.bytes,
                     "patch_bytes": e.patch_bytes,
                     "files_patched": e.files_patched,
+                    **({"pack": _pack_json(e.pack)} if e.pack is not None else {}),
                 }
                 for e in self.edges
             ],
@@ -94,14 +109,39 @@ def parse_graph(doc: object, where: str, limits: Limits = LIMITS) -> PatchGraph:
             e.integer("bytes"),
             e.integer("patch_bytes"),
             e.integer("files_patched"),
+            _parse_pack_ref(e.obj("pack"), limits) if e.has("pack") else None,
         )
         for e in f.objects("edges", limits.builds_per_listing * 8)
     )
     return PatchGraph(f.id("product_id"), f.text("os"), tuple(builds), edges)
 
 
-def choose_route(graph: PatchGraph, from_build: str, to_build: str) -> tuple[GraphEdge, ...] | None:
-    """The cheapest chain of patch edges from ``from_build`` to ``to_build`` by ``bytes``.
+def _pack_json(pack: PackRef) -> dict[str, Any]:
+    return {"id": pack.id, "link": pack.link, "bytes": pack.bytes, "files": pack.files}
+
+
+def _parse_pack_ref(p: Fields, limits: Limits) -> PackRef:
+    index_id = p.md5("id")
+    link = p.text("link")
+    expected = url_path(pack_meta_rel(index_id))
+    if link != expected:
+        raise FormatError(f"{p.where}.link is {link!r}; a pack index's link is {expected!r}.")
+    return PackRef(index_id, link, p.integer("bytes", 0, limits.file_bytes), p.integer("files"))
+
+
+def edge_cost(edge: GraphEdge, packs: bool = False) -> int:
+    """What updating along ``edge`` downloads: ``bytes``, or with ``packs`` the cheaper of
+    that and the edge's pack in place of its xdelta3 patches."""
+    if packs and edge.pack is not None:
+        return min(edge.bytes, max(0, edge.bytes - edge.patch_bytes) + edge.pack.bytes)
+    return edge.bytes
+
+
+def choose_route(
+    graph: PatchGraph, from_build: str, to_build: str, *, packs: bool = False
+) -> tuple[GraphEdge, ...] | None:
+    """The cheapest chain of patch edges from ``from_build`` to ``to_build`` by
+    :func:`edge_cost` (``packs``: a client that uses packs).
 
     Ties go to fewer hops, then to the smaller sequence of (build id, patch id), so the
     answer never depends on the order of ``graph.edges``. ``None`` when no chain exists
@@ -132,7 +172,11 @@ def choose_route(graph: PatchGraph, from_build: str, to_build: str) -> tuple[Gra
         for edge in out.get(build, ()):
             if edge.to_build in settled:
                 continue
-            label = (cost + edge.bytes, hops + 1, (*ids, (edge.to_build, edge.patch_id)))
+            label = (
+                cost + edge_cost(edge, packs),
+                hops + 1,
+                (*ids, (edge.to_build, edge.patch_id)),
+            )
             held = best.get(edge.to_build)
             if held is None or label < held:
                 best[edge.to_build] = label

@@ -82,6 +82,20 @@ def patch_store_prefix_rel(product: str) -> str:
     return f"{CONTENT_ROOT}/patches/store/{check_id(product, 'product id')}"
 
 
+def pack_meta_rel(index_id: str) -> str:
+    """Pack indexes (Slipstream extension), named by the md5 of their zlib bytes."""
+    return f"{CONTENT_ROOT}/packs/meta/{galaxy_path(index_id)}"
+
+
+def pack_store_rel(product: str, md5: str) -> str:
+    """Pack objects of ``product`` (concatenated deltas), named by the md5 of their bytes."""
+    return f"{pack_store_prefix_rel(product)}/{galaxy_path(md5)}"
+
+
+def pack_store_prefix_rel(product: str) -> str:
+    return f"{CONTENT_ROOT}/packs/store/{check_id(product, 'product id')}"
+
+
 def product_rel(product: str) -> str:
     return f"{PRODUCTS_ROOT}/{check_id(product, 'product id')}"
 

@@ -245,6 +245,88 @@ class Fetcher(Transport):
             raise TryFailed(f"announced {declared} bytes instead of {size - start}")
         return start
 
+    def download_range(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        start: int,
+        length: int,
+        what: str,
+        on_bytes: Callable[[int], None] = ignore_bytes,
+        cancel: CancelToken = NEVER_CANCELLED,
+    ) -> None:
+        """Stream bytes ``start`` to ``start + length`` of the object at ``url`` into the
+        partial file ``dest``, with one ``Range`` request (resumed like :meth:`download`).
+
+        The answer must be a 206 whose ``Content-Range`` is exactly the bytes asked for; a
+        200 (a server that ignores ranges) is read up to the range's end and cut to it. Any
+        other range is refused and asked for again; a short body is retried. No hash is
+        checked here: the caller checks each piece of the range against its own md5.
+        ``on_bytes`` reports every byte that came over the network, a 200's skipped prefix
+        included."""
+        tries = Tries(self.limits, url, what)
+        while True:
+            cancel.raise_if_cancelled()
+            try:
+                with _Partial(dest) as part:
+                    self._range_once(part, start, length, tries, on_bytes, cancel)
+                return
+            except TryFailed as failure:
+                tries.failed(failure, cancel)
+
+    def _range_once(
+        self,
+        part: _Partial,
+        start: int,
+        length: int,
+        tries: Tries,
+        on_bytes: Callable[[int], None],
+        cancel: CancelToken,
+    ) -> None:
+        have = part.length()
+        if have > length:
+            part.truncate(0)
+            have = 0
+        if have == length:
+            return
+        first, last = start + have, start + length - 1
+        with self._open({"Range": f"bytes={first}-{last}"}, tries) as response:
+            status = response.status_code
+            if status == 416:
+                raise tries.error(f"it has no bytes {first}-{last} (HTTP 416)")
+            if status == 206 and not wire.range_is(response.headers, first, last):
+                part.truncate(0)  # not what we asked for: start over
+                raise TryFailed("wrong byte range")
+            self._check_status(response, tries, ok=(200, 206))
+            skip = first if status == 200 else 0
+            keep = length - have
+            part.truncate(have)
+            declared = wire.content_length(response.headers)
+            if status == 206 and declared is not None and declared != keep:
+                raise TryFailed(f"announced {declared} bytes instead of {keep}")
+            written = 0
+            # A 200 goes on past the range: reading stops at its end, which one block
+            # may overshoot (the overshoot is dropped).
+            limit = keep if status == 206 else skip + keep + BLOCK
+            try:
+                for block in self._body(response, limit, tries, cancel):
+                    on_bytes(len(block))
+                    if skip >= len(block):
+                        skip -= len(block)
+                        continue
+                    piece = block[skip : skip + keep - written]
+                    skip = 0
+                    part.write(piece)
+                    written += len(piece)
+                    if written == keep:
+                        break
+            except _Overflow:
+                if written < keep:
+                    raise TryFailed("wrong byte range") from None
+        if written < keep:
+            raise TryFailed("cut short")
+
     # --- HTTP --------------------------------------------------------------------------
 
     def _open(self, headers: dict[str, str], tries: Tries) -> requests.Response:

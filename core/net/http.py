@@ -113,6 +113,14 @@ def range_matches(headers: Mapping[str, str], start: int, size: int) -> bool:
     return int(first) == start and int(last) == size - 1 and total in ("*", str(size))
 
 
+def range_is(headers: Mapping[str, str], first: int, last: int) -> bool:
+    """True for ``Content-Range: bytes first-last/total`` (any total, or ``*``)."""
+    match = _CONTENT_RANGE.fullmatch(headers.get("Content-Range", "").strip())
+    if not match:
+        return False
+    return (int(match.group(1)), int(match.group(2))) == (first, last)
+
+
 def caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
     """True if ``kind`` is among ``exc``'s causes (requests nests urllib3 nests socket)."""
     todo, seen = [exc], 0

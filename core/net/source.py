@@ -29,7 +29,7 @@ from core.errors import (
     NotFoundError,
     SlipstreamError,
 )
-from core.format import layout
+from core.format import layout, zjson
 from core.format.bounds import BOUNDS
 from core.format.build import BuildManifest, parse_build_manifest
 from core.format.builds import (
@@ -40,7 +40,8 @@ from core.format.builds import (
     parse_secure_link,
 )
 from core.format.depot import DepotManifest, parse_depot_manifest
-from core.format.graph import PatchGraph, parse_graph
+from core.format.graph import PackRef, PatchGraph, parse_graph
+from core.format.pack import PackIndex, parse_pack_index
 from core.format.patch import (
     PatchDepotManifest,
     PatchIndex,
@@ -262,6 +263,41 @@ class RepoSource:
         what = f"patch depot manifest {manifest_id}"
         url = self.url(layout.url_path(layout.patch_meta_rel(manifest_id)))
         return parse_patch_depot(self._json(url, what), what)
+
+    # --- packs (Slipstream's extension) -------------------------------------------------
+
+    def pack_index(self, product: str, ref: PackRef, from_build: str, to_build: str) -> PackIndex:
+        """The pack index a graph edge names, checked against the edge: its zlib bytes must
+        have the md5 ``ref.id`` (graph.json, signed in a signed repository, is what vouches
+        for it), and it must describe that edge of ``product``.
+
+        Not read through :meth:`_json`: the index is content-addressed, like a chunk, and
+        not a signed target. A body with another md5 is fetched once more (a damaged
+        transfer), then refused with :class:`HashMismatchError`."""
+        what = f"pack index {ref.id}"
+        url = self.url(ref.link)
+        cap = BOUNDS.document_bytes
+        for attempt in range(2):
+            data = self.fetcher.get_bytes(url, max_bytes=cap, what=what)
+            if hashlib.md5(data).hexdigest() == ref.id:
+                break
+            if attempt:
+                raise HashMismatchError(f"The {what} from {url} does not match its md5.")
+        index = parse_pack_index(zjson.loads(data, what, cap), what)
+        if (index.product_id, index.from_build_id, index.to_build_id) != (
+            product,
+            from_build,
+            to_build,
+        ):
+            raise FormatError(
+                f"The {what} is for {index.from_build_id}→{index.to_build_id} of product "
+                f"{index.product_id}, not {from_build}→{to_build} of {product}."
+            )
+        return index
+
+    def pack_url(self, link: str) -> str:
+        """Where a pack object is: its root-relative link, on the repository's own host."""
+        return self.url(link)
 
     # --- the product documents a library reads -----------------------------------------
 

@@ -79,6 +79,21 @@ class Transport(Protocol):
         """Write the ``size``-byte object at ``url`` into the partial file ``dest``."""
         ...
 
+    def download_range(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        start: int,
+        length: int,
+        what: str,
+        on_bytes: Callable[[int], None] = ignore_bytes,
+        cancel: CancelToken = NEVER_CANCELLED,
+    ) -> None:
+        """Write bytes ``start`` to ``start + length`` of the object at ``url`` into the
+        partial file ``dest``, in one request (a pack span: core/update/packs.py)."""
+        ...
+
     def close(self) -> None: ...
 
     def __enter__(self) -> Self: ...

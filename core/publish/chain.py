@@ -24,7 +24,7 @@ from core.errors import FormatError, LocalIOError
 from core.format import layout, paths
 from core.format.build import DepotEntry, Product
 from core.format.depot import Chunk, DepotFile, download_size
-from core.format.graph import GraphEdge
+from core.format.graph import GraphEdge, PackRef
 from core.format.patch import DepotDiff, PatchDepotManifest, PatchIndex, PatchRootManifest
 from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
 from core.publish.catalog import Catalog, LoadedBuild
@@ -64,6 +64,12 @@ class Edge:
     patch_bytes: int
     update_bytes: int
     full_bytes: int
+    pack: PackRef | None = None
+    """The edge's pack (core/publish/packs.py), when one was made."""
+
+    @property
+    def pack_bytes(self) -> int:
+        return self.pack.bytes if self.pack is not None else 0
 
     def graph_edge(self) -> GraphEdge | None:
         if self.index is None:
@@ -76,6 +82,7 @@ class Edge:
             self.update_bytes,
             self.patch_bytes,
             self.files_patched,
+            self.pack,
         )
 
 

@@ -126,6 +126,7 @@ def edge_savings(edges: Any) -> list[dict[str, Any]]:
             "full_bytes": e.full_bytes,
             "saved_bytes": max(0, e.full_bytes - e.update_bytes),
             "patch_bytes": e.patch_bytes,
+            "pack_bytes": getattr(e, "pack_bytes", 0),
         }
         for e in edges
     ]

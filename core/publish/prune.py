@@ -5,7 +5,8 @@ Steps, in the order that keeps every reader safe:
 1. keep the last N builds of every branch, plus any build named with ``--keep``, and
    rewrite the listings and graph without the others (atomic renames);
 2. delete patch pair documents whose ends are gone;
-3. mark every object no kept document of any product references, and delete it only
+3. mark every object no kept document of any product references (a pack's index and
+   objects count as referenced while a kept graph.json edge names the pack), and delete it only
    once it has stayed unreferenced longer than the grace period, so a player who is
    mid-download with an older listing does not lose the objects under their feet.
 """
@@ -28,6 +29,7 @@ from core.progress import Phase, Progress, ProgressSink, null_sink
 from core.publish import documents, metrics
 from core.publish.catalog import Catalog, rel_from_link
 from core.publish.lock import RepoLock
+from core.publish.packs import pack_refs
 
 DEFAULT_GRACE = 24 * 3600
 STATE_FILE = "unreferenced.json"
@@ -170,6 +172,10 @@ def _referenced(
         for from_build, to_build, _ in _pair_files(repo, product):
             if only is None or (from_build in only and to_build in only):
                 refs |= _pair_refs(catalog, from_build, to_build)
+        for os_name in catalog.os_names():  # packs are named by graph.json's edges alone
+            for edge in catalog.graph(os_name).edges:
+                if only is None or (edge.from_build in only and edge.to_build in only):
+                    refs |= pack_refs(catalog, edge)
     return refs
 
 

@@ -39,6 +39,7 @@ from core.publish import documents, metrics, product
 from core.publish.catalog import Catalog, LoadedBuild
 from core.publish.chain import ChainBuilder, Edge
 from core.publish.lock import RepoLock
+from core.publish.packs import PackBuilder
 from core.publish.scan import ScannedBuild, ScannedFile, scan_build
 from core.publish.store import ObjectStore, read_pieces
 
@@ -65,6 +66,8 @@ class PublishOptions:
     cover: Path | None = None
     launch: str | None = None
     """The file that starts the game, relative to the build folder (product.json)."""
+    packs: bool = True
+    """Make patch packs beside GOG's xdelta3 patch depots (core/publish/packs.py)."""
 
     def check(self) -> None:
         try:
@@ -109,6 +112,9 @@ class PublishReport:
     bytes_written: int = 0
     patches_encoded: int = 0
     patches_cached: int = 0
+    packs_encoded: int = 0
+    """HDiffPatch deltas encoded for the packs; ``packs_cached``: found in the cache."""
+    packs_cached: int = 0
     patch_failures: list[str] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
     unchanged: bool = False
@@ -124,6 +130,8 @@ class PublishReport:
                 "files_changed": e.files_changed,
                 "files_patched": e.files_patched,
                 "patch_bytes": e.patch_bytes,
+                "pack_bytes": e.pack_bytes,
+                "files_packed": e.pack.files if e.pack else 0,
                 "update_bytes": e.update_bytes,
                 "full_bytes": e.full_bytes,
             }
@@ -223,6 +231,13 @@ def extend_chain(
     report.edges = chain.build(olds[: options.patch_depth], new, target_file, base_url)
     report.patches_encoded, report.patches_cached = chain.encoded, chain.reused
     report.patch_failures = chain.failures
+    if options.packs:
+        packs = PackBuilder(
+            catalog, store, chain.workdir, jobs=options.jobs, progress=progress, cancel=cancel
+        )
+        report.edges = packs.build(report.edges, olds, new, target_file)
+        report.packs_encoded, report.packs_cached = packs.encoded, packs.reused
+        report.patch_failures += packs.failures
     report.encode_seconds = round(chain.encode_seconds, 3)
     cancel.raise_if_cancelled()
     progress(Progress(Phase.WRITING_DOCUMENTS, 0, 1, "", "steps"))

@@ -59,8 +59,16 @@ STORE_STATE_FILE = "store-documents.json"
 """The md5 of every document this mirror last left in the store."""
 UPLOAD_JOBS = 8
 """Uploads in flight: each waits on the network far more than on a core."""
-_OBJECT_ROOTS = (f"{layout.CONTENT_ROOT}/store", f"{layout.CONTENT_ROOT}/patches/store")
-_MANIFEST_ROOTS = (f"{layout.CONTENT_ROOT}/meta", f"{layout.CONTENT_ROOT}/patches/meta")
+_OBJECT_ROOTS = (
+    f"{layout.CONTENT_ROOT}/store",
+    f"{layout.CONTENT_ROOT}/patches/store",
+    f"{layout.CONTENT_ROOT}/packs/store",
+)
+_MANIFEST_ROOTS = (
+    f"{layout.CONTENT_ROOT}/meta",
+    f"{layout.CONTENT_ROOT}/patches/meta",
+    f"{layout.CONTENT_ROOT}/packs/meta",
+)
 _DOCUMENT_ROOTS = (layout.PRODUCTS_ROOT, layout.METADATA_ROOT)
 
 
@@ -360,6 +368,10 @@ class RemoteRepo:
         for product in products:
             catalog = Catalog(repo, product)
             for os_name in catalog.os_names():
+                # Pack indexes too: prune reads them to know which pack objects are kept.
+                for edge in catalog.graph(os_name).edges:
+                    if edge.pack is not None:
+                        self._ensure(rel_from_link(edge.pack.link))
                 for item in catalog.listing(os_name).items:
                     self._ensure(rel_from_link(item.meta_urls[0]))
                     manifest = catalog.build_manifest(item)

@@ -7,9 +7,14 @@ The largest work starts first, so the longest patch or file never runs alone at 
 Progress still reads as phases, in order: downloading, then the files patched, assembled
 and verified, each announced when it starts (most are done by then).
 
+Packed files (Slipstream's patch packs) go the same way as patched ones: their pack
+spans download first, one request per pack object (core/update/packs.py), and each
+file's entries are cut out, checked by their md5 and decoded in the same worker pool.
+
 A failed patch never stops the update: that one file falls back to its chunks (or the
-whole file), the reason is kept, and the failed (md5_source, md5_target) pairs are
-returned so the install state can remember them and a retry does not loop.
+whole file), the reason is kept, and the failed (md5_source, md5_target) pairs of xdelta3
+patches are returned so the install state can remember them and a retry does not loop.
+A failed pack entry is not remembered: the pair's xdelta3 patch may still be good.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from core.delta.xdelta import PatchPool
 from core.errors import CancelledError, NotFoundError, RepositoryError, SlipstreamError
 from core.gamedir.folder import GameDir
 from core.progress import CancelToken, Phase, Progress, ProgressSink
-from core.update.plan import FileAction, Plan, PlanKind
-from core.update.stage import Downloads, ObjectRef, Stager
+from core.update.packs import PackSpan, spans_for
+from core.update.plan import PATCH_KINDS, FileAction, Plan, PlanKind
+from core.update.stage import Download, Downloads, ObjectRef, Stager
 
 FETCHING = (PlanKind.NEW, PlanKind.FULL, PlanKind.CHUNKED)
 
@@ -44,6 +50,7 @@ class Applied:
 
 
 def objects_of(actions: Iterable[FileAction]) -> list[ObjectRef]:
+    """The chunks and patch chunks ``actions`` fetch (pack spans: :func:`spans_for`)."""
     refs: list[ObjectRef] = []
     for action in actions:
         if action.kind == PlanKind.PATCHED:
@@ -69,7 +76,9 @@ def apply_plan(
     """Stage every file of ``plan`` and verify it against its manifest entry."""
     result = Applied()
     work = [a for a in plan.actions if a.kind not in (PlanKind.UNCHANGED, PlanKind.DELETED)]
-    patched = sorted((a for a in work if a.kind == PlanKind.PATCHED), key=_size, reverse=True)
+    patched = sorted((a for a in work if a.kind in PATCH_KINDS), key=_size, reverse=True)
+    spans = spans_for(s for a in patched for s in a.packs)
+    by_object = {span.object.id: span for span in spans}
     fetched = sorted((a for a in work if a.kind in FETCHING), key=_size, reverse=True)
     sfc_refs = [ObjectRef(c, False) for c in plan.sfc_chunks]
     # Left by an error, the stack stops the downloads first (so no thread waits on one
@@ -80,13 +89,13 @@ def apply_plan(
             pool.warm()  # the workers start while the update downloads
         patching = stack.enter_context(_Executor(pool.jobs if pool else 1, "patch"))
         assembling = stack.enter_context(_Executor(stager.jobs, "assemble"))
-        # Patch chunks first (small, and the patches can then run during the rest), then
-        # the small files container, then each file's chunks in the order it is assembled.
-        downloads = stack.enter_context(
-            stager.start_downloads(objects_of(patched) + sfc_refs + objects_of(fetched))
-        )
+        # Pack spans and patch chunks first (small, and the patches can then run during
+        # the rest), then the small files container, then each file's chunks in the order
+        # it is assembled.
+        order: list[Download] = [*spans, *objects_of(patched), *sfc_refs, *objects_of(fetched)]
+        downloads = stack.enter_context(stager.start_downloads(order))
         patches = [
-            patching.submit(_patch_one, a, stager, pool, downloads)
+            patching.submit(_patch_one, a, stager, pool, downloads, by_object)
             for a in patched
             if pool is not None
         ]
@@ -115,22 +124,30 @@ def apply_plan(
 
 
 def _patch_one(
-    action: FileAction, stager: Stager, pool: PatchPool | None, downloads: Downloads
+    action: FileAction,
+    stager: Stager,
+    pool: PatchPool | None,
+    downloads: Downloads,
+    spans: dict[str, PackSpan],
 ) -> _Outcome:
     assert action.target is not None and pool is not None
-    lost = [
-        error
-        for d in action.diffs
-        for c in d.chunks
-        if (error := downloads.wait(ObjectRef(c, True))) is not None
-    ]
+    packed = action.kind == PlanKind.PACKED
+    needed: list[Download] = (
+        [spans[s.object.id] for s in action.packs]
+        if packed
+        else [ObjectRef(c, True) for d in action.diffs for c in d.chunks]
+    )
+    lost = [error for ref in needed if (error := downloads.wait(ref)) is not None]
     if lost:
         # A 404 (the pair pruned while we planned, a CDN not yet filled) may pass;
         # wrong bytes or lengths from the server stay wrong.
-        bad = not all(isinstance(e, NotFoundError) for e in lost)
+        bad = not packed and not all(isinstance(e, NotFoundError) for e in lost)
         return action, f"its patch could not be downloaded: {lost[0]}", bad
     try:
-        stager.apply_chain(action, pool)
+        if packed:
+            stager.apply_packs(action, pool, spans)
+        else:
+            stager.apply_chain(action, pool)
         if stager.staged_matches(action):
             return action, None, False
         failure = "the patched file does not match the new build"
@@ -140,7 +157,7 @@ def _patch_one(
         failure = str(exc)
     if not stager.source_is_expected(action):
         failure = f"{action.source_path} is not the file the patch was made for."
-    return action, failure, True
+    return action, failure, not packed
 
 
 def _collect_patches(

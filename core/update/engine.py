@@ -144,11 +144,17 @@ def make_plan(
     if local is None:
         local = local_changes(game, previous, old or {}) if previous else {}
     hops: list[Hop] = []
-    patch_error = ""
+    patch_error = pack_error = ""
     if previous and options.use_patches and previous.build_id != target.item.build_id:
         try:
-            hops = patch_hops(
-                source, base.product, base.os, base.lang, previous.build_id, target.item.build_id
+            hops, pack_error = patch_hops(
+                source,
+                base.product,
+                base.os,
+                base.lang,
+                previous.build_id,
+                target.item.build_id,
+                use_packs=options.use_packs,
             )
         except SlipstreamError as exc:
             patch_error = str(exc)
@@ -165,13 +171,15 @@ def make_plan(
         small_files=small,
         keep=[p for p, md5 in local.items() if md5] if options.keep_modified else (),
     )
-    return replace(plan, patch_error=patch_error) if patch_error else plan
+    return replace(plan, patch_error=patch_error, pack_error=pack_error)
 
 
 def _report_plan(report: OperationReport, plan: Plan) -> None:
     """Put in ``report`` what it shows of ``plan``: counts, route, bytes, changed files."""
     if plan.patch_error:
         report.fallbacks.append(("*", f"patches unavailable: {plan.patch_error}"))
+    if plan.pack_error:
+        report.fallbacks.append(("*", f"packs unavailable: {plan.pack_error}"))
     report.counts = plan.counts()
     report.route = list(plan.route)
     report.bytes_planned = plan.download_bytes

@@ -66,7 +66,7 @@ def estimate_costs(
                 item.build_id,
                 plan.download_bytes,
                 plan.full_bytes,
-                counts.get(PlanKind.PATCHED, 0),
+                counts.get(PlanKind.PATCHED, 0) + counts.get(PlanKind.PACKED, 0),
                 changed,
             )
     return costs

@@ -18,6 +18,9 @@ class EngineOptions:
     """xdelta3 worker processes (default: one per core)."""
     limit_rate: float | None = None
     use_patches: bool = True
+    use_packs: bool = True
+    """Consider Slipstream's patch packs beside GOG's xdelta3 patches (``--no-packs``:
+    xdelta3 patches only, as a GOG client updates; no effect without ``use_patches``)."""
     keep_modified: bool = False
     keep_points: int = 2
     """Rollback points kept on disk after each update (older ones are dropped)."""

@@ -24,7 +24,7 @@ How the plan reads its inputs:
   target dropped gets no action at all and so becomes a file no manifest mentions.
 
 Choosing among candidates for a changed file (cheapest compressed bytes; on a tie
-``patched`` before ``chunked`` before ``full``/``new``):
+``packed`` before ``patched`` before ``chunked`` before ``full``/``new``):
 
 - ``patched``: the cheapest chain of deltas through the hops (see :mod:`core.update.route`) from
   any unmodified installed file to the target md5, never through an ``avoid`` pair. The
@@ -33,6 +33,12 @@ Choosing among candidates for a changed file (cheapest compressed bytes; on a ti
   well, because deltas are matched by md5. ``fallback`` is the best action without
   patches. In a case-only rename, only the old spelling may start the chain, so that
   ``source_path`` keeps meaning the file commit replaces.
+- ``packed``: the same search over the entries of the hops' packs (Slipstream's patch
+  packs, core/format/pack.py), each costing its ``length``. An ``hdiffpatch`` entry for
+  a file above ``hdiff_max_bytes`` is never used, and a chain whose entries' sizes do not
+  agree with each other and with the manifests' sizes is dropped. ``fallback`` is the
+  best action without patches, as for ``patched``. Packed wins a tie with ``patched``:
+  its entries come batched in a few objects, where each delta is a request of its own.
 - ``chunked``: chunks (by uncompressed md5 and size) copied from unmodified installed
   files, the file's own old version first; the rest fetched. A candidate only when at
   least one chunk is copied.
@@ -45,17 +51,23 @@ Bytes:
   ``full_bytes`` is every distinct chunk of the target, and an action's
   ``download_bytes`` counts only the objects no earlier action (in path order) fetches.
   So ``Plan.download_bytes`` is the sum over actions plus the small files container, and
-  a plan that downloads everything costs exactly ``full_bytes``. A ``fallback`` counts
-  its own objects, as it would be fetched alone after its patch failed. Each file's
-  choice weighs only its own objects; sharing between files shows in the totals.
+  a plan that downloads everything costs exactly ``full_bytes``. A pack entry is an
+  object of its own here (its ``length``); the bytes a range request carries along
+  between the entries it needs (core/update/packs.py) are added to the plan's total, not
+  to any action. When a plan with entries costs more than the same plan without packs
+  (those carried bytes, or xdelta3 deltas that several files share), that one is taken.
+  A ``fallback`` counts its own objects, as it would be fetched alone after its patch
+  failed. Each file's choice weighs only its own objects; sharing between files shows
+  in the totals.
 - The small files container replaces the chunks of the small files (``sfc_ref``) that
   would be fetched when its chunks cost less than theirs; those files become ``full``
   (or ``new``) actions with ``from_sfc`` and nothing of their own to fetch.
-- ``peak_disk_bytes``: every staged file (new, patched, chunked, full) at its full size,
-  every distinct delta at its inflated size, and the inflated small files container when
-  used. Replaced and deleted files are moved into the rollback point on the same
-  filesystem, which costs nothing. The intermediate files of a multi-hop chain are not
-  counted: the plan cannot know their sizes, and the patcher frees each as it goes.
+- ``peak_disk_bytes``: every staged file (new, patched, packed, chunked, full) at its
+  full size, every distinct delta at its inflated size, every pack span fetched, and the
+  inflated small files container when used. Replaced and deleted files are moved into
+  the rollback point on the same filesystem, which costs nothing. The intermediate files
+  of a multi-hop chain are not counted: the plan cannot know their sizes, and the
+  patcher frees each as it goes.
 """
 
 from __future__ import annotations
@@ -66,10 +78,22 @@ from enum import StrEnum
 from itertools import pairwise
 from types import MappingProxyType
 
+from core.delta.hdiff import HDIFF_MAX_BYTES
 from core.format.depot import Chunk, DepotFile, SmallFilesContainer, download_size
 from core.format.patch import DepotDiff
 from core.format.paths import collision_key
-from core.update.route import Chain, ChainFinder, Hop, choose_route
+from core.update.packs import extra_bytes, spans_for
+from core.update.route import (
+    Chain,
+    ChainFinder,
+    Hop,
+    PackStep,
+    S,
+    choose_route,
+    diff_finder,
+    pack_finder,
+    sizes_link,
+)
 
 __all__ = [
     "KINDS",
@@ -89,6 +113,7 @@ class PlanKind(StrEnum):
 
     NEW = "new"
     PATCHED = "patched"
+    PACKED = "packed"
     CHUNKED = "chunked"
     FULL = "full"
     DELETED = "deleted"
@@ -99,7 +124,11 @@ KINDS = tuple(PlanKind)
 MISSING = ""
 """The ``local_md5`` value of an installed file that is gone from the disk."""
 
-_STAGED = frozenset({PlanKind.NEW, PlanKind.PATCHED, PlanKind.CHUNKED, PlanKind.FULL})
+_STAGED = frozenset(
+    {PlanKind.NEW, PlanKind.PATCHED, PlanKind.PACKED, PlanKind.CHUNKED, PlanKind.FULL}
+)
+PATCH_KINDS = (PlanKind.PATCHED, PlanKind.PACKED)
+"""The kinds built by applying deltas to an installed file, with a fallback."""
 _NO_LOCAL: Mapping[str, str] = MappingProxyType({})
 
 
@@ -119,7 +148,8 @@ class ChunkReuse:
 class FileAction:
     """What the update does to one file.
 
-    ``source_path``: for ``patched``, the installed file the chain starts from. For any
+    ``source_path``: for ``patched`` and ``packed``, the installed file the chain starts
+    from (``diffs``, or ``packs``: the pack entries to apply in order). For any
     kind, a ``source_path`` naming the same file as ``path`` under another spelling (same
     :func:`~core.format.paths.collision_key`) is the old spelling, which commit moves aside
     before renaming the new file in.
@@ -130,6 +160,7 @@ class FileAction:
     target: DepotFile | None
     source_path: str | None = None
     diffs: tuple[DepotDiff, ...] = ()
+    packs: tuple[PackStep, ...] = ()
     fetch: tuple[int, ...] = ()
     reuse: tuple[ChunkReuse, ...] = ()
     from_sfc: bool = False
@@ -155,6 +186,9 @@ class Plan:
     patch_error: str = ""
     """Why the route's patch documents could not be read, when they could not: the plan
     then patches nothing. Set by the caller that fetched them, never by :func:`plan_update`."""
+    pack_error: str = ""
+    """Why a hop's pack index could not be used, when one could not: the plan then uses
+    no entry of that hop. Set by the caller, like ``patch_error``."""
 
     @property
     def saved_bytes(self) -> int:
@@ -184,15 +218,21 @@ def plan_update(
     use_patches: bool = True,
     small_files: SmallFilesContainer | None = None,
     keep: Collection[str] = (),
+    hdiff_max_bytes: int = HDIFF_MAX_BYTES,
+    use_packs: bool = True,
 ) -> Plan:
     """Plan the update from ``old`` (``None``: a fresh install) to ``new``; see the module
-    documentation for every rule."""
+    documentation for every rule. ``use_packs=False`` ignores the hops' packs."""
     _check_route(hops, from_build, to_build)
     installed = _Installed(old or {}, local_md5)
     kept = {collision_key(p) for p in keep}
-    finder = ChainFinder(hops, avoid) if use_patches and hops and old is not None else None
+    patching = use_patches and bool(hops) and old is not None
+    finders = _Finders(
+        diff_finder(hops, avoid) if patching else None,
+        pack_finder(hops, hdiff_max_bytes) if patching and use_packs else None,
+    )
     target = _by_key(new, "target")
-    actions = [_plan_file(path, file, installed, finder, kept) for path, file in target.values()]
+    actions = [_plan_file(path, file, installed, finders, kept) for path, file in target.values()]
     actions += [
         FileAction(PlanKind.DELETED, path, None)
         for key, (path, _) in installed.files.items()
@@ -203,18 +243,35 @@ def plan_update(
     if sfc_chunks:
         actions = [_from_sfc(a, installed) if _sfc_member(a) else a for a in actions]
     actions, sfc_bytes = _attribute(actions, sfc_chunks)
-    patched = any(a.kind == PlanKind.PATCHED for a in actions)
+    steps = [s for a in actions if a.kind == PlanKind.PACKED for s in a.packs]
+    carried = extra_bytes(steps)
+    if steps:
+        # Each file chose its entry alone; the bytes a range carries along between the
+        # entries it needs, and deltas that files share, are the whole plan's business.
+        # An update with packs never downloads more than the same update without them.
+        without = plan_update(
+            old, new, from_build=from_build, to_build=to_build, hops=hops,
+            local_md5=local_md5, avoid=avoid, use_patches=use_patches,
+            small_files=small_files, keep=keep, use_packs=False,
+        )  # fmt: skip
+        if without.download_bytes < _total(actions, sfc_bytes) + carried:
+            return without
+    patched = any(a.kind in PATCH_KINDS for a in actions)
     return Plan(
         from_build=from_build,
         to_build=to_build,
         actions=tuple(actions),
         route=(hops[0].from_build, *(h.to_build for h in hops)) if patched else (),
-        download_bytes=sum(a.download_bytes for a in actions) + sfc_bytes,
+        download_bytes=_total(actions, sfc_bytes) + carried,
         full_bytes=_distinct_bytes(c for f in new.values() for c in f.chunks),
-        peak_disk_bytes=_peak_disk(actions, small_files if sfc_chunks else None),
+        peak_disk_bytes=_peak_disk(actions, small_files if sfc_chunks else None, steps),
         sfc_chunks=sfc_chunks,
         modified=tuple(sorted(p for p, md5 in local_md5.items() if md5 != MISSING)),
     )
+
+
+def _total(actions: Sequence[FileAction], sfc_bytes: int) -> int:
+    return sum(a.download_bytes for a in actions) + sfc_bytes
 
 
 def _check_route(hops: Sequence[Hop], from_build: str | None, to_build: str) -> None:
@@ -234,6 +291,12 @@ def _by_key(files: Mapping[str, DepotFile], what: str) -> dict[str, tuple[str, D
             raise ValueError(f"The {what} files {keyed[key][0]!r} and {path!r} collide.")
         keyed[key] = (path, file)
     return keyed
+
+
+@dataclass(frozen=True)
+class _Finders:
+    diffs: ChainFinder[DepotDiff] | None
+    packs: ChainFinder[PackStep] | None
 
 
 class _Installed:
@@ -264,6 +327,9 @@ class _Installed:
                 found.append(ChunkReuse(index, path, holders[path]))
         return tuple(found)
 
+    def size_of(self, path: str) -> int:
+        return self.files[collision_key(path)][1].size
+
     def patch_sources(self, md5s: Iterable[str], own: str | None) -> list[tuple[str, str]]:
         """(path, md5) of the sources with one of ``md5s``, ``own`` first."""
         found = sorted((p, m) for m in md5s for p in self._by_md5.get(m, ()))
@@ -274,17 +340,17 @@ def _plan_file(
     path: str,
     file: DepotFile,
     installed: _Installed,
-    finder: ChainFinder | None,
+    finders: _Finders,
     kept: set[str],
 ) -> FileAction:
     key = collision_key(path)
     held = installed.files.get(key)
     if held is None:
-        return _changed(path, file, None, installed, finder)
+        return _changed(path, file, None, installed, finders)
     old_path = held[0]
     if key in kept or (old_path == path and installed.on_disk[key] == file.file_md5):
         return FileAction(PlanKind.UNCHANGED, path, file)
-    return _changed(path, file, old_path, installed, finder)
+    return _changed(path, file, old_path, installed, finders)
 
 
 def _changed(
@@ -292,7 +358,7 @@ def _changed(
     file: DepotFile,
     old_path: str | None,
     installed: _Installed,
-    finder: ChainFinder | None,
+    finders: _Finders,
 ) -> FileAction:
     """The cheapest action for a target file that needs staging."""
     respelled = old_path if old_path is not None and old_path != path else None
@@ -303,16 +369,32 @@ def _changed(
         respelled,
         installed.reuse(file, old_path),
     )
-    chain = _chain(path, file, old_path, respelled, installed, finder)
-    if chain is None or chain.compressed_size > base.download_bytes:
+    chain = _chain(path, file, old_path, respelled, installed, finders.diffs)
+    pack = _chain(path, file, old_path, respelled, installed, finders.packs)
+    if pack is not None and not sizes_link(
+        pack.steps, installed.size_of(pack.source_path), file.size
+    ):
+        pack = None  # an index at odds with the manifests: its entries cannot be right
+    beats_patch = pack is not None and (chain is None or pack.cost <= chain.cost)
+    if pack is not None and beats_patch and pack.cost <= base.download_bytes:
+        return FileAction(
+            PlanKind.PACKED,
+            path,
+            file,
+            source_path=pack.source_path,
+            packs=pack.steps,
+            download_bytes=pack.cost,
+            fallback=base,
+        )
+    if chain is None or chain.cost > base.download_bytes:
         return base
     return FileAction(
         PlanKind.PATCHED,
         path,
         file,
         source_path=chain.source_path,
-        diffs=chain.diffs,
-        download_bytes=chain.compressed_size,
+        diffs=chain.steps,
+        download_bytes=chain.cost,
         fallback=base,
     )
 
@@ -323,8 +405,8 @@ def _chain(
     old_path: str | None,
     respelled: str | None,
     installed: _Installed,
-    finder: ChainFinder | None,
-) -> Chain | None:
+    finder: ChainFinder[S] | None,
+) -> Chain[S] | None:
     if finder is None:
         return None
     starts = finder.starts_for(file.file_md5)
@@ -390,7 +472,7 @@ def _use_small_files(
 
 
 def _fetched_chunks(action: FileAction) -> list[Chunk]:
-    if action.target is None or action.kind == PlanKind.PATCHED:
+    if action.target is None or action.kind in PATCH_KINDS:
         return []
     return [action.target.chunks[i] for i in action.fetch]
 
@@ -409,11 +491,22 @@ def _attribute(
                 total += chunk.compressed_size
         return total
 
+    def charge_entries(steps: Iterable[PackStep]) -> int:
+        total = 0
+        for step in steps:
+            key = (f"pack {step.object.id}", f"{step.entry.offset}+{step.entry.length}")
+            if key not in seen:
+                seen.add(key)
+                total += step.entry.length
+        return total
+
     sfc_bytes = charge("store", sfc_chunks)
     charged = []
     for action in actions:
         if action.kind == PlanKind.PATCHED:
             cost = charge("patches", (c for d in action.diffs for c in d.chunks))
+        elif action.kind == PlanKind.PACKED:
+            cost = charge_entries(action.packs)
         else:
             cost = charge("store", _fetched_chunks(action))
         charged.append(replace(action, download_bytes=cost))
@@ -424,7 +517,21 @@ def _distinct_bytes(chunks: Iterable[Chunk]) -> int:
     return download_size(chunks)  # the publisher's report counts with the same function
 
 
-def _peak_disk(actions: Sequence[FileAction], small_files: SmallFilesContainer | None) -> int:
+def _peak_disk(
+    actions: Sequence[FileAction],
+    small_files: SmallFilesContainer | None,
+    steps: Sequence[PackStep],
+) -> int:
     staged = sum(a.target.size for a in actions if a.kind in _STAGED and a.target is not None)
     deltas = {d.md5: d.size for a in actions if a.kind == PlanKind.PATCHED for d in a.diffs}
-    return staged + sum(deltas.values()) + (small_files.size if small_files else 0)
+    # A span on disk, and each entry cut out of it (an xdelta3 entry inflated too, to
+    # about its target's size at most).
+    spans = sum(s.length for s in spans_for(steps))
+    entries = {(s.object.id, s.entry.offset): s.entry.length for s in steps}
+    inflated = {
+        (s.object.id, s.entry.offset): s.entry.size_target
+        for s in steps
+        if s.entry.codec == "xdelta3"
+    }
+    packs = spans + sum(entries.values()) + sum(inflated.values())
+    return staged + sum(deltas.values()) + (small_files.size if small_files else 0) + packs

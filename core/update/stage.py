@@ -3,8 +3,9 @@
 Nothing here touches the game's own files except to read them (patch sources and
 reusable chunks); every output goes to ``.slipstream/staging`` on the game's filesystem,
 and only a verified staged file is ever committed. Downloads land in
-``.slipstream/downloads`` under their compressed md5 and stay there until the commit,
-so a cancelled or crashed update resumes without fetching them again.
+``.slipstream/downloads`` under their compressed md5 (pack spans under their object's
+md5 and byte range) and stay there until the commit, so a cancelled or crashed update
+resumes without fetching them again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 
 from core.crashpoint import crashpoint
+from core.delta.hdiff import HDIFF_MAX_BYTES
 from core.delta.xdelta import PatchPool
 from core.errors import (
     AccessDeniedError,
@@ -38,7 +40,9 @@ from core.gamedir.folder import GameDir
 from core.net.source import RepoSource
 from core.net.transport import Transport
 from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
+from core.update.packs import PackSpan
 from core.update.plan import ChunkReuse, FileAction
+from core.update.route import PackStep
 
 READ = 1 << 20
 _WAIT_SECONDS = 0.1
@@ -50,6 +54,23 @@ class ObjectRef:
 
     chunk: Chunk
     patches: bool
+
+
+Download = ObjectRef | PackSpan
+"""What :class:`Downloads` fetches: an object of the stores, or a span of a pack object."""
+
+
+def _download_size(ref: Download) -> int:
+    return ref.length if isinstance(ref, PackSpan) else ref.chunk.compressed_size
+
+
+def _download_key(ref: Download) -> str:
+    return ref.key if isinstance(ref, PackSpan) else ref.chunk.compressed_md5
+
+
+def _has_fallback(ref: Download) -> bool:
+    """Patch chunks and pack spans serve files that can fall back to their chunks."""
+    return isinstance(ref, PackSpan) or ref.patches
 
 
 def file_digest(path: Path, algorithm: str = "md5") -> str:
@@ -115,12 +136,17 @@ class Stager:
 
     # --- downloads ---------------------------------------------------------------------
 
-    def object_path(self, ref: ObjectRef) -> Path:
+    def object_path(self, ref: Download) -> Path:
+        """Where ``ref`` is downloaded to; for a span, the whole object when an earlier run
+        left it there."""
+        if isinstance(ref, PackSpan):
+            whole = self.game.downloads / f"k-{ref.object.id}"
+            return whole if ref.whole or whole.is_file() else self.game.downloads / ref.key
         kind = "p" if ref.patches else "c"
         return self.game.downloads / f"{kind}-{ref.chunk.compressed_md5}"
 
     def download_all(
-        self, refs: Iterable[ObjectRef], *, tolerate: bool = False
+        self, refs: Iterable[Download], *, tolerate: bool = False
     ) -> dict[str, SlipstreamError]:
         """Fetch every object not already downloaded, ``jobs`` at a time.
 
@@ -132,16 +158,19 @@ class Stager:
 
     def start_downloads(
         self,
-        refs: Iterable[ObjectRef],
+        refs: Iterable[Download],
         *,
-        tolerate: Callable[[ObjectRef], bool] = lambda ref: ref.patches,
+        tolerate: Callable[[Download], bool] = _has_fallback,
     ) -> Downloads:
         """Start fetching ``refs`` in the background, in their order; see :class:`Downloads`."""
         return Downloads(self, list(refs), tolerate)
 
     def _download_object(
-        self, ref: ObjectRef, partial: Path, advance: Callable[[int], None]
+        self, ref: Download, partial: Path, advance: Callable[[int], None]
     ) -> None:
+        if isinstance(ref, PackSpan):
+            self._download_span(ref, partial, advance)
+            return
         md5 = ref.chunk.compressed_md5
         urls = self.source.chunk_urls(self.product, md5, ref.patches)
         try:
@@ -151,6 +180,23 @@ class Stager:
             self.source.renew_links(self.product, md5, ref.patches, urls)
             urls = self.source.chunk_urls(self.product, md5, ref.patches)
             self._download_any(urls, partial, ref.chunk, advance)
+
+    def _download_span(self, span: PackSpan, partial: Path, advance: Callable[[int], None]) -> None:
+        """One request for a span of a pack object: the whole object, checked against its
+        md5 (its name), or a byte range whose entries are each checked when cut out."""
+        obj = span.object
+        url = self.source.pack_url(obj.link)
+        what = f"pack object {obj.id}"
+        if span.whole:
+            self.fetcher.download(
+                url, partial, size=obj.size, md5=obj.id, what=what, on_bytes=advance,
+                cancel=self.cancel,
+            )  # fmt: skip
+        else:
+            self.fetcher.download_range(
+                url, partial, start=span.start, length=span.length, what=what,
+                on_bytes=advance, cancel=self.cancel,
+            )  # fmt: skip
 
     def _download_any(
         self, urls: list[str], partial: Path, chunk: Chunk, advance: Callable[[int], None]
@@ -329,14 +375,76 @@ class Stager:
         os.chmod(out, 0o755 if action.target.executable else 0o644)
         return out
 
+    def pack_entry(self, step: PackStep, span: PackSpan, for_path: str) -> Path:
+        """Cut one entry out of its downloaded span, for the staged file ``for_path``, and
+        check its md5; raises :class:`PatchDecodeError` (the file falls back) when it
+        cannot be had intact. Two files may share an entry: each gets its own copy."""
+        entry = step.entry
+        what = f"the pack entry for {entry.path_target}"
+        if not span.holds(entry):
+            raise PatchDecodeError(f"{what} is not in the bytes fetched of its pack object.")
+        held = self.object_path(span)
+        start = entry.offset - (0 if held.name == f"k-{step.object.id}" else span.start)
+        owner = hashlib.md5(for_path.encode()).hexdigest()[:12]
+        out = self.game.downloads / f"e-{step.object.id}-{entry.offset}-{entry.length}-{owner}"
+        digest = hashlib.md5()
+        try:
+            with open(held, "rb") as src, open(out, "wb") as dst:
+                src.seek(start)
+                left = entry.length
+                while left > 0 and (piece := src.read(min(READ, left))):
+                    digest.update(piece)
+                    dst.write(piece)
+                    left -= len(piece)
+        except OSError as exc:
+            raise PatchDecodeError(f"Could not cut out {what}: {exc.strerror or exc}.") from None
+        if left or digest.hexdigest() != entry.md5:
+            out.unlink(missing_ok=True)
+            raise PatchDecodeError(f"{what} does not match its md5 (a damaged or lying pack).")
+        return out
+
+    def apply_packs(self, action: FileAction, pool: PatchPool, spans: dict[str, PackSpan]) -> Path:
+        """Patch the installed file through ``action.packs`` into staging, each entry
+        decoded in ``pool`` by the codec it names; the result is checked by the caller.
+        Raises a SlipstreamError on any failure (the file then falls back)."""
+        assert action.source_path is not None and action.target is not None
+        source = self.game.game_path(action.source_path)
+        out = self.game.staged_path(action.path)
+        current = source
+        try:
+            for index, step in enumerate(action.packs):
+                self.cancel.raise_if_cancelled()
+                entry = step.entry
+                _check_sizes(entry.codec, current, entry.size_source, entry.size_target)
+                delta = self.pack_entry(step, spans[step.object.id], action.path)
+                last = index == len(action.packs) - 1
+                result = out if last else out.with_name(f".{out.name}.pack{index}")
+                try:
+                    future = pool.decode_entry(
+                        entry.codec, current, delta, result, size_target=entry.size_target
+                    )
+                    future.result()
+                finally:
+                    delta.unlink(missing_ok=True)
+                crashpoint("update-patch-applied")
+                if current != source:
+                    current.unlink(missing_ok=True)
+                current = result
+        finally:
+            if current not in (source, out):  # a chain stopped half-way: drop its step
+                current.unlink(missing_ok=True)
+        os.chmod(out, 0o755 if action.target.executable else 0o644)
+        return out
+
     def source_is_expected(self, action: FileAction) -> bool:
         """Whether the patch source on disk is the file the first patch was made for (asked
         only once a patch has failed, to give the right reason)."""
         assert action.source_path is not None
+        first = action.packs[0].entry.md5_source if action.packs else action.diffs[0].md5_source
+        source = self.game.game_path(action.source_path)
         try:
-            return file_digest(self.game.game_path(action.source_path)) == (
-                action.diffs[0].md5_source
-            )
+            # Not a regular file (a FIFO would block the read): not the file patched.
+            return source.is_file() and file_digest(source) == first
         except SlipstreamError:
             return False
 
@@ -354,15 +462,15 @@ class Downloads:
     waits for the running ones."""
 
     def __init__(
-        self, stager: Stager, refs: list[ObjectRef], tolerate: Callable[[ObjectRef], bool]
+        self, stager: Stager, refs: list[Download], tolerate: Callable[[Download], bool]
     ) -> None:
         self._stager = stager
         self._tolerate = tolerate
-        todo: dict[Path, ObjectRef] = {}
+        todo: dict[Path, Download] = {}
         for ref in refs:
             todo.setdefault(stager.object_path(ref), ref)
         self._refs = {p: r for p, r in todo.items() if not p.is_file()}
-        self.total = sum(r.chunk.compressed_size for r in self._refs.values())
+        self.total = sum(_download_size(r) for r in self._refs.values())
         self._done = 0
         self._stopped = threading.Event()
         stager.game.downloads.mkdir(parents=True, exist_ok=True)
@@ -394,7 +502,7 @@ class Downloads:
             stager.bytes_downloaded += n
             stager.progress(Progress(Phase.DOWNLOADING, self._done, self.total))
 
-    def _fetch(self, path: Path, ref: ObjectRef) -> SlipstreamError | None:
+    def _fetch(self, path: Path, ref: Download) -> SlipstreamError | None:
         stager = self._stager
         if self._stopped.is_set():
             raise CancelledError()
@@ -410,12 +518,13 @@ class Downloads:
             self._stopped.set()  # the first failure wins: start no more
             raise
         durable_replace(partial, path)  # a power cut must not leave a torn object
-        with stager._lock:
-            stager._fresh.add(ref.chunk.compressed_md5)
+        if isinstance(ref, ObjectRef):
+            with stager._lock:
+                stager._fresh.add(ref.chunk.compressed_md5)
         crashpoint("update-object-downloaded")
         return None
 
-    def wait(self, ref: ObjectRef) -> SlipstreamError | None:
+    def wait(self, ref: Download) -> SlipstreamError | None:
         """Block until ``ref`` is on disk (``None``), or return why a tolerated object could
         not be fetched; raise the error of any other."""
         future = self._futures.get(self._stager.object_path(ref))
@@ -428,7 +537,7 @@ class Downloads:
         for path, future in self._futures.items():
             error = self._result(future)
             if error is not None:
-                failures[self._refs[path].chunk.compressed_md5] = error
+                failures[_download_key(self._refs[path])] = error
         return failures
 
     def _result(self, future: Future[SlipstreamError | None]) -> SlipstreamError | None:
@@ -440,6 +549,24 @@ class Downloads:
                 continue
             except FutureCancelled:
                 raise CancelledError() from None
+
+
+def _check_sizes(codec: str, current: Path, size_source: int, size_target: int) -> None:
+    """Refuse an entry whose source on disk is not the size it says, and an HDiffPatch
+    entry for files above :data:`HDIFF_MAX_BYTES` (its decoder holds both in memory)."""
+    try:
+        size = current.stat().st_size
+    except OSError as exc:
+        raise LocalIOError.wrap(exc, "read the patch source") from None
+    if size != size_source:
+        raise PatchDecodeError(
+            f"The pack entry is for a source of {size_source} bytes; {current.name} has {size}."
+        )
+    if codec == "hdiffpatch" and max(size_source, size_target) > HDIFF_MAX_BYTES:
+        raise PatchDecodeError(
+            f"The HDiffPatch entry for {current.name} is for a file above "
+            f"{HDIFF_MAX_BYTES} bytes; only xdelta3 is used for those."
+        )
 
 
 def _read_at(path: Path, offset: int, size: int) -> bytes:

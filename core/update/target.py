@@ -23,12 +23,14 @@ from core.format.depot import (
     DepotManifest,
     parse_depot_manifest,
 )
+from core.format.graph import GraphEdge
 from core.gamedir.folder import GameDir, InstalledFile, InstallState
 from core.gamedir.verify import verify_files
 from core.gog.source import open_source
 from core.net.source import RepoSource
 from core.net.transport import Transport
 from core.update.plan import Hop, Plan, PlanKind, choose_route
+from core.update.route import PackStep
 from core.update.stage import file_digest, matches
 
 # --- reading the target ----------------------------------------------------------------
@@ -228,29 +230,50 @@ def local_changes(
 
 
 def patch_hops(
-    source: RepoSource, product: str, os_name: str, lang: str, from_build: str, to_build: str
-) -> list[Hop]:
+    source: RepoSource,
+    product: str,
+    os_name: str,
+    lang: str,
+    from_build: str,
+    to_build: str,
+    *,
+    use_packs: bool = False,
+) -> tuple[list[Hop], str]:
     """The patch route's hops: a shortest path over graph.json when the repository has
-    one, else the direct pair from the patch index. Empty when no route exists."""
+    one, else the direct pair from the patch index. Empty when no route exists.
+
+    With ``use_packs``, each hop whose graph edge names a pack carries its entries; a pack
+    index that cannot be fetched or read costs that hop its pack, not the update: the
+    second value says why (empty when nothing was lost)."""
     graph = source.graph(product, os_name)
+    edges: list[GraphEdge | None]
     if graph is not None:
-        route = choose_route(graph, from_build, to_build)
+        route = choose_route(graph, from_build, to_build, packs=use_packs)
         if route is None:
-            return []
+            return [], ""
+        edges = list(route)
         pairs = [(e.from_build, e.to_build) for e in route]
     else:
-        pairs = [(from_build, to_build)]
+        edges, pairs = [None], [(from_build, to_build)]
     hops = []
-    for a, b in pairs:
+    lost: list[str] = []
+    for (a, b), edge in zip(pairs, edges, strict=True):
         index = source.patch_index(product, a, b)
         if index is None:
-            return []
+            return [], ""
         root = source.patch_root(index)
         diffs = tuple(
             d for entry in root.depots_for(lang) for d in source.patch_depot(entry.manifest).items
         )
-        hops.append(Hop(a, b, diffs))
-    return hops
+        packs: tuple[PackStep, ...] = ()
+        if use_packs and edge is not None and edge.pack is not None:
+            try:
+                pack = source.pack_index(product, edge.pack, a, b)
+                packs = tuple(PackStep(e, pack.objects[e.object]) for e in pack.files)
+            except SlipstreamError as exc:
+                lost.append(f"the pack of {a}→{b}: {exc}")
+        hops.append(Hop(a, b, diffs, packs))
+    return hops, "; ".join(lost)
 
 
 def new_state(

@@ -74,7 +74,8 @@ def test_install_update_verify_rollback_history_list(served: str, tmp_path: Path
         out[step[0]] = result.stdout
     assert "would download" in out["plan"] and "1 → 2" in out["plan"]
     update = json.loads(out["update"])
-    assert update["to_build"] == "2" and update["files_patched"] == 2 and update["fallbacks"] == []
+    patched = update["files_patched"] + update["files_packed"]  # packs are on by default
+    assert update["to_build"] == "2" and patched == 2 and update["fallbacks"] == []
     assert "All 2 files are intact." in out["verify"]
     assert out["rollback"].startswith("Rolled back to build 1")
     assert [line.split()[2] for line in out["history"].splitlines()] == [

@@ -677,3 +677,77 @@ def test_fault_server_is_a_plain_static_server(server: FaultServer, root: Path) 
         assert session.get(server.url + "/dir/../../secret").status_code == 404
         assert session.get(server.url_for("dir")).status_code == 404
     assert server.count("/dir/f.bin") == 5
+
+
+# --- ranges of pack objects (issue 13) -------------------------------------------------
+
+
+def get_range(
+    fetcher: Fetcher, server: FaultServer, dest: Path, start: int, length: int, seen: list[int]
+) -> bytes:
+    fetcher.download_range(
+        server.url_for("pack"), dest, start=start, length=length, what="pack",
+        on_bytes=seen.append,
+    )  # fmt: skip
+    return dest.read_bytes()
+
+
+def test_a_range_is_one_request_for_exactly_its_bytes(
+    fetcher: Fetcher, server: FaultServer, root: Path, tmp_path: Path
+) -> None:
+    data = put(root, "pack", 300_000)
+    seen: list[int] = []
+    assert get_range(fetcher, server, tmp_path / "r", 1000, 50_000, seen) == data[1000:51_000]
+    assert server.ranges("/pack") == ["bytes=1000-50999"] and sum(seen) == 50_000
+
+
+def test_a_range_ignored_by_the_server_is_cut_from_the_whole_object(
+    fetcher: Fetcher, server: FaultServer, root: Path, tmp_path: Path
+) -> None:
+    data = put(root, "pack", 3_000_000)
+    server.plan("/pack", Fault(ignore_range=True))
+    seen: list[int] = []
+    got = get_range(fetcher, server, tmp_path / "r", 1_000_000, 20_000, seen)
+    assert got == data[1_000_000:1_020_000]
+    assert server.ranges("/pack") == ["bytes=1000000-1019999"]
+    # The bytes that came over the wire are counted; reading stopped near the range's end.
+    assert 1_020_000 <= sum(seen) < len(data)
+
+
+def test_a_shifted_range_is_refused_and_asked_for_again(
+    fetcher: Fetcher, server: FaultServer, root: Path, tmp_path: Path
+) -> None:
+    data = put(root, "pack", 100_000)
+    server.plan("/pack", Fault(range_shift=7, times=1))
+    got = get_range(fetcher, server, tmp_path / "r", 500, 1000, [])
+    assert got == data[500:1500]
+    assert server.ranges("/pack") == ["bytes=500-1499", "bytes=500-1499"]
+
+
+def test_a_range_cut_short_resumes_from_where_it_stopped(
+    fetcher: Fetcher, server: FaultServer, root: Path, tmp_path: Path
+) -> None:
+    data = put(root, "pack", 400_000)
+    server.plan("/pack", Fault(drop_after=100_000, times=1))
+    got = get_range(fetcher, server, tmp_path / "r", 50_000, 300_000, [])
+    assert got == data[50_000:350_000]
+    assert server.ranges("/pack") == ["bytes=50000-349999", "bytes=150000-349999"]
+
+
+def test_a_range_past_the_object_fails_at_once(
+    fetcher: Fetcher, server: FaultServer, root: Path, tmp_path: Path
+) -> None:
+    put(root, "pack", 1000)
+    with pytest.raises(DownloadError, match="416"):
+        get_range(fetcher, server, tmp_path / "r", 5000, 10, [])
+    assert server.count("/pack") == 1
+
+
+def test_a_whole_object_shorter_than_the_range_is_refused(
+    fetcher: Fetcher, server: FaultServer, root: Path, tmp_path: Path
+) -> None:
+    put(root, "pack", 1000)
+    server.plan("/pack", Fault(ignore_range=True))
+    with pytest.raises(DownloadError, match="cut short"):
+        get_range(fetcher, server, tmp_path / "r", 900, 200, [])
+    assert server.count("/pack") == TRIES

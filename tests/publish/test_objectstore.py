@@ -116,6 +116,12 @@ def named_keys(base: str, s3: S3Server, prefix: str) -> set[str]:
                     f"content-system/v2/patches/store/{PRODUCT}/{galaxy_path(c['compressedMd5'])}"
                     for c in diff["chunks"]
                 }
+    # Patch packs: graph.json's edges name their index, the index its objects.
+    for edge in get(f"products/{PRODUCT}/os/windows/graph.json")["edges"]:
+        if edge.get("pack"):
+            index_rel = edge["pack"]["link"].lstrip("/")
+            named.add(index_rel)
+            named |= {o["link"].lstrip("/") for o in get(index_rel)["objects"]}
     return named
 
 
@@ -250,7 +256,14 @@ def test_a_second_machine_fetches_the_old_build_it_patches_from(
         ("2", None),
         ("1", None),
     ]
-    assert_consistent(s3, prefix)
+    named = assert_consistent(s3, prefix)
+    assert any("/packs/store/" in key for key in named)
+    # A third machine, with nothing cached, prunes keeping both builds: the pack its
+    # mirror only knows through graph.json must stay whole in the store.
+    third = ["--cache", str(tmp_path / "machine-c")]
+    prune = ["prune", "--repo", url, "--product", PRODUCT, "--keep-builds", "2", "--grace", "0"]
+    assert run(capsys, *prune, *third)["objects_deleted"] == 0
+    assert assert_consistent(s3, prefix) == named
 
 
 def test_timestamp_on_a_bucket_uploads_only_the_signed_metadata(

@@ -59,11 +59,11 @@ class Fetch:
     """One request the client made."""
 
     kind: str
-    """``document`` (get_bytes) or ``object`` (download)."""
+    """``document`` (get_bytes), ``object`` (download) or ``range`` (download_range)."""
     path: str
     query: str
     start: int
-    """First byte asked for: above 0 for a resumed object."""
+    """First byte asked for: above 0 for a resumed object or a range."""
     length: int
     """Bytes handed over."""
 
@@ -117,6 +117,11 @@ class RepositorySimulator(Transport):
         """Repository-relative paths of the objects downloaded, in order."""
         return [p.lstrip("/") for p in self.paths("object")]
 
+    def ranges(self) -> list[Fetch]:
+        """The range requests made, in order."""
+        with self._lock:
+            return [f for f in self.fetches if f.kind == "range"]
+
     def documents(self) -> list[str]:
         return self.paths("document")
 
@@ -169,6 +174,36 @@ class RepositorySimulator(Transport):
         if md5 is not None and hashlib.md5(dest.read_bytes()).hexdigest() != md5:
             dest.unlink()
             raise HashMismatchError(f"{what} from {url} had the wrong md5.")
+
+    def download_range(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        start: int,
+        length: int,
+        what: str,
+        on_bytes: Callable[[int], None] = ignore_bytes,
+        cancel: CancelToken = NEVER_CANCELLED,
+    ) -> None:
+        """Bytes ``start`` to ``start + length`` of the (possibly damaged) object, resumed
+        from what ``dest`` holds; a DownloadError when the object ends before the range."""
+        cancel.raise_if_cancelled()
+        path, _ = self._split(url, what)
+        data = self._damaged(path, self._static(path, url, what))
+        have = dest.stat().st_size if dest.exists() else 0
+        if have == length:
+            return  # as the fetcher: nothing left to ask for
+        have = have if have < length else 0
+        piece = data[start + have : start + length]
+        with open(dest, "r+b" if dest.exists() else "wb") as out:
+            out.seek(have)
+            out.truncate(have)
+            out.write(piece)
+        self._record(Fetch("range", path, "", start + have, len(piece)))
+        on_bytes(len(piece))
+        if have + len(piece) < length:
+            raise DownloadError(f"Could not download {what} from {url}: the range was cut short.")
 
     def close(self) -> None:
         """Nothing to release; stays usable, as EngineOptions.transport requires."""

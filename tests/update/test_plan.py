@@ -7,7 +7,7 @@ import hashlib
 import json
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Any
 
@@ -15,8 +15,10 @@ import pytest
 
 from core.format.depot import Chunk, DepotFile, SfcRef, SmallFilesContainer
 from core.format.graph import GraphEdge, PatchGraph
+from core.format.pack import PackEntry, PackObject, object_link
 from core.format.patch import DepotDiff
 from core.format.paths import collision_key
+from core.update.packs import spans_for
 from core.update.plan import (
     KINDS,
     FileAction,
@@ -26,6 +28,7 @@ from core.update.plan import (
     choose_route,
     plan_update,
 )
+from core.update.route import PackStep
 
 # --- helpers ---------------------------------------------------------------------------
 
@@ -62,6 +65,39 @@ def diff(
     body = name or f"{md5_source}>{md5_target}"
     delta = Chunk(h("delta:" + body), size or packed * 2, h("dz:" + body), packed)
     return DepotDiff(path_source, path_target, md5_source, md5_target, h(body), (delta,))
+
+
+def entry(
+    source: str,
+    target: str,
+    length: int,
+    codec: str = "hdiffpatch",
+    size_source: int = 0,
+    size_target: int = 0,
+    path: str = "x",
+) -> PackEntry:
+    """A pack entry from md5 ``source`` to ``target``; placed by :func:`pack_steps`."""
+    return PackEntry(
+        path, path, codec, 0, 0, length, h(f"entry:{source}>{target}"), source, target,
+        None, None, size_source, size_target,
+    )  # fmt: skip
+
+
+def pack_steps(entries: Sequence[PackEntry], objects: int = 1) -> tuple[PackStep, ...]:
+    """``entries`` laid out one after another over ``objects`` pack objects."""
+    if not entries:
+        return ()
+    groups = [list(entries[i::objects]) for i in range(objects)]
+    steps = []
+    for n, group in enumerate(g for g in groups if g):
+        size = sum(e.length for e in group)
+        md5 = h(f"object {n} " + ",".join(e.md5 for e in group))
+        obj = PackObject(md5, object_link("1", md5), size)
+        offset = 0
+        for e in group:
+            steps.append(PackStep(replace(e, object=n, offset=offset), obj))
+            offset += e.length
+    return tuple(steps)
 
 
 def hops(*diffs_per_hop: Sequence[DepotDiff]) -> tuple[Hop, ...]:
@@ -115,6 +151,7 @@ def test_counts_and_of_kind_cover_every_kind() -> None:
     assert p.counts() == {
         "new": 0,
         "patched": 0,
+        "packed": 0,
         "chunked": 0,
         "full": 0,
         "deleted": 0,
@@ -128,7 +165,15 @@ def test_counts_and_of_kind_cover_every_kind() -> None:
 def test_kinds_are_plan_kinds_that_read_as_the_words_reports_use() -> None:
     # Reports, --json output, the library and the window compare these words: the enum
     # must not change them.
-    assert [str(k) for k in KINDS] == ["new", "patched", "chunked", "full", "deleted", "unchanged"]
+    assert [str(k) for k in KINDS] == [
+        "new",
+        "patched",
+        "packed",
+        "chunked",
+        "full",
+        "deleted",
+        "unchanged",
+    ]
     assert tuple(PlanKind) == KINDS
     old = files(file("same", A), file("changed", B), file("gone", C))
     new = files(file("same", A), file("changed", B, D), file("added", E))
@@ -138,6 +183,7 @@ def test_kinds_are_plan_kinds_that_read_as_the_words_reports_use() -> None:
     assert json.loads(json.dumps(p.counts())) == {
         "new": 1,
         "patched": 0,
+        "packed": 0,
         "chunked": 1,
         "full": 0,
         "deleted": 1,
@@ -425,6 +471,79 @@ def test_paths_that_collide_are_refused() -> None:
         plan(None, files(file("a", A), file("A", B)))
 
 
+# --- pack entries ---------------------------------------------------------------------
+
+
+def packed_hop(old: DepotFile, new: DepotFile, length: int, **changes: Any) -> PackStep:
+    e = entry(old.file_md5, new.file_md5, length, "hdiffpatch", old.size, new.size, new.path)
+    return pack_steps([replace(e, **changes)])[0]
+
+
+def with_packs(diffs: Sequence[DepotDiff], steps: Sequence[PackStep]) -> tuple[Hop, ...]:
+    return (Hop("1", "2", tuple(diffs), tuple(steps)),)
+
+
+@pytest.mark.parametrize(
+    ("entry_bytes", "patch_bytes", "kind"),
+    [(30, 40, "packed"), (40, 40, "packed"), (41, 40, "patched"), (601, 700, "chunked")],
+)
+def test_a_pack_entry_against_the_patch_and_the_chunks(
+    entry_bytes: int, patch_bytes: int, kind: str
+) -> None:
+    old_a, new_a = file("a", *BIG[:2]), file("a", BIG[0], BIG[2])
+    step = packed_hop(old_a, new_a, entry_bytes)
+    route = with_packs([diff(old_a, new_a, patch_bytes)], [step])
+    action = only(plan(files(old_a), files(new_a), hops=route), "a")
+    assert action.kind == kind
+    if kind == "packed":
+        assert action.packs == (step,) and action.diffs == () and action.source_path == "a"
+        assert action.download_bytes == entry_bytes
+        assert action.fallback is not None and action.fallback.kind == "chunked"
+
+
+def test_a_pack_plan_counts_its_range_and_its_disk() -> None:
+    old_a, new_a = file("a", *BIG[:2]), file("a", BIG[0], BIG[2])
+    step = packed_hop(old_a, new_a, 30)
+    p = plan(files(old_a), files(new_a), hops=with_packs([], [step]))
+    assert p.download_bytes == 30 and p.route == ("1", "2")
+    assert p.peak_disk_bytes == new_a.size + 30 + 30  # the staged file, the span, the entry
+
+
+def test_an_hdiffpatch_entry_above_the_bound_is_never_used() -> None:
+    old_a, new_a = file("a", *BIG[:2]), file("a", BIG[0], BIG[2])
+    step = packed_hop(old_a, new_a, 30)
+    route = with_packs([], [step])
+    assert only(plan(files(old_a), files(new_a), hops=route), "a").kind == "packed"
+    bounded = plan(files(old_a), files(new_a), hops=route, hdiff_max_bytes=new_a.size - 1)
+    assert only(bounded, "a").kind == "chunked"
+    xdelta = with_packs([], [replace(step, entry=replace(step.entry, codec="xdelta3"))])
+    bounded = plan(files(old_a), files(new_a), hops=xdelta, hdiff_max_bytes=new_a.size - 1)
+    assert only(bounded, "a").kind == "packed"  # xdelta3 entries have no such bound
+
+
+@pytest.mark.parametrize("field", ["size_source", "size_target"])
+def test_an_entry_whose_sizes_are_not_the_manifests_is_never_used(field: str) -> None:
+    old_a, new_a = file("a", *BIG[:2]), file("a", BIG[0], BIG[2])
+    step = packed_hop(old_a, new_a, 30, **{field: 12345})
+    p = plan(files(old_a), files(new_a), hops=with_packs([], [step]))
+    assert only(p, "a").kind == "chunked"
+
+
+def test_a_plan_with_packs_never_costs_more_than_without() -> None:
+    # a's and b's entries are cheap, but 1000 bytes nobody needs sit between them in
+    # their object: the one range would carry them along, so both take their patches.
+    old_a, new_a, old_b, new_b = file("a", A), file("a", B), file("b", C), file("b", D)
+    a = entry(old_a.file_md5, new_a.file_md5, 10, "hdiffpatch", old_a.size, new_a.size, "a")
+    b = entry(old_b.file_md5, new_b.file_md5, 10, "hdiffpatch", old_b.size, new_b.size, "b")
+    steps = pack_steps([a, entry(h("x"), h("y"), 1000), b])
+    route = with_packs([diff(old_a, new_a, 20), diff(old_b, new_b, 20)], steps)
+    p = plan(files(old_a, old_b), files(new_a, new_b), hops=route)
+    assert p.counts()["patched"] == 2 and p.download_bytes == 40
+    # Without the patches, the whole files (50 bytes each) beat that range too.
+    p = plan(files(old_a, old_b), files(new_a, new_b), hops=with_packs([], steps))
+    assert p.counts()["full"] == 2 and p.download_bytes == 100
+
+
 # --- invariants over random manifests ----------------------------------------------------
 
 NAMES = ["a.dat", "B.dat", "data/c.bin", "Data/d.bin", "e.pak", "f.pak", "g.txt", "h.exe"]
@@ -480,6 +599,8 @@ def random_hops(
 ) -> tuple[Hop, ...]:
     count = rng.randint(1, 3)
     per_hop: list[list[DepotDiff]] = [[] for _ in range(count)]
+    per_pack: list[list[PackEntry]] = [[] for _ in range(count)]
+    with_packs = rng.random() < 0.6
     olds = list(old.values())
     for target in new.values():
         if not olds or rng.random() < 0.3:
@@ -488,14 +609,25 @@ def random_hops(
         steps = sorted(rng.sample(range(count), rng.randint(1, count)))
         md5s = [source.file_md5] + [h(f"mid{rng.random()}") for _ in steps[1:]]
         md5s.append(target.file_md5)
+        sizes = [source.size] + [rng.randint(0, 99) for _ in steps[1:]] + [target.size]
+        if rng.random() < 0.1:  # an index at odds with the manifests
+            sizes[-1] += 1
+        codec = "hdiffpatch" if rng.random() < 0.7 else "xdelta3"
         for n, step in enumerate(steps):
             packed = rng.randint(1, 700)
             per_hop[step].append(diff(md5s[n], md5s[n + 1], packed, name=f"{rng.random()}"))
+            if with_packs and rng.random() < 0.8:
+                length = rng.choice([packed, rng.randint(1, 700)])
+                e = entry(md5s[n], md5s[n + 1], length, codec, sizes[n], sizes[n + 1], target.path)
+                per_pack[step].append(e)
     for hop_diffs in per_hop:  # deltas for content that neither build has
         if rng.random() < 0.5:
             hop_diffs.append(diff(h(f"junk{rng.random()}"), h(f"junk{rng.random()}"), 5))
         rng.shuffle(hop_diffs)
-    return hops(*per_hop)
+    return tuple(
+        Hop(str(i + 1), str(i + 2), tuple(d), pack_steps(e, rng.randint(1, 3)))
+        for i, (d, e) in enumerate(zip(per_hop, per_pack, strict=True))
+    )
 
 
 def random_scenario(rng: random.Random) -> Scenario:
@@ -525,7 +657,7 @@ def random_scenario(rng: random.Random) -> Scenario:
     return Scenario(old, new, route, local, avoid, keep, sfc, rng.random() < 0.85)
 
 
-def run(s: Scenario) -> Plan:
+def run(s: Scenario, use_packs: bool = True) -> Plan:
     return plan_update(
         s.old,
         s.new,
@@ -537,6 +669,7 @@ def run(s: Scenario) -> Plan:
         use_patches=s.use_patches,
         small_files=s.small_files,
         keep=s.keep,
+        use_packs=use_packs,
     )
 
 
@@ -548,6 +681,8 @@ def standalone_cost(action: FileAction) -> int:
     assert action.target is not None
     if action.kind == "patched":
         return sum(d.compressed_size for d in action.diffs)
+    if action.kind == "packed":
+        return sum(s.entry.length for s in action.packs)
     return distinct([action.target.chunks[i] for i in action.fetch])
 
 
@@ -581,8 +716,11 @@ def check(s: Scenario, p: Plan) -> None:
             installed = old_by_key[key]
             assert key in kept or local.get(key, installed.file_md5) == target.file_md5
             continue
-        assert a.kind in (("full",) if key in old_by_key else ("new",)) + ("patched", "chunked")
-        if a.kind != "patched":
+        kinds = ("patched", "packed", "chunked")
+        assert a.kind in (("full",) if key in old_by_key else ("new",)) + kinds
+        if a.kind != "packed":
+            assert a.packs == ()
+        if a.kind not in ("patched", "packed"):
             assert a.diffs == () and a.fallback is None
             if a.from_sfc:
                 assert a.fetch == () and a.reuse == () and target.sfc_ref is not None
@@ -614,13 +752,33 @@ def check(s: Scenario, p: Plan) -> None:
             assert fb is not None and fb.kind in ("chunked", "full", "new")
             assert standalone_cost(a) <= fb.download_bytes == standalone_cost(fb)
             assert p.route == (s.hops[0].from_build, *(hop.to_build for hop in s.hops))
-        if a.source_path is not None and a.kind != "patched":
+        if a.kind == "packed":
+            assert s.use_patches and a.source_path is not None and sound(a.source_path)
+            assert a.diffs == ()
+            e = [step.entry for step in a.packs]
+            assert e[0].md5_source == old[a.source_path].file_md5
+            assert e[-1].md5_target == target.file_md5
+            assert all(x.md5_target == y.md5_source for x, y in pairwise(e))
+            assert e[0].size_source == old[a.source_path].size and e[-1].size_target == target.size
+            assert all(x.size_target == y.size_source for x, y in pairwise(e))
+            positions = [next(i for i, hop in enumerate(s.hops) if x in hop.packs) for x in a.packs]
+            assert positions == sorted(set(positions))
+            fb = a.fallback
+            assert fb is not None and fb.kind in ("chunked", "full", "new")
+            assert standalone_cost(a) <= fb.download_bytes == standalone_cost(fb)
+            assert p.route == (s.hops[0].from_build, *(hop.to_build for hop in s.hops))
+        if a.source_path is not None and a.kind not in ("patched", "packed"):
             assert collision_key(a.source_path) == key and a.source_path != a.path
 
-    if not p.of_kind("patched"):
+    if not p.of_kind("patched") and not p.of_kind("packed"):
         assert p.route == ()
     sfc = distinct(p.sfc_chunks)
-    assert p.download_bytes == sum(a.download_bytes for a in p.actions) + sfc
+    steps = [x for a in p.of_kind("packed") for x in a.packs]
+    spans = spans_for(steps)
+    assert sorted(x.object.id for x in spans) == sorted({x.object.id for x in steps})
+    assert all(any(sp.holds(x.entry) for sp in spans) for x in steps)
+    carried = sum(sp.length - sp.needed for sp in spans)
+    assert p.download_bytes == sum(a.download_bytes for a in p.actions) + sfc + carried
     assert p.full_bytes == distinct([c for f in s.new.values() for c in f.chunks])
     if s.small_files is None or not p.sfc_chunks:
         assert not any(a.from_sfc for a in p.actions)
@@ -637,6 +795,7 @@ def test_invariants_over_random_manifests() -> None:
         except AssertionError as error:
             raise AssertionError(f"seed {seed}: {scenario}\n{p}") from error
         assert run(scenario) == p  # pure and deterministic
+        assert p.download_bytes <= run(scenario, use_packs=False).download_bytes
         shuffled = dict(sorted(scenario.new.items(), key=lambda kv: h(kv[0])))
         assert run(Scenario(**{**vars(scenario), "new": shuffled})) == p
         kinds_seen |= {a.kind for a in p.actions} | {"sfc" for a in p.actions if a.from_sfc}

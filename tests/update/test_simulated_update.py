@@ -64,7 +64,8 @@ def test_install_then_update_fetches_each_object_once_and_no_chunk_of_a_patched_
 ) -> None:
     repo, folders, stores = published
     sim = RepositorySimulator(repo)
-    options = EngineOptions(transport=sim, patch_jobs=1)
+    # xdelta3 patches only: this is about GOG's patch depots (packs: test_packs.py).
+    options = EngineOptions(transport=sim, patch_jobs=1, use_packs=False)
     game = tmp_path / "game"
     builds_list = sim.get_json(
         f"{sim.base_url}/products/{PRODUCT}/os/windows/builds?generation=2",
@@ -164,7 +165,8 @@ def test_garbled_hosts_in_the_secure_link_and_the_patch_index_are_fetched_again(
 ) -> None:
     repo, folders, _ = published
     sim = RepositorySimulator(repo)
-    options = EngineOptions(transport=sim, patch_jobs=1)
+    # xdelta3 patches only: their chunks are what needs the second secure link.
+    options = EngineOptions(transport=sim, patch_jobs=1, use_packs=False)
     game = tmp_path / "game"
     install(sim.base_url, PRODUCT, game, build="1", options=options)
     link, patches = f"/products/{PRODUCT}/secure_link", f"/products/{PRODUCT}/patches"
