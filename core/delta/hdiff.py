@@ -1,8 +1,8 @@
 """HDiffPatch deltas (the ``hdiffpatch`` package): make them, apply them.
 
 Why beside xdelta3: on binaries that changed by recompilation (addresses shifted all
-over), HDiffPatch's matcher and a zstd pass over its streams make deltas several times
-smaller than ``xdelta3 -9 -S none`` (bench/README.md, "Patch packs").
+over), HDiffPatch's matcher and a zstd pass over its streams made deltas 0.41× the size
+of ``xdelta3 -9 -S none`` and zlib (bench/README.md, "bench_packs.py").
 
 Why a size bound: the package works on ``bytes`` in memory. Applying holds the source,
 the delta and the result at once (about twice the file), and encoding holds both files
@@ -32,13 +32,13 @@ __all__ = ["COMPRESSION", "HDIFF_MAX_BYTES", "DiffHeader", "decode", "encode", "
 HDIFF_MAX_BYTES = 24 * 2**20
 """Largest source or target handled with HDiffPatch. Applying a delta between two 24 MiB
 files peaks at 95-99 MB of RSS in the worker, as much as pyxdelta's fixed buffers (95 MB),
-so an update's memory stays what it was; 32 MiB peaked at 123 MB and 64 MiB at 215 MB
-(bench/README.md, "Patch packs")."""
+so a worker needs no more than it did for xdelta3; 32 MiB peaked at 123 MB and 64 MiB at
+215 MB (bench/README.md, "bench_packs.py")."""
 
 COMPRESSION = hdiffpatch.ZStdConfig(level=19, window=23)
 """How the delta's streams are compressed. On the recompiled binaries of bench_packs.py,
-zstd 19 made 4 % smaller deltas than zstd 3 and lzma 9 2 % smaller than zstd 19 but
-decoded at half its speed (bench/README.md, "Patch packs"). The window caps what a decoder
+zstd 19 made 12 % smaller deltas than zstd 3 and lzma 9 2 % smaller than zstd 19 but
+decoded at half its speed (bench/README.md, "bench_packs.py"). The window caps what a decoder
 allocates for zstd at 8 MiB."""
 
 _MAGIC = b"HDIFF13&"
