@@ -22,6 +22,8 @@ if [ "${1:-}" = "--dev" ]; then
   # The packaging test validates the desktop entry and the AppStream metainfo.
   command -v desktop-file-validate >/dev/null 2>&1 || need+=(desktop-file-utils)
   command -v appstreamcli >/dev/null 2>&1 || need+=(appstream)
+  # The packs benchmark's smoke test compiles C with gcc.
+  command -v gcc >/dev/null 2>&1 || need+=(gcc)
   # The notification tests run a private D-Bus session bus.
   command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus-daemon)
 fi
