@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
+from shiboken6 import isValid
 
 from core.progress import CancelToken, Progress, ProgressSink
 from gui.progress_state import FileEvent
@@ -196,6 +197,8 @@ class JobManager(QObject):
         return job
 
     def _on_job_ended(self, key: str, job: Job) -> None:
+        if not isValid(self):
+            return  # the window, and this manager with it, went first (at quit)
         if self.jobs.get(key) is job:
             del self.jobs[key]
         self.changed.emit(key)

@@ -21,6 +21,7 @@ from core.update.apply import objects_of
 from core.update.estimate import Cost, estimate_costs
 from core.update.keep import keep_copies
 from core.update.options import EngineOptions
+from core.update.packs import spans_for
 from core.update.plan import Plan
 from core.update.report import OperationReport
 from core.update.stage import ObjectRef
@@ -63,6 +64,13 @@ def downloaded_bytes(game: GameDir, plan: Plan) -> tuple[int, int]:
             whole += ref.chunk.compressed_size
         else:
             partial += min(ref.chunk.compressed_size, _size(path.with_name(path.name + ".part")))
+    # Pack spans, named as the stager names them (core/update/stage.py, object_path).
+    for span in spans_for(step for action in plan.actions for step in action.packs):
+        path = game.downloads / span.key
+        if path.is_file() or (game.downloads / f"k-{span.object.id}").is_file():
+            whole += span.length
+        else:
+            partial += min(span.length, _size(path.with_name(path.name + ".part")))
     return whole, partial
 
 
