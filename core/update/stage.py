@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import CancelledError as FutureCancelled
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,6 +37,7 @@ from core.format.patch import DepotDiff
 from core.format.zjson import inflate
 from core.fs import durable_replace
 from core.gamedir.folder import GameDir
+from core.net.fetcher import POOL_SIZE
 from core.net.source import RepoSource
 from core.net.transport import Transport
 from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
@@ -58,6 +59,25 @@ class ObjectRef:
 
 Download = ObjectRef | PackSpan
 """What :class:`Downloads` fetches: an object of the stores, or a span of a pack object."""
+
+
+SMALL_OBJECT_BYTES = 1 << 20
+"""Below this median size, a download is bound by round trips more than by bandwidth."""
+SMALL_OBJECT_FACTOR = 4
+
+
+def in_flight(jobs: int, sizes: Sequence[int]) -> int:
+    """Requests kept in flight: the download threads the player set, or, when the objects
+    are small (a median under 1 MiB), four times as many, up to the connection pool's
+    size. Each request waits a round trip whatever its size: with 30 ms to the server,
+    four threads fetch at most 133 small objects a second, whatever the bandwidth. The
+    bandwidth limit is shared by all of them, so more requests never mean more speed
+    than the player allowed. One thread stays one request at a time: a player who chose
+    it wants the connection shared as little as possible."""
+    jobs = max(1, jobs)
+    if jobs == 1 or not sizes or sorted(sizes)[len(sizes) // 2] >= SMALL_OBJECT_BYTES:
+        return jobs
+    return max(jobs, min(POOL_SIZE, jobs * SMALL_OBJECT_FACTOR))
 
 
 def _download_size(ref: Download) -> int:
@@ -475,7 +495,8 @@ class Downloads:
         self._stopped = threading.Event()
         stager.game.downloads.mkdir(parents=True, exist_ok=True)
         stager.progress(Progress(Phase.DOWNLOADING, 0, self.total))
-        self._executor = ThreadPoolExecutor(max(1, stager.jobs), "download")
+        sizes = [_download_size(r) for r in self._refs.values()]
+        self._executor = ThreadPoolExecutor(in_flight(stager.jobs, sizes), "download")
         self._futures: dict[Path, Future[SlipstreamError | None]] = {
             path: self._executor.submit(self._fetch, path, ref) for path, ref in self._refs.items()
         }
