@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,6 +176,42 @@ def zlib_bound(size: int) -> int:
     return sum(n + (n >> 12) + (n >> 14) + (n >> 25) + 13 for n in chunk_spans(size))
 
 
+def materialize_pairs(
+    catalog: Catalog,
+    workdir: Path,
+    todo: Mapping[tuple[str, str], tuple[DepotFile, DepotFile]],
+    target_file: Callable[[DepotFile], Path | None],
+    jobs: int | None,
+    progress: ProgressSink,
+    cancel: CancelToken,
+) -> dict[str, Path]:
+    """Each file the pairs of ``todo`` need, on disk once (md5 -> path): new files from the
+    build folder where ``target_file`` gives them, the rest rebuilt from the repository into
+    ``workdir`` on every core (inflating and hashing release the GIL)."""
+    on_disk: dict[str, Path] = {}
+    rebuild: dict[str, DepotFile] = {}
+    for source, target in todo.values():
+        for item, given in ((source, None), (target, target_file(target))):
+            md5 = item.file_md5
+            if md5 in on_disk or md5 in rebuild:
+                continue
+            if given is None:
+                rebuild[md5] = item
+            else:
+                on_disk[md5] = given
+
+    def materialize(item: DepotFile) -> None:
+        cancel.raise_if_cancelled()
+        catalog.materialize(item, workdir / f"file-{item.file_md5}")
+
+    with ThreadPoolExecutor(jobs or os.cpu_count() or 1) as threads:
+        items = list(rebuild.values())
+        for done, (item, _) in enumerate(zip(items, threads.map(materialize, items), strict=True)):
+            progress(Progress(Phase.PREPARING_PATCHES, done + 1, len(items), item.path, "files"))
+    on_disk.update({md5: workdir / f"file-{md5}" for md5 in rebuild})
+    return on_disk
+
+
 class ChainBuilder:
     """Makes the patches from older builds to a new build and their documents."""
 
@@ -263,32 +299,11 @@ class ChainBuilder:
         todo: dict[tuple[str, str], tuple[DepotFile, DepotFile]],
         target_file: Callable[[DepotFile], Path | None],
     ) -> dict[EncodeJob, tuple[str, str]]:
-        """Rebuild each needed file once (on every core: inflating and hashing release the
-        GIL) and name one encode job per pair, largest target first so the longest encode
-        does not start last."""
-        on_disk: dict[str, Path] = {}
-        rebuild: dict[str, DepotFile] = {}
-        for source, target in todo.values():
-            for item, given in ((source, None), (target, target_file(target))):
-                md5 = item.file_md5
-                if md5 in on_disk or md5 in rebuild:
-                    continue
-                if given is None:
-                    rebuild[md5] = item
-                else:
-                    on_disk[md5] = given
-        total, done = len(rebuild), 0
-
-        def materialize(item: DepotFile) -> None:
-            self.cancel.raise_if_cancelled()
-            self.catalog.materialize(item, self.workdir / f"file-{item.file_md5}")
-
-        with ThreadPoolExecutor(self.jobs or os.cpu_count() or 1) as threads:
-            items = list(rebuild.values())
-            for item, _ in zip(items, threads.map(materialize, items), strict=True):
-                done += 1
-                self.progress(Progress(Phase.PREPARING_PATCHES, done, total, item.path, "files"))
-        on_disk.update({md5: self.workdir / f"file-{md5}" for md5 in rebuild})
+        """Rebuild each needed file once and name one encode job per pair, largest target
+        first so the longest encode does not start last."""
+        on_disk = materialize_pairs(
+            self.catalog, self.workdir, todo, target_file, self.jobs, self.progress, self.cancel
+        )
         ordered = sorted(todo.items(), key=lambda kv: kv[1][1].size, reverse=True)
         return {
             EncodeJob(

@@ -19,10 +19,8 @@ only graph.json's ``pack`` field names the index (docs/repository.md, "Patch pac
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,9 +31,9 @@ from core.format import layout, zjson
 from core.format.depot import DepotFile
 from core.format.graph import GraphEdge, PackRef
 from core.format.pack import PackEntry, PackIndex, PackObject, object_link, parse_pack_index
-from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
+from core.progress import NEVER_CANCELLED, CancelToken, ProgressSink, null_sink
 from core.publish.catalog import Catalog, LoadedBuild, rel_from_link
-from core.publish.chain import DeltaCache, Edge, pair_files
+from core.publish.chain import DeltaCache, Edge, materialize_pairs, pair_files
 from core.publish.store import ObjectStore
 
 PACK_OBJECT_BYTES = 8 * 2**20
@@ -135,7 +133,9 @@ class PackBuilder:
             return
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
-            on_disk = self._materialize(todo, target_file)
+            on_disk = materialize_pairs(
+                self.catalog, self.workdir, todo, target_file, self.jobs, self.progress, self.cancel
+            )
             ordered = sorted(todo.items(), key=lambda kv: kv[1][1].size, reverse=True)
             jobs = {}
             for (src, dst), (source, target) in ordered:
@@ -157,40 +157,6 @@ class PackBuilder:
             raise LocalIOError.wrap(exc, "write the patch cache") from None
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def _materialize(
-        self,
-        todo: dict[Pair, tuple[DepotFile, DepotFile]],
-        target_file: Callable[[DepotFile], Path | None],
-    ) -> dict[str, Path]:
-        """Each needed file on disk once: new files from the build folder where given,
-        the rest rebuilt from the repository on every core."""
-        on_disk: dict[str, Path] = {}
-        rebuild: dict[str, DepotFile] = {}
-        for source, target in todo.values():
-            for item, given in ((source, None), (target, target_file(target))):
-                if item.file_md5 in on_disk or item.file_md5 in rebuild:
-                    continue
-                if given is None:
-                    rebuild[item.file_md5] = item
-                else:
-                    on_disk[item.file_md5] = given
-        total = len(rebuild)
-
-        def materialize(item: DepotFile) -> None:
-            self.cancel.raise_if_cancelled()
-            self.catalog.materialize(item, self.workdir / f"file-{item.file_md5}")
-
-        with ThreadPoolExecutor(self.jobs or os.cpu_count() or 1) as threads:
-            items = list(rebuild.values())
-            for done, (item, _) in enumerate(
-                zip(items, threads.map(materialize, items), strict=True)
-            ):
-                self.progress(
-                    Progress(Phase.PREPARING_PATCHES, done + 1, total, item.path, "files")
-                )
-        on_disk.update({md5: self.workdir / f"file-{md5}" for md5 in rebuild})
-        return on_disk
 
     # --- one edge's pack -----------------------------------------------------------------
 
