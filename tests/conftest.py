@@ -171,6 +171,14 @@ def _symlinks(repo: Path, p: str, secret: Path, chunk: str) -> tuple[str, ...]:
     return tuple(links)
 
 
+@pytest.fixture(autouse=True)
+def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test, and every process it starts, gets a Slipstream home of its own: without
+    it, installs made by tests landed in the real user's library, and each later window
+    test loaded all of them and fetched art from their long-gone servers."""
+    monkeypatch.setenv("SLIPSTREAM_HOME", str(tmp_path / "slipstream-home"))
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty Slipstream home (``SLIPSTREAM_HOME``: library, settings) in ``tmp_path``."""
