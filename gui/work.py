@@ -7,6 +7,7 @@ thread with a progress sink and a cancel token.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,10 @@ def art(record: InstallRecord, options: EngineOptions) -> Work:
         cached = product.cached_product_art(record.source, record.product)
         if cached.icon is not None and info is not None:
             return cached.icon, cached.cover, info.name
-        fetched = product.fetch_product_art(record.source, record.product, options)
+        # Art is cosmetic: one try, so a game whose server is gone does not hold the
+        # window's close (which waits for its jobs) through a whole retry schedule.
+        once = replace(options, fetch_limits=replace(options.fetch_limits, retries=0))
+        fetched = product.fetch_product_art(record.source, record.product, once)
         return fetched.icon or cached.icon, fetched.cover or cached.cover, fetched.name
 
     return run
