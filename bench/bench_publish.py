@@ -238,7 +238,11 @@ class PhaseClock:
         listed again as "<phase> #2"."""
         marks = [("scanning", whole.start), *self.marks, ("", whole.end)]
         spans: dict[str, Span] = {}
+        label = ""
         for (name, a), (_, b) in itertools.pairwise(marks):
+            if label.partition(" #")[0] == name:  # the same phase reported again: one span
+                spans[label] = Span(spans[label].start, b)
+                continue
             label, n = name, 1
             while label in spans:
                 n += 1

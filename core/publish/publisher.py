@@ -307,8 +307,10 @@ def _write_depot(
 ) -> DepotManifest:
     """Chunk every file into the store, then pack the small ones into a container.
 
-    Files are chunked ``store.jobs`` at a time: most files are a single chunk, and one
-    file at a time would leave all but one core idle."""
+    Files are chunked ``2 × store.jobs`` at a time: most files are a single chunk, which
+    the thread reading it also hashes, compresses and writes (see
+    :meth:`ObjectStore.chunk_stream`), and while some threads wait for a read or an fsync
+    the others keep the cores busy."""
     lock = threading.Lock()
     done = 0
 
@@ -338,7 +340,7 @@ def _write_depot(
             flags=("executable",) if source.executable else (),
         )
 
-    with ThreadPoolExecutor(store.jobs) as files:
+    with ThreadPoolExecutor(2 * store.jobs) as files:
         items: list[DepotItem] = [DepotDirectory(f) for f in scanned.folders]
         items += files.map(chunk, scanned.files)
     small = [s for s in scanned.files if 0 < s.size <= SMALL_FILE_BYTES]

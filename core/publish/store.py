@@ -3,8 +3,10 @@
 Chunks are 10 MiB of file data each, the remainder merged into the last one, each its own
 zlib stream stored under the md5 of its compressed bytes. Every object is written to a
 temporary name in its final folder, fsynced and renamed, so a crash never leaves a torn
-object under a real name. Compression and hashing run in a thread pool: zlib and hashlib
-release the GIL, so both cores work. Chunks are deflated by
+object under a real name. Compression and hashing release the GIL, so threads keep both
+cores working: a stream of several chunks hands them to the store's pool, while a stream
+that is one chunk (most files) is hashed, compressed and written on the calling thread,
+its md5 computed once for the file and the chunk alike. Chunks are deflated by
 :data:`core.format.zlibs.ACTIVE` (zlib-ng where installed): still plain zlib streams, so
 any zlib reads them.
 """
@@ -74,6 +76,8 @@ class ObjectStore:
         self.jobs = jobs or os.cpu_count() or 1
         self._pool = ThreadPoolExecutor(max_workers=self.jobs)
         self._known: dict[tuple[str, int], Chunk] = {}
+        # Chunks in the pool or waiting for it, over every stream at once (see chunk_stream).
+        self._slots = threading.BoundedSemaphore(self.jobs * (self.jobs + 1))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -113,8 +117,11 @@ class ObjectStore:
         self.put(layout.patch_meta_rel(doc_id) if patches else layout.meta_rel(doc_id), data)
         return doc_id
 
-    def _store_chunk(self, data: bytes, rel_of: Callable[[str], str], write: bool) -> Chunk:
-        raw_md5 = hashlib.md5(data).hexdigest()
+    def _store_chunk(
+        self, data: bytes, rel_of: Callable[[str], str], write: bool, raw_md5: str | None = None
+    ) -> Chunk:
+        if raw_md5 is None:
+            raw_md5 = hashlib.md5(data).hexdigest()
         known = self._known.get((raw_md5, len(data)))
         if known and self.layout.path(rel_of(known.compressed_md5)).is_file():
             with self._lock:
@@ -138,31 +145,74 @@ class ObjectStore:
         cancel: CancelToken = NEVER_CANCELLED,
     ) -> ChunkedData:
         """Cut ``size`` bytes arriving as ``pieces`` into chunks and store them at
-        ``rel_of(compressed md5)``; with ``write=False`` only compute the chunks."""
+        ``rel_of(compressed md5)``; with ``write=False`` only compute the chunks.
+
+        Safe to call from several threads at once. A one-chunk stream is stored on the
+        calling thread: handing it to the pool would only make this thread wait, and
+        threads that hash while others compress keep every core busy (bench/README.md,
+        "many files")."""
+        spans = chunk_spans(size)
+        if len(spans) == 1:
+            return self._chunk_one(pieces, size, rel_of, write, on_bytes, cancel)
         whole_md5, whole_sha = hashlib.md5(), hashlib.sha256()
         futures: list[Future[Chunk]] = []
-        # Bounds memory: with ``jobs`` files chunked at once, at most jobs × (jobs + 1)
-        # chunks (each under 20 MiB) are in flight.
+        # Bounds memory: at most jobs + 1 chunks (each under 20 MiB) of one stream, and
+        # jobs × (jobs + 1) over all streams, are in flight.
         window = self.jobs + 1
         seen = 0
-        for span, data in _cut(pieces, chunk_spans(size)):
-            cancel.raise_if_cancelled()
-            whole_md5.update(data)
-            whole_sha.update(data)
-            seen += span
-            futures.append(self._pool.submit(self._store_chunk, data, rel_of, write))
-            pending = [f for f in futures if not f.done()]
-            if len(pending) >= window:
-                pending[0].result()
-            on_bytes(span)
-        chunks = tuple(f.result() for f in futures)
+        try:
+            for span, data in _cut(pieces, spans):
+                cancel.raise_if_cancelled()
+                whole_md5.update(data)
+                whole_sha.update(data)
+                seen += span
+                self._slots.acquire()
+                try:
+                    future = self._pool.submit(self._store_chunk, data, rel_of, write)
+                except BaseException:
+                    self._slots.release()
+                    raise
+                future.add_done_callback(lambda _: self._slots.release())
+                futures.append(future)
+                pending = [f for f in futures if not f.done()]
+                if len(pending) >= window:
+                    pending[0].result()
+                on_bytes(span)
+            chunks = tuple(f.result() for f in futures)
+        finally:
+            for f in futures:
+                f.cancel()  # a failure above: drop what has not started
         return ChunkedData(chunks, whole_md5.hexdigest(), whole_sha.hexdigest(), seen)
+
+    def _chunk_one(
+        self,
+        pieces: Iterable[bytes],
+        size: int,
+        rel_of: Callable[[str], str],
+        write: bool,
+        on_bytes: Callable[[int], None],
+        cancel: CancelToken,
+    ) -> ChunkedData:
+        """A stream that is one chunk, on this thread; the chunk's md5 is the stream's."""
+        ((span, data),) = _cut(pieces, [size])
+        cancel.raise_if_cancelled()
+        md5 = hashlib.md5(data).hexdigest()
+        sha256 = hashlib.sha256(data).hexdigest()
+        chunk = self._store_chunk(data, rel_of, write, md5)
+        on_bytes(span)
+        return ChunkedData((chunk,), md5, sha256, span)
 
 
 def _cut(pieces: Iterable[bytes], spans: list[int]) -> Iterator[tuple[int, bytes]]:
     """Regroup a byte stream into ``spans``; fail if the stream is shorter or longer."""
-    buffer = bytearray()
     it = iter(pieces)
+    if len(spans) == 1:  # one chunk: join the pieces once, without a second copy
+        data = b"".join(it)
+        if len(data) != spans[0]:
+            raise LocalIOError("A file changed size while it was being published.")
+        yield spans[0], data
+        return
+    buffer = bytearray()
     for span in spans:
         while len(buffer) < span:
             piece = next(it, None)
