@@ -53,6 +53,8 @@ class Probe:
 
     def __init__(self) -> None:
         self.gaps: list[float] = []
+        self.long: list[tuple[float, float]] = []
+        """(when the wait began, its length in ms) of each wait over the target."""
         self.timer = QTimer()
         self.timer.setInterval(5)
         self.timer.timeout.connect(self._tick)
@@ -60,7 +62,10 @@ class Probe:
 
     def _tick(self) -> None:
         now = time.perf_counter()
-        self.gaps.append((now - self._last) * 1000)
+        gap = (now - self._last) * 1000
+        self.gaps.append(gap)
+        if gap > TARGET_MS:
+            self.long.append((self._last, gap))
         self._last = now
 
     def run_until(self, done: Callable[[], bool], limit: float) -> float:
@@ -68,6 +73,7 @@ class Probe:
         processEvents and sleep would itself wait for the GIL twice per turn and count
         those waits as the window's."""
         self.gaps.clear()
+        self.long.clear()
         self._last = time.perf_counter()
         started = self._last
         loop = QEventLoop()
@@ -168,18 +174,31 @@ def _update_in_window(name: str, game: Path) -> bool:
     window.show()
     finished: list[tuple[object, ...]] = []
     window.jobFinished.connect(lambda *a: finished.append(a))
+    probe = Probe()
+    # The window's start-up work (the account read from the keyring, the library's sizes
+    # and art) is not the update's: it finishes before the check and the update begin.
+    probe.run_until(lambda: not window.jobs.jobs, 60)
     window.select_game(str(game))
     window.check_game(str(game))
-    probe = Probe()
     probe.run_until(lambda: any(f[1] == "check" for f in finished), 60)
     builds = window.findChild(QTreeWidget, "buildsView")
     update = window.findChild(QPushButton, "updateButton")
     newest = builds.topLevelItem(0) if builds is not None else None
     assert newest is not None and update is not None
     builds.setCurrentItem(newest)
+    phases: list[tuple[float, str]] = []
+
+    def _on_progress_changed(key: str) -> None:
+        state = window.ops.store.progress.get(key)
+        if state is not None and (not phases or phases[-1][1] != state.phase):
+            phases.append((time.perf_counter(), state.phase))
+
+    window.ops.progressChanged.connect(_on_progress_changed)
+    clicked = time.perf_counter()
     update.click()
     seconds = probe.run_until(lambda: any(f[1] == "update" for f in finished), 900)
     during = probe.summary()
+    _print_waits(probe.long, phases, clicked)
     result = next((f for f in finished if f[1] == "update"), (None, None, False, "timed out"))
     # The baseline starts once the window's follow-up reads (history, size) are done.
     probe.run_until(lambda: not window.jobs.jobs, 60)
@@ -189,6 +208,18 @@ def _update_in_window(name: str, game: Path) -> bool:
     window.close()
     _print(name, seconds, result, idle, during)
     return bool(result[2])
+
+
+def _print_waits(
+    waits: list[tuple[float, float]], phases: list[tuple[float, str]], clicked: float
+) -> None:
+    """Each wait over the target: when it began after the click on Update, and the
+    phase the window had last shown by then."""
+    if phases:
+        print("phases (s after Update):", ", ".join(f"{p} {t - clicked:.2f}" for t, p in phases))
+    for began, gap in waits:
+        phase = next((p for t, p in reversed(phases) if t <= began), "before the first report")
+        print(f"  wait of {gap:5.1f} ms at {began - clicked:6.2f} s ({phase})")
 
 
 def _print(

@@ -6,8 +6,9 @@ Python: a Python ``data()`` would be called for every visible cell on every repa
 and each call waits for the GIL, which the job's threads hold most of the time. Changes
 arrive through :meth:`FilesModel.sync`, at most about ten times a second (the rate of
 :class:`~gui.jobs.ProgressRelay`): rows added since the last sync are appended a batch
-per turn of the event loop, and the rows that changed are set with the model's signals
-blocked, then announced as one ``dataChanged`` over their span.
+per turn of the event loop, and only the rows that changed are set, with the model's
+signals blocked, then announced as one ``dataChanged`` over their span (the view repaints
+what is visible of it, without calling any Python).
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ class FilesModel(QStandardItemModel):
             return
         self._append(state, self.rowCount())
         changed = state.take_changes()
-        if changed is not None:
-            self._repaint(state, *changed)
+        if changed:
+            self._repaint(state, changed)
 
     def _append(self, state: ProgressState, first: int) -> None:
         """Append up to :data:`BATCH` rows; the rest follow on the event loop's next
@@ -87,20 +88,21 @@ class FilesModel(QStandardItemModel):
         if self.state is not None:
             self.sync(self.state)
 
-    def _repaint(self, state: ProgressState, first: int, last: int) -> None:
-        last = min(last, self.rowCount() - 1)
-        if last < first:
+    def _repaint(self, state: ProgressState, rows: list[int]) -> None:
+        """Set the state of ``rows`` (in order); rows not appended yet get theirs when
+        they are."""
+        rows = [n for n in rows if n < self.rowCount()]
+        if not rows:
             return
         self.blockSignals(True)
         try:
-            for n in range(first, last + 1):
+            for n in rows:
                 item = self.item(n, STATE)
-                wanted = shown(state.row_at(n).state)
-                if item is not None and item.text() != wanted:
-                    item.setText(wanted)
+                if item is not None:
+                    item.setText(shown(state.row_at(n).state))
         finally:
             self.blockSignals(False)
-        self.dataChanged.emit(self.index(first, STATE), self.index(last, STATE))
+        self.dataChanged.emit(self.index(rows[0], STATE), self.index(rows[-1], STATE))
 
     def states(self) -> dict[str, str]:
         """File → state as shown, in the window's language (for tests and tools)."""

@@ -25,6 +25,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from desktop_notifier.backends.dummy import DummyNotificationCenter
+from desktop_notifier.main import get_backend_class
 from PySide6.QtCore import QObject, Signal
 
 from gui.icons import resources_dir
@@ -40,6 +42,17 @@ RETRY_AFTER = 600.0
 # desktop-notifier logs a failed send as a warning with a traceback; with no handler set
 # up, Python would print it on the player's terminal. The reason goes to our own log.
 logging.getLogger("desktop_notifier").addHandler(logging.NullHandler())
+
+
+def _backend_class() -> type:
+    return get_backend_class()
+
+
+# desktop-notifier and its D-Bus library are imported with this module, while the app
+# starts: imported on the first notice, on the service's thread, they held the GIL for
+# tens of milliseconds at a time just as the player pressed Update after a check, and
+# the window's event loop waited up to 100 ms.
+_backend_class()
 
 
 class DesktopService:
@@ -88,10 +101,8 @@ class DesktopService:
 
     async def _deliver(self, title: str, message: str) -> str | None:
         from desktop_notifier import DesktopNotifier, Icon
-        from desktop_notifier.backends.dummy import DummyNotificationCenter
-        from desktop_notifier.main import get_backend_class
 
-        if issubclass(get_backend_class(), DummyNotificationCenter):
+        if issubclass(_backend_class(), DummyNotificationCenter):
             return "this system has no notification service desktop-notifier can use"
         if self._notifier is None:
             icon = icon_path()

@@ -194,14 +194,15 @@ def test_the_bar_and_its_text_come_from_the_same_numbers() -> None:
     assert state.bar_text() == "2 of 3 files (67%)"
 
 
-def test_changed_rows_come_out_as_one_range_and_then_none() -> None:
+def test_only_the_changed_rows_come_out_and_then_none() -> None:
     state = ProgressState("update")
     state.set_plan(plan())
-    assert state.take_changes() is None  # a new plan is shown whole, not as changes
-    state.file_event("patching", "b.bin")
+    assert state.take_changes() == []  # a new plan is shown whole, not as changes
     state.file_event("assembling", "c.txt")
-    assert state.take_changes() == (1, 2)
-    assert state.take_changes() is None
+    state.file_event("patching", "a.bin")
+    state.file_event("patching", "a.bin")  # no change the second time
+    assert state.take_changes() == [0, 2]
+    assert state.take_changes() == []
 
 
 def test_an_install_lists_each_file_as_it_is_assembled() -> None:
