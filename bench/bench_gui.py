@@ -22,12 +22,14 @@ Target (issues "The desktop app" and 15): longest stall under 50 ms during the u
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -167,7 +169,43 @@ def served(repo: Path) -> Iterator[str]:
         proc.wait(10)
 
 
+class FullCollections:
+    """The length of each of CPython's full (generation 2) collections: each holds the GIL,
+    so the window waits for it whichever thread runs it."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+        self._began: dict[int, float] = {}
+
+    def __enter__(self) -> FullCollections:
+        gc.callbacks.append(self._on_gc)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        thread = threading.get_ident()
+        if phase == "start":
+            self._began[thread] = time.perf_counter()
+        elif thread in self._began:
+            self.seconds.append(time.perf_counter() - self._began.pop(thread))
+
+
 def _update_in_window(name: str, game: Path) -> bool:
+    with FullCollections() as collections:
+        ok = _update_in_window_probed(name, game)
+    longest = max(collections.seconds, default=0.0) * 1000
+    print(
+        f"[{name}] full garbage collections in the window's process: "
+        f"{len(collections.seconds)}, longest {longest:.1f} ms"
+    )
+    return ok
+
+
+def _update_in_window_probed(name: str, game: Path) -> bool:
     from gui.app import create_main_window
 
     window = create_main_window(tray=False, check_on_start=False)

@@ -10,17 +10,21 @@ goes out at once.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 from shiboken6 import isValid
 
 from core.progress import CancelToken, Progress, ProgressSink
 from gui.progress_state import FileEvent
+
+IDLE_COLLECT_MS = 2_000
+"""How long the jobs must have been idle before a full garbage collection."""
 
 Work = Callable[[ProgressSink, CancelToken], Any]
 """A job's body: runs on the job's thread, given a sink and a cancel token."""
@@ -202,6 +206,15 @@ class JobManager(QObject):
         if self.jobs.get(key) is job:
             del self.jobs[key]
         self.changed.emit(key)
+        if not self.jobs:
+            QTimer.singleShot(IDLE_COLLECT_MS, self._collect_if_idle)
+
+    def _collect_if_idle(self) -> None:
+        """The window turns off CPython's automatic full collections (gui/app.py): the
+        collector runs here instead, once no job has run for a moment (an update's end
+        is followed by its history and size reads, and a prepared update by the update)."""
+        if isValid(self) and not self.jobs:
+            gc.collect()
 
     def cancel_all(self) -> None:
         for job in list(self.jobs.values()):
