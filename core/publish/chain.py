@@ -184,11 +184,13 @@ def materialize_pairs(
     jobs: int | None,
     progress: ProgressSink,
     cancel: CancelToken,
+    have: Mapping[str, Path] | None = None,
 ) -> dict[str, Path]:
     """Each file the pairs of ``todo`` need, on disk once (md5 -> path): new files from the
-    build folder where ``target_file`` gives them, the rest rebuilt from the repository into
-    ``workdir`` on every core (inflating and hashing release the GIL)."""
-    on_disk: dict[str, Path] = {}
+    build folder where ``target_file`` gives them, files in ``have`` (rebuilt earlier in
+    this publish) where they are, the rest rebuilt from the repository into ``workdir`` on
+    every core (inflating and hashing release the GIL)."""
+    on_disk: dict[str, Path] = dict(have or {})
     rebuild: dict[str, DepotFile] = {}
     for source, target in todo.values():
         for item, given in ((source, None), (target, target_file(target))):
@@ -224,6 +226,7 @@ class ChainBuilder:
         jobs: int | None = None,
         progress: ProgressSink = null_sink,
         cancel: CancelToken = NEVER_CANCELLED,
+        keep_files: bool = False,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -231,6 +234,11 @@ class ChainBuilder:
         self.jobs = jobs
         self.progress = progress
         self.cancel = cancel
+        self.keep_files = keep_files
+        """Leave the files rebuilt into ``workdir`` (listed in :attr:`files`) for the pack
+        builder, which needs the same ones, instead of deleting them; it deletes them."""
+        self.files: dict[str, Path] = {}
+        """Each file the encodes read, by md5 (with ``keep_files``)."""
         self.cache = DeltaCache(catalog.repo.state_dir / "patch-cache", catalog)
         self.encoded = 0
         self.reused = 0
@@ -301,8 +309,13 @@ class ChainBuilder:
                     self.failures.append(f"{path}: {result.error}")
                 deltas[(delta.md5_source, delta.md5_target)] = delta
             self.encode_seconds += time.monotonic() - encode_started
-        finally:
+        except BaseException:
             shutil.rmtree(self.workdir, ignore_errors=True)
+            self.files = {}
+            raise
+        if not self.keep_files:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.files = {}
         return deltas
 
     def _prepare_jobs(
@@ -315,6 +328,7 @@ class ChainBuilder:
         on_disk = materialize_pairs(
             self.catalog, self.workdir, todo, target_file, self.jobs, self.progress, self.cancel
         )
+        self.files = on_disk
         ordered = sorted(todo.items(), key=lambda kv: kv[1][1].size, reverse=True)
         return {
             EncodeJob(

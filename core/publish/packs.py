@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -97,8 +97,10 @@ class PackBuilder:
         olds: list[LoadedBuild],
         new: LoadedBuild,
         target_file: Callable[[DepotFile], Path | None],
+        have: Mapping[str, Path] | None = None,
     ) -> list[Edge]:
-        """``edges`` with a pack on each that has a GOG patch and a file worth packing."""
+        """``edges`` with a pack on each that has a GOG patch and a file worth packing.
+        ``have``: files already on disk by md5 (the chain builder's, in ``workdir``)."""
         by_id = {o.item.build_id: o for o in olds}
         pairs = {
             e.from_build: pair_files(by_id[e.from_build].files, new.files)
@@ -106,7 +108,7 @@ class PackBuilder:
             if e.index is not None
         }
         wanted = {(s.file_md5, t.file_md5): (s, t) for ps in pairs.values() for s, t in ps}
-        self._encode(wanted, target_file)
+        self._encode(wanted, target_file, have)
         return [
             self._with_pack(e, by_id[e.from_build], new, pairs[e.from_build])
             if e.from_build in pairs
@@ -120,6 +122,7 @@ class PackBuilder:
         self,
         wanted: dict[Pair, tuple[DepotFile, DepotFile]],
         target_file: Callable[[DepotFile], Path | None],
+        have: Mapping[str, Path] | None = None,
     ) -> None:
         todo: dict[Pair, tuple[DepotFile, DepotFile]] = {}
         for key, (source, target) in wanted.items():
@@ -134,7 +137,14 @@ class PackBuilder:
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
             on_disk = materialize_pairs(
-                self.catalog, self.workdir, todo, target_file, self.jobs, self.progress, self.cancel
+                self.catalog,
+                self.workdir,
+                todo,
+                target_file,
+                self.jobs,
+                self.progress,
+                self.cancel,
+                have,
             )
             ordered = sorted(todo.items(), key=lambda kv: kv[1][1].size, reverse=True)
             jobs = {}

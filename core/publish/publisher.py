@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -220,6 +221,8 @@ def extend_chain(
     """Patch the branch's last ``patch_depth`` builds to ``new``, then point the
     product's documents at it (pairs, graph, listings: the publish's last step)."""
     base_url = options.base_url or base_url_of(new.item.meta_urls[0])
+    # The pack builder encodes the same pairs again: it reads the old files the chain
+    # rebuilt (rebuilding them twice cost 0.5 s on 2,000 files, deleting them twice 1 s).
     chain = ChainBuilder(
         catalog,
         store,
@@ -227,17 +230,21 @@ def extend_chain(
         jobs=options.jobs,
         progress=progress,
         cancel=cancel,
+        keep_files=options.packs,
     )
-    report.edges = chain.build(olds[: options.patch_depth], new, target_file, base_url)
-    report.patches_encoded, report.patches_cached = chain.encoded, chain.reused
-    report.patch_failures = chain.failures
-    if options.packs:
-        packs = PackBuilder(
-            catalog, store, chain.workdir, jobs=options.jobs, progress=progress, cancel=cancel
-        )
-        report.edges = packs.build(report.edges, olds, new, target_file)
-        report.packs_encoded, report.packs_cached = packs.encoded, packs.reused
-        report.patch_failures += packs.failures
+    try:
+        report.edges = chain.build(olds[: options.patch_depth], new, target_file, base_url)
+        report.patches_encoded, report.patches_cached = chain.encoded, chain.reused
+        report.patch_failures = chain.failures
+        if options.packs:
+            packs = PackBuilder(
+                catalog, store, chain.workdir, jobs=options.jobs, progress=progress, cancel=cancel
+            )
+            report.edges = packs.build(report.edges, olds, new, target_file, chain.files)
+            report.packs_encoded, report.packs_cached = packs.encoded, packs.reused
+            report.patch_failures += packs.failures
+    finally:
+        shutil.rmtree(chain.workdir, ignore_errors=True)
     report.encode_seconds = round(chain.encode_seconds, 3)
     cancel.raise_if_cancelled()
     progress(Progress(Phase.WRITING_DOCUMENTS, 0, 1, "", "steps"))

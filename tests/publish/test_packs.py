@@ -21,8 +21,10 @@ import pytest
 
 from core.delta import hdiff
 from core.delta.codecs import decode_entry
+from core.format.depot import DepotFile
 from core.format.pack import CODECS, parse_pack_index
 from core.publish import packs
+from core.publish.catalog import Catalog
 from core.publish.packs import batches
 from core.publish.prune import prune
 from core.publish.publisher import PublishOptions, PublishReport, publish
@@ -321,3 +323,29 @@ def test_no_packs_reaches_the_publish_and_promote_options() -> None:
         plain = cli._options(cli.build_parser().parse_args(command))
         without = cli._options(cli.build_parser().parse_args([*command, "--no-packs"]))
         assert (plain.packs, without.packs) == (True, False), command[0]
+
+
+@pytest.mark.parametrize("with_packs", [True, False])
+def test_each_old_file_is_rebuilt_once_for_the_chain_and_the_packs(
+    tmp_path: Path,
+    builds: tuple[Path, Path, dict[str, bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+    with_packs: bool,
+) -> None:
+    v1, v2, _ = builds
+    repo = tmp_path / "repo"
+    publish_dir(v1, repo, "1.0", packs=with_packs)
+    rebuilt: list[str] = []
+    materialize = Catalog.materialize
+
+    def counted(self: Catalog, item: DepotFile, dest: Path) -> None:
+        rebuilt.append(item.file_md5)
+        materialize(self, item, dest)
+
+    monkeypatch.setattr(Catalog, "materialize", counted)
+    report = publish_dir(v2, repo, "1.1", packs=with_packs)
+
+    assert report.edges[0].files_patched == 15
+    assert (report.packs_encoded > 0) == with_packs
+    assert len(rebuilt) == len(set(rebuilt)) == 15  # the changed files' old versions
+    assert not (repo / ".slipstream" / "work").exists()  # the rebuilt files are gone
