@@ -6,7 +6,8 @@ Python: a Python ``data()`` would be called for every visible cell on every repa
 and each call waits for the GIL, which the job's threads hold most of the time. Changes
 arrive through :meth:`FilesModel.sync`, at most about ten times a second (the rate of
 :class:`~gui.jobs.ProgressRelay`): rows added since the last sync are appended a batch
-per turn of the event loop, and only the rows that changed are set, with the model's
+per turn of the event loop, and only the rows that changed are set (also a batch per
+turn), with the model's
 signals blocked, then announced as one ``dataChanged`` over their span (the view repaints
 what is visible of it, without calling any Python).
 """
@@ -46,7 +47,7 @@ ROW_WORDS = {
 """The Qt-free progress state's English words for a row, translated when shown."""
 STATE = 2
 BATCH = 300
-"""Rows appended per turn of the event loop."""
+"""Rows appended, or rows repainted, per turn of the event loop."""
 
 
 class FilesModel(QStandardItemModel):
@@ -55,12 +56,15 @@ class FilesModel(QStandardItemModel):
         self.setHorizontalHeaderLabels([translate("FilesModel", h) for h in HEADERS])
         self.state: ProgressState | None = None
         self._more = False
+        self._waiting: list[int] = []
+        """Changed rows left for the next turn of the event loop."""
 
     def sync(self, state: ProgressState | None) -> None:
         """Show ``state``'s rows: another job's state replaces the rows, the same job's
         appends its new rows and repaints the span of rows that changed."""
         if state is not self.state:
             self.state = state
+            self._waiting = []
             self.removeRows(0, self.rowCount())
             if state is not None:
                 state.take_changes()
@@ -70,6 +74,8 @@ class FilesModel(QStandardItemModel):
             return
         self._append(state, self.rowCount())
         changed = state.take_changes()
+        if self._waiting:
+            changed = sorted(set(self._waiting).union(changed))
         if changed:
             self._repaint(state, changed)
 
@@ -79,7 +85,11 @@ class FilesModel(QStandardItemModel):
         last = min(state.row_count(), first + BATCH)
         for n in range(first, last):
             self.appendRow(_items(state.row_at(n)))
-        if last < state.row_count() and not self._more:
+        if last < state.row_count():
+            self._another_turn()
+
+    def _another_turn(self) -> None:
+        if not self._more:
             self._more = True
             QTimer.singleShot(0, self._on_more_timeout)
 
@@ -89,17 +99,25 @@ class FilesModel(QStandardItemModel):
             self.sync(self.state)
 
     def _repaint(self, state: ProgressState, rows: list[int]) -> None:
-        """Set the state of ``rows`` (in order); rows not appended yet get theirs when
-        they are."""
+        """Set the state of ``rows`` (in order), :data:`BATCH` of them per turn of the
+        event loop (a new phase moves every row at once); rows not appended yet get
+        theirs when they are."""
         rows = [n for n in rows if n < self.rowCount()]
+        rows, self._waiting = rows[:BATCH], rows[BATCH:]
+        if self._waiting:
+            self._another_turn()
         if not rows:
             return
+        words: dict[str, str] = {}
         self.blockSignals(True)
         try:
             for n in rows:
                 item = self.item(n, STATE)
                 if item is not None:
-                    item.setText(shown(state.row_at(n).state))
+                    word = state.row_at(n).state
+                    if word not in words:
+                        words[word] = shown(word)
+                    item.setText(words[word])
         finally:
             self.blockSignals(False)
         self.dataChanged.emit(self.index(rows[0], STATE), self.index(rows[-1], STATE))

@@ -16,7 +16,7 @@ def big_plan(count: int) -> Plan:
     return Plan(None, "2", actions, (), 10, 100, 0)
 
 
-def test_thousands_of_file_events_reach_the_view_as_one_range_per_sync(qtbot: QtBot) -> None:
+def test_thousands_of_file_events_reach_the_view_as_a_range_per_turn(qtbot: QtBot) -> None:
     state = ProgressState("update")
     state.set_plan(big_plan(2_500))
     model = FilesModel()
@@ -35,9 +35,14 @@ def test_thousands_of_file_events_reach_the_view_as_one_range_per_sync(qtbot: Qt
     events = [FileEvent("patching", f"f{n:05}.bin") for n in range(100, 1_100)]
     state.update(Progress("patching", 1_000, 2_500, "f01099.bin", "files"), events)
     model.sync(state)
-    assert changed == [(100, 1_099, 2, 2)]
+    # A batch of rows per turn of the event loop, each announced as one range.
+    assert changed == [(100, 100 + BATCH - 1, 2, 2)]
+    qtbot.waitUntil(lambda: changed[-1][1] == 1_099)
+    assert [c[0] for c in changed] == list(range(100, 1_100, BATCH))
+    assert all(c[2:] == (2, 2) and c[1] - c[0] < BATCH for c in changed)
+    count = len(changed)
     model.sync(state)  # nothing new: nothing to repaint
-    assert len(changed) == 1
+    assert len(changed) == count
     index = model.index(100, 2)
     assert model.data(index, Qt.ItemDataRole.DisplayRole) == "patched"
     assert model.data(model.index(99, 2)) == "waiting"
