@@ -219,6 +219,9 @@ def _update_in_window_probed(name: str, game: Path) -> bool:
     window.select_game(str(game))
     window.check_game(str(game))
     probe.run_until(lambda: any(f[1] == "check" for f in finished), 60)
+    # The player presses Update once the builds list shows each build's cost: the check's
+    # follow-up (the estimate, which plans every build) is not the update's work either.
+    probe.run_until(lambda: not window.jobs.jobs, 60)
     builds = window.findChild(QTreeWidget, "buildsView")
     update = window.findChild(QPushButton, "updateButton")
     newest = builds.topLevelItem(0) if builds is not None else None
