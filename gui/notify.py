@@ -51,8 +51,12 @@ def _backend_class() -> type:
 # desktop-notifier and its D-Bus library are imported with this module, while the app
 # starts: imported on the first notice, on the service's thread, they held the GIL for
 # tens of milliseconds at a time just as the player pressed Update after a check, and
-# the window's event loop waited up to 100 ms.
-_backend_class()
+# the window's event loop waited up to 100 ms. A backend that cannot load fails here
+# without stopping the app; the first notice meets the same error and uses the tray.
+try:
+    _backend_class()
+except Exception as exc:  # a foreign library's seam, as in DesktopService._send
+    log.warning("desktop notifications unavailable: %s", exc)
 
 
 class DesktopService:
