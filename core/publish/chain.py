@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.delta.xdelta import EncodeJob, EncodeResult, PatchPool
+from core.delta.xdelta import EncodeJob, PatchPool
 from core.errors import FormatError, LocalIOError
 from core.format import layout, paths
 from core.format.build import DepotEntry, Product
@@ -226,7 +225,6 @@ class ChainBuilder:
         jobs: int | None = None,
         progress: ProgressSink = null_sink,
         cancel: CancelToken = NEVER_CANCELLED,
-        keep_files: bool = False,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -234,11 +232,9 @@ class ChainBuilder:
         self.jobs = jobs
         self.progress = progress
         self.cancel = cancel
-        self.keep_files = keep_files
-        """Leave the files rebuilt into ``workdir`` (listed in :attr:`files`) for the pack
-        builder, which needs the same ones, instead of deleting them; it deletes them."""
         self.files: dict[str, Path] = {}
-        """Each file the encodes read, by md5 (with ``keep_files``)."""
+        """Each file the encodes read, by md5: the pack builder reads the same ones. The
+        files rebuilt into ``workdir`` stay there; the caller deletes ``workdir``."""
         self.cache = DeltaCache(catalog.repo.state_dir / "patch-cache", catalog)
         self.encoded = 0
         self.reused = 0
@@ -279,43 +275,22 @@ class ChainBuilder:
         if not todo:
             return deltas
         self.workdir.mkdir(parents=True, exist_ok=True)
-        try:
-            jobs = self._prepare_jobs(todo, target_file)
-            # The xdelta3 command sized to each file beats pyxdelta's fixed 64 MiB window
-            # tenfold on small files (3 ms against 35 ms) and writes no file names.
-            encode_started = time.monotonic()
-            # Each finished encode is measured, stored and cached on a thread while the
-            # pool encodes the next: done one by one on this thread, 400 small pairs'
-            # compress + fsync + cache writes took longer than their encodes.
-            settling: list[tuple[Future[Delta], str, EncodeResult]] = []
-            with (
-                PatchPool(self.jobs, cli_above=0) as pool,
-                ThreadPoolExecutor(self.store.jobs) as settle,
-            ):
-                for result in pool.encode_all(
-                    list(jobs), progress=self.progress, cancel=self.cancel
-                ):
-                    key = jobs[result.job]
-                    target = todo[key][1]
-                    future = settle.submit(self._settle, key, result, target)
-                    settling.append((future, target.path, result))
-                    if future.done():
-                        future.result()  # fail early on a write error
-            for future, path, result in settling:
-                delta = future.result()
-                if result.error is None:
+        jobs = self._prepare_jobs(todo, target_file)
+        # The xdelta3 command sized to each file beats pyxdelta's fixed 64 MiB window
+        # tenfold on small files (3 ms against 35 ms) and writes no file names.
+        encode_started = time.monotonic()
+        with PatchPool(self.jobs, cli_above=0) as pool:
+            for result in pool.encode_all(list(jobs), progress=self.progress, cancel=self.cancel):
+                key = jobs[result.job]
+                target = todo[key][1]
+                delta = self._finish(key, result.job.patch, target, result.size is not None)
+                if result.error is None:  # a failure (input gone, worker died) may pass later
+                    self.cache.put(delta)
                     self.encoded += 1
                 else:
-                    self.failures.append(f"{path}: {result.error}")
-                deltas[(delta.md5_source, delta.md5_target)] = delta
-            self.encode_seconds += time.monotonic() - encode_started
-        except BaseException:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            self.files = {}
-            raise
-        if not self.keep_files:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            self.files = {}
+                    self.failures.append(f"{target.path}: {result.error}")
+                deltas[key] = delta
+        self.encode_seconds += time.monotonic() - encode_started
         return deltas
 
     def _prepare_jobs(
@@ -338,13 +313,6 @@ class ChainBuilder:
             ): (src, dst)
             for (src, dst), (source, target) in ordered
         }
-
-    def _settle(self, key: tuple[str, str], result: EncodeResult, target: DepotFile) -> Delta:
-        """One encode's delta, stored and cached (on a thread of its own)."""
-        delta = self._finish(key, result.job.patch, target, result.size is not None)
-        if result.error is None:  # a failure (input gone, worker died) may pass later
-            self.cache.put(delta)
-        return delta
 
     def _finish(self, key: tuple[str, str], patch: Path, target: DepotFile, ok: bool) -> Delta:
         if not ok:

@@ -19,7 +19,6 @@ only graph.json's ``pack`` field names the index (docs/repository.md, "Patch pac
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -165,8 +164,6 @@ class PackBuilder:
                         self.failures.append(f"{jobs[result.job].path}: {result.error}")
         except OSError as exc:
             raise LocalIOError.wrap(exc, "write the patch cache") from None
-        finally:
-            shutil.rmtree(self.workdir, ignore_errors=True)
 
     # --- one edge's pack -----------------------------------------------------------------
 

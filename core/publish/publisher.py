@@ -222,7 +222,8 @@ def extend_chain(
     product's documents at it (pairs, graph, listings: the publish's last step)."""
     base_url = options.base_url or base_url_of(new.item.meta_urls[0])
     # The pack builder encodes the same pairs again: it reads the old files the chain
-    # rebuilt (rebuilding them twice cost 0.5 s on 2,000 files, deleting them twice 1 s).
+    # rebuilt into its workdir (rebuilding them twice cost 0.5 s on 2,000 files, deleting
+    # them twice 1 s). The workdir is this function's: deleted once, here, whatever happens.
     chain = ChainBuilder(
         catalog,
         store,
@@ -230,7 +231,6 @@ def extend_chain(
         jobs=options.jobs,
         progress=progress,
         cancel=cancel,
-        keep_files=options.packs,
     )
     try:
         report.edges = chain.build(olds[: options.patch_depth], new, target_file, base_url)
