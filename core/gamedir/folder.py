@@ -302,6 +302,16 @@ def check_components(base: Path, parts: Sequence[str]) -> None:
             return
 
 
+def _lstat_mode(path: str) -> int | None:
+    """``path``'s mode, not following a link; None when nothing is there."""
+    try:
+        return os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LocalIOError.wrap(exc, "examine") from None
+
+
 def make_dirs(base: Path, parts: Sequence[str], mode: int = 0o777) -> list[Path]:
     """Create ``base/parts…`` one folder at a time, refusing a link or a file in the way.
 
@@ -313,23 +323,16 @@ def make_dirs(base: Path, parts: Sequence[str], mode: int = 0o777) -> list[Path]
         # Look first: most folders exist already (a commit of thousands of files moves
         # each into a folder made for an earlier one), and a failed mkdir costs an
         # exception besides the lstat.
-        try:
-            st_mode = os.lstat(here).st_mode
-        except FileNotFoundError:
+        st_mode = _lstat_mode(here)
+        if st_mode is None:
             try:
                 os.mkdir(here, mode)
                 created.append(Path(here))
                 continue
-            except FileExistsError:
-                pass  # made by another thread meanwhile: check what it is
+            except FileExistsError:  # made by another thread meanwhile: check what it is
+                st_mode = _lstat_mode(here) or 0
             except OSError as exc:
                 raise LocalIOError.wrap(exc, "create the folder") from None
-            try:
-                st_mode = os.lstat(here).st_mode
-            except OSError as exc:
-                raise LocalIOError.wrap(exc, "examine") from None
-        except OSError as exc:
-            raise LocalIOError.wrap(exc, "examine") from None
         if stat.S_ISLNK(st_mode):
             raise UnsafePathError(
                 f"{here} is a symbolic link; Slipstream never writes through a link."

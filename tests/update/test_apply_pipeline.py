@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -82,12 +83,24 @@ def test_phases_are_announced_in_order_although_the_work_overlaps(
     assert sim.twice() == []
 
 
-def test_an_object_an_earlier_run_left_damaged_is_found_and_fetched_again(
-    published: tuple[Path, list[Path]], tmp_path: Path
+def _other_data(body: bytes, chunk: Chunk) -> bytes:
+    return zlib.compress(bytes(chunk.size))  # valid zlib, right size, other data
+
+
+def _torn(body: bytes, chunk: Chunk) -> bytes:
+    return body[: len(body) // 2]  # cut short under its final name, as a power cut may
+
+
+@pytest.mark.parametrize("damage", [_other_data, _torn], ids=["other data", "torn"])
+def test_an_object_an_earlier_run_left_damaged_is_fetched_again_by_the_same_run(
+    published: tuple[Path, list[Path]],
+    tmp_path: Path,
+    damage: Callable[[bytes, Chunk], bytes],
 ) -> None:
     """Objects fetched by this run skip the chunk md5 (the fetcher checked them and the
     file hash covers them); one found on disk from an earlier run is still checked, and a
-    damaged one fetched again by the same run."""
+    damaged one fetched again by the same run. Objects are renamed into downloads/ without
+    an fsync (they are resume data, not the game), so a power cut may leave one torn."""
     repo, folders = published
     sim = RepositorySimulator(repo)
     options = EngineOptions(transport=sim)
@@ -98,40 +111,15 @@ def test_an_object_an_earlier_run_left_damaged_is_found_and_fetched_again(
     (added,) = [a for a in plan.actions if a.path == "data/added.bin"]
     assert added.target is not None
     chunk = added.target.chunks[0]
+    body = (repo / layout.store_rel(PRODUCT, chunk.compressed_md5)).read_bytes()
     left = GameDir(game).downloads / f"c-{chunk.compressed_md5}"
     left.parent.mkdir(parents=True, exist_ok=True)
-    left.write_bytes(zlib.compress(bytes(chunk.size)))  # valid zlib, right size, other data
+    left.write_bytes(damage(body, chunk))
     sim.clear()
     report = update(game, second, options)
     assert tree(game) == tree(folders[1])
     assert sim.count("/" + layout.store_rel(PRODUCT, chunk.compressed_md5)) == 1
     assert report.bytes_downloaded == report.bytes_planned  # counted once, when refetched
-
-
-def test_an_object_a_power_cut_tore_is_fetched_again_by_the_same_run(
-    published: tuple[Path, list[Path]], tmp_path: Path
-) -> None:
-    """Objects are renamed into downloads/ without an fsync (they are resume data, not the
-    game): one cut short under its final name, as a power cut may leave it, costs only its
-    own download again."""
-    repo, folders = published
-    sim = RepositorySimulator(repo)
-    options = EngineOptions(transport=sim)
-    first, second = build_ids(sim)
-    game = tmp_path / "game"
-    install(sim.base_url, PRODUCT, game, build=first, options=options)
-    plan, _ = plan_preview(game, second, options)
-    (added,) = [a for a in plan.actions if a.path == "data/added.bin"]
-    assert added.target is not None
-    torn = added.target.chunks[0]
-    body = (repo / layout.store_rel(PRODUCT, torn.compressed_md5)).read_bytes()
-    left = GameDir(game).downloads / f"c-{torn.compressed_md5}"
-    left.parent.mkdir(parents=True, exist_ok=True)
-    left.write_bytes(body[: len(body) // 2])
-    sim.clear()
-    update(game, second, options)
-    assert tree(game) == tree(folders[1])
-    assert sim.count("/" + layout.store_rel(PRODUCT, torn.compressed_md5)) == 1
 
 
 def _stager(repo: Path, game: Path, sim: RepositorySimulator) -> Stager:
