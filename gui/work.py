@@ -6,8 +6,10 @@ thread with a progress sink and a cancel token.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +29,12 @@ from core.update.plan import Plan
 from core.update.report import OperationReport
 from core.update.stage import ObjectRef
 from core.update.uninstall import UninstallReport, uninstall
+from gui.child import in_child
 
 Work = Callable[[ProgressSink, CancelToken], Any]
+JOBS_ENV = "SLIPSTREAM_GUI_JOBS"
+"""``thread`` runs every job on a thread of the window's process (for debugging); by
+default the long ones run in a child process each (:func:`offload`)."""
 MAX_ESTIMATES = 8
 """Builds whose cost the builds list shows (newest first): each costs a manifest fetch."""
 
@@ -37,16 +43,29 @@ def as_listing(items: Sequence[BuildItem]) -> BuildsListing:
     return BuildsListing(tuple(items), len(items))
 
 
+def offload(body: Work, options: EngineOptions) -> Work:
+    """``body`` run in a child process (:mod:`gui.child`), so its Python never holds the
+    window's GIL; on the job's own thread where ``options`` carry a transport object (which
+    cannot cross to another process) or ``SLIPSTREAM_GUI_JOBS=thread`` says so."""
+    if options.transport is not None or os.environ.get(JOBS_ENV) == "thread":
+        return body
+    return in_child(body)
+
+
 def preview(game: Path, to_build: str | None, options: EngineOptions) -> Work:
     """The plan and its report, and the bytes of it a cancelled run already downloaded."""
+    return offload(partial(_preview, game, to_build, options), options)
 
-    def run(
-        sink: ProgressSink, cancel: CancelToken
-    ) -> tuple[Any, OperationReport, tuple[int, int]]:
-        plan, report = engine.plan_preview(game, to_build, options)
-        return plan, report, downloaded_bytes(GameDir(game), plan)
 
-    return run
+def _preview(
+    game: Path,
+    to_build: str | None,
+    options: EngineOptions,
+    sink: ProgressSink,
+    cancel: CancelToken,
+) -> tuple[Any, OperationReport, tuple[int, int]]:
+    plan, report = engine.plan_preview(game, to_build, options)
+    return plan, report, downloaded_bytes(GameDir(game), plan)
 
 
 def downloaded_bytes(game: GameDir, plan: Plan) -> tuple[int, int]:
@@ -127,12 +146,14 @@ def art(record: InstallRecord, options: EngineOptions) -> Work:
 
 def switch_branch(game: Path, branch: str | None, options: EngineOptions) -> Work:
     """Move the game to ``branch``'s newest build; later updates follow that branch."""
+    return offload(partial(_switch_branch, game, branch, options), options)
 
-    def run(sink: ProgressSink, cancel: CancelToken) -> tuple[OperationReport, None]:
-        report = manage.switch_branch(game, branch, options=options, progress=sink, cancel=cancel)
-        return report, None
 
-    return run
+def _switch_branch(
+    game: Path, branch: str | None, options: EngineOptions, sink: ProgressSink, cancel: CancelToken
+) -> tuple[OperationReport, None]:
+    report = manage.switch_branch(game, branch, options=options, progress=sink, cancel=cancel)
+    return report, None
 
 
 def remove(game: Path) -> Work:
@@ -163,31 +184,47 @@ def change_source(game: Path, source: str, options: EngineOptions) -> Work:
 
 def update(game: Path, to_build: str | None, options: EngineOptions, keep: list[str]) -> Work:
     """Update; first copy ``keep`` (the player's changed files) out of the way."""
+    return offload(partial(_update, game, to_build, options, keep), options)
 
-    def run(sink: ProgressSink, cancel: CancelToken) -> tuple[OperationReport, Path | None]:
-        kept = keep_copies(game, keep, progress=sink) if keep else None
-        report = engine.update(game, to_build, options, progress=sink, cancel=cancel)
-        return report, kept
 
-    return run
+def _update(
+    game: Path,
+    to_build: str | None,
+    options: EngineOptions,
+    keep: list[str],
+    sink: ProgressSink,
+    cancel: CancelToken,
+) -> tuple[OperationReport, Path | None]:
+    kept = keep_copies(game, keep, progress=sink) if keep else None
+    report = engine.update(game, to_build, options, progress=sink, cancel=cancel)
+    return report, kept
 
 
 def rollback(game: Path, to_build: str | None, options: EngineOptions) -> Work:
-    def run(sink: ProgressSink, cancel: CancelToken) -> OperationReport:
-        return engine.rollback_game(game, to_build, options, progress=sink, cancel=cancel)
+    return offload(partial(_rollback, game, to_build, options), options)
 
-    return run
+
+def _rollback(
+    game: Path,
+    to_build: str | None,
+    options: EngineOptions,
+    sink: ProgressSink,
+    cancel: CancelToken,
+) -> OperationReport:
+    return engine.rollback_game(game, to_build, options, progress=sink, cancel=cancel)
 
 
 def verify(game: Path, options: EngineOptions) -> Work:
     """Hash every file and repair the broken ones."""
+    return offload(partial(_verify, game, options), options)
 
-    def run(sink: ProgressSink, cancel: CancelToken) -> tuple[OperationReport, Any]:
-        return engine.verify_game(
-            game, full=True, repair=True, options=options, progress=sink, cancel=cancel
-        )
 
-    return run
+def _verify(
+    game: Path, options: EngineOptions, sink: ProgressSink, cancel: CancelToken
+) -> tuple[OperationReport, Any]:
+    return engine.verify_game(
+        game, full=True, repair=True, options=options, progress=sink, cancel=cancel
+    )
 
 
 def install(
@@ -201,22 +238,35 @@ def install(
     build: str | None = None,
 ) -> Work:
     """Install ``build`` (default: the newest of the default branch)."""
+    return offload(
+        partial(_install, source, product, dest, os_name, lang, adopt, options, build), options
+    )
 
-    def run(sink: ProgressSink, cancel: CancelToken) -> OperationReport:
-        return engine.install(
-            source,
-            product,
-            dest,
-            build=build,
-            os_name=os_name,
-            lang=lang,
-            adopt=adopt,
-            options=options,
-            progress=sink,
-            cancel=cancel,
-        )
 
-    return run
+def _install(
+    source: str,
+    product: str,
+    dest: Path,
+    os_name: str,
+    lang: str,
+    adopt: bool,
+    options: EngineOptions,
+    build: str | None,
+    sink: ProgressSink,
+    cancel: CancelToken,
+) -> OperationReport:
+    return engine.install(
+        source,
+        product,
+        dest,
+        build=build,
+        os_name=os_name,
+        lang=lang,
+        adopt=adopt,
+        options=options,
+        progress=sink,
+        cancel=cancel,
+    )
 
 
 def products(source: str, options: EngineOptions) -> Work:
@@ -250,19 +300,19 @@ def build_details(
 
 def adopt(folder: Path, options: EngineOptions) -> Work:
     """Add a game already on disk: a Slipstream install the library lost, or a GOG game."""
+    return offload(partial(_adopt, folder, options), options)
 
-    def run(sink: ProgressSink, cancel: CancelToken) -> str:
-        """The build added (the window words the message, in its language)."""
-        state = GameDir(folder).read_state() if (folder / ".slipstream").is_dir() else None
-        if state is not None:
-            records.register(folder, state, records.name_of(folder, state))
-            return state.build_id
-        from core.update.adopt import adopt as adopt_gog
 
-        report = adopt_gog(folder, options=options, progress=sink, cancel=cancel)
-        return report.to_build or ""
+def _adopt(folder: Path, options: EngineOptions, sink: ProgressSink, cancel: CancelToken) -> str:
+    """The build added (the window words the message, in its language)."""
+    state = GameDir(folder).read_state() if (folder / ".slipstream").is_dir() else None
+    if state is not None:
+        records.register(folder, state, records.name_of(folder, state))
+        return state.build_id
+    from core.update.adopt import adopt as adopt_gog
 
-    return run
+    report = adopt_gog(folder, options=options, progress=sink, cancel=cancel)
+    return report.to_build or ""
 
 
 def check(record: InstallRecord, options: EngineOptions) -> Work:
@@ -277,7 +327,14 @@ def check(record: InstallRecord, options: EngineOptions) -> Work:
 
 
 def estimate(game: Path, items: Sequence[BuildItem], options: EngineOptions) -> Work:
-    def run(sink: ProgressSink, cancel: CancelToken) -> dict[str, Cost | SlipstreamError]:
-        return estimate_costs(game, list(items)[:MAX_ESTIMATES], options, cancel)
+    return offload(partial(_estimate, game, list(items)[:MAX_ESTIMATES], options), options)
 
-    return run
+
+def _estimate(
+    game: Path,
+    items: list[BuildItem],
+    options: EngineOptions,
+    sink: ProgressSink,
+    cancel: CancelToken,
+) -> dict[str, Cost | SlipstreamError]:
+    return estimate_costs(game, items, options, cancel)

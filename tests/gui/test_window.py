@@ -765,3 +765,24 @@ def test_the_covers_grid_shows_each_game_and_choosing_one_selects_it(
     assert window.current_game() == str(game)
     toggle.click()
     assert window.gamesView.isVisible()
+
+
+def test_the_window_outlives_an_update_killed_mid_way_and_the_next_one_finishes(
+    qtbot: QtBot, window: MainWindow, game: Path, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The update runs in a process of its own (gui/child.py): kill -9 it after its files
+    are staged, and the window says so, the folder is still build 1, and Update again
+    finishes the job."""
+    checked(qtbot, window, game)
+    monkeypatch.setenv("SLIPSTREAM_CRASHPOINT", "update-assembled")
+    window.updateButton.click()
+    _, _, ok, message = wait_job(qtbot, window, "update")
+    assert not ok and "stopped unexpectedly" in message and "resume" in message
+    assert digest(game) == demo.builds[0]
+    assert window.isVisible()
+
+    monkeypatch.delenv("SLIPSTREAM_CRASHPOINT")
+    window.updateButton.click()
+    _, _, ok, message = wait_job(qtbot, window, "update")
+    assert ok, message
+    assert digest(game) == demo.builds[2]
