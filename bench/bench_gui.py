@@ -16,12 +16,13 @@ noisy it is; the longest wait is also given as a ratio to the target.
 Target (issues "The desktop app" and 15): longest stall under 50 ms during the update.
 
     .venv/bin/python bench/bench_gui.py [--scenario big|many|both] [--size-mib 512]
-                                        [--files 2500]
+                                        [--files 2500] [--why]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import random
@@ -125,7 +126,9 @@ def many_builds(count: int) -> tuple[list[FileSpec], list[FileSpec]]:
     return first, second
 
 
-def run_scenario(name: str, builds: tuple[list[FileSpec], list[FileSpec]], root: Path) -> bool:
+def run_scenario(
+    name: str, builds: tuple[list[FileSpec], list[FileSpec]], root: Path, why: bool = False
+) -> bool:
     """Publish, serve, install, update in the window; print the probe's figures."""
     os.environ["SLIPSTREAM_HOME"] = str(root / "home")
     t0 = time.perf_counter()
@@ -137,7 +140,7 @@ def run_scenario(name: str, builds: tuple[list[FileSpec], list[FileSpec]], root:
     with served(root / "repo") as url:
         game = (root / "game").resolve()
         install(url, PRODUCT, game, build="1")
-        return _update_in_window(name, game)
+        return _update_in_window(name, game, why)
 
 
 SERVE = (
@@ -169,12 +172,92 @@ def served(repo: Path) -> Iterator[str]:
         proc.wait(10)
 
 
+class StallSampler:
+    """``--why``: a thread that, once the probe has not ticked for :data:`SAMPLE_AFTER_MS`,
+    takes the GUI thread's Python stack every few milliseconds until it ticks again. Each
+    wait over the target is printed with the stacks seen during it: Python of ours, a Qt
+    call, or the event loop itself (then the process was not scheduled, or a C call that
+    holds the GIL ran on another thread)."""
+
+    SAMPLE_AFTER_MS = 25.0
+
+    def __init__(self, probe: Probe) -> None:
+        self.probe = probe
+        self.samples: list[tuple[float, str]] = []
+        self.sched: dict[float, tuple[tuple[int, int], tuple[int, int]]] = {}
+        """Per wait: the GUI thread's (ns on a CPU, ns waiting for one) when first and
+        last sampled (Linux schedstat): the gap says whether it ran, waited for a CPU,
+        or waited for something else (the GIL, a lock)."""
+        self._gui = threading.get_ident()
+        self._schedstat = Path(f"/proc/self/task/{threading.get_native_id()}/schedstat")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stall-sampler", daemon=True)
+
+    def __enter__(self) -> StallSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import traceback
+
+        while not self._stop.wait(0.003):
+            last = self.probe._last
+            if (time.perf_counter() - last) * 1000 < self.SAMPLE_AFTER_MS:
+                continue
+            reading = self._read_schedstat()
+            if reading is not None:
+                first = self.sched.get(last, (reading, reading))[0]
+                self.sched[last] = (first, reading)
+            frames = sys._current_frames()
+            for ident, other in frames.items():
+                if ident not in (self._gui, threading.get_ident()):
+                    top = traceback.extract_stack(other)[-1]
+                    where = f"{Path(top.filename).name}:{top.lineno} {top.name}"
+                    self.samples.append((last, "other thread: " + where))
+            frame = frames.get(self._gui)
+            if frame is None:
+                continue
+            stack = traceback.extract_stack(frame)[-4:]
+            where = " < ".join(
+                f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack)
+            )
+            self.samples.append((last, where))
+
+    def _read_schedstat(self) -> tuple[int, int] | None:
+        try:
+            cpu, queue, _ = self._schedstat.read_text().split()
+        except (OSError, ValueError):
+            return None
+        return int(cpu), int(queue)
+
+    def explain(self, waits: list[tuple[float, float]]) -> None:
+        for began, gap in waits:
+            seen: dict[str, int] = {}
+            for when, where in self.samples:
+                if when == began:
+                    seen[where] = seen.get(where, 0) + 1
+            (cpu0, queue0), (cpu1, queue1) = self.sched.get(began, ((0, 0), (0, 0)))
+            print(
+                f"  during the {gap:.1f} ms wait, sampled from {self.SAMPLE_AFTER_MS:.0f} ms in: "
+                f"GUI thread ran {(cpu1 - cpu0) / 1e6:.1f} ms, waited for a CPU "
+                f"{(queue1 - queue0) / 1e6:.1f} ms; stacks:"
+            )
+            for where, count in sorted(seen.items(), key=lambda kv: -kv[1])[:8]:
+                print(f"    {count:3d} x {where}")
+
+
 class FullCollections:
     """The length of each of CPython's full (generation 2) collections: each holds the GIL,
     so the window waits for it whichever thread runs it."""
 
     def __init__(self) -> None:
         self.seconds: list[float] = []
+        self.spans: list[tuple[float, float]] = []
+        """(start, end) of each, by time.perf_counter()."""
         self._began: dict[int, float] = {}
 
     def __enter__(self) -> FullCollections:
@@ -191,12 +274,14 @@ class FullCollections:
         if phase == "start":
             self._began[thread] = time.perf_counter()
         elif thread in self._began:
-            self.seconds.append(time.perf_counter() - self._began.pop(thread))
+            began, now = self._began.pop(thread), time.perf_counter()
+            self.seconds.append(now - began)
+            self.spans.append((began, now))
 
 
-def _update_in_window(name: str, game: Path) -> bool:
+def _update_in_window(name: str, game: Path, why: bool) -> bool:
     with FullCollections() as collections:
-        ok = _update_in_window_probed(name, game)
+        ok = _update_in_window_probed(name, game, why, collections)
     longest = max(collections.seconds, default=0.0) * 1000
     print(
         f"[{name}] full garbage collections in the window's process: "
@@ -205,7 +290,9 @@ def _update_in_window(name: str, game: Path) -> bool:
     return ok
 
 
-def _update_in_window_probed(name: str, game: Path) -> bool:
+def _update_in_window_probed(
+    name: str, game: Path, why: bool, collections: FullCollections
+) -> bool:
     from gui.app import create_main_window
 
     window = create_main_window(tray=False, check_on_start=False)
@@ -236,10 +323,14 @@ def _update_in_window_probed(name: str, game: Path) -> bool:
 
     window.ops.progressChanged.connect(_on_progress_changed)
     clicked = time.perf_counter()
-    update.click()
-    seconds = probe.run_until(lambda: any(f[1] == "update" for f in finished), 900)
+    sampler = StallSampler(probe)
+    with sampler if why else contextlib.nullcontext():
+        update.click()
+        seconds = probe.run_until(lambda: any(f[1] == "update" for f in finished), 900)
     during = probe.summary()
-    _print_waits(probe.long, phases, clicked)
+    _print_waits(probe.long, phases, clicked, collections)
+    if why:
+        sampler.explain(probe.long)
     result = next((f for f in finished if f[1] == "update"), (None, None, False, "timed out"))
     # The baseline starts once the window's follow-up reads (history, size) are done.
     probe.run_until(lambda: not window.jobs.jobs, 60)
@@ -252,7 +343,10 @@ def _update_in_window_probed(name: str, game: Path) -> bool:
 
 
 def _print_waits(
-    waits: list[tuple[float, float]], phases: list[tuple[float, str]], clicked: float
+    waits: list[tuple[float, float]],
+    phases: list[tuple[float, str]],
+    clicked: float,
+    collections: FullCollections,
 ) -> None:
     """Each wait over the target: when it began after the click on Update, and the
     phase the window had last shown by then."""
@@ -260,7 +354,10 @@ def _print_waits(
         print("phases (s after Update):", ", ".join(f"{p} {t - clicked:.2f}" for t, p in phases))
     for began, gap in waits:
         phase = next((p for t, p in reversed(phases) if t <= began), "before the first report")
-        print(f"  wait of {gap:5.1f} ms at {began - clicked:6.2f} s ({phase})")
+        ended = began + gap / 1000
+        inside = [(e - b) * 1000 for b, e in collections.spans if b < ended and e > began]
+        gc_note = f", full GC of {max(inside):.1f} ms in it" if inside else ""
+        print(f"  wait of {gap:5.1f} ms at {began - clicked:6.2f} s ({phase}{gc_note})")
 
 
 def _print(
@@ -294,6 +391,9 @@ def main() -> int:
     parser.add_argument("--scenario", choices=("big", "many", "both"), default="both")
     parser.add_argument("--size-mib", type=int, default=512)
     parser.add_argument("--files", type=int, default=2_500)
+    parser.add_argument(
+        "--why", action="store_true", help="sample the GUI thread's stack during each long wait"
+    )
     args = parser.parse_args()
     scenarios = {
         "big": lambda: big_builds(args.size_mib),
@@ -303,7 +403,7 @@ def main() -> int:
     ok = True
     for name in chosen:
         with tempfile.TemporaryDirectory(prefix=f"bench-gui-{name}-") as scratch:
-            ok = run_scenario(name, scenarios[name](), Path(scratch)) and ok
+            ok = run_scenario(name, scenarios[name](), Path(scratch), args.why) and ok
     return 0 if ok else 1
 
 

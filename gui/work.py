@@ -30,6 +30,7 @@ from core.update.report import OperationReport
 from core.update.stage import ObjectRef
 from core.update.uninstall import UninstallReport, uninstall
 from gui.child import in_child
+from gui.progress_state import PlanRows
 
 Work = Callable[[ProgressSink, CancelToken], Any]
 JOBS_ENV = "SLIPSTREAM_GUI_JOBS"
@@ -53,7 +54,8 @@ def offload(body: Work, options: EngineOptions) -> Work:
 
 
 def preview(game: Path, to_build: str | None, options: EngineOptions) -> Work:
-    """The plan and its report, and the bytes of it a cancelled run already downloaded."""
+    """The plan's rows for the window (:class:`~gui.progress_state.PlanRows`) and its
+    report, and the bytes of it a cancelled run already downloaded."""
     return offload(partial(_preview, game, to_build, options), options)
 
 
@@ -63,9 +65,9 @@ def _preview(
     options: EngineOptions,
     sink: ProgressSink,
     cancel: CancelToken,
-) -> tuple[Any, OperationReport, tuple[int, int]]:
+) -> tuple[PlanRows, OperationReport, tuple[int, int]]:
     plan, report = engine.plan_preview(game, to_build, options)
-    return plan, report, downloaded_bytes(GameDir(game), plan)
+    return PlanRows.of(plan), report, downloaded_bytes(GameDir(game), plan)
 
 
 def downloaded_bytes(game: GameDir, plan: Plan) -> tuple[int, int]:
