@@ -35,6 +35,7 @@ from core.errors import (
 from core.format.depot import Chunk, DepotFile, unpack_chunk
 from core.format.patch import DepotDiff
 from core.format.zjson import inflate
+from core.fs import fsync_file
 from core.gamedir.folder import GameDir
 from core.net.fetcher import POOL_SIZE
 from core.net.source import RepoSource
@@ -320,9 +321,13 @@ class Stager:
                         data = self._chunk_data(index, chunk, reuse)
                         digest.update(data)
                         written += dst.write(data)
+                dst.flush()
+                _set_mode(dst.fileno(), out, target.executable)
+                # Flushed here, on this thread (fsync releases the GIL), so that the commit
+                # never names a file whose bytes a power cut could still lose.
+                os.fsync(dst.fileno())
         except OSError as exc:
             raise LocalIOError.wrap(exc, "write the staged file") from None
-        os.chmod(out, 0o755 if target.executable else 0o644)
         with self._lock:
             self.digests[action.path] = (written, digest.hexdigest())
         return out
@@ -401,7 +406,7 @@ class Stager:
             if current != source:
                 current.unlink(missing_ok=True)
             current = result
-        os.chmod(out, 0o755 if action.target.executable else 0o644)
+        finish_staged(out, action.target.executable)
         return out
 
     def pack_entry(self, step: PackStep, span: PackSpan, for_path: str) -> Path:
@@ -462,7 +467,7 @@ class Stager:
         finally:
             if current not in (source, out):  # a chain stopped half-way: drop its step
                 current.unlink(missing_ok=True)
-        os.chmod(out, 0o755 if action.target.executable else 0o644)
+        finish_staged(out, action.target.executable)
         return out
 
     def source_is_expected(self, action: FileAction) -> bool:
@@ -607,6 +612,26 @@ def _check_sizes(codec: str, current: Path, size_source: int, size_target: int) 
             f"The HDiffPatch entry for {current.name} is for a file above "
             f"{HDIFF_MAX_BYTES} bytes; only xdelta3 is used for those."
         )
+
+
+def _set_mode(fd: int, path: Path, executable: bool) -> None:
+    mode = 0o755 if executable else 0o644
+    if hasattr(os, "fchmod"):  # not on Windows before Python 3.13
+        os.fchmod(fd, mode)
+    else:
+        os.chmod(path, mode)
+
+
+def finish_staged(path: Path, executable: bool) -> None:
+    """Give a staged file the patch workers wrote its mode, and flush it to the disk,
+    before the commit can name it: the workers only write it, and the commit fsyncs the
+    folders it renames into, never the files' contents. Whatever stages a file outside
+    :meth:`Stager.assemble` calls this on it (tests/update/test_staged_fsync.py)."""
+    try:
+        os.chmod(path, 0o755 if executable else 0o644)
+        fsync_file(path)
+    except OSError as exc:
+        raise LocalIOError.wrap(exc, "write the staged file") from None
 
 
 def _read_at(path: Path, offset: int, size: int) -> bytes:

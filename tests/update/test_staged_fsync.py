@@ -1,0 +1,131 @@
+"""Every staged file is on the disk before the commit names it (issue 12's power-cut gap).
+
+The commit fsyncs its journal, the folders it renames in, the rollback point and the
+state; a staged file's own bytes must be flushed before all of that, or a power cut just
+after a commit could leave a new file empty under its name while the state names the new
+build. These tests run real installs and updates over HTTP and record the path behind
+every ``os.fsync`` of this process, in order, next to the moment the journal is written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.demo.sample import FileSpec, next_build, scattered_edits
+from core.gamedir import journal
+from core.gamedir.folder import GameDir
+from core.update.engine import install, update
+from core.update.options import EngineOptions
+from tests.support.helpers import serving, tree
+from tests.support.simulator import publish_builds
+
+PRODUCT = "1207664643"
+MB = 1 << 20
+JOURNAL = "<journal written>"
+
+pytestmark = [
+    pytest.mark.usefixtures("home"),
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/fd"),
+]
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    first = [
+        FileSpec("Game.exe", 1, 2 * MB + 12_345, executable=True),
+        FileSpec("data/levels.pak", 2, 3 * MB + 777),
+        FileSpec("data/big.pak", 3, 11 * MB),  # two chunks
+        FileSpec("data/config.ini", 5, 2_000),
+    ]
+    second = next_build(first, 101, changed=0.0)
+    second = [scattered_edits(s, 3, 7 + i) if s.size > MB else s for i, s in enumerate(second)]
+    second.append(FileSpec("data/added.bin", 9, 1 * MB + 3))
+    repo, folders, _, _ = publish_builds(tmp_path_factory.mktemp("fsync"), PRODUCT, [first, second])
+    return repo, folders
+
+
+class Flushes:
+    """What this process fsynced (the real path of each descriptor), in order, with a
+    marker where the journal was written and the staged files that journal names."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, game: Path) -> None:
+        self.log: list[str] = []
+        self.named: list[set[str]] = []
+        real_fsync: Callable[[int], None] = os.fsync
+        real_write: Callable[..., None] = journal._write_journal
+
+        def fsync(fd: int) -> None:
+            self.log.append(os.path.realpath(f"/proc/self/fd/{fd}"))
+            real_fsync(fd)
+
+        def write_journal(game_dir: GameDir, swap: Any) -> None:
+            if not swap.done:
+                staged = {s.incoming for s in swap.steps if s.incoming is not None}
+                self.named.append({os.path.realpath(game_dir.meta / p) for p in staged})
+                self.log.append(JOURNAL)
+            real_write(game_dir, swap)
+
+        monkeypatch.setattr(os, "fsync", fsync)
+        monkeypatch.setattr(journal, "_write_journal", write_journal)
+
+    def check(self) -> int:
+        """Every staged file the first journal names was fsynced before it; the count."""
+        assert self.named, "no commit was made"
+        before = set(self.log[: self.log.index(JOURNAL)])
+        missing = sorted(self.named[0] - before)
+        assert not missing, f"staged but not flushed before the journal: {missing}"
+        return len(self.named[0])
+
+
+def test_an_install_flushes_every_staged_file_before_the_journal(
+    published: tuple[Path, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, folders = published
+    game = tmp_path / "game"
+    with serving(repo) as url:
+        install(url, PRODUCT, game, build=_build_ids(url)[0])
+        # An update of every file (a fresh folder of build 2) assembles them all.
+        flushes = Flushes(monkeypatch, game)
+        install(url, PRODUCT, tmp_path / "game-2", build=_build_ids(url)[1])
+    assert tree(tmp_path / "game-2") == tree(folders[1])
+    assert flushes.check() == len(tree(folders[1]))
+
+
+@pytest.mark.parametrize("use_packs", [False, True], ids=["xdelta3-chains", "packs"])
+def test_an_update_flushes_patched_and_assembled_files_before_the_journal(
+    published: tuple[Path, list[Path]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    use_packs: bool,
+) -> None:
+    repo, folders = published
+    game = tmp_path / "game"
+    options = EngineOptions(use_packs=use_packs, patch_jobs=2)
+    with serving(repo) as url:
+        first, second = _build_ids(url)
+        install(url, PRODUCT, game, build=first)
+        flushes = Flushes(monkeypatch, game)
+        report = update(game, second, options)
+    assert tree(game) == tree(folders[1])
+    assert report.patches_applied >= 3 and not report.fallbacks
+    # Every changed file is staged: three patched, one new (Game.exe's edits included).
+    assert flushes.check() >= 4
+
+
+def _build_ids(url: str) -> tuple[str, str]:
+    from core.net.fetcher import Fetcher
+
+    with Fetcher() as fetcher:
+        listing = fetcher.get_json(
+            f"{url}/products/{PRODUCT}/os/windows/builds?generation=2",
+            max_bytes=MB,
+            what="builds",
+        )
+    first, second = sorted(i["build_id"] for i in listing["items"])
+    return first, second
