@@ -77,29 +77,30 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # a plain script in a checkout
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_publish import BenchFile, scenario, write_files  # noqa: E402
 from common import fmt_mb, log, machine_busy, proc_stats, row, tree_cpu  # noqa: E402
 
-from core.delta.xdelta import PatchPool  # noqa: E402
-from core.demo.sample import FileSpec, scattered_edits  # noqa: E402
-from core.format import layout, zlibs  # noqa: E402
-from core.format.depot import Chunk, DepotFile  # noqa: E402
-from core.format.layout import RepoLayout  # noqa: E402
-from core.format.patch import DepotDiff  # noqa: E402
-from core.progress import Progress  # noqa: E402
-from core.publish.catalog import Catalog, LoadedBuild  # noqa: E402
-from core.publish.publisher import PublishOptions, PublishReport, publish  # noqa: E402
-from core.update.apply import objects_of  # noqa: E402
-from core.update.engine import install, plan_preview, rollback_game, update  # noqa: E402
-from core.update.options import EngineOptions  # noqa: E402
-from core.update.plan import Plan, plan_update  # noqa: E402
-from core.update.report import OperationReport  # noqa: E402
+if TYPE_CHECKING:
+    from bench_publish import BenchFile
+
+    from core.format.depot import Chunk, DepotFile
+    from core.format.patch import DepotDiff
+    from core.progress import Progress
+    from core.publish.catalog import LoadedBuild
+    from core.publish.publisher import PublishReport
+    from core.update.plan import Plan
+    from core.update.report import OperationReport
+
+# Everything else of Slipstream's is imported inside the functions that use it. The patch
+# workers run this script again as they start (multiprocessing's fork server runs the main
+# module in each worker it forks), so what this module imports at its top, every worker of
+# every update's pool imports too: the publisher and the engine made that 0.2-0.5 s per
+# pool, where the `slipstream` command's own main module imports next to nothing.
 
 MB = 1 << 20
 PRODUCT = "1207658924"
@@ -286,11 +287,16 @@ def run_engine(fn: Callable[[PhaseSink], OperationReport]) -> EngineRun:
 
 
 def publish_build(build: Path, repo: Path, product: str, version: str) -> PublishReport:
+    from core.publish.publisher import PublishOptions, publish
+
     return publish(build, repo, PublishOptions(product=product, version_name=version))
 
 
 def loaded(repo: Path, product: str) -> tuple[LoadedBuild, LoadedBuild]:
     """(build 1, build 2) as published (newest first in the listing)."""
+    from core.format.layout import RepoLayout
+    from core.publish.catalog import Catalog
+
     catalog = Catalog(RepoLayout(repo), product)
     newest, older = catalog.listing("windows").items[:2]
     return catalog.load_build(older), catalog.load_build(newest)
@@ -299,6 +305,10 @@ def loaded(repo: Path, product: str) -> tuple[LoadedBuild, LoadedBuild]:
 def many_files(scale: float, count: int = 2000) -> tuple[list[BenchFile], list[BenchFile]]:
     """The many-file scenario: ``count`` files of 1 kB to 5 MB × ``scale`` (log-uniform, so
     most are small), every fifth one changed in build 2 by one to three 512-byte edits."""
+    from bench_publish import BenchFile
+
+    from core.demo.sample import FileSpec, scattered_edits
+
     rng = random.Random(12)
     top = max(2_000, int(5 * MB * scale))
     first = []
@@ -315,6 +325,10 @@ def many_files(scale: float, count: int = 2000) -> tuple[list[BenchFile], list[B
 
 def big_pair(size: int) -> tuple[list[BenchFile], list[BenchFile]]:
     """One big asset with scattered edits, beside a small executable."""
+    from bench_publish import BenchFile
+
+    from core.demo.sample import FileSpec, scattered_edits
+
     exe = BenchFile("Game.exe", (FileSpec("Game.exe", 1, 4 * MB),), True)
     big = BenchFile("data/huge.pak", (FileSpec("data/huge.pak", 77, size),))
     edited = replace(big, parts=(scattered_edits(big.parts[0], BIG_EDITS, 4077),))
@@ -367,6 +381,9 @@ class Server:
 
 def repo_deltas(repo: Path, product: str, one: LoadedBuild, two: LoadedBuild) -> list[DepotDiff]:
     """The DepotDiffs of the patch 1 → 2, read from the repository folder."""
+    from core.format.layout import RepoLayout
+    from core.publish.catalog import Catalog
+
     catalog = Catalog(RepoLayout(repo), product)
     index = catalog.pair(one.item.build_id, two.item.build_id)
     assert index is not None, "the publisher wrote no patch for 1 → 2"
@@ -376,6 +393,9 @@ def repo_deltas(repo: Path, product: str, one: LoadedBuild, two: LoadedBuild) ->
 
 def write_deltas(repo: Path, product: str, diffs: list[DepotDiff], out: Path) -> dict[str, Path]:
     """Each delta reassembled from its patch chunks (inflated from the repository)."""
+    from core.format.layout import RepoLayout
+    from core.publish.catalog import Catalog
+
     catalog = Catalog(RepoLayout(repo), product)
     out.mkdir(parents=True, exist_ok=True)
     deltas = {}
@@ -508,6 +528,8 @@ class Breakdown:
 
 
 def breakdown(staged: list[Job], out: Path) -> Breakdown:
+    from core.delta.xdelta import PatchPool
+
     jobs = [j for j in staged if j.delta is not None]
     out.mkdir(parents=True, exist_ok=True)
     warm((p for j in jobs for p in j.inputs()), sum(j.target.size for j in jobs))
@@ -542,6 +564,9 @@ def breakdown(staged: list[Job], out: Path) -> Breakdown:
 def install_objects(build: LoadedBuild) -> list[Chunk]:
     """The objects a fresh install of ``build`` downloads (the plan's own choice, small
     files container included), each once."""
+    from core.update.apply import objects_of
+    from core.update.plan import plan_update
+
     depots = build.depots
     plan = plan_update(
         None,
@@ -565,6 +590,8 @@ def download_writes(build: LoadedBuild) -> int:
 
 def curl_fetch(url: str, repo: Path, product: str, chunks: list[Chunk], out: Path) -> Span:
     """``curl --parallel`` fetching every object from the server, wall clock."""
+    from core.format import layout
+
     out.mkdir(parents=True, exist_ok=True)
     config = out.with_suffix(".curlrc")
     lines = []
@@ -597,6 +624,9 @@ def curl_fetch(url: str, repo: Path, product: str, chunks: list[Chunk], out: Pat
 
 
 def object_paths(repo: Path, product: str, chunks: list[Chunk]) -> list[Path]:
+    from core.format import layout
+    from core.format.layout import RepoLayout
+
     return [RepoLayout(repo).path(layout.store_rel(product, c.compressed_md5)) for c in chunks]
 
 
@@ -629,6 +659,8 @@ class DownloadPieces:
 def download_pieces(
     repo: Path, product: str, chunks: list[Chunk], build: Path, files: list[DepotFile]
 ) -> DownloadPieces:
+    from core.format import zlibs
+
     paths = object_paths(repo, product, chunks)
 
     def one(n: int) -> None:
@@ -994,6 +1026,8 @@ def _patching(r: Results) -> list[str]:
 
 
 def _download(r: Results) -> list[str]:
+    from core.format import zlibs
+
     i = r.install2
     size = sum(c.compressed_size for c in r.objects)
     data = sum(c.size for c in r.objects)
@@ -1142,6 +1176,8 @@ def _memory(r: Results) -> list[str]:
 
 
 def _summary(r: Results) -> list[str]:
+    from core.format import zlibs
+
     apply_ratio = r.cli.seconds / r.update.seconds("patching", "verifying")
     lowest = max(r.curl.seconds, r.pieces.inflate.seconds)
     download_ratio = lowest / r.install2.span.seconds
@@ -1277,6 +1313,11 @@ def wait_for_quiet() -> None:
 
 
 def run(args: argparse.Namespace, work: Path) -> None:
+    from bench_publish import scenario, write_files
+
+    from core.update.engine import install, plan_preview, rollback_game, update
+    from core.update.options import EngineOptions
+
     quiet = quiet_now()
     log(f"other load on the machine: {quiet:.2f} cores")
     home = work / "home"  # the engine's library goes here, not into the user's
