@@ -46,8 +46,9 @@ ROW_WORDS = {
 }
 """The Qt-free progress state's English words for a row, translated when shown."""
 STATE = 2
-BATCH = 300
-"""Rows appended, or rows repainted, per turn of the event loop."""
+BATCH = 100
+"""Rows appended, or rows repainted, per turn of the event loop (300 took the GUI thread
+10-25 ms a turn on a busy 2-core machine, bench_gui.py --why)."""
 
 
 class FilesModel(QStandardItemModel):

@@ -105,17 +105,19 @@ def _size(path: Path) -> int:
 
 def history(game: Path, with_points: bool) -> Work:
     """The game's operations, newest first, and (``with_points``: no job is changing the
-    folder) its rollback points: reading a point of thousands of files takes long enough
-    to stall the window."""
+    folder) its rollback points: reading the points of thousands of files (every path
+    checked) stalled the window for tens of milliseconds, so that read runs in a child
+    process (:func:`offload`)."""
+    body = partial(_history, game, with_points)
+    return offload(body, EngineOptions()) if with_points else body
 
-    def run(
-        sink: ProgressSink, cancel: CancelToken
-    ) -> tuple[list[OperationRecord], list[RollbackPoint]]:
-        with Library.open() as lib:
-            found = lib.history(game)
-        return found, GameDir(game).rollback_points() if with_points else []
 
-    return run
+def _history(
+    game: Path, with_points: bool, sink: ProgressSink, cancel: CancelToken
+) -> tuple[list[OperationRecord], list[RollbackPoint]]:
+    with Library.open() as lib:
+        found = lib.history(game)
+    return found, GameDir(game).rollback_points() if with_points else []
 
 
 def disk_size(game: Path) -> Work:

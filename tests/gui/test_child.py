@@ -14,7 +14,7 @@ import pytest
 
 from core.errors import BuildNotFoundError, CancelledError, SlipstreamError
 from core.progress import CancelToken, Progress, ProgressSink
-from gui.child import EngineProcessError, run_in_child
+from gui.child import NICENESS, EngineProcessError, run_in_child
 
 
 def _report_and_return(count: int, sink: ProgressSink, cancel: CancelToken) -> tuple[int, str]:
@@ -22,6 +22,10 @@ def _report_and_return(count: int, sink: ProgressSink, cancel: CancelToken) -> t
         sink(Progress("downloading", i + 1, count, item=f"file-{i}", unit="files"))
     logging.getLogger("slipstream.test_child").warning("reported %d files", count)
     return os.getpid(), os.environ.get("SLIPSTREAM_HOME", "")
+
+
+def _niceness(sink: ProgressSink, cancel: CancelToken) -> int:
+    return os.nice(0)
 
 
 def _raise_typed(sink: ProgressSink, cancel: CancelToken) -> None:
@@ -91,3 +95,7 @@ def test_a_child_that_dies_is_a_clear_error() -> None:
     with pytest.raises(EngineProcessError, match="exit code -9") as info:
         run_in_child(_die, lambda p: None, CancelToken())
     assert "run it again to resume" in str(info.value)
+
+
+def test_the_child_yields_the_cpu_to_the_window() -> None:
+    assert run_in_child(_niceness, lambda p: None, CancelToken()) == min(19, os.nice(0) + NICENESS)

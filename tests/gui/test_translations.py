@@ -385,7 +385,8 @@ def test_the_german_window_after_an_update_shows_no_english(
     assert not english, "\n".join(english)
     window.tabs.setCurrentWidget(window.filesView)
     _run(qtbot, window, "update", window.updateButton.click)
-    qtbot.waitUntil(lambda: window.historyView.topLevelItemCount() >= 2)  # install, update
+    # install, update (history with rollback points is read in a process of its own)
+    qtbot.waitUntil(lambda: window.historyView.topLevelItemCount() >= 2, timeout=30_000)
     texts = [*visible_texts(window), ("status bar", window.statusBar().currentMessage())]
     texts += [
         (f"notice {title!r}", part) for title, m in window.notifications for part in (title, m)

@@ -116,7 +116,9 @@ def row_with(view: QTreeWidget, column: int, text: str) -> QTreeWidgetItem:
 
 def listed(qtbot: QtBot, view: QTreeWidget, column: int, text: str) -> QTreeWidgetItem:
     """The row starting ``text``, once it is there: history is read off the GUI thread."""
-    qtbot.waitUntil(lambda: any(r.text(column).startswith(text) for r in rows(view)))
+    qtbot.waitUntil(
+        lambda: any(r.text(column).startswith(text) for r in rows(view)), timeout=30_000
+    )
     return row_with(view, column, text)
 
 
@@ -130,7 +132,10 @@ def update_into_conflict(qtbot: QtBot, win: MainWindow, game: Path) -> ConflictD
     """Check ``game``, click Update and return the conflict dialog the update opens."""
     checked(qtbot, win, game)
     win.updateButton.click()
-    qtbot.waitUntil(lambda: win.findChild(ConflictDialog, "conflictDialog") is not None)
+    # Planning runs in a process of its own (gui/child.py): seconds on a busy machine.
+    qtbot.waitUntil(
+        lambda: win.findChild(ConflictDialog, "conflictDialog") is not None, timeout=30_000
+    )
     dialog: ConflictDialog = win.findChild(ConflictDialog, "conflictDialog")
     return dialog
 
