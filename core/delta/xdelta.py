@@ -244,6 +244,7 @@ class PatchPool:
         self.cli_above = cli_above
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
+        self._starter: threading.Thread | None = None
         # Partial output of every job not finished yet, removed once its worker is dead.
         self._partials: dict[Future[Any], Path] = {}
 
@@ -263,6 +264,7 @@ class PatchPool:
 
     def close(self) -> None:
         """Let running jobs finish, then stop the workers."""
+        self._join_starter()
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is not None:
@@ -270,6 +272,7 @@ class PatchPool:
 
     def terminate(self) -> None:
         """Drop queued jobs and stop the workers now, running jobs included."""
+        self._join_starter()
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is None:
@@ -302,6 +305,28 @@ class PatchPool:
         executor = self._live_executor()
         for _ in range(self.jobs):  # one job each: the pool spawns a worker per idle-less submit
             executor.submit(_warm_up)
+
+    def start(self) -> None:
+        """:meth:`warm` on a thread of its own, returning at once: an update calls this
+        before it fetches its manifests and plans, so the workers (and, the first time in a
+        process, the fork server) start while it does. :meth:`close` and :meth:`terminate`
+        wait for that thread first, so no worker starts after them."""
+        with self._lock:
+            if self._starter is not None:
+                return
+            self._starter = threading.Thread(target=self._warm_quietly, name="patch-pool-start")
+            self._starter.start()
+
+    def _warm_quietly(self) -> None:
+        # A pool that cannot start its workers fails its first job, with the reason.
+        with suppress(OSError, RuntimeError, BrokenProcessPool):
+            self.warm()
+
+    def _join_starter(self) -> None:
+        with self._lock:
+            starter, self._starter = self._starter, None
+        if starter is not None:
+            starter.join()
 
     def encode_all(
         self,
@@ -431,10 +456,9 @@ class PatchPool:
             else:
                 broken = None
             if self._executor is None:
-                method = "forkserver" if sys.platform == "linux" else "spawn"
                 self._executor = ProcessPoolExecutor(
                     self.jobs,
-                    mp_context=multiprocessing.get_context(method),
+                    mp_context=_context(),
                     initializer=_exit_with_owner,
                     initargs=(os.getpid(),),
                 )
@@ -445,6 +469,26 @@ class PatchPool:
 
 
 _DIED = "the worker process stopped unexpectedly (it crashed or was killed)."
+
+_PRELOAD = ["__main__", __name__]
+"""What the fork server imports before it forks any worker: the host program's main
+module (multiprocessing's default) and this module, with pyxdelta and every codec. Each
+worker then starts with them imported; otherwise every worker of every pool imported them
+itself on its first job (0.1-0.3 s here, on the path of an update's first patch)."""
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """Workers come from the fork server on Linux (forking a threaded GUI process is
+    unsafe), with :data:`_PRELOAD` imported; elsewhere they are spawned."""
+    if sys.platform != "linux":
+        return multiprocessing.get_context("spawn")
+    return multiprocessing.get_context("forkserver")
+
+
+if sys.platform == "linux":
+    # Set when this module is imported, before a program starts the fork server itself
+    # (the window does at start-up); a fork server already running keeps its own list.
+    multiprocessing.get_context("forkserver").set_forkserver_preload(_PRELOAD)
 
 
 def _encode_hdiff(source: Path, target: Path, patch: Path) -> int:

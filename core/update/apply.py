@@ -72,8 +72,12 @@ def apply_plan(
     patch_jobs: int | None,
     progress: ProgressSink,
     cancel: CancelToken,
+    pool: PatchPool | None = None,
 ) -> Applied:
-    """Stage every file of ``plan`` and verify it against its manifest entry."""
+    """Stage every file of ``plan`` and verify it against its manifest entry.
+
+    ``pool``: patch workers the caller started before planning (:meth:`PatchPool.start`);
+    they are stopped here once the patches are done, like the pool made here otherwise."""
     result = Applied()
     work = [a for a in plan.actions if a.kind not in (PlanKind.UNCHANGED, PlanKind.DELETED)]
     patched = sorted((a for a in work if a.kind in PATCH_KINDS), key=_size, reverse=True)
@@ -84,9 +88,12 @@ def apply_plan(
     # Left by an error, the stack stops the downloads first (so no thread waits on one
     # that will never start), then drops the patches and files not yet started.
     with ExitStack() as stack:
-        pool = stack.enter_context(PatchPool(patch_jobs)) if patched else None
         if pool is not None:
-            pool.warm()  # the workers start while the update downloads
+            stack.enter_context(pool)
+            pool = pool if patched else None
+        elif patched:
+            pool = stack.enter_context(PatchPool(patch_jobs))
+            pool.start()  # the workers start while the update downloads
         patching = stack.enter_context(_Executor(pool.jobs if pool else 1, "patch"))
         assembling = stack.enter_context(_Executor(stager.jobs, "assemble"))
         # Pack spans and patch chunks first (small, and the patches can then run during

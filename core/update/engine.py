@@ -12,10 +12,11 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from core.delta.xdelta import PatchPool
 from core.errors import (
     CancelledError,
     FileConflictError,
@@ -198,8 +199,10 @@ def _execute(
     *,
     local: Mapping[str, str] | None = None,
     label: str,
+    pool: PatchPool | None = None,
 ) -> InstallState:
-    """Plan, stage, verify and commit ``target`` over the current folder."""
+    """Plan, stage, verify and commit ``target`` over the current folder; ``pool``: patch
+    workers already starting, which staging stops once its patches are done."""
     game, options, report = run.game, run.options, run.report
     clock, cancel = run.clock, run.cancel
     clock(Progress(Phase.PLANNING, 0, 1, "", "steps"))
@@ -223,7 +226,13 @@ def _execute(
         )
         try:
             applied = apply_plan(
-                plan, game, stager, patch_jobs=options.patch_jobs, progress=clock, cancel=cancel
+                plan,
+                game,
+                stager,
+                patch_jobs=options.patch_jobs,
+                progress=clock,
+                cancel=cancel,
+                pool=pool,
             )
         finally:
             # A cancelled or failed run downloaded what it did: the history says so, and
@@ -300,13 +309,20 @@ def _go_to(
 ) -> tuple[InstallState, Target] | None:
     """Take the installed game to ``build`` (default: the newest of ``branch``) through
     the planner; ``None`` when it is there already and nothing is to be repaired."""
-    with run.options.fetcher() as fetcher:
+    with run.options.fetcher() as fetcher, ExitStack() as stack:
         opened = _open_installed(fetcher, state, run.options, build, branch, pins_of(run.game))
         item, source = opened.item, opened.source
         run.report.notes += opened.skipped
         run.report.to_build, run.report.version_name = item.build_id, item.version_name
         if item.build_id == state.build_id and local is None:
             return None
+        pool = None
+        if run.options.use_patches and item.build_id != state.build_id:
+            # Started now, the patch workers get ready while the manifests are fetched and
+            # the update is planned, not when the first patch is due (0.1-0.5 s, more
+            # the first time a process starts its fork server).
+            pool = stack.enter_context(PatchPool(run.options.patch_jobs))
+            pool.start()
         target = opened.target(state.lang, state.dlcs)
         # Going to the installed build (a repair), the fetched manifests are the installed
         # ones: the cached copies are not needed, so a repair also mends a lost cache.
@@ -321,6 +337,7 @@ def _go_to(
             fetcher,
             local=local,
             label=f"{verb} {state.build_id} → {item.build_id}",
+            pool=pool,
         )
     return new, target
 
