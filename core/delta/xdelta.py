@@ -20,6 +20,7 @@ into place, so an interrupted call never leaves a half-written patch or output b
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import multiprocessing
 import os
@@ -246,7 +247,7 @@ class PatchPool:
         self._executor: ProcessPoolExecutor | None = None
         self._starter: threading.Thread | None = None
         # Partial output of every job not finished yet, removed once its worker is dead.
-        self._partials: dict[Future[Any], Path] = {}
+        self._partials: dict[Future[Any], tuple[Path, ...]] = {}
 
     def __enter__(self) -> PatchPool:
         return self
@@ -293,10 +294,11 @@ class PatchPool:
         # own callbacks may still be on their way; removing here does not race them.
         with self._lock:
             partials, self._partials = self._partials, {}
-        for future, partial in partials.items():
+        for future, paths in partials.items():
             if not (future.done() and not future.cancelled() and future.exception() is None):
-                with suppress(OSError):
-                    remove(partial)
+                for partial in paths:
+                    with suppress(OSError):
+                        remove(partial)
 
     def warm(self) -> None:
         """Start the workers now, without waiting for them: an update calls this before it
@@ -386,13 +388,27 @@ class PatchPool:
         inner = self._submit(partial_path(out), decode, source, patch, out)
         return self._settled(inner, f"{patch} on {source}")
 
+    def decode_many(self, items: Sequence[tuple[Path, Path, Path, str]]) -> Future[list[Decoded]]:
+        """Queue several :func:`decode` calls (source, patch, out, algorithm) as one job,
+        each output then hashed in the worker with its ``algorithm`` (a :mod:`hashlib`
+        name): for each item, (bytes, hex digest) or its :class:`PatchDecodeError`.
+
+        Meant for small files: one job costs a round trip through the pool's queues and
+        threads, which for a file of a few kB took longer than its decode, and the output
+        is hashed while it is still in the page cache, away from the caller's GIL. A
+        worker that dies (a crash on a hostile patch) fails the whole future with
+        :class:`PatchDecodeError`; the caller can then decode the items one by one."""
+        partials = tuple(partial_path(out) for _, _, out, _ in items)
+        inner = self._submit(partials, _decode_many, list(items))
+        return self._settled(inner, f"{len(items)} patches")
+
     @staticmethod
-    def _settled(inner: Future[None], what: str) -> Future[None]:
+    def _settled(inner: Future[_T], what: str) -> Future[_T]:
         """A future for the caller: a dead worker becomes a :class:`PatchDecodeError`, and
         cancelling it drops the job if it has not started."""
-        outer: Future[None] = Future()
+        outer: Future[_T] = Future()
 
-        def settle(done: Future[None]) -> None:
+        def settle(done: Future[_T]) -> None:
             with suppress(InvalidStateError):  # outer was cancelled meanwhile
                 if done.cancelled():
                     outer.cancel()
@@ -401,7 +417,7 @@ class PatchPool:
                 elif error is not None:
                     outer.set_exception(error)
                 else:
-                    outer.set_result(None)
+                    outer.set_result(done.result())
 
         outer.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)
         inner.add_done_callback(settle)
@@ -427,16 +443,22 @@ class PatchPool:
         )
 
     def _submit(
-        self, partial: Path, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
+        self,
+        partials: Path | tuple[Path, ...],
+        fn: Callable[_P, _T],
+        /,
+        *args: _P.args,
+        **kwargs: _P.kwargs,
     ) -> Future[_T]:
-        """Queue ``fn``, which writes ``partial``; remove that file if its worker dies."""
+        """Queue ``fn``, which writes ``partials``; remove them if its worker dies."""
+        paths = (partials,) if isinstance(partials, Path) else partials
         try:
             future = self._live_executor().submit(fn, *args, **kwargs)
         except BrokenProcessPool:  # a worker died since the last look; start afresh once
             future = self._live_executor().submit(fn, *args, **kwargs)
         with self._lock:
-            self._partials[future] = partial
-        future.add_done_callback(functools.partial(_drop_if_died, partial))
+            self._partials[future] = paths
+        future.add_done_callback(functools.partial(_drop_if_died, paths))
         future.add_done_callback(self._forget)
         return future
 
@@ -496,6 +518,38 @@ def _encode_hdiff(source: Path, target: Path, patch: Path) -> int:
     return patch.stat().st_size
 
 
+Decoded = tuple[int, str] | PatchDecodeError
+"""One item of :meth:`PatchPool.decode_many`: the output's size and hex digest, or why it
+could not be made."""
+
+
+def _decode_many(items: list[tuple[Path, Path, Path, str]]) -> list[Decoded]:
+    results: list[Decoded] = []
+    for source, patch, out, algorithm in items:
+        try:
+            decode(source, patch, out)
+            results.append(_digest(out, algorithm))
+        except PatchDecodeError as exc:
+            results.append(exc)
+    return results
+
+
+def _digest(path: Path, algorithm: str) -> tuple[int, str]:
+    digest = hashlib.new(algorithm)
+    size = 0
+    try:
+        with open(path, "rb", buffering=0) as src:
+            while piece := src.read(_READ):
+                digest.update(piece)
+                size += len(piece)
+    except OSError as exc:
+        raise PatchDecodeError(f"{path}: {os_reason(exc)}") from exc
+    return size, digest.hexdigest()
+
+
+_READ = 2**20
+
+
 def _warm_up() -> None:
     """A worker's first job: having unpickled it, the worker has imported this module and
     pyxdelta. The short sleep leaves the next warm-up job to another worker."""
@@ -551,11 +605,12 @@ def _encode_result(job: EncodeJob, future: Future[int]) -> EncodeResult:
     return EncodeResult(job, None, PatchEncodeError(f"{what}: {type(error).__name__}: {error}"))
 
 
-def _drop_if_died(partial: Path, future: Future[Any]) -> None:
-    # A dead worker (crash, or terminate()) cannot finish or remove its partial file.
+def _drop_if_died(partials: tuple[Path, ...], future: Future[Any]) -> None:
+    # A dead worker (crash, or terminate()) cannot finish or remove its partial files.
     if not future.cancelled() and isinstance(future.exception(), BrokenProcessPool):
-        with suppress(OSError):
-            remove(partial)
+        for partial in partials:
+            with suppress(OSError):
+                remove(partial)
 
 
 def _size_or_zero(path: Path) -> int:

@@ -19,21 +19,41 @@ A failed pack entry is not remembered: the pair's xdelta3 patch may still be goo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from core.crashpoint import crashpoint
 from core.delta.xdelta import PatchPool
-from core.errors import CancelledError, NotFoundError, RepositoryError, SlipstreamError
+from core.errors import (
+    CancelledError,
+    NotFoundError,
+    PatchDecodeError,
+    RepositoryError,
+    SlipstreamError,
+)
 from core.gamedir.folder import GameDir
 from core.progress import CancelToken, Phase, Progress, ProgressSink
 from core.update.packs import PackSpan, spans_for
 from core.update.plan import PATCH_KINDS, FileAction, Plan, PlanKind
-from core.update.stage import Download, Downloads, ObjectRef, Stager
+from core.update.stage import Download, Downloads, ObjectRef, Stager, target_digest
 
 FETCHING = (PlanKind.NEW, PlanKind.FULL, PlanKind.CHUNKED)
+
+BATCH_ABOVE = 2**20
+"""Files up to this size, patched by one xdelta3 delta, go to the patch workers several
+at a time (:meth:`PatchPool.decode_many`): one pool job per file cost more than the decode
+of a small file (a round trip through the pool's queues and threads, each waiting for the
+GIL while the downloads run), and the worker hashes each output as it makes it."""
+BATCH_BYTES = 4 * 2**20
+BATCH_FILES = 32
+"""A batch stops at this many bytes of output or files, so that both workers get some."""
+THREADS_PER_WORKER = 2
+"""Patch threads per patch worker: while a worker decodes, a thread readies its next job
+(waits for its deltas, inflates them) or checks the last one."""
 
 _Outcome = tuple[FileAction, str | None, bool]
 """(action, why its patch failed or None, whether the failure is the patch's own)."""
@@ -94,7 +114,8 @@ def apply_plan(
         elif patched:
             pool = stack.enter_context(PatchPool(patch_jobs))
             pool.start()  # the workers start while the update downloads
-        patching = stack.enter_context(_Executor(pool.jobs if pool else 1, "patch"))
+        threads = THREADS_PER_WORKER * pool.jobs if pool else 1
+        patching = stack.enter_context(_Executor(threads, "patch"))
         assembling = stack.enter_context(_Executor(stager.jobs, "assemble"))
         # Pack spans and patch chunks first (small, and the patches can then run during
         # the rest), then the small files container, then each file's chunks in the order
@@ -102,8 +123,8 @@ def apply_plan(
         order: list[Download] = [*spans, *objects_of(patched), *sfc_refs, *objects_of(fetched)]
         downloads = stack.enter_context(stager.start_downloads(order))
         patches = [
-            patching.submit(_patch_one, a, stager, pool, downloads, by_object)
-            for a in patched
+            patching.submit(_patch_batch, group, stager, pool, downloads, by_object)
+            for group in _batches(patched)
             if pool is not None
         ]
 
@@ -113,7 +134,7 @@ def apply_plan(
 
         files = [assembling.submit(build, a) for a in fetched]
         downloads.finish()
-        fallbacks = _collect_patches(patches, result, progress)
+        fallbacks = _collect_patches(patches, result, progress, len(patched))
         cancel.raise_if_cancelled()
         if fallbacks:
             more = stack.enter_context(stager.start_downloads(objects_of(fallbacks)))
@@ -128,6 +149,92 @@ def apply_plan(
     _verify(done, stager, progress, cancel)
     crashpoint("update-verified")
     return result
+
+
+def _batches(patched: list[FileAction]) -> Iterator[list[FileAction]]:
+    """``patched`` (largest first) in pool jobs: small single-delta files together, up to
+    :data:`BATCH_BYTES` or :data:`BATCH_FILES` a job; every other file alone."""
+    group: list[FileAction] = []
+    size = 0
+    for action in patched:
+        if action.kind != PlanKind.PATCHED or len(action.diffs) != 1 or _size(action) > BATCH_ABOVE:
+            yield [action]
+            continue
+        if group and (size + _size(action) > BATCH_BYTES or len(group) == BATCH_FILES):
+            yield group
+            group, size = [], 0
+        group.append(action)
+        size += _size(action)
+    if group:
+        yield group
+
+
+def _patch_batch(
+    actions: list[FileAction],
+    stager: Stager,
+    pool: PatchPool | None,
+    downloads: Downloads,
+    spans: dict[str, PackSpan],
+) -> list[_Outcome]:
+    """Patch ``actions`` (one, or several small one-delta files) in one pool job."""
+    assert pool is not None
+    if len(actions) == 1:
+        return [_patch_one(actions[0], stager, pool, downloads, spans)]
+    outcomes: dict[str, _Outcome] = {}
+    ready: list[tuple[FileAction, Path]] = []
+    for action in actions:
+        stager.cancel.raise_if_cancelled()
+        (diff,) = action.diffs
+        refs = [ObjectRef(c, True) for c in diff.chunks]
+        lost = [error for ref in refs if (error := downloads.wait(ref)) is not None]
+        if lost:
+            bad = not all(isinstance(e, NotFoundError) for e in lost)
+            outcomes[action.path] = (action, f"its patch could not be downloaded: {lost[0]}", bad)
+            continue
+        try:
+            ready.append((action, stager.delta_file(diff)))
+        except CancelledError:
+            raise
+        except SlipstreamError as exc:
+            outcomes[action.path] = _failed(action, stager, str(exc))
+    items = []
+    for action, delta in ready:
+        assert action.source_path is not None and action.target is not None
+        source = stager.game.game_path(action.source_path)
+        out = stager.game.staged_path(action.path)
+        items.append((source, delta, out, target_digest(action.target)[0]))
+    try:
+        results = pool.decode_many(items).result() if items else []
+    except PatchDecodeError:
+        # A worker died on one of them (a crash on a hostile patch): each alone, so that
+        # only that file falls back and has its pair remembered.
+        for action, _ in ready:
+            outcomes[action.path] = _patch_one(action, stager, pool, downloads, spans)
+        return [outcomes[a.path] for a in actions]
+    for (action, _), (_, _, out, _), got in zip(ready, items, results, strict=True):
+        assert action.target is not None
+        if isinstance(got, PatchDecodeError):
+            outcomes[action.path] = _failed(action, stager, str(got))
+            continue
+        if got != (action.target.size, target_digest(action.target)[1]):
+            failure = "the patched file does not match the new build"
+            outcomes[action.path] = _failed(action, stager, failure)
+            continue
+        crashpoint("update-patch-applied")
+        try:
+            os.chmod(out, 0o755 if action.target.executable else 0o644)
+        except OSError as exc:
+            outcomes[action.path] = _failed(action, stager, str(exc))
+            continue
+        outcomes[action.path] = (action, None, False)
+    return [outcomes[a.path] for a in actions]
+
+
+def _failed(action: FileAction, stager: Stager, failure: str) -> _Outcome:
+    """The outcome of an xdelta3 patch that failed, naming a changed source as the cause."""
+    if not stager.source_is_expected(action):
+        failure = f"{action.source_path} is not the file the patch was made for."
+    return action, failure, True
 
 
 def _patch_one(
@@ -168,15 +275,15 @@ def _patch_one(
 
 
 def _collect_patches(
-    futures: list[Future[_Outcome]], result: Applied, progress: ProgressSink
+    futures: list[Future[list[_Outcome]]], result: Applied, progress: ProgressSink, total: int
 ) -> list[FileAction]:
     """Report each patch in the order it was started; the fallbacks of those that failed."""
     fallbacks: list[FileAction] = []
     if futures:
-        progress(Progress(Phase.PATCHING, 0, len(futures), "", "files"))
-    for done, future in enumerate(futures, 1):
-        action, failure, remember = future.result()
-        progress(Progress(Phase.PATCHING, done, len(futures), action.path, "files"))
+        progress(Progress(Phase.PATCHING, 0, total, "", "files"))
+    outcomes = (outcome for future in futures for outcome in future.result())
+    for done, (action, failure, remember) in enumerate(outcomes, 1):
+        progress(Progress(Phase.PATCHING, done, total, action.path, "files"))
         if failure is None:
             result.patches_applied += 1
             result.staged.append(action)

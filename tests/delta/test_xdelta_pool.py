@@ -1,15 +1,22 @@
-"""PatchPool.start: the workers start on a thread of their own, before the first job, and
-no worker outlives close() or terminate(), however soon after start() they come."""
+"""PatchPool.start (the workers start on a thread of their own, before the first job, and
+no worker outlives close() or terminate(), however soon after start() they come) and
+PatchPool.decode_many (several small decodes in one job, each output hashed there)."""
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
+import os
 import random
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from core.delta.xdelta import PatchPool, encode
+from core.delta.xdelta import PatchPool, encode, partial_path
+from core.errors import PatchDecodeError
 
 
 def write_pair(folder: Path, seed: int, size: int) -> tuple[Path, Path]:
@@ -58,4 +65,60 @@ def test_an_exception_leaving_a_started_pool_stops_it(tmp_path: Path) -> None:
     with pytest.raises(KeyError), PatchPool(jobs=1) as pool:
         pool.start()
         raise KeyError("caller failed")
+    assert multiprocessing.active_children() == []
+
+
+def test_decode_many_decodes_and_hashes_each_and_reports_each_failure(tmp_path: Path) -> None:
+    items = []
+    for seed, algorithm in ((3, "sha256"), (4, "md5"), (5, "sha256")):
+        source, target = write_pair(tmp_path, seed, 30_000 + seed)
+        patch = tmp_path / f"{seed}.vcdiff"
+        encode(source, target, patch)
+        items.append((source, patch, tmp_path / f"{seed}.out", algorithm))
+    garbage = tmp_path / "garbage.vcdiff"
+    garbage.write_bytes(random.Random(6).randbytes(4000))
+    items.insert(1, (items[0][0], garbage, tmp_path / "garbage.out", "sha256"))
+
+    with PatchPool(jobs=2) as pool:
+        results = pool.decode_many(items).result(timeout=60)
+
+    assert isinstance(results[1], PatchDecodeError) and "xdelta3" in results[1].detail
+    assert not (tmp_path / "garbage.out").exists()
+    for (_, _, out, algorithm), got in zip(items, results, strict=True):
+        if out.name == "garbage.out":
+            continue
+        data = out.read_bytes()
+        assert data == (tmp_path / f"{out.stem}.new").read_bytes()
+        assert got == (len(data), hashlib.new(algorithm, data).hexdigest())
+    assert list(tmp_path.glob(".*xdelta-partial")) == []
+    assert multiprocessing.active_children() == []
+
+
+def test_decode_many_whose_worker_dies_fails_whole_and_leaves_no_partial(tmp_path: Path) -> None:
+    small = write_pair(tmp_path, 7, 20_000)
+    big = write_pair(tmp_path, 8, 48 * 2**20)  # long enough to be killed mid-way
+    items = []
+    for n, (source, target) in enumerate((small, big)):
+        patch = tmp_path / f"{n}.vcdiff"
+        encode(source, target, patch)
+        items.append((source, patch, tmp_path / f"{n}.out", "sha256"))
+
+    def kill_workers_mid_job() -> None:
+        deadline = time.monotonic() + 60
+        while not partial_path(items[1][2]).exists() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        for child in multiprocessing.active_children():
+            os.kill(child.pid or 0, signal.SIGKILL)
+
+    with PatchPool(jobs=1) as pool:
+        killer = threading.Thread(target=kill_workers_mid_job)
+        killer.start()
+        with pytest.raises(PatchDecodeError, match="stopped unexpectedly"):
+            pool.decode_many(items).result(timeout=60)
+        killer.join()
+        # The pool starts a fresh worker for the next job.
+        (again,) = pool.decode_many(items[:1]).result(timeout=60)
+
+    assert again == (20_000, hashlib.sha256(small[1].read_bytes()).hexdigest())
+    assert not partial_path(items[1][2]).exists() and not items[1][2].exists()
     assert multiprocessing.active_children() == []
