@@ -39,16 +39,19 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PySide6.QtCore import QEventLoop, QTimer
-from PySide6.QtWidgets import QPushButton, QTreeWidget
+from typing import TYPE_CHECKING
 
-from core.demo.sample import FileSpec, scattered_edits, write_build
-from core.publish.publisher import PublishOptions, publish
-from core.update.engine import install
+# Slipstream's modules and PySide6 are imported where they are used: every process the
+# window starts (a job's process, the patch workers) runs this main script's top level
+# again (Python 3.11's fork server does not keep it imported), and heavy imports here made
+# each update in the window seconds longer than it is under the slipstream-gui command.
+if TYPE_CHECKING:
+    from core.demo.sample import FileSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = "1207664643"
 TARGET_MS = 50.0
+NOTABLE_MS = 30.0
 
 
 class Probe:
@@ -58,6 +61,10 @@ class Probe:
         self.gaps: list[float] = []
         self.long: list[tuple[float, float]] = []
         """(when the wait began, its length in ms) of each wait over the target."""
+        self.notable: list[tuple[float, float]] = []
+        """The same for each wait over :data:`NOTABLE_MS` (what ``--why`` explains)."""
+        from PySide6.QtCore import QTimer
+
         self.timer = QTimer()
         self.timer.setInterval(5)
         self.timer.timeout.connect(self._tick)
@@ -67,6 +74,8 @@ class Probe:
         now = time.perf_counter()
         gap = (now - self._last) * 1000
         self.gaps.append(gap)
+        if gap > NOTABLE_MS:
+            self.notable.append((self._last, gap))
         if gap > TARGET_MS:
             self.long.append((self._last, gap))
         self._last = now
@@ -77,8 +86,11 @@ class Probe:
         those waits as the window's."""
         self.gaps.clear()
         self.long.clear()
+        self.notable.clear()
         self._last = time.perf_counter()
         started = self._last
+        from PySide6.QtCore import QEventLoop, QTimer
+
         loop = QEventLoop()
         check = QTimer()
         check.setInterval(20)
@@ -108,6 +120,8 @@ class Probe:
 
 
 def big_builds(size_mib: int) -> tuple[list[FileSpec], list[FileSpec]]:
+    from core.demo.sample import FileSpec, scattered_edits
+
     big = FileSpec("data/assets.pak", 1, size_mib << 20)
     first = [big, FileSpec("Game.exe", 2, 3 << 20, executable=True)]
     return first, [scattered_edits(big, 6, 5), scattered_edits(first[1], 2, 7)]
@@ -116,6 +130,8 @@ def big_builds(size_mib: int) -> tuple[list[FileSpec], list[FileSpec]]:
 def many_builds(count: int) -> tuple[list[FileSpec], list[FileSpec]]:
     """``count`` files of 2 to 60 kB in 50 folders; the second build edits three in
     four of them and adds one in fifty."""
+    from core.demo.sample import FileSpec, scattered_edits
+
     rng = random.Random(15)
     first = [
         FileSpec(f"data/{n % 50:02}/file{n:05}.bin", n + 1, rng.randrange(2_000, 60_000))
@@ -130,6 +146,10 @@ def run_scenario(
     name: str, builds: tuple[list[FileSpec], list[FileSpec]], root: Path, why: bool = False
 ) -> bool:
     """Publish, serve, install, update in the window; print the probe's figures."""
+    from core.demo.sample import write_build
+    from core.publish.publisher import PublishOptions, publish
+    from core.update.engine import install
+
     os.environ["SLIPSTREAM_HOME"] = str(root / "home")
     t0 = time.perf_counter()
     for n, specs in enumerate(builds, 1):
@@ -175,11 +195,11 @@ def served(repo: Path) -> Iterator[str]:
 class StallSampler:
     """``--why``: a thread that, once the probe has not ticked for :data:`SAMPLE_AFTER_MS`,
     takes the GUI thread's Python stack every few milliseconds until it ticks again. Each
-    wait over the target is printed with the stacks seen during it: Python of ours, a Qt
-    call, or the event loop itself (then the process was not scheduled, or a C call that
-    holds the GIL ran on another thread)."""
+    wait over :data:`NOTABLE_MS` is printed with the stacks seen during it: Python of ours,
+    a Qt call, or the event loop itself (then the process was not scheduled, or a C call
+    that holds the GIL ran on another thread)."""
 
-    SAMPLE_AFTER_MS = 25.0
+    SAMPLE_AFTER_MS = 15.0
 
     def __init__(self, probe: Probe) -> None:
         self.probe = probe
@@ -293,6 +313,8 @@ def _update_in_window(name: str, game: Path, why: bool) -> bool:
 def _update_in_window_probed(
     name: str, game: Path, why: bool, collections: FullCollections
 ) -> bool:
+    from PySide6.QtWidgets import QPushButton, QTreeWidget
+
     from gui.app import create_main_window
 
     window = create_main_window(tray=False, check_on_start=False)
@@ -330,7 +352,7 @@ def _update_in_window_probed(
     during = probe.summary()
     _print_waits(probe.long, phases, clicked, collections)
     if why:
-        sampler.explain(probe.long)
+        sampler.explain(probe.notable)
     result = next((f for f in finished if f[1] == "update"), (None, None, False, "timed out"))
     # The baseline starts once the window's follow-up reads (history, size) are done.
     probe.run_until(lambda: not window.jobs.jobs, 60)

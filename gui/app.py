@@ -70,13 +70,13 @@ def create_main_window(*, tray: bool | None = None, check_on_start: bool = True)
     # frozen out of the collector's passes, each full pass scans only what came after.
     gc.collect()
     gc.freeze()
-    if sys.platform == "linux":
-        # The patch workers come from multiprocessing's fork server (forking a threaded GUI
-        # process is unsafe). Started on the first update, its fork held the GIL for
-        # 100 ms or more just as the downloads began; started here, it is ready.
-        import multiprocessing.forkserver
+    # The jobs' processes and the patch workers come from multiprocessing's fork server
+    # (forking a threaded GUI process is unsafe). Started on the first update, its fork
+    # held the GIL for 100 ms or more just as the downloads began; started here, with the
+    # engine imported in it, it is ready.
+    from gui.child import start_fork_server
 
-        multiprocessing.forkserver.ensure_running()
+    start_fork_server()
     return window
 
 

@@ -63,6 +63,24 @@ class EngineProcessError(SlipstreamError):
     """The process doing this work stopped unexpectedly; run it again to resume."""
 
 
+PRELOAD = ["__main__", "core.delta.xdelta", "gui.work"]
+"""What the window's fork server imports before it forks anything: the patch workers'
+module (:mod:`core.delta.xdelta`'s own list) and the job bodies with the whole engine
+behind them. Without ``gui.work`` each job's process imported the engine itself, 0.5-0.8 s
+before its first report (Python 3.11's fork server never keeps ``__main__`` imported,
+whatever the list says, so the main script stays light: see gui/app.py)."""
+
+
+def start_fork_server() -> None:
+    """Start the fork server now, with :data:`PRELOAD`, so the first job does not wait for
+    it (a fork server already running keeps its own list)."""
+    if sys.platform == "linux":
+        import multiprocessing.forkserver
+
+        multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
+        multiprocessing.forkserver.ensure_running()
+
+
 def in_child(body: Body) -> Body:
     """A job body that runs ``body`` in a child process (see the module's docstring)."""
 
