@@ -56,6 +56,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -71,7 +72,7 @@ from core.errors import (
 )
 from core.format import paths, zjson
 from core.format.fields import Fields
-from core.fs import fsync_dir
+from core.fs import fsync_dir, fsync_file
 from core.gamedir.folder import (
     MAX_FILES,
     GameDir,
@@ -86,6 +87,7 @@ from core.gamedir.folder import (
 from core.gamedir.verify import link_text
 
 JOURNAL_FORMAT = 1
+FLUSH_THREADS = 8
 LINKS_SUPPORTED = os.name != "nt"
 """Whether the build's links are made: Windows needs a privilege for symbolic links, so
 there they are reported instead (as GOG's own clients do)."""
@@ -277,6 +279,7 @@ def _plan_commit(
     filling: list[_Step] = []
     seen: set[str] = set()
     staged_seen: set[str] = set()
+    unflushed: list[Path] = []
     game.meta_dirs("staging", mode=0o700)
     for change in changes:
         path = paths.validate(change.path)
@@ -307,6 +310,9 @@ def _plan_commit(
         # A rename keeps the mtime, so the staged file's is the installed file's.
         files[path] = replace(files[path], mtime_ns=st.st_mtime_ns)
         filling.append(_Step(path, aside, f"staging/{staged}", existed))
+        if not game.is_staged_flushed(staged):
+            unflushed.append(game.staging / staged)
+    _flush_files(unflushed)
     after = replace(new_state, files=files)
     removed = {s.path for s in clearing}
     drop = {paths.validate(d, "folder") for d in folders_to_remove}
@@ -328,6 +334,20 @@ def _plan_commit(
     )
     _check_targets(game, swap, removed)
     return swap
+
+
+def _flush_files(files: list[Path]) -> None:
+    """fsync the staged files that staging did not flush itself, before the journal names
+    them: the commit fsyncs folders, never file contents, so a power cut just after it could
+    otherwise leave a new file empty under its name while the state names the new build.
+    A few at a time (fsync waits for the disk without the GIL)."""
+    if not files:
+        return
+    try:
+        with ThreadPoolExecutor(min(FLUSH_THREADS, len(files)), "flush") as pool:
+            list(pool.map(fsync_file, files))
+    except OSError as exc:
+        raise LocalIOError.wrap(exc, "write the staged file") from None
 
 
 def _undo_point(game: GameDir, point: RollbackPoint) -> InstallState:

@@ -328,6 +328,7 @@ class Stager:
                 os.fsync(dst.fileno())
         except OSError as exc:
             raise LocalIOError.wrap(exc, "write the staged file") from None
+        self.game.staged_flushed(action.path)
         with self._lock:
             self.digests[action.path] = (written, digest.hexdigest())
         return out
@@ -407,6 +408,7 @@ class Stager:
                 current.unlink(missing_ok=True)
             current = result
         finish_staged(out, action.target.executable)
+        self.game.staged_flushed(action.path)
         return out
 
     def pack_entry(self, step: PackStep, span: PackSpan, for_path: str) -> Path:
@@ -468,6 +470,7 @@ class Stager:
             if current not in (source, out):  # a chain stopped half-way: drop its step
                 current.unlink(missing_ok=True)
         finish_staged(out, action.target.executable)
+        self.game.staged_flushed(action.path)
         return out
 
     def source_is_expected(self, action: FileAction) -> bool:
@@ -625,8 +628,9 @@ def _set_mode(fd: int, path: Path, executable: bool) -> None:
 def finish_staged(path: Path, executable: bool) -> None:
     """Give a staged file the patch workers wrote its mode, and flush it to the disk,
     before the commit can name it: the workers only write it, and the commit fsyncs the
-    folders it renames into, never the files' contents. Whatever stages a file outside
-    :meth:`Stager.assemble` calls this on it (tests/update/test_staged_fsync.py)."""
+    folders it renames into, never the files' contents. The commit flushes any staged file
+    not marked with :meth:`GameDir.staged_flushed` itself, on its own critical path; a
+    stager that calls this (then marks the file) flushes it while other work runs."""
     try:
         os.chmod(path, 0o755 if executable else 0o644)
         fsync_file(path)

@@ -118,6 +118,25 @@ def test_an_update_flushes_patched_and_assembled_files_before_the_journal(
     assert flushes.check() >= 4
 
 
+def test_small_files_patched_in_batches_are_flushed_before_the_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Files under a MiB patched by one delta each go to the workers several at a time,
+    # past the stager's own flush: the commit flushes them.
+    first = [FileSpec(f"data/small-{n}.dat", 20 + n, 40_000 + n) for n in range(6)]
+    second = [scattered_edits(s, 2, 50 + i) for i, s in enumerate(first)]
+    repo, folders, _, _ = publish_builds(tmp_path / "pub", PRODUCT, [first, second])
+    game = tmp_path / "game"
+    with serving(repo) as url:
+        one, two = _build_ids(url)
+        install(url, PRODUCT, game, build=one)
+        flushes = Flushes(monkeypatch, game)
+        report = update(game, two, EngineOptions(use_packs=False, patch_jobs=2))
+    assert tree(game) == tree(folders[1])
+    assert report.patches_applied == 6 and not report.fallbacks
+    assert flushes.check() == 6
+
+
 def _build_ids(url: str) -> tuple[str, str]:
     from core.net.fetcher import Fetcher
 
