@@ -277,6 +277,7 @@ class FullCollections:
     def __init__(self) -> None:
         self.seconds: list[float] = []
         self.spans: list[tuple[float, float]] = []
+        self.clicked = 0.0
         """(start, end) of each, by time.perf_counter()."""
         self._began: dict[int, float] = {}
 
@@ -303,9 +304,14 @@ def _update_in_window(name: str, game: Path, why: bool) -> bool:
     with FullCollections() as collections:
         ok = _update_in_window_probed(name, game, why, collections)
     longest = max(collections.seconds, default=0.0) * 1000
+    clicked = collections.clicked
+    each = ", ".join(
+        f"{(e - b) * 1000:.1f} ms at {b - clicked:+.1f} s" for b, e in collections.spans
+    )
     print(
         f"[{name}] full garbage collections in the window's process: "
-        f"{len(collections.seconds)}, longest {longest:.1f} ms"
+        f"{len(collections.seconds)}, longest {longest:.1f} ms ({each}; seconds from the "
+        "click on Update; the first is the window's own at start-up)"
     )
     return ok
 
@@ -344,7 +350,7 @@ def _update_in_window_probed(
             phases.append((time.perf_counter(), state.phase))
 
     window.ops.progressChanged.connect(_on_progress_changed)
-    clicked = time.perf_counter()
+    clicked = collections.clicked = time.perf_counter()
     sampler = StallSampler(probe)
     with sampler if why else contextlib.nullcontext():
         update.click()
