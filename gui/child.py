@@ -50,11 +50,12 @@ log = logging.getLogger("slipstream.gui.child")
 BATCH_SECONDS = 0.05
 """How long progress reports gather in the child before they are sent on."""
 
-NICENESS = 5
+NICENESS = 10
 """How much lower the child's CPU priority is than the window's (its patch workers
-inherit it): on two cores an update's processes left the GUI thread waiting 15-26 ms for
-a CPU within single 50-70 ms waits of the event loop. Alone on the machine, the update
-runs as fast; beside other busy programs it yields a little to them too."""
+inherit it), as for any background work on a desktop: on two cores an update's processes
+left the GUI thread waiting 10-45 ms for a CPU within single 50-130 ms waits of the event
+loop at +5 (bench_gui.py --why). Alone on the machine the update runs as fast; beside a
+busy program (a game being played) it yields to it."""
 
 Body = Callable[[ProgressSink, CancelToken], Any]
 
