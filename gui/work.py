@@ -121,12 +121,14 @@ def _history(
 
 
 def disk_size(game: Path) -> Work:
-    """What the installed build's files take on disk now."""
+    """What the installed build's files take on disk now. Listing them parses the
+    installed manifest (thousands of paths, each checked), which on a thread of the
+    window held its GIL just as an update ended, so it runs in a child process."""
+    return offload(partial(_disk_size, game), EngineOptions())
 
-    def run(sink: ProgressSink, cancel: CancelToken) -> int:
-        return manage.size_on_disk(game)
 
-    return run
+def _disk_size(game: Path, sink: ProgressSink, cancel: CancelToken) -> int:
+    return manage.size_on_disk(game)
 
 
 def art(record: InstallRecord, options: EngineOptions) -> Work:
