@@ -1,11 +1,16 @@
 """The one network seam of the update engine: documents and objects over HTTP(S).
 
-:class:`Fetcher` wraps one keep-alive ``requests.Session`` that a pool of download
-threads shares. Every call is bounded by :class:`~core.net.limits.FetchLimits`:
-connect and read timeouts, an overall deadline, a slow-body watchdog, retries with
-jittered backoff, and a length cap on every body. Redirects are followed here, one hop
-at a time, so none can leave http(s) or downgrade https to http. Every foreign exception
-(requests, urllib3, http.client, OSError) is wrapped at this seam. Callers meet:
+:class:`Fetcher` is shared by a pool of download threads. Its wire is libcurl through
+pycurl (core/net/curl.py: each thread's own handle keeps its connections alive, and a
+request costs about a quarter of the Python work it did on requests), or a keep-alive
+``requests.Session`` where pycurl cannot be imported, when ``SLIPSTREAM_HTTP=requests``
+is set, or when the caller passes its own session. Every rule below is the same code on
+both wires: the wire only sends a GET and hands back the answer's head and body. Every
+call is bounded by :class:`~core.net.limits.FetchLimits`: connect and read timeouts, an
+overall deadline, a slow-body watchdog, retries with jittered backoff, and a length cap
+on every body. Redirects are followed here, one hop at a time, so none can leave
+http(s) or downgrade https to http. Every foreign exception (requests, urllib3,
+http.client, pycurl, OSError) is wrapped at this seam. Callers meet:
 
 * :class:`~core.errors.NotFoundError`: HTTP 404 or 410, not retried.
 * :class:`~core.errors.AccessDeniedError`: HTTP 401 or 403, not retried.
@@ -23,13 +28,15 @@ at a time, so none can leave http(s) or downgrade https to http. Every foreign e
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import logging
 import os
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -55,6 +62,15 @@ from core.net.limits import (
 from core.net.transport import Transport, ignore_bytes
 from core.progress import NEVER_CANCELLED, CancelToken
 
+try:
+    from core.net import curl
+
+    _HAVE_CURL = True
+except ImportError:  # no pycurl wheel for this platform: the requests wire
+    _HAVE_CURL = False
+
+log = logging.getLogger(__name__)
+
 __all__ = ["DEFAULT_LIMITS", "FetchLimits", "Fetcher"]
 
 BLOCK = 1 << 20
@@ -69,6 +85,29 @@ content (chunks, deltas), and a throttled update must still show its plan at onc
 
 class _Overflow(Exception):
     """The body went on past its cap."""
+
+
+class _Stop(Exception):
+    """Raised by a body callback that has what it needs: the answer ends there."""
+
+
+class _Head(Protocol):
+    """What the rules read of an answer: a ``requests.Response`` or :class:`curl.Answer`."""
+
+    status_code: int
+    reason: str
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+HTTP_ENV = "SLIPSTREAM_HTTP"
+"""``requests`` keeps the fetcher on the requests wire even where pycurl is installed."""
+
+
+def curl_available() -> bool:
+    """Whether the libcurl wire can be used here (pycurl imports)."""
+    return _HAVE_CURL
 
 
 class Fetcher(Transport):
@@ -92,6 +131,7 @@ class Fetcher(Transport):
         self.set_rate_limit(rate_limit)
         self._owns_session = session is None
         self._session = session or _new_session()
+        self._curl = _curl_wire() if session is None else None
         # identity: lengths and ranges then count the bytes we store, and no gzip bomb.
         self._headers = {
             "User-Agent": user_agent,
@@ -101,6 +141,15 @@ class Fetcher(Transport):
         }
         self._settings: dict[str, dict[str, Any]] = {}
         """Per origin: the proxies, CA bundle and netrc login the environment gives it."""
+        self._origins: set[str] = set()
+        """Origins (``scheme://host:port``) whose URLs passed :meth:`_checked`."""
+        self._routes: dict[str, tuple[curl.Route, list[str]]] = {}
+        """Per URL's origin, for the libcurl wire: its route and login header."""
+
+    @property
+    def wire(self) -> str:
+        """Which HTTP client this fetcher uses: ``"curl"`` or ``"requests"``."""
+        return "curl" if self._curl is not None else "requests"
 
     def set_rate_limit(self, bytes_per_s: float | None) -> None:
         """Change the shared bandwidth cap (``None``: unlimited), also mid-download."""
@@ -109,6 +158,8 @@ class Fetcher(Transport):
         self._limiter.set_rate(bytes_per_s)
 
     def close(self) -> None:
+        if self._curl is not None:
+            self._curl.close()
         if self._owns_session:
             self._session.close()
 
@@ -145,17 +196,21 @@ class Fetcher(Transport):
     def _get_once(
         self, cap: int, headers: dict[str, str], tries: Tries, cancel: CancelToken
     ) -> bytes:
-        with self._open(headers, tries) as response:
+        too_big = LimitExceededError(f"{tries.what} at {tries.url} is over {cap} bytes.")
+        body: list[bytes] = []
+
+        def answer(response: _Head) -> int:
             self._check_status(response, tries, ok=(200,))
-            too_big = LimitExceededError(f"{tries.what} at {tries.url} is over {cap} bytes.")
             declared = wire.content_length(response.headers)
             if declared is not None and declared > cap:
                 raise too_big
-            try:
-                body = self._body(response, cap, tries, cancel, free=FREE_DOCUMENT_BYTES)
-                return b"".join(body)
-            except _Overflow:
-                raise too_big from None
+            return cap
+
+        try:
+            self._get(headers, tries, cancel, answer, body.append, free=FREE_DOCUMENT_BYTES)
+        except _Overflow:
+            raise too_big from None
+        return b"".join(body)
 
     # --- objects -----------------------------------------------------------------------
 
@@ -213,28 +268,36 @@ class Fetcher(Transport):
         if have == size:
             return part.md5_of_first(size) if md5 else None
         headers = {"Range": f"bytes={have}-"} if have else {}
-        with self._open(headers, tries) as response:
-            start = self._resume_point(response, part, have, size, tries)
+        start = written = 0
+        hasher: Any = None
+
+        def answer(response: _Head) -> int:
+            nonlocal start, written, hasher
+            start = written = self._resume_point(response, part, have, size, tries)
             hasher = hashlib.md5() if md5 else None
             if hasher and start:
                 hasher = part.hasher_of_first(start)
-            written = start
-            try:
-                for block in self._body(response, size - start, tries, cancel):
-                    part.write(block)
-                    written += len(block)
-                    if hasher:
-                        hasher.update(block)
-                    on_bytes(len(block))
-            except _Overflow:
-                part.truncate(start)  # this answer was some other, longer object
-                raise TryFailed(f"more than {size} bytes") from None
+            return size - start
+
+        def block(data: bytes) -> None:
+            nonlocal written
+            part.write(data)
+            written += len(data)
+            if hasher:
+                hasher.update(data)
+            on_bytes(len(data))
+
+        try:
+            self._get(headers, tries, cancel, answer, block)
+        except _Overflow:
+            part.truncate(start)  # this answer was some other, longer object
+            raise TryFailed(f"more than {size} bytes") from None
         if written < size:
             raise TryFailed("cut short")
         return hasher.hexdigest() if hasher else None
 
     def _resume_point(
-        self, response: requests.Response, part: _Partial, have: int, size: int, tries: Tries
+        self, response: _Head, part: _Partial, have: int, size: int, tries: Tries
     ) -> int:
         """Where the body goes: ``have`` for a 206 of exactly the rest, 0 for a 200."""
         status = response.status_code
@@ -298,7 +361,11 @@ class Fetcher(Transport):
         if have == length:
             return
         first, last = start + have, start + length - 1
-        with self._open({"Range": f"bytes={first}-{last}"}, tries) as response:
+        keep = length - have
+        skip = written = 0
+
+        def answer(response: _Head) -> int:
+            nonlocal skip
             status = response.status_code
             if status == 416:
                 raise tries.error(f"it has no bytes {first}-{last} (HTTP 416)")
@@ -307,48 +374,196 @@ class Fetcher(Transport):
                 raise TryFailed("wrong byte range")
             self._check_status(response, tries, ok=(200, 206))
             skip = first if status == 200 else 0
-            keep = length - have
             part.truncate(have)
             declared = wire.content_length(response.headers)
             if status == 206 and declared is not None and declared != keep:
                 raise TryFailed(f"announced {declared} bytes instead of {keep}")
-            written = 0
             # A 200 goes on past the range: reading stops at its end, which one block
             # may overshoot (the overshoot is dropped).
-            limit = keep if status == 206 else skip + keep + BLOCK
-            try:
-                for block in self._body(response, limit, tries, cancel):
-                    on_bytes(len(block))
-                    if skip >= len(block):
-                        skip -= len(block)
-                        continue
-                    piece = block[skip : skip + keep - written]
-                    skip = 0
-                    part.write(piece)
-                    written += len(piece)
-                    if written == keep:
-                        break
-            except _Overflow:
-                if written < keep:
-                    raise TryFailed("wrong byte range") from None
+            return keep if status == 206 else skip + keep + BLOCK
+
+        def block(data: bytes) -> None:
+            nonlocal skip, written
+            on_bytes(len(data))
+            if skip >= len(data):
+                skip -= len(data)
+                return
+            piece = data[skip : skip + keep - written]
+            skip = 0
+            part.write(piece)
+            written += len(piece)
+            if written == keep:
+                raise _Stop()
+
+        try:
+            self._get({"Range": f"bytes={first}-{last}"}, tries, cancel, answer, block)
+        except _Overflow:
+            if written < keep:
+                raise TryFailed("wrong byte range") from None
         if written < keep:
             raise TryFailed("cut short")
 
     # --- HTTP --------------------------------------------------------------------------
 
-    def _open(self, headers: dict[str, str], tries: Tries) -> requests.Response:
-        """GET ``tries.url``, following redirects ourselves; never answers a redirect."""
-        current = self._checked(tries.url, tries.url, tries)  # the same rules as a hop
+    def _get(
+        self,
+        headers: dict[str, str],
+        tries: Tries,
+        cancel: CancelToken,
+        answer: Callable[[_Head], int],
+        block: Callable[[bytes], None],
+        free: int = 0,
+    ) -> None:
+        """GET ``tries.url``, following redirects ourselves. ``answer`` gets the final
+        answer's head and returns how many body bytes it accepts (more is an _Overflow);
+        ``block`` gets the body as it arrives and may raise _Stop to end it. The first
+        ``free`` bytes do not go through the rate limiter."""
+        current = self._first_hop(tries)
         for _hop in range(self.limits.max_redirects + 1):
-            response = self._send(current, headers, tries)
-            if response.status_code not in wire.REDIRECT_STATUSES:
-                return response
-            response.close()
-            target = self._checked(current, response.headers.get("Location", ""), tries)
+            if self._curl is not None:
+                location = self._exchange_curl(current, headers, tries, cancel, answer, block, free)
+            else:
+                location = self._exchange(current, headers, tries, cancel, answer, block, free)
+            if location is None:
+                return
+            target = self._checked(current, location, tries)
             if not wire.same_origin(current, target):
                 headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
             current = target
         raise tries.error(f"it redirects more than {self.limits.max_redirects} times (a loop?)")
+
+    def _exchange(
+        self,
+        url: str,
+        headers: dict[str, str],
+        tries: Tries,
+        cancel: CancelToken,
+        answer: Callable[[_Head], int],
+        block: Callable[[bytes], None],
+        free: int,
+    ) -> str | None:
+        """One GET on the requests wire; a redirect's ``Location``, else ``None``."""
+        with self._send(url, headers, tries) as response:
+            if response.status_code in wire.REDIRECT_STATUSES:
+                return str(response.headers.get("Location", ""))
+            limit = answer(response)
+            try:
+                for data in self._body(response, limit, tries, cancel, free):
+                    block(data)
+            except _Stop:
+                pass
+        return None
+
+    def _exchange_curl(
+        self,
+        url: str,
+        headers: dict[str, str],
+        tries: Tries,
+        cancel: CancelToken,
+        answer: Callable[[_Head], int],
+        block: Callable[[bytes], None],
+        free: int,
+    ) -> str | None:
+        """One GET on the libcurl wire, with the same rules per block as :meth:`_body`."""
+        assert self._curl is not None
+        location: str | None = None
+        meter: _Meter | None = None
+
+        def on_head(response: curl.Answer) -> bool:
+            nonlocal location, meter
+            if response.status_code in wire.REDIRECT_STATUSES:
+                location = response.headers.get("Location", "")
+                return False
+            meter = _Meter(self._limiter, tries, cancel, answer(response), free)
+            return True
+
+        def on_body(data: bytes) -> None:
+            assert meter is not None
+            cancel.raise_if_cancelled()
+            meter.count(data)
+            block(data)
+
+        def poll() -> None:
+            cancel.raise_if_cancelled()
+            tries.left()
+
+        route, login = self._route(url)
+        lines = [f"{k}: {v}" for k, v in {**self._headers, **headers}.items()]
+        if login and not any(k.lower() == "authorization" for k in headers):
+            lines += login
+        try:
+            self._curl.exchange(
+                url,
+                lines,
+                route=route,
+                timeout=tries.timeout(),
+                buffer=self._limiter.block_size(BLOCK),
+                on_head=on_head,
+                on_body=on_body,
+                poll=poll,
+            )
+        except _Stop:
+            pass
+        except curl.TransferError as exc:
+            if exc.code in curl.ADDRESS_CODES:
+                raise tries.error(f"the address {url} is not valid ({exc.args[1]})") from exc
+            if exc.code in curl.CERTIFICATE_CODES:
+                raise tries.error(f"the certificate of {url} is not trusted") from exc
+            raise TryFailed(exc.reason) from exc
+        return location
+
+    def _route(self, url: str) -> tuple[curl.Route, list[str]]:
+        """How the libcurl wire reaches ``url``'s origin: what requests would read from
+        the environment (proxies and ``no_proxy``, ``REQUESTS_CA_BUNDLE`` or certifi's
+        bundle, the ``~/.netrc`` login), read once per origin."""
+        origin = "/".join(url.split("/", 3)[:3])
+        known = self._routes.get(origin)
+        if known is not None:
+            return known
+        settings = self._environment(url)
+        proxy = requests.utils.select_proxy(url, settings["proxies"]) or ""
+        verify = settings["verify"]
+        ca = verify if isinstance(verify, str) else requests.utils.DEFAULT_CA_BUNDLE_PATH
+        cert, key = settings["cert"], None
+        if isinstance(cert, tuple):
+            cert, key = cert
+        route = curl.Route(proxy, ca, os.path.isdir(ca), cert, key)
+        login: list[str] = []
+        if settings["auth"]:
+            user, password = settings["auth"]
+            token = base64.b64encode(f"{user}:{password}".encode("latin-1")).decode("ascii")
+            login = [f"Authorization: Basic {token}"]
+        self._routes[origin] = (route, login)
+        return route, login
+
+    def _environment(self, url: str) -> dict[str, Any]:
+        """The proxies, CA bundle, client certificate and netrc login for ``url``'s
+        origin, as ``Session.get`` would read them, once per origin."""
+        origin = "/".join(url.split("/", 3)[:3])
+        settings = self._settings.get(origin)
+        if settings is None:
+            session = self._session
+            settings = dict(session.merge_environment_settings(url, {}, True, None, None))
+            settings["auth"] = requests.utils.get_netrc_auth(url) if session.trust_env else None
+            self._settings[origin] = settings
+        return settings
+
+    def _first_hop(self, tries: Tries) -> str:
+        """``tries.url``, checked by the same rules as a redirect's target; once per
+        origin: scheme, host and port are all the rules look at, and checking each of an
+        install's thousand URLs (urljoin, urlsplit, the host's IDNA form) was among the
+        larger Python costs of a request left on the libcurl wire."""
+        url = tries.url
+        scheme, sep, rest = url.partition("://")
+        host, slash, _ = rest.partition("/")
+        plain = sep and slash and not any(c in host for c in "@\\?#")
+        key = f"{scheme}://{host}"
+        if plain and key in self._origins:
+            return url
+        checked = self._checked(url, url, tries)
+        if plain and checked == url:
+            self._origins.add(key)
+        return checked
 
     @staticmethod
     def _checked(current: str, location: str, tries: Tries) -> str:
@@ -384,13 +599,7 @@ class Fetcher(Transport):
         for about 0.4 ms a request, as long again as urllib3's own: 0.4 s of the 1,017
         objects of bench_update.py's many-file install. No Slipstream server needs
         cookies; the session's adapter (its connection pool) is the same."""
-        origin = "/".join(url.split("/", 3)[:3])
-        settings = self._settings.get(origin)
-        if settings is None:
-            session = self._session
-            settings = dict(session.merge_environment_settings(url, {}, True, None, None))
-            settings["auth"] = requests.utils.get_netrc_auth(url) if session.trust_env else None
-            self._settings[origin] = settings
+        settings = self._environment(url)
         request = requests.PreparedRequest()
         request.prepare(method="GET", url=url, headers=headers, auth=settings["auth"])
         return self._session.get_adapter(url).send(
@@ -402,7 +611,7 @@ class Fetcher(Transport):
             proxies=settings["proxies"],
         )
 
-    def _check_status(self, response: requests.Response, tries: Tries, ok: tuple[int, ...]) -> None:
+    def _check_status(self, response: _Head, tries: Tries, ok: tuple[int, ...]) -> None:
         status = response.status_code
         if status in ok:
             return
@@ -430,25 +639,54 @@ class Fetcher(Transport):
 
         ``read1`` returns what one socket read brings, so the watchdog and the cancel token
         are looked at after every read, however slowly the bytes drip in."""
-        watchdog = Watchdog(tries)
-        got = 0
+        meter = _Meter(self._limiter, tries, cancel, limit, free)
         while True:
             cancel.raise_if_cancelled()
-            size = BLOCK if got < free else self._limiter.block_size(BLOCK)
-            amount = min(size, limit - got + 1)
+            size = BLOCK if meter.got < free else self._limiter.block_size(BLOCK)
+            amount = min(size, limit - meter.got + 1)
             try:
                 block: bytes = response.raw.read1(amount, decode_content=True)
             except wire.NETWORK_ERRORS as exc:
                 raise TryFailed(wire.describe(exc)) from exc
             if not block:
                 return
-            taxed = min(len(block), got + len(block) - free)
-            got += len(block)
-            if got > limit:
-                raise _Overflow()
-            throttled = self._limiter.take(taxed, cancel) if taxed > 0 else 0.0
-            watchdog.check(len(block), throttled)
+            meter.count(block)
             yield block
+
+
+class _Meter:
+    """One body's rules per block, on either wire: at most ``limit`` bytes (_Overflow
+    past it), the shared rate limit past the first ``free`` bytes, and the watchdog."""
+
+    def __init__(
+        self, limiter: RateLimiter, tries: Tries, cancel: CancelToken, limit: int, free: int
+    ) -> None:
+        self._limiter = limiter
+        self._watchdog = Watchdog(tries)
+        self._cancel = cancel
+        self._limit = limit
+        self._free = free
+        self.got = 0
+
+    def count(self, block: bytes) -> None:
+        taxed = min(len(block), self.got + len(block) - self._free)
+        self.got += len(block)
+        if self.got > self._limit:
+            raise _Overflow()
+        throttled = self._limiter.take(taxed, self._cancel) if taxed > 0 else 0.0
+        self._watchdog.check(len(block), throttled)
+
+
+def _curl_wire() -> curl.CurlWire | None:
+    """The libcurl wire, unless ``SLIPSTREAM_HTTP=requests`` or pycurl is missing."""
+    choice = os.environ.get(HTTP_ENV, "").strip().lower()
+    if choice == "requests":
+        return None
+    if not _HAVE_CURL:
+        if choice == "curl":
+            log.warning("%s=curl, but pycurl cannot be imported: using requests", HTTP_ENV)
+        return None
+    return curl.CurlWire()
 
 
 def _new_session() -> requests.Session:

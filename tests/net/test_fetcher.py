@@ -34,10 +34,15 @@ from core.errors import (
     UsageError,
 )
 from core.net import http as fetch_http
-from core.net.fetcher import Fetcher, FetchLimits
+from core.net.fetcher import HTTP_ENV, Fetcher, FetchLimits, curl_available
 from core.net.limits import parse_retry_after
 from core.progress import CancelToken
 from tests.support.faultserver import Fault, FaultServer
+
+try:
+    import pycurl
+except ImportError:  # the requests wire only
+    pycurl = None
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -310,13 +315,34 @@ def test_deadline_bounds_a_call_the_watchdog_lets_through(
     assert server.count("/a.bin") == 1
 
 
-def test_refused_connection_is_wrapped_and_retried(fetcher: Fetcher, tmp_path: Path) -> None:
+def test_refused_connection_is_wrapped_and_retried(
+    fetcher: Fetcher, tmp_path: Path, wire: str
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(DownloadError, match=r"after 4 tries \(could not connect") as caught:
         fetcher.get_bytes(f"http://127.0.0.1:{port}/x", max_bytes=10, what="x")
-    assert isinstance(caught.value.__cause__, requests.ConnectionError)
+    assert fetcher.wire == wire
+    cause = caught.value.__cause__
+    if wire == "curl":
+        assert isinstance(cause, OSError) and pycurl and isinstance(cause.__cause__, pycurl.error)
+    else:
+        assert isinstance(cause, requests.ConnectionError)
+
+
+def test_the_wire_is_libcurl_unless_told_or_given_a_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(HTTP_ENV)
+    with Fetcher(FAST) as default:
+        assert default.wire == ("curl" if curl_available() else "requests")
+    monkeypatch.setenv(HTTP_ENV, "requests")
+    with Fetcher(FAST) as told:
+        assert told.wire == "requests"
+    monkeypatch.setenv(HTTP_ENV, "curl")
+    with requests.Session() as session, Fetcher(FAST, session=session) as given:
+        assert given.wire == "requests"  # the caller's session: its cookies, auth, hooks
 
 
 @pytest.mark.parametrize("host", ["a..b", "x" * 64 + ".example"])
