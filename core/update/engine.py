@@ -29,7 +29,7 @@ from core.errors import (
 from core.format import paths
 from core.format.depot import DepotFile
 from core.gamedir import journal
-from core.gamedir.folder import GameDir, InstallState, RollbackPoint
+from core.gamedir.folder import GameDir, InstallState, RollbackPoint, delete_later
 from core.gamedir.journal import LINKS_SUPPORTED, Change, commit, repair_links, rollback
 from core.gamedir.verify import VerifyReport, verify_files
 from core.net.source import RepoSource
@@ -272,8 +272,22 @@ def _execute(
             folders_to_create=target.folders,
             folders_to_remove=sorted(old_folders - set(target.folders), reverse=True),
         )
-    shutil.rmtree(game.downloads, ignore_errors=True)
+    _discard_downloads(game)
     return state
+
+
+def _discard_downloads(game: GameDir) -> None:
+    """Put the downloads out of the way in one rename, to be deleted once the operation
+    has returned (core/gamedir/folder.py ``delete_later``): deleting a 2,000-file
+    install's objects took 0.5-1.0 s of its commit. Where the rename cannot be made, they
+    are deleted here, as before."""
+    try:
+        moved = game.discard_downloads()
+    except SlipstreamError:
+        shutil.rmtree(game.downloads, ignore_errors=True)
+        return
+    if moved is not None:
+        delete_later(moved)
 
 
 def _open_installed(
@@ -395,9 +409,11 @@ def not_installed(game_dir: Path) -> UnknownInstallError:
 def _recover(game: GameDir) -> str | None:
     """Finish or undo an interrupted commit or rollback, then drop what an interrupted
     staging left behind: with no journal, staged files are never used again (an update
-    stages afresh from its verified downloads), so they would only hold disk space."""
+    stages afresh from its verified downloads), so they would only hold disk space, as do
+    the downloads of finished operations that were moved aside and not yet deleted."""
     message = journal.recover(game)
     game.clear_staging()
+    game.sweep_discarded()  # downloads an earlier operation moved aside and did not delete
     return message
 
 
@@ -593,7 +609,7 @@ def verify_game(
         )
         broken = {w.path: "" for w in result.file_wounds}
         if repair and broken:
-            shutil.rmtree(game.downloads, ignore_errors=True)
+            _discard_downloads(game)
             whole_files = replace(run, options=replace(options, use_patches=False))
             _go_to(whole_files, state, state.build_id, None, verb="repair", local=broken)
         elif repair:
