@@ -19,7 +19,6 @@ A failed pack entry is not remembered: the pair's xdelta3 patch may still be goo
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -39,7 +38,14 @@ from core.gamedir.folder import GameDir
 from core.progress import CancelToken, Phase, Progress, ProgressSink
 from core.update.packs import PackSpan, spans_for
 from core.update.plan import PATCH_KINDS, FileAction, Plan, PlanKind
-from core.update.stage import Download, Downloads, ObjectRef, Stager, target_digest
+from core.update.stage import (
+    Download,
+    Downloads,
+    ObjectRef,
+    Stager,
+    finish_staged,
+    target_digest,
+)
 
 FETCHING = (PlanKind.NEW, PlanKind.FULL, PlanKind.CHUNKED)
 
@@ -222,10 +228,13 @@ def _patch_batch(
             continue
         crashpoint("update-patch-applied")
         try:
-            os.chmod(out, 0o755 if action.target.executable else 0o644)
-        except OSError as exc:
+            # Its mode, and flushed here, while other files patch: the commit then has
+            # no unflushed file of this batch to fsync on its own critical path.
+            finish_staged(out, action.target.executable)
+        except SlipstreamError as exc:
             outcomes[action.path] = _failed(action, stager, str(exc))
             continue
+        stager.game.staged_flushed(action.path)
         outcomes[action.path] = (action, None, False)
     return [outcomes[a.path] for a in actions]
 
