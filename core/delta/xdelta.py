@@ -402,6 +402,19 @@ class PatchPool:
         inner = self._submit(partials, _decode_many, list(items))
         return self._settled(inner, f"{len(items)} patches")
 
+    def decode_entries(
+        self, items: Sequence[tuple[str, Path, Path, Path, int, str]]
+    ) -> Future[list[Decoded]]:
+        """Queue several pack entries' decodes (codec, source, delta, out, size of the
+        target, algorithm) as one job, like :meth:`decode_many`: each output hashed in
+        the worker, for each item (bytes, hex digest) or its :class:`PatchDecodeError`,
+        and a worker that dies fails the whole future with :class:`PatchDecodeError`.
+        Each entry was one job before: a many-file update with packs spent 1.5 s patching
+        372 small files, about twice its xdelta3 patches' batched time."""
+        partials = tuple(partial_path(out) for _, _, _, out, _, _ in items)
+        inner = self._submit(partials, _decode_entries, list(items))
+        return self._settled(inner, f"{len(items)} pack entries")
+
     @staticmethod
     def _settled(inner: Future[_T], what: str) -> Future[_T]:
         """A future for the caller: a dead worker becomes a :class:`PatchDecodeError`, and
@@ -528,6 +541,17 @@ def _decode_many(items: list[tuple[Path, Path, Path, str]]) -> list[Decoded]:
     for source, patch, out, algorithm in items:
         try:
             decode(source, patch, out)
+            results.append(_digest(out, algorithm))
+        except PatchDecodeError as exc:
+            results.append(exc)
+    return results
+
+
+def _decode_entries(items: list[tuple[str, Path, Path, Path, int, str]]) -> list[Decoded]:
+    results: list[Decoded] = []
+    for codec, source, delta, out, size_target, algorithm in items:
+        try:
+            codecs.decode_entry(codec, source, delta, out, size_target=size_target)
             results.append(_digest(out, algorithm))
         except PatchDecodeError as exc:
             results.append(exc)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.crashpoint import crashpoint
-from core.delta.xdelta import PatchPool
+from core.delta.xdelta import Decoded, PatchPool
 from core.errors import (
     CancelledError,
     NotFoundError,
@@ -50,10 +50,11 @@ from core.update.stage import (
 FETCHING = (PlanKind.NEW, PlanKind.FULL, PlanKind.CHUNKED)
 
 BATCH_ABOVE = 2**20
-"""Files up to this size, patched by one xdelta3 delta, go to the patch workers several
-at a time (:meth:`PatchPool.decode_many`): one pool job per file cost more than the decode
-of a small file (a round trip through the pool's queues and threads, each waiting for the
-GIL while the downloads run), and the worker hashes each output as it makes it."""
+"""Files up to this size, patched by one xdelta3 delta or one pack entry, go to the patch
+workers several at a time (:meth:`PatchPool.decode_many`, :meth:`PatchPool.decode_entries`):
+one pool job per file cost more than the decode of a small file (a round trip through the
+pool's queues and threads, each waiting for the GIL while the downloads run), and the
+worker hashes each output as it makes it."""
 BATCH_BYTES = 4 * 2**20
 BATCH_FILES = 32
 """A batch stops at this many bytes of output or files, so that both workers get some."""
@@ -158,21 +159,24 @@ def apply_plan(
 
 
 def _batches(patched: list[FileAction]) -> Iterator[list[FileAction]]:
-    """``patched`` (largest first) in pool jobs: small single-delta files together, up to
-    :data:`BATCH_BYTES` or :data:`BATCH_FILES` a job; every other file alone."""
-    group: list[FileAction] = []
-    size = 0
+    """``patched`` (largest first) in pool jobs: small files of one delta (xdelta3 patches
+    together, pack entries together), up to :data:`BATCH_BYTES` or :data:`BATCH_FILES` a
+    job; every other file alone."""
+    groups: dict[PlanKind, tuple[list[FileAction], int]] = {}
     for action in patched:
-        if action.kind != PlanKind.PATCHED or len(action.diffs) != 1 or _size(action) > BATCH_ABOVE:
+        steps = action.diffs if action.kind == PlanKind.PATCHED else action.packs
+        if len(steps) != 1 or _size(action) > BATCH_ABOVE:
             yield [action]
             continue
+        group, size = groups.get(action.kind, ([], 0))
         if group and (size + _size(action) > BATCH_BYTES or len(group) == BATCH_FILES):
             yield group
             group, size = [], 0
         group.append(action)
-        size += _size(action)
-    if group:
-        yield group
+        groups[action.kind] = (group, size + _size(action))
+    for group, _ in groups.values():
+        if group:
+            yield group
 
 
 def _patch_batch(
@@ -182,42 +186,59 @@ def _patch_batch(
     downloads: Downloads,
     spans: dict[str, PackSpan],
 ) -> list[_Outcome]:
-    """Patch ``actions`` (one, or several small one-delta files) in one pool job."""
+    """Patch ``actions`` (one, or several small one-delta files of one kind) in one pool
+    job."""
     assert pool is not None
     if len(actions) == 1:
         return [_patch_one(actions[0], stager, pool, downloads, spans)]
+    packed = actions[0].kind == PlanKind.PACKED
     outcomes: dict[str, _Outcome] = {}
     ready: list[tuple[FileAction, Path]] = []
-    for action in actions:
-        stager.cancel.raise_if_cancelled()
-        (diff,) = action.diffs
-        refs = [ObjectRef(c, True) for c in diff.chunks]
-        lost = [error for ref in refs if (error := downloads.wait(ref)) is not None]
-        if lost:
-            bad = not all(isinstance(e, NotFoundError) for e in lost)
-            outcomes[action.path] = (action, f"its patch could not be downloaded: {lost[0]}", bad)
-            continue
-        try:
-            ready.append((action, stager.delta_file(diff)))
-        except CancelledError:
-            raise
-        except SlipstreamError as exc:
-            outcomes[action.path] = _failed(action, stager, str(exc))
-    items = []
-    for action, delta in ready:
-        assert action.source_path is not None and action.target is not None
-        source = stager.game.game_path(action.source_path)
-        out = stager.game.staged_path(action.path)
-        items.append((source, delta, out, target_digest(action.target)[0]))
     try:
-        results = pool.decode_many(items).result() if items else []
-    except PatchDecodeError:
-        # A worker died on one of them (a crash on a hostile patch): each alone, so that
-        # only that file falls back and has its pair remembered.
-        for action, _ in ready:
-            outcomes[action.path] = _patch_one(action, stager, pool, downloads, spans)
-        return [outcomes[a.path] for a in actions]
-    for (action, _), (_, _, out, _), got in zip(ready, items, results, strict=True):
+        for action in actions:
+            stager.cancel.raise_if_cancelled()
+            refs: list[Download] = (
+                [spans[action.packs[0].object.id]]
+                if packed
+                else [ObjectRef(c, True) for c in action.diffs[0].chunks]
+            )
+            lost = [error for ref in refs if (error := downloads.wait(ref)) is not None]
+            if lost:
+                bad = not packed and not all(isinstance(e, NotFoundError) for e in lost)
+                why = f"its patch could not be downloaded: {lost[0]}"
+                outcomes[action.path] = (action, why, bad)
+                continue
+            try:
+                delta = (
+                    stager.pack_delta(action, spans)
+                    if packed
+                    else stager.delta_file(action.diffs[0])
+                )
+            except CancelledError:
+                raise
+            except SlipstreamError as exc:
+                outcomes[action.path] = _failed(action, stager, str(exc))
+                continue
+            ready.append((action, delta))
+        outs = [stager.game.staged_path(action.path) for action, _ in ready]
+        try:
+            results = _decode_batch(ready, outs, stager, pool, packed) if ready else []
+        except PatchDecodeError:
+            # A worker died on one of them (a crash on a hostile patch): each alone, so
+            # that only that file falls back (and has its xdelta3 pair remembered). A
+            # source that is no longer a regular file (a FIFO would block a fresh worker
+            # for good) is not the file the patch was made for: no second try.
+            for action, _ in ready:
+                if not _source_is_regular(action, stager):
+                    outcomes[action.path] = _failed(action, stager, "not a regular file")
+                    continue
+                outcomes[action.path] = _patch_one(action, stager, pool, downloads, spans)
+            return [outcomes[a.path] for a in actions]
+    finally:
+        if packed:  # cut out for this batch only (a file patched alone cuts its own)
+            for _, delta in ready:
+                delta.unlink(missing_ok=True)
+    for (action, _), out, got in zip(ready, outs, results, strict=True):
         assert action.target is not None
         if isinstance(got, PatchDecodeError):
             outcomes[action.path] = _failed(action, stager, str(got))
@@ -239,11 +260,46 @@ def _patch_batch(
     return [outcomes[a.path] for a in actions]
 
 
+def _source_is_regular(action: FileAction, stager: Stager) -> bool:
+    assert action.source_path is not None
+    try:
+        return stager.game.game_path(action.source_path).is_file()
+    except SlipstreamError:
+        return False
+
+
+def _decode_batch(
+    ready: list[tuple[FileAction, Path]],
+    outs: list[Path],
+    stager: Stager,
+    pool: PatchPool,
+    packed: bool,
+) -> list[Decoded]:
+    """Decode and hash ``ready`` (action, its delta) into ``outs`` in one pool job."""
+    if packed:
+        entries = []
+        for (action, delta), out in zip(ready, outs, strict=True):
+            assert action.source_path is not None and action.target is not None
+            entry = action.packs[0].entry
+            source = stager.game.game_path(action.source_path)
+            algorithm = target_digest(action.target)[0]
+            entries.append((entry.codec, source, delta, out, entry.size_target, algorithm))
+        return pool.decode_entries(entries).result()
+    items = []
+    for (action, delta), out in zip(ready, outs, strict=True):
+        assert action.source_path is not None and action.target is not None
+        source = stager.game.game_path(action.source_path)
+        items.append((source, delta, out, target_digest(action.target)[0]))
+    return pool.decode_many(items).result()
+
+
 def _failed(action: FileAction, stager: Stager, failure: str) -> _Outcome:
-    """The outcome of an xdelta3 patch that failed, naming a changed source as the cause."""
+    """The outcome of a patch that failed, naming a changed source as the cause; only an
+    xdelta3 patch's pair is remembered (a pair's xdelta3 patch may still be good when
+    its pack entry is not)."""
     if not stager.source_is_expected(action):
         failure = f"{action.source_path} is not the file the patch was made for."
-    return action, failure, True
+    return action, failure, action.kind != PlanKind.PACKED
 
 
 def _patch_one(

@@ -439,6 +439,18 @@ class Stager:
             raise PatchDecodeError(f"{what} does not match its md5 (a damaged or lying pack).")
         return out
 
+    def pack_delta(self, action: FileAction, spans: dict[str, PackSpan]) -> Path:
+        """The one entry of a one-step packed ``action``, cut out of its span and checked
+        (as :meth:`apply_packs` does before it decodes), for a batch of small files
+        decoded in one pool job (core/update/apply.py). Raises a SlipstreamError when the
+        entry cannot be used; the file then falls back. The caller deletes the file."""
+        assert action.source_path is not None
+        (step,) = action.packs
+        entry = step.entry
+        source = self.game.game_path(action.source_path)
+        _check_sizes(entry.codec, source, entry.size_source, entry.size_target)
+        return self.pack_entry(step, spans[step.object.id], action.path)
+
     def apply_packs(self, action: FileAction, pool: PatchPool, spans: dict[str, PackSpan]) -> Path:
         """Patch the installed file through ``action.packs`` into staging, each entry
         decoded in ``pool`` by the codec it names; the result is checked by the caller.

@@ -1,6 +1,7 @@
 """PatchPool.start (the workers start on a thread of their own, before the first job, and
 no worker outlives close() or terminate(), however soon after start() they come) and
-PatchPool.decode_many (several small decodes in one job, each output hashed there)."""
+PatchPool.decode_many and decode_entries (several small decodes in one job, each output
+hashed there)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import random
 import signal
 import threading
 import time
+import zlib
 from pathlib import Path
 
 import pytest
 
+from core.delta import hdiff
 from core.delta.xdelta import PatchPool, encode, partial_path
 from core.errors import PatchDecodeError
 
@@ -121,4 +124,37 @@ def test_decode_many_whose_worker_dies_fails_whole_and_leaves_no_partial(tmp_pat
 
     assert again == (20_000, hashlib.sha256(small[1].read_bytes()).hexdigest())
     assert not partial_path(items[1][2]).exists() and not items[1][2].exists()
+    assert multiprocessing.active_children() == []
+
+
+def test_decode_entries_decodes_both_codecs_hashes_each_and_reports_each_failure(
+    tmp_path: Path,
+) -> None:
+    """Pack entries several to a job (a many-file update with packs): an HDiffPatch entry
+    and a zlib'd xdelta3 entry, each decoded by the codec it names and hashed in the
+    worker; an entry whose target size is wrong fails alone."""
+    items = []
+    for seed, codec in ((11, "hdiffpatch"), (12, "xdelta3")):
+        source, target = write_pair(tmp_path, seed, 40_000 + seed)
+        delta = tmp_path / f"{seed}.{codec}"
+        if codec == "hdiffpatch":
+            hdiff.encode(source, target, delta)
+        else:
+            plain = tmp_path / f"{seed}.vcdiff"
+            encode(source, target, plain)
+            delta.write_bytes(zlib.compress(plain.read_bytes()))
+        size = target.stat().st_size
+        items.append((codec, source, delta, tmp_path / f"{seed}.out", size, "sha256"))
+    wrong = items[0]
+    items.append((wrong[0], wrong[1], wrong[2], tmp_path / "wrong.out", wrong[4] + 1, "md5"))
+
+    with PatchPool(jobs=1) as pool:
+        results = pool.decode_entries(items).result(timeout=60)
+
+    for (_, _, _, out, _, algorithm), got in zip(items[:2], results, strict=False):
+        data = out.read_bytes()
+        assert data == (tmp_path / f"{out.stem}.new").read_bytes()
+        assert got == (len(data), hashlib.new(algorithm, data).hexdigest())
+    assert isinstance(results[2], PatchDecodeError) and "makes" in results[2].detail
+    assert not (tmp_path / "wrong.out").exists()
     assert multiprocessing.active_children() == []
