@@ -8,13 +8,15 @@ back with ``\\`` as game depots use.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import FormatError, LimitExceededError, RepositoryError
+from core.errors import FormatError, LimitExceededError, RepositoryError, UnsafePathError
 from core.format import paths
-from core.format.fields import LIMITS, Fields, Limits
+from core.format.fields import LIMITS, SHA256, Fields, Limits
+from core.format.layout import MD5
 from core.format.zjson import inflate
 
 EMPTY_MD5 = hashlib.md5(b"").hexdigest()
@@ -197,12 +199,18 @@ def parse_depot_manifest(doc: object, where: str, limits: Limits = LIMITS) -> De
     if top.has("version") and top.integer("version", 0, 100) != 2:
         raise FormatError(f"{where} is a version {top.data['version']} manifest, not version 2.")
     depot = top.obj("depot")
-    items = tuple(_parse_item(f) for f in depot.objects("items", limits.items_per_depot))
+    items: list[DepotItem] = []
+    for i, raw in enumerate(depot.array("items", limits.items_per_depot)):
+        plain = _plain_file(raw, limits) if type(raw) is dict else None
+        if plain is None:
+            items.append(_parse_item(Fields(raw, f"{depot.where}.items[{i}]", limits)))
+        else:
+            items.append(plain)
     sfc = None
     if depot.has("smallFilesContainer"):
         s = depot.obj("smallFilesContainer")
         sfc = SmallFilesContainer(parse_chunks(s), s.opt_md5("md5"))
-    manifest = DepotManifest(items, sfc)
+    manifest = DepotManifest(tuple(items), sfc)
     _check_consistency(manifest, where, limits)
     return manifest
 
@@ -217,6 +225,85 @@ def _parse_item(f: Fields) -> DepotItem:
     if kind == "DepotLink":
         return DepotLink(path, paths.validate(f.text("target"), f"{f.where}.target"))
     raise FormatError(f"{f.where}.type is {kind!r}, not DepotFile, DepotDirectory or DepotLink.")
+
+
+def _plain_file(item: dict[str, Any], limits: Limits) -> DepotFile | None:
+    """A ``DepotFile`` item read without :class:`Fields`, when every field is what an
+    honest manifest has; ``None`` sends anything else, good or bad, through
+    :func:`_parse_item`, which says exactly what is wrong. It accepts nothing that
+    :func:`_parse_item` refuses and reads the same values (tests/format/test_plain_items.py):
+    going through :class:`Fields` field by field cost 0.1 s of each 2,000-file manifest,
+    read twice per update (the target and the cached copy of the installed build)."""
+    if item.get("type") != "DepotFile" or limits.string_chars < 64:
+        return None  # (bounds that refuse a hash for its length: the full reader's case)
+    raw_path, raw_chunks = item.get("path"), item.get("chunks")
+    if (
+        type(raw_path) is not str
+        or len(raw_path) > limits.string_chars
+        or type(raw_chunks) is not list
+        or len(raw_chunks) > limits.chunks_per_file
+    ):
+        return None
+    try:
+        path = paths.validate(raw_path)
+    except UnsafePathError:
+        return None
+    chunk_bytes = limits.chunk_bytes
+    chunks = []
+    total = 0
+    for c in raw_chunks:
+        if type(c) is not dict:
+            return None
+        md5, size = c.get("md5"), c.get("size")
+        cmd5, csize = c.get("compressedMd5"), c.get("compressedSize")
+        if (
+            type(size) is not int
+            or type(csize) is not int
+            or not 0 <= size <= chunk_bytes
+            or not 0 <= csize <= chunk_bytes + (1 << 20)
+            or type(md5) is not str
+            or type(cmd5) is not str
+            or not MD5.fullmatch(md5)
+            or not MD5.fullmatch(cmd5)
+        ):
+            return None
+        chunks.append(Chunk(md5, size, cmd5, csize))
+        total += size
+    if total > limits.file_bytes:
+        return None
+    md5, sha256 = item.get("md5"), item.get("sha256")
+    if not (_plain_hash(md5, MD5) and _plain_hash(sha256, SHA256)):
+        return None
+    if md5 is None and len(chunks) > 1:
+        return None
+    flags: tuple[str, ...] = ()
+    raw_flags = item.get("flags")
+    if raw_flags is not None:
+        if type(raw_flags) is not list or len(raw_flags) > 64:
+            return None
+        if any(type(flag) is not str for flag in raw_flags):
+            return None
+        flags = tuple(raw_flags)
+    sfc_ref = None
+    ref = item.get("sfcRef")
+    if ref is not None:
+        if type(ref) is not dict:
+            return None
+        offset, size = ref.get("offset"), ref.get("size")
+        if (
+            type(offset) is not int
+            or type(size) is not int
+            or not 0 <= offset <= limits.file_bytes
+            or size != total
+        ):
+            return None
+        sfc_ref = SfcRef(offset, size)
+    return DepotFile(path, tuple(chunks), md5, sha256, flags, sfc_ref)
+
+
+def _plain_hash(value: object, pattern: re.Pattern[str]) -> bool:
+    """Whether an optional hash field is absent (None) or a plain hash."""
+    return value is None or (type(value) is str and pattern.fullmatch(value) is not None)
 
 
 def _parse_file(f: Fields, path: str) -> DepotFile:

@@ -7,12 +7,16 @@ fails the same way: a :class:`FormatError` naming the document and the exact fie
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from core.errors import FormatError, LimitExceededError
 from core.format.bounds import BOUNDS, Bounds
 from core.format.layout import check_id, check_md5
+
+SHA256 = re.compile(r"[0-9a-f]{64}")
+"""A sha256 as manifests write it: 64 lowercase hex digits."""
 
 Limits = Bounds
 """The bounds the readers enforce; every size cap lives in core/format/bounds.py."""
@@ -85,7 +89,7 @@ class Fields:
         if not self.has(key):
             return None
         value = self.text(key)
-        if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        if not SHA256.fullmatch(value):
             raise self._fail(key, f"is {value!r}, not a 64-digit lowercase hex sha256")
         return value
 

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from core.errors import FormatError
 
-_MD5 = re.compile(r"[0-9a-f]{32}")
+MD5 = re.compile(r"[0-9a-f]{32}")
+"""An md5 as manifests write it: 32 lowercase hex digits."""
+_MD5 = MD5
 _DIGITS = re.compile(r"[0-9]{1,20}")
 OS_NAMES = ("windows", "osx", "linux")
 

@@ -45,8 +45,8 @@ from core.errors import (
 )
 from core.format import paths, zjson
 from core.format.bounds import BOUNDS
-from core.format.fields import Fields
-from core.format.layout import OS_NAMES
+from core.format.fields import SHA256, Fields, Limits
+from core.format.layout import MD5, OS_NAMES
 from core.fs import TEMP_PREFIX, atomic_write, fsync_dir
 from core.lock import FileLock
 
@@ -153,8 +153,10 @@ def _parse_state(f: Fields) -> InstallState:
     if version != STATE_FORMAT:
         raise FormatError(f"{f.where} has format {version}; this Slipstream reads format 1.")
     files: dict[str, InstalledFile] = {}
-    for item in f.objects("files", MAX_FILES):
-        record = InstalledFile.from_fields(item)
+    for i, raw in enumerate(f.array("files", MAX_FILES)):
+        record = _plain_record(raw, f.limits) if type(raw) is dict else None
+        if record is None:
+            record = InstalledFile.from_fields(Fields(raw, f"{f.where}.files[{i}]", f.limits))
         if record.path in files:
             raise FormatError(f"{f.where} lists {record.path!r} twice.")
         files[record.path] = record
@@ -190,6 +192,41 @@ def _parse_state(f: Fields) -> InstallState:
         dlcs=tuple(_dlc(f, d) for d in f.texts("dlcs", 10_000, default=True)),
         links=links,
     )
+
+
+_RECORD_KEYS = frozenset({"path", "md5", "size", "sha256", "executable", "mtime_ns"})
+_MTIME_RANGE = 1 << 62
+
+
+def _plain_record(item: dict[str, Any], limits: Limits) -> InstalledFile | None:
+    """A file record read without :class:`Fields` when every field is what
+    :meth:`InstalledFile.to_json` writes; ``None`` sends anything else, good or bad,
+    through :meth:`InstalledFile.from_fields`, which says exactly what is wrong. It accepts
+    nothing that reader refuses (tests/gamedir/test_plain_records.py); field by field, an
+    update spent 0.1 s on each read of a 2,000-file state."""
+    if not item.keys() <= _RECORD_KEYS or limits.string_chars < 64:
+        return None
+    path, md5, size = item.get("path"), item.get("md5"), item.get("size")
+    sha256, executable = item.get("sha256"), item.get("executable")
+    mtime_ns = item.get("mtime_ns")
+    if (
+        type(path) is not str
+        or len(path) > limits.string_chars
+        or type(md5) is not str
+        or not MD5.fullmatch(md5)
+        or type(size) is not int
+        or not 0 <= size <= _MTIME_RANGE
+        or (sha256 is not None and (type(sha256) is not str or not SHA256.fullmatch(sha256)))
+        or (executable is not None and type(executable) is not bool)
+        or (mtime_ns is not None and type(mtime_ns) is not int)
+        or (mtime_ns is not None and not -_MTIME_RANGE <= mtime_ns <= _MTIME_RANGE)
+    ):
+        return None
+    try:
+        rel = paths.validate(path)
+    except UnsafePathError:
+        return None
+    return InstalledFile(rel, md5, size, sha256, bool(executable), mtime_ns or 0)
 
 
 def _dlc(f: Fields, value: str) -> str:
