@@ -320,16 +320,20 @@ def _paths(f: Fields, key: str) -> tuple[str, ...]:
 # --- never through a link ------------------------------------------------------------------
 
 
-def check_components(base: Path, parts: Sequence[str]) -> None:
+def check_components(base: Path | str, parts: Sequence[str], known: set[str] | None = None) -> None:
     """Refuse when an existing component of ``base/parts…`` is a symbolic link.
 
     ``base`` itself is trusted (the user chose the game folder); below it, every component
-    that exists is checked with ``lstat`` until one is missing or is not a folder."""
+    that exists is checked with ``lstat`` until one is missing or is not a folder.
+    ``known``: folders (full paths) one commit found or made as real folders so far, not
+    looked at again; the folders this call finds are added."""
     # Plain strings, not Paths: a commit of thousands of files calls this for every file,
     # and pathlib's joins cost more than the lstat calls themselves.
     here = os.fspath(base)
     for part in parts:
         here = os.path.join(here, part)
+        if known is not None and here in known:
+            continue
         try:
             mode = os.lstat(here).st_mode
         except (FileNotFoundError, NotADirectoryError):
@@ -343,6 +347,8 @@ def check_components(base: Path, parts: Sequence[str]) -> None:
             )
         if not stat.S_ISDIR(mode):
             return
+        if known is not None:
+            known.add(here)
 
 
 def _lstat_mode(path: str) -> int | None:
@@ -355,14 +361,19 @@ def _lstat_mode(path: str) -> int | None:
         raise LocalIOError.wrap(exc, "examine") from None
 
 
-def make_dirs(base: Path, parts: Sequence[str], mode: int = 0o777) -> list[Path]:
+def make_dirs(
+    base: Path | str, parts: Sequence[str], mode: int = 0o777, known: set[str] | None = None
+) -> list[Path]:
     """Create ``base/parts…`` one folder at a time, refusing a link or a file in the way.
 
-    Returns the folders it created, shallowest first. ``base`` must exist."""
+    Returns the folders it created, shallowest first. ``base`` must exist. ``known``: as
+    for :func:`check_components`; the folders it finds or makes are added."""
     created: list[Path] = []
     here = os.fspath(base)
     for part in parts:
         here = os.path.join(here, part)
+        if known is not None and here in known:
+            continue
         # Look first: most folders exist already (a commit of thousands of files moves
         # each into a folder made for an earlier one), and a failed mkdir costs an
         # exception besides the lstat.
@@ -371,6 +382,8 @@ def make_dirs(base: Path, parts: Sequence[str], mode: int = 0o777) -> list[Path]
             try:
                 os.mkdir(here, mode)
                 created.append(Path(here))
+                if known is not None:
+                    known.add(here)
                 continue
             except FileExistsError:  # made by another thread meanwhile: check what it is
                 st_mode = _lstat_mode(here) or 0
@@ -382,6 +395,8 @@ def make_dirs(base: Path, parts: Sequence[str], mode: int = 0o777) -> list[Path]
             )
         if not stat.S_ISDIR(st_mode):
             raise FileConflictError(f"{here} is a file where a folder is needed.")
+        if known is not None:
+            known.add(here)
     return created
 
 

@@ -51,9 +51,11 @@ Crash points (:mod:`core.crashpoint`), in order: commit ``journal-written``,
 from __future__ import annotations
 
 import contextlib
+import enum
 import errno
 import os
 import shutil
+import stat
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -91,6 +93,14 @@ FLUSH_THREADS = 8
 LINKS_SUPPORTED = os.name != "nt"
 """Whether the build's links are made: Windows needs a privilege for symbolic links, so
 there they are reported instead (as GOG's own clients do)."""
+
+
+class _Unread(enum.Enum):
+    UNREAD = "unread"
+
+
+UNREAD = _Unread.UNREAD
+"""``commit``'s default: the installed state is read from the folder."""
 
 
 @dataclass(frozen=True)
@@ -176,8 +186,12 @@ def commit(
     keep_points: int = 2,
     folders_to_create: Sequence[str] = (),
     folders_to_remove: Sequence[str] = (),
+    installed: InstallState | _Unread | None = UNREAD,
 ) -> RollbackPoint:
     """Move every staged file into the game folder and make ``new_state`` the installed one.
+
+    ``installed``: the state installed now, when the caller read it under the same hold of
+    the folder's lock (an update reads it as it starts); otherwise it is read here.
 
     Precondition: every staged file exists and was verified. What each change replaces or
     deletes goes into a new rollback point; the oldest points beyond ``keep_points`` are
@@ -190,7 +204,7 @@ def commit(
         raise ValueError("keep_points must not be negative")
     with game.lock():
         _refuse_pending(game)
-        before = game.load_state()
+        before = game.load_state() if isinstance(installed, _Unread) else installed
         swap = _plan_commit(
             game, before, changes, new_state, label, keep_points,
             folders_to_create, folders_to_remove,
@@ -281,13 +295,15 @@ def _plan_commit(
     staged_seen: set[str] = set()
     unflushed: list[Path] = []
     game.meta_dirs("staging", mode=0o700)
+    root, staging = os.fspath(game.root), os.fspath(game.staging)
+    checked: set[str] = set()  # staging folders checked (plain strings: thousands of files)
     for change in changes:
         path = paths.validate(change.path)
         if path in seen:
             raise ValueError(f"{path} is changed twice")
         seen.add(path)
         aside = f"rollback/{seq}/files/{path}"
-        existed = _is_file(game.root / path)
+        existed = _is_file(os.path.join(root, path))
         if change.staged is None:
             if path in files:
                 raise ValueError(f"{path} is deleted, but the new state lists it")
@@ -297,12 +313,14 @@ def _plan_commit(
         if path not in files or staged in staged_seen:
             raise ValueError(f"{path}: not in the new state, or its staged file is shared")
         staged_seen.add(staged)
-        check_components(game.staging, staged.split("/"))
+        check_components(game.staging, staged.split("/")[:-1], checked)
         try:
-            st = os.lstat(game.staging / staged)
-        except FileNotFoundError:
+            st = os.lstat(os.path.join(staging, staged))
+        except (FileNotFoundError, NotADirectoryError):
             raise StateError(f"The staged file {staged} for {path} is missing.") from None
-        if not os.path.isfile(game.staging / staged) or st.st_size != files[path].size:
+        if stat.S_ISLNK(st.st_mode):
+            check_components(game.staging, staged.split("/"))  # raises, naming the link
+        if not stat.S_ISREG(st.st_mode) or st.st_size != files[path].size:
             raise StateError(
                 f"The staged file {staged} is not the {files[path].size}-byte file the new "
                 f"build has at {path}."
@@ -502,9 +520,12 @@ def _missing_dirs(game: GameDir, rels: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(wanted, key=lambda r: (r.count("/"), r)))
 
 
-def _is_file(path: Path) -> bool:
+def _is_file(path: Path | str) -> bool:
     """Whether something other than a folder is at ``path`` (a link counts, unfollowed)."""
-    return os.path.lexists(path) and not (os.path.isdir(path) and not os.path.islink(path))
+    try:
+        return not stat.S_ISDIR(os.lstat(path).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def _refuse_pending(game: GameDir) -> None:
@@ -535,36 +556,46 @@ def _run(game: GameDir, swap: _Swap) -> RollbackPoint | None:
 
 def _forward(game: GameDir, swap: _Swap, names: _Names) -> None:
     touched: set[Path] = set()
+    # Folders this run found or made as real folders: each step's moves check every
+    # component on both sides, and 2,000 steps looked at the same few folders thousands of
+    # times. A folder the run removes leaves the set.
+    known: set[str] = set()
     drop_links, make_links = _link_changes(swap)
     for step in swap.clearing:
-        _step_forward(game, step, names, touched)
+        _step_forward(game, step, names, touched, known)
     _remove_links(game, drop_links, touched)
     _fsync_all(touched)
     for rel in swap.remove_dirs:
         check_components(game.root, rel.split("/"))
+        folder = os.path.join(game.root, *rel.split("/"))
         try:
-            os.rmdir(game.root / rel)
+            os.rmdir(folder)
             touched.add((game.root / rel).parent)
         except OSError:
-            pass  # not empty (saves, mods) or already gone: it stays or it is done
+            continue  # not empty (saves, mods) or already gone: it stays or it is done
+        known.difference_update([k for k in known if k == folder or k.startswith(folder + os.sep)])
     for rel in swap.create_dirs:
-        touched.update(p.parent for p in make_dirs(game.root, rel.split("/")))
+        touched.update(p.parent for p in make_dirs(game.root, rel.split("/"), known=known))
     _fsync_all(touched)
     crashpoint(names.folders)
     for step in swap.filling:
-        _step_forward(game, step, names, touched)
+        _step_forward(game, step, names, touched, known)
     _make_links(game, make_links, touched)
     _fsync_all(touched)
 
 
-def _step_forward(game: GameDir, step: _Step, names: _Names, touched: set[Path]) -> None:
-    if step.incoming is not None and not os.path.lexists(game.meta / step.incoming):
+def _step_forward(
+    game: GameDir, step: _Step, names: _Names, touched: set[Path], known: set[str]
+) -> None:
+    meta = os.fspath(game.meta)
+    if step.incoming is not None and not os.path.lexists(os.path.join(meta, step.incoming)):
         return  # already moved in
-    if not os.path.lexists(game.meta / step.aside) and _is_file(game.root / step.path):
-        _move(game.root, step.path, game.meta, step.aside, touched)
+    aside_there = os.path.lexists(os.path.join(meta, step.aside))
+    if not aside_there and _is_file(os.path.join(game.root, step.path)):
+        _move(game.root, step.path, game.meta, step.aside, touched, known)
         crashpoint(names.aside)
     if step.incoming is not None:
-        _move(game.meta, step.incoming, game.root, step.path, touched)
+        _move(game.meta, step.incoming, game.root, step.path, touched, known)
         crashpoint(names.incoming)
 
 
@@ -677,13 +708,21 @@ def repair_links(game: GameDir, links: dict[str, str]) -> list[str]:
     return left
 
 
-def _move(src_base: Path, src: str, dst_base: Path, dst: str, touched: set[Path]) -> None:
+def _move(
+    src_base: Path,
+    src: str,
+    dst_base: Path,
+    dst: str,
+    touched: set[Path],
+    known: set[str] | None = None,
+) -> None:
     """Rename ``src_base/src`` to ``dst_base/dst``; no component on either side may be a
-    link, and the destination's folders are created as needed."""
+    link, and the destination's folders are created as needed. ``known``: folders already
+    found to be real folders in this run (core/gamedir/folder.py ``check_components``)."""
     src_parts, dst_parts = src.split("/"), dst.split("/")
-    check_components(src_base, src_parts[:-1])
-    check_components(dst_base, dst_parts)
-    touched.update(p.parent for p in make_dirs(dst_base, dst_parts[:-1]))
+    check_components(src_base, src_parts[:-1], known)
+    check_components(dst_base, dst_parts, known)
+    touched.update(p.parent for p in make_dirs(dst_base, dst_parts[:-1], known=known))
     source = os.path.join(src_base, *src_parts)
     target = os.path.join(dst_base, *dst_parts)
     os.replace(source, target)

@@ -271,6 +271,7 @@ def _execute(
             keep_points=options.keep_points,
             folders_to_create=target.folders,
             folders_to_remove=sorted(old_folders - set(target.folders), reverse=True),
+            installed=previous,  # read as the operation started, under the same lock
         )
     _discard_downloads(game)
     return state
