@@ -31,6 +31,9 @@ BUFFER = 1 << 20
 """libcurl's receive buffer: the largest block a body callback gets (at most the
 fetcher's ``BLOCK``, so a range cut from a 200 never overshoots its limit)."""
 
+DELIVER_EVERY = 0.05
+"""Seconds at most that received bytes wait before the rules see them (a slow body)."""
+
 ADDRESS_CODES = frozenset({pycurl.E_URL_MALFORMAT, pycurl.E_UNSUPPORTED_PROTOCOL})
 CERTIFICATE_CODES = frozenset({pycurl.E_PEER_FAILED_VERIFICATION})
 _REASONS = {
@@ -135,6 +138,7 @@ class CurlWire:
         handle = self._handle()
         answer = Answer()
         state = _State(time.monotonic() + timeout[0] + timeout[1])
+        chunk = max(16384, min(buffer, BUFFER))
         silence = timeout[1]
 
         def header(line: bytes) -> None:
@@ -157,14 +161,31 @@ class CurlWire:
             state.reading = on_head(answer)
             return state.reading
 
+        def deliver(now: float) -> None:
+            state.delivered = now
+            if state.pending:
+                data = bytes(state.pending)
+                state.pending.clear()
+                on_body(data)
+
         def write(block: bytes) -> int | None:
             try:
-                state.seen = time.monotonic() + silence
+                now = time.monotonic()
+                state.seen = now + silence
                 if not state.headed and not head():
                     return 0
                 if not state.reading:
                     return 0
-                on_body(block)
+                # libcurl hands over at most 16 kB a call (CURL_MAX_WRITE_SIZE): kept
+                # here and passed on in blocks of up to ``chunk``, or every
+                # DELIVER_EVERY seconds while bytes drip, so the rules' work per block
+                # (hash, write, rate limit, watchdog, progress) runs about as often as
+                # on the requests wire, which reads up to 1 MiB at a time.
+                if state.pending and len(state.pending) + len(block) > chunk:
+                    deliver(now)
+                state.pending += block
+                if len(state.pending) >= chunk or now - state.delivered >= DELIVER_EVERY:
+                    deliver(now)
                 return None
             except BaseException as exc:
                 state.error = exc
@@ -172,6 +193,8 @@ class CurlWire:
 
         def progress(_dt: int, _dn: int, _ut: int, _un: int) -> int:
             try:
+                if state.pending:
+                    deliver(time.monotonic())
                 poll()
                 if time.monotonic() > state.seen:
                     state.error = _TimedOut()
@@ -192,7 +215,7 @@ class CurlWire:
         setopt(pycurl.FOLLOWLOCATION, 0)
         setopt(pycurl.ACCEPT_ENCODING, "")  # decode as requests would; our header asks for none
         setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
-        setopt(pycurl.BUFFERSIZE, max(16384, min(buffer, BUFFER)))
+        setopt(pycurl.BUFFERSIZE, chunk)
         setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(timeout[0] * 1000)))
         setopt(pycurl.PROXY, route.proxy)
         if route.ca_is_folder:
@@ -215,19 +238,29 @@ class CurlWire:
             if not state.reading and state.headed:
                 return  # the body was not wanted, and libcurl stopped it
             code, message = int(exc.args[0]), str(exc.args[1]) if len(exc.args) > 1 else ""
+            try:
+                deliver(0.0)  # what came before the failure is kept (a resume asks for the rest)
+            except Stop:
+                return
             raise TransferError(code, message) from exc
         if not state.headed:
             head()
+        try:
+            deliver(0.0)
+        except Stop:
+            return
 
 
 class _State:
-    __slots__ = ("error", "headed", "reading", "seen")
+    __slots__ = ("delivered", "error", "headed", "pending", "reading", "seen")
 
     def __init__(self, first: float) -> None:
         self.seen = first
         self.headed = False
         self.reading = False
         self.error: BaseException | None = None
+        self.pending = bytearray()
+        self.delivered = time.monotonic()
 
 
 class _TimedOut(Exception):
