@@ -152,6 +152,14 @@ def _forget(game_dir: Path) -> None:
         library.remove_install(game_dir)
 
 
+def _gone_is_fine(
+    func: object, path: str, exc_info: tuple[type[BaseException], BaseException, object]
+) -> None:
+    """``shutil.rmtree``'s error handler: an entry deleted meanwhile is no error."""
+    if not isinstance(exc_info[1], FileNotFoundError):
+        raise exc_info[1]
+
+
 def _clear_meta(game: GameDir) -> None:
     """Everything in ``.slipstream/`` but the lock and the marker, ``state.json`` last."""
     check_components(game.root, [game.meta.name])
@@ -161,7 +169,9 @@ def _clear_meta(game: GameDir) -> None:
             if entry.name in keep:
                 continue
             if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path)
+                # A job process may still be deleting ``discard/`` (core/gamedir/folder.py
+                # delete_later) as the player uninstalls: what it deleted first is no error.
+                shutil.rmtree(entry.path, onerror=_gone_is_fine)
             else:
                 os.unlink(entry.path)
         (game.meta / "state.json").unlink(missing_ok=True)

@@ -178,3 +178,32 @@ def test_the_builds_links_go_and_a_players_file_at_a_link_path_stays(
     assert not os.path.lexists(game / "bin" / "current.exe") and not (game / "bin").exists()
     assert (game / "manual.exe").read_bytes().startswith(b"the player's own")
     assert report.kept == ["manual.exe"]
+
+
+def test_an_uninstall_racing_the_deletion_of_discarded_downloads_finishes(
+    url: str, tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job's process may still be deleting ``.slipstream/discard/`` (an install's
+    downloads, moved aside) as the player uninstalls: each file it deletes first must not
+    stop the uninstall."""
+    game = _installed(url, tmp_path / "game")
+    (game / "saves" / "slot1.sav").write_bytes(b"my progress")
+    leftover = game / ".slipstream" / "discard" / "1-2"
+    leftover.mkdir(parents=True)
+    for i in range(3):
+        (leftover / f"object{i}").write_bytes(b"x" * 10)
+    real_unlink = os.unlink
+    raced: list[str] = []
+
+    def unlink_after_the_other_process(path: str, *, dir_fd: int | None = None) -> None:
+        if "object" in os.fspath(path):
+            real_unlink(path, dir_fd=dir_fd)  # the other process got there first
+            raced.append(os.fspath(path))
+        real_unlink(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "unlink", unlink_after_the_other_process)
+    report = uninstall(game)
+    assert len(raced) == 3
+    assert not (game / ".slipstream").exists()
+    assert report.kept == ["saves"]
+    assert (game / "saves" / "slot1.sav").read_bytes() == b"my progress"
