@@ -50,6 +50,10 @@ log = logging.getLogger("slipstream.gui.child")
 BATCH_SECONDS = 0.05
 """How long progress reports gather in the child before they are sent on."""
 
+REAP_SECONDS = 120.0
+"""How long a job's process may go on after its result (deleting the discarded downloads)
+before it is killed; what it had not deleted goes at the game's next operation."""
+
 NICENESS = 10
 """How much lower the child's CPU priority is than the window's (its patch workers
 inherit it), as for any background work on a desktop: on two cores an update's processes
@@ -140,10 +144,17 @@ def run_in_child(body: Body, sink: ProgressSink, cancel: CancelToken) -> Any:
                 raise exc
     finally:
         ours.close()
-        process.join(10)
-        if process.is_alive():  # it sent its result, so it has nothing left to lose
-            process.kill()
-            process.join()
+        # After its result the process still deletes the operation's discarded downloads
+        # (core/gamedir/folder.py delete_later: 0.3-1.2 s for thousands of objects); the
+        # job is done for the window, so the process is reaped on a thread of its own.
+        threading.Thread(target=_reap, args=(process,), name="job-reaper", daemon=True).start()
+
+
+def _reap(process: Any) -> None:
+    process.join(REAP_SECONDS)
+    if process.is_alive():  # it sent its result, so it has nothing left to lose
+        process.kill()  # (discarded downloads it had not deleted go at the next operation)
+        process.join()
 
 
 class _Sender:

@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 from functools import partial
+from pathlib import Path
 
 import pytest
 
@@ -51,6 +52,37 @@ def _wait_for_cancel(sink: ProgressSink, cancel: CancelToken) -> None:
 def _die(sink: ProgressSink, cancel: CancelToken) -> None:
     sink(Progress("downloading", 0, 1))
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _finish_after_the_result(folder: str, sink: ProgressSink, cancel: CancelToken) -> str:
+    """Like core/gamedir/folder.py delete_later: work the process does once its main
+    thread has ended (after the result is sent), here held until the test says go."""
+
+    def after() -> None:
+        threading.main_thread().join()
+        while not os.path.exists(os.path.join(folder, "go")):
+            threading.Event().wait(0.01)
+        with open(os.path.join(folder, "finished"), "w"):
+            pass
+
+    threading.Thread(target=after, daemon=False).start()
+    return "result"
+
+
+def test_the_job_ends_with_its_result_while_its_process_finishes_on_its_own(
+    tmp_path: Path,
+) -> None:
+    # The window must not wait for what the process does after its result (deleting an
+    # update's discarded downloads), nor kill it for taking its time.
+    body = partial(_finish_after_the_result, str(tmp_path))
+    assert run_in_child(body, lambda progress: None, CancelToken()) == "result"
+    assert not (tmp_path / "finished").exists()  # it was still waiting for "go"
+    (tmp_path / "go").touch()
+    for _ in range(3000):
+        if (tmp_path / "finished").exists():
+            break
+        threading.Event().wait(0.01)
+    assert (tmp_path / "finished").exists()
 
 
 def test_reports_results_logs_and_environment_cross_over(
