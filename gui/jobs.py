@@ -10,6 +10,7 @@ goes out at once.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import threading
 import time
@@ -28,6 +29,15 @@ IDLE_COLLECT_MS = 2_000
 
 Work = Callable[[ProgressSink, CancelToken], Any]
 """A job's body: runs on the job's thread, given a sink and a cancel token."""
+
+EXIT_WAIT_MS = 10_000
+"""How long the process's exit waits for each job still running (cancelled first)."""
+
+_live: set[Job] = set()
+"""Every job whose thread may still run. Qt aborts the process when a QThread is
+destroyed while it runs ("QThread: Destroyed while thread 'job-history' is still
+running"), and a job started as a window closed (its history read after an update, say)
+could lose its last reference with the window: the job stays here until it has ended."""
 
 
 class ProgressRelay(QObject):
@@ -146,6 +156,7 @@ class Job(QObject):
 
     def start(self) -> None:
         self.running = True
+        _live.add(self)
         self._thread.start()
 
     def cancel(self) -> None:
@@ -158,6 +169,7 @@ class Job(QObject):
         self._thread.quit()
         self._thread.wait()
         self.running = False
+        _live.discard(self)
         self.ended.emit()
 
     @Slot(object)
@@ -222,3 +234,14 @@ class JobManager(QObject):
 
     def wait_all(self, ms: int = 60_000) -> bool:
         return all(job.wait(ms) for job in list(self.jobs.values()))
+
+
+@atexit.register
+def _wait_for_live_jobs() -> None:
+    """At the process's exit, cancel the jobs still running and wait for their threads
+    (each ends its own thread after its work): none is destroyed while it runs."""
+    for job in list(_live):
+        job.cancel()
+        if isValid(job._thread):
+            job._thread.wait(EXIT_WAIT_MS)
+    _live.clear()

@@ -4,6 +4,9 @@ runs once the jobs have been idle, in place of CPython's automatic one (gui/app.
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 import weakref
 from collections.abc import Iterator
 
@@ -49,3 +52,43 @@ def test_old_garbage_is_collected_once_the_jobs_are_idle(
     assert job is not None
     qtbot.waitUntil(lambda: not manager.jobs, timeout=10_000)
     qtbot.waitUntil(lambda: dead() is None, timeout=5_000)
+
+
+ORPHANED_JOB = """
+import gc, sys, threading
+from PySide6.QtWidgets import QApplication
+from gui.jobs import JobManager
+
+app = QApplication([])
+started = threading.Event()
+
+def work(sink, cancel):
+    started.set()
+    while not cancel.cancelled:
+        threading.Event().wait(0.01)
+    return "cancelled"
+
+manager = JobManager()
+manager.start("history:game", "history", work)
+started.wait(10)
+del manager  # the window goes, and its jobs' last references with it
+gc.collect()
+print("dropped", flush=True)
+"""
+
+
+def test_a_job_that_loses_its_window_while_running_never_aborts_the_process() -> None:
+    # Qt aborts a process whose QThread is destroyed while it runs (exit code 134, the
+    # window gone before a history read it had just started had ended): the job is kept
+    # until it ends, and the process's exit cancels it and waits for it.
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, "-c", ORPHANED_JOB],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert "dropped" in done.stdout, done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "Destroyed while thread" not in done.stderr
