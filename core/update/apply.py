@@ -327,7 +327,7 @@ def _patch_one(
             stager.apply_packs(action, pool, spans)
         else:
             stager.apply_chain(action, pool)
-        if stager.staged_matches(action):
+        if stager.patched_matches(action):
             return action, None, False
         failure = "the patched file does not match the new build"
     except CancelledError:

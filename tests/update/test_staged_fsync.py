@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,31 @@ def _build_ids(url: str) -> tuple[str, str]:
         )
     first, second = sorted(i["build_id"] for i in listing["items"])
     return first, second
+
+
+def test_a_file_patched_alone_is_flushed_beside_its_hash_not_by_the_commit(
+    published: tuple[Path, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Staging flushes each file it patched alone on a thread of its own while the file is
+    # hashed (Stager.patched_matches), and marks it flushed, so the commit has none of
+    # them left to flush on its own critical path.
+    repo, folders = published
+    game = tmp_path / "game"
+    threads: dict[str, str] = {}
+    real_fsync: Callable[[int], None] = os.fsync
+
+    def fsync(fd: int) -> None:
+        threads.setdefault(os.path.realpath(f"/proc/self/fd/{fd}"), threading.current_thread().name)
+        real_fsync(fd)
+
+    with serving(repo) as url:
+        first, second = _build_ids(url)
+        install(url, PRODUCT, game, build=first)
+        monkeypatch.setattr(os, "fsync", fsync)
+        report = update(game, second, EngineOptions(use_packs=False, patch_jobs=2))
+    assert tree(game) == tree(folders[1])
+    assert report.patches_applied >= 3 and not report.fallbacks
+    staging = os.path.realpath(GameDir(game).meta / "staging")
+    patched = {p: t for p, t in threads.items() if p.startswith(staging) and p.endswith(".pak")}
+    assert len(patched) >= 2, threads
+    assert all(name.startswith("flush-patched") for name in patched.values()), patched
