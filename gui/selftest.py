@@ -33,12 +33,18 @@ T = TypeVar("T", bound=QObject)
 def folder_digest(root: Path) -> dict[str, str]:
     """Relative path → md5 of every file, leaving out Slipstream's bookkeeping."""
     found = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if rel.split("/")[0] == ".slipstream" or not path.is_file():
-            continue
-        found[rel] = hashlib.md5(path.read_bytes()).hexdigest()
-    return found
+    for folder, dirs, files in os.walk(root):
+        if folder == os.fspath(root):
+            # Never entered: a job's process may still be deleting its discarded
+            # downloads there after its result (core/gamedir/folder.py delete_later).
+            dirs[:] = [d for d in dirs if d != ".slipstream"]
+        for name in files:
+            path = Path(folder, name)
+            if path.is_file():
+                found[path.relative_to(root).as_posix()] = hashlib.md5(
+                    path.read_bytes()
+                ).hexdigest()
+    return dict(sorted(found.items()))
 
 
 class Failed(Exception):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -45,11 +46,17 @@ ROLLBACK_POINTS = [
 
 def tree(root: Path) -> dict[str, str]:
     """Every file below ``root`` outside Slipstream's own state (.slipstream), with its md5."""
-    return {
-        p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and layout.STATE_DIR not in p.relative_to(root).parts
-    }
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        # .slipstream is never entered: a window's job process may still be deleting its
+        # discarded downloads there after its result (core/gamedir/folder.py delete_later).
+        dirs[:] = [d for d in dirs if d != layout.STATE_DIR]
+        for name in files:
+            path = Path(folder, name)
+            if path.is_file():
+                rel = path.relative_to(root).as_posix()
+                found[rel] = hashlib.md5(path.read_bytes()).hexdigest()
+    return dict(sorted(found.items()))
 
 
 @contextmanager
