@@ -14,12 +14,11 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from securesystemslib.signer import CryptoSigner, SSlibKey
-from tuf.api.metadata import Root
 
 from core.errors import LocalIOError, SigningKeysError
 from core.fs import atomic_write
 from core.trust.names import short_ids
+from core.trust.tuflib import CryptoSigner, Root, SSlibKey
 
 KEYS_ENV = "SLIPSTREAM_KEYS"
 """Names the keys folder when ``--keys`` is not given."""

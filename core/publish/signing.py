@@ -20,18 +20,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from securesystemslib.signer import Signer
-from tuf.api.exceptions import RepositoryError as TufRepositoryError
-from tuf.api.metadata import (
-    Metadata,
-    MetaFile,
-    Root,
-    Snapshot,
-    TargetFile,
-    Targets,
-    Timestamp,
-)
-
 from core.errors import (
     LocalIOError,
     RepositoryError,
@@ -44,6 +32,17 @@ from core.fs import atomic_write
 from core.publish.keys import check_outside, new_key, retire, signers_for
 from core.publish.lock import RepoLock
 from core.trust.names import MANIFEST_ROOTS, ROLES, ROOT_FILE, is_target, root_key_ids
+from core.trust.tuflib import (
+    Metadata,
+    MetaFile,
+    Root,
+    Signer,
+    Snapshot,
+    TargetFile,
+    Targets,
+    Timestamp,
+)
+from core.trust.tuflib import RepositoryError as TufRepositoryError
 
 EXPIRY = {
     "root": timedelta(days=365),

@@ -12,10 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tuf.api import exceptions as tuf_errors
-from tuf.api.metadata import Metadata, Root, TargetFile
-from tuf.ngclient import Updater
-
 from core.errors import (
     DownloadError,
     FrozenMetadataError,
@@ -31,6 +27,7 @@ from core.format import layout
 from core.net.transport import Transport
 from core.trust.fetcher import MetadataFetcher
 from core.trust.names import ROOT_FILE, root_key_ids
+from core.trust.tuflib import Metadata, Root, TargetFile, Updater, tuf_errors
 
 
 class SignedRepository:

@@ -13,11 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from tuf.api.exceptions import DownloadHTTPError
-from tuf.ngclient import FetcherInterface
-
 from core.errors import AccessDeniedError, NotFoundError
 from core.net.transport import Transport
+from core.trust.tuflib import DownloadHTTPError, FetcherInterface
 
 METADATA_BYTES = 8 * 2**20
 """Cap of one metadata file; ngclient caps each role more tightly on top (UpdaterConfig)."""

@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tuf.api.metadata import Root
-
 from core.format import layout
 from core.fs import TEMP_PREFIX
+from core.trust.tuflib import Root
 
 ROLES = ("root", "targets", "snapshot", "timestamp")
 """The four top-level roles, each with its own key(s)."""

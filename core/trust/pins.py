@@ -14,13 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tuf.api.exceptions import RepositoryError
-from tuf.api.metadata import Metadata, Root
-
 from core.errors import LocalIOError, SigningKeysError
 from core.format.paths import RESERVED_DIR
 from core.fs import atomic_write
 from core.trust.names import ROOT_FILE, SIGNED, UNSIGNED, Signing, root_key_ids
+from core.trust.tuflib import Metadata, RepositoryError, Root
 
 PIN_DIR = "trust"
 """The folder below ``.slipstream/`` that holds an install's trusted metadata."""

@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tuf.api.metadata import TargetFile
-
 from core.errors import (
     AccessDeniedError,
     FormatError,
@@ -43,6 +41,7 @@ from core.net.transport import Transport
 from core.trust.client import SignedRepository, check_target
 from core.trust.names import DOCUMENT_ROOT, ROOT_FILE, SIGNED, UNSIGNED, Signing
 from core.trust.pins import is_pinned
+from core.trust.tuflib import TargetFile
 
 
 def signing_of(source: RepoSource) -> Signing:
