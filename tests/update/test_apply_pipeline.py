@@ -5,6 +5,8 @@ that hashing each byte once must not lose."""
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +20,7 @@ from core.format.depot import Chunk
 from core.gamedir.folder import GameDir
 from core.net.source import RepoSource
 from core.progress import Phase, Progress
+from core.update import stage
 from core.update.engine import install, plan_preview, update
 from core.update.options import EngineOptions
 from core.update.stage import ObjectRef, Stager
@@ -89,6 +92,42 @@ def _other_data(body: bytes, chunk: Chunk) -> bytes:
 
 def _torn(body: bytes, chunk: Chunk) -> bytes:
     return body[: len(body) // 2]  # cut short under its final name, as a power cut may
+
+
+def test_download_progress_comes_from_one_thread_at_a_time_and_ends_at_the_total(
+    published: tuple[Path, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reports are coalesced off the count's lock (core/update/stage.py Downloads._advance):
+    still never two at once, never going back, and the last one is the whole download.
+    Every block reports here (no coalescing), so that threads do meet in the sink."""
+    monkeypatch.setattr(stage, "REPORT_SECONDS", 0.0)
+    repo, _ = published
+    sim = RepositorySimulator(repo)
+    _, second = build_ids(sim)
+    inside = threading.Lock()
+    overlaps: list[int] = []
+    counts: list[tuple[int, int]] = []
+
+    def sink(p: Progress) -> None:
+        if p.phase != Phase.DOWNLOADING:
+            return
+        if not inside.acquire(blocking=False):
+            overlaps.append(p.done)
+            return
+        try:
+            counts.append((p.done, p.total))
+            time.sleep(0.002)  # a slow sink: other threads' bytes arrive meanwhile
+        finally:
+            inside.release()
+
+    options = EngineOptions(transport=sim, jobs=8)
+    report = install(sim.base_url, PRODUCT, tmp_path / "game", build=second, options=options,
+                     progress=sink)  # fmt: skip
+    assert not overlaps
+    done = [d for d, _ in counts]
+    assert done == sorted(done)
+    assert counts[-1] == (report.bytes_downloaded, report.bytes_downloaded)
+    assert report.bytes_downloaded == report.bytes_planned
 
 
 @pytest.mark.parametrize("damage", [_other_data, _torn], ids=["other data", "torn"])
