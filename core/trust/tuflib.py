@@ -2,12 +2,14 @@
 names from here (ruff's banned-api rule says so).
 
 securesystemslib's signer package imports its AWS KMS signer, which imports ``boto3``
-whenever boto3 is installed (it is: the publisher's object storage uses it). That import
-took 0.3-0.5 s of every ``slipstream`` command's and the window's start on this machine,
-for a signer Slipstream never uses (its keys are files: core/publish/keys.py). Here boto3
-is hidden while tuf loads, so that signer finds it missing, as on a machine without it;
-boto3 itself stays importable for whoever needs it (core/publish/storage.py). Loaded
-after boto3, tuf sees it as usual.
+whenever boto3 is installed. A player's install has no boto3 (Slipstream does not depend
+on it), but the development environment has (moto, for the object-storage tests), and so
+may a publisher's machine with AWS tools: there that import took 0.4-0.5 s of every
+``slipstream`` command's and the window's start, for a signer Slipstream never uses (its
+keys are files: core/publish/keys.py), and the test suite starts the command hundreds of
+times. Here boto3 is hidden while tuf loads, so that signer finds it missing, as on a
+player's machine; boto3 itself stays importable for whoever needs it. Loaded after
+boto3, tuf sees it as usual.
 """
 
 from __future__ import annotations
