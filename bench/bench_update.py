@@ -415,6 +415,17 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def write_synced(pair: tuple[Path, Path]) -> None:
+    """Copy ``pair[0]`` to ``pair[1]`` through a 1 MiB buffer and fsync it, as the install
+    writes and flushes each staged file (the disk's part of an install, no CPU baseline
+    has it)."""
+    source, out = pair
+    with open(source, "rb", buffering=0) as src, open(out, "wb", buffering=0) as dst:
+        while piece := src.read(READ):
+            dst.write(piece)
+        os.fsync(dst.fileno())
+
+
 def md5_of(path: Path) -> str:
     digest = hashlib.md5()
     with open(path, "rb", buffering=0) as src:
@@ -640,6 +651,9 @@ class DownloadPieces:
     sha256: Span
     fast_inflate: Span
     """The same with the inflater the engine uses (``core.format.zlibs.ACTIVE``)."""
+    write_fsync: Span
+    """The build's files written (from the page cache) and fsynced, as the install stages
+    them: what the disk alone takes."""
     inflate_runs: list[float] = field(default_factory=list)
     fast_runs: list[float] = field(default_factory=list)
 
@@ -651,6 +665,7 @@ class DownloadPieces:
             min((r.compressed_md5 for r in runs), key=lambda s: s.seconds),
             min((r.sha256 for r in runs), key=lambda s: s.seconds),
             min((r.fast_inflate for r in runs), key=lambda s: s.seconds),
+            min((r.write_fsync for r in runs), key=lambda s: s.seconds),
             [r.inflate.seconds for r in runs],
             [r.fast_inflate.seconds for r in runs],
         )
@@ -682,7 +697,15 @@ def download_pieces(
     warm(copies, 32 * MB)
     with ThreadPoolExecutor(CORES) as pool:
         _, sha = timed(lambda: list(pool.map(sha256_of, copies)))
-    return DownloadPieces(inflate, compressed, sha, fast_inflate)
+    scratch = Path(tempfile.mkdtemp(prefix="write-", dir=build.parent))
+    try:
+        pairs = [(path, scratch / str(n)) for n, path in enumerate(copies)]
+        warm(copies, 32 * MB)
+        with ThreadPoolExecutor(CORES) as pool:
+            _, written = timed(lambda: list(pool.map(write_synced, pairs)))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return DownloadPieces(inflate, compressed, sha, fast_inflate, written)
 
 
 # --- 4. peak memory ------------------------------------------------------------------------
@@ -1104,6 +1127,7 @@ def _download(r: Results) -> list[str]:
         row(f"  the rest of our install's CPU work, alone ({CORES} threads)"),
         row("    md5 of the compressed objects", r.pieces.compressed_md5.show()),
         row("    sha256 of the build's files", r.pieces.sha256.show()),
+        row("    write + fsync of the build's files", r.pieces.write_fsync.show()),
         _others({"install": i.span, "curl": r.curl, "inflate": inflate}),
     ]
 
