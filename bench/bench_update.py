@@ -948,6 +948,27 @@ def met(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
+OVERLAP_BELOW = 0.5
+"""A patching + verifying time under this share of pyxdelta's decode alone on the same files
+is no measure: the patches ran inside a longer downloading phase (a slow moment fetching
+the chunks of the files the update assembles), which the phase split charges them nothing
+for. One big-file run printed 0.08 s and "ratio 11.07" that way."""
+
+
+def _patch_seconds(run: EngineRun, parts: Breakdown) -> float:
+    """What picks the fastest update: its patching + verifying, never a run whose figure is
+    no measure (:data:`OVERLAP_BELOW`) while another run has one."""
+    seconds = run.seconds("patching", "verifying")
+    return seconds if seconds >= OVERLAP_BELOW * parts.pyxdelta.seconds else 1e9 + seconds
+
+
+def patch_verdict(r: Results, ratio: float) -> str:
+    """``met``/``NOT met`` for the patch + verify target, or why this run cannot say."""
+    if r.update.seconds("patching", "verifying") < OVERLAP_BELOW * r.parts.pyxdelta.seconds:
+        return "NOT MEASURED: the patches ended inside the downloading phase; run again"
+    return met(ratio >= TARGETS["apply"])
+
+
 def rate(n: float, seconds: float) -> str:
     return f"{n / seconds / 1e6:,.0f} MB/s"
 
@@ -1041,7 +1062,7 @@ def _patching(r: Results) -> list[str]:
         "",
         noted(
             row("  ratio xdelta3 -d + sha256 / ours", f"{ratio:.2f}", f"{cli:.2f} / {ours:.2f}"),
-            f"target ≥ {TARGETS['apply']}: {met(ratio >= TARGETS['apply'])}",
+            f"target ≥ {TARGETS['apply']}: {patch_verdict(r, ratio)}",
         ),
         _others({"update": u.span, "patching": u.phases.get("patching"), "xdelta3": r.cli}),
     ]
@@ -1213,7 +1234,7 @@ def _summary(r: Results) -> list[str]:
         row(
             f"  patch + verify ≥ {TARGETS['apply']} of xdelta3 -d + sha256",
             f"{apply_ratio:.2f}",
-            met(apply_ratio >= TARGETS["apply"]),
+            patch_verdict(r, apply_ratio),
         ),
         row(
             f"  full download ≥ {TARGETS['download']} of the lower baseline",
@@ -1443,7 +1464,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
         (first, second),
         (published[0], published[1]),
         install1,
-        Best.of(updates, lambda e: e.seconds("patching", "verifying")),
+        Best.of(updates, lambda e: _patch_seconds(e, parts)),
         jobs,
         Best.of(clis, lambda span: span.seconds),
         parts,
