@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import CancelledError as FutureCancelled
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -354,9 +354,8 @@ class Stager:
         try:
             good = self.staged_matches(action)
         finally:
-            flushed = flushing.exception() is None
-        if not flushed:
-            flushing.result()  # raises the flush's LocalIOError
+            wait([flushing])  # never leave a flush running, whatever the hash did
+        flushing.result()  # raises the flush's LocalIOError
         self.game.staged_flushed(action.path)
         return good
 
