@@ -186,9 +186,13 @@ class Best(Generic[T]):
     seconds: list[float]
 
     @staticmethod
-    def of(runs: list[T], seconds: Callable[[T], float]) -> Best[T]:
+    def of(
+        runs: list[T], seconds: Callable[[T], float], usable: Callable[[T], bool] = bool
+    ) -> Best[T]:
+        """The fastest run of those ``usable`` says are a measure (of all, if none is)."""
         times = [seconds(r) for r in runs]
-        return Best(runs[times.index(min(times))], times)
+        kept = [r for r in runs if usable(r)] or runs
+        return Best(min(kept, key=seconds), times)
 
     def spread(self) -> str:
         """ "min-max of n" over the runs."""
@@ -955,16 +959,14 @@ the chunks of the files the update assembles), which the phase split charges the
 for. One big-file run printed 0.08 s and "ratio 11.07" that way."""
 
 
-def _patch_seconds(run: EngineRun, parts: Breakdown) -> float:
-    """What picks the fastest update: its patching + verifying, never a run whose figure is
-    no measure (:data:`OVERLAP_BELOW`) while another run has one."""
-    seconds = run.seconds("patching", "verifying")
-    return seconds if seconds >= OVERLAP_BELOW * parts.pyxdelta.seconds else 1e9 + seconds
+def _patch_measured(run: EngineRun, parts: Breakdown) -> bool:
+    """Whether an update's patching + verifying is a measure (:data:`OVERLAP_BELOW`)."""
+    return run.seconds("patching", "verifying") >= OVERLAP_BELOW * parts.pyxdelta.seconds
 
 
 def patch_verdict(r: Results, ratio: float) -> str:
     """``met``/``NOT met`` for the patch + verify target, or why this run cannot say."""
-    if r.update.seconds("patching", "verifying") < OVERLAP_BELOW * r.parts.pyxdelta.seconds:
+    if not _patch_measured(r.update, r.parts):
         return "NOT MEASURED: the patches ended inside the downloading phase; run again"
     return met(ratio >= TARGETS["apply"])
 
@@ -1464,7 +1466,11 @@ def run(args: argparse.Namespace, work: Path) -> None:
         (first, second),
         (published[0], published[1]),
         install1,
-        Best.of(updates, lambda e: _patch_seconds(e, parts)),
+        Best.of(
+            updates,
+            lambda e: e.seconds("patching", "verifying"),
+            lambda e: _patch_measured(e, parts),
+        ),
         jobs,
         Best.of(clis, lambda span: span.seconds),
         parts,
