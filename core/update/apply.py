@@ -43,7 +43,7 @@ from core.update.stage import (
     Downloads,
     ObjectRef,
     Stager,
-    finish_staged,
+    staged_mode,
     target_digest,
 )
 
@@ -115,6 +115,7 @@ def apply_plan(
     # Left by an error, the stack stops the downloads first (so no thread waits on one
     # that will never start), then drops the patches and files not yet started.
     with ExitStack() as stack:
+        stack.callback(stager.drop_flushes)  # last out: no flush outlives an error
         if pool is not None:
             stack.enter_context(pool)
             pool = pool if patched else None
@@ -149,6 +150,7 @@ def apply_plan(
             more.finish()
         done = fetched + fallbacks
         _collect(files, done, Phase.ASSEMBLING, progress)
+        stager.wait_flushed()
     crashpoint("update-assembled")
     result.staged += done
     # Patched files were checked as they came out of the pool, and assembled ones were
@@ -249,13 +251,13 @@ def _patch_batch(
             continue
         crashpoint("update-patch-applied")
         try:
-            # Its mode, and flushed here, while other files patch: the commit then has
-            # no unflushed file of this batch to fsync on its own critical path.
-            finish_staged(out, action.target.executable)
+            staged_mode(out, action.target.executable)
         except SlipstreamError as exc:
             outcomes[action.path] = _failed(action, stager, str(exc))
             continue
-        stager.game.staged_flushed(action.path)
+        # Flushed while other files patch: the commit then has no unflushed file of
+        # this batch to fsync on its own critical path.
+        stager.flush_later(action.path, out)
         outcomes[action.path] = (action, None, False)
     return [outcomes[a.path] for a in actions]
 

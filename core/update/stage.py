@@ -51,8 +51,14 @@ _WAIT_SECONDS = 0.1
 REPORT_SECONDS = 0.02
 """Download progress is reported at most this often (a bar redraws at 20-60 Hz), not once
 per block: about 3,000 reports in a 2,000-file install before."""
-_FLUSHER = ThreadPoolExecutor(2, "flush-patched")
-"""Flushes patched files beside their hashing (:meth:`Stager.patched_matches`)."""
+FLUSH_THREADS = 16
+_FLUSHER = ThreadPoolExecutor(FLUSH_THREADS, "flush-staged")
+"""Flushes staged files while the update goes on (:meth:`Stager.flush_later`), and
+patched files beside their hashing (:meth:`Stager.patched_matches`). Many at a time:
+the filesystem's journal commits the flushes that wait together in one go. A 2,000-file,
+1.2 GB build written on two threads took 2.45 s and 5.43 s to write and fsync on the
+writing threads, 1.30 s and 2.90 s with the fsyncs here (two rounds on this machine's
+shared disk, which varies between them more than the change does)."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +168,7 @@ class Stager:
         sums only."""
         self._sfc: bytes | None = None
         self._sfc_lock = threading.Lock()
+        self._flushes: list[Future[None]] = []
 
     # --- downloads ---------------------------------------------------------------------
 
@@ -330,17 +337,50 @@ class Stager:
                         data = self._chunk_data(index, chunk, reuse)
                         digest.update(data)
                         written += dst.write(data)
-                dst.flush()
                 _set_mode(dst.fileno(), out, target.executable)
-                # Flushed here, on this thread (fsync releases the GIL), so that the commit
-                # never names a file whose bytes a power cut could still lose.
-                os.fsync(dst.fileno())
         except OSError as exc:
             raise LocalIOError.wrap(exc, "write the staged file") from None
-        self.game.staged_flushed(action.path)
+        # Flushed beside the rest of the work, so that the commit never names a file
+        # whose bytes a power cut could still lose, and this thread goes on to the next.
+        self.flush_later(action.path, out)
         with self._lock:
             self.digests[action.path] = (written, digest.hexdigest())
         return out
+
+    def flush_later(self, rel: str, path: Path) -> None:
+        """Start flushing the staged file ``rel`` at ``path`` (written and closed) to the
+        disk; it is marked flushed (:meth:`GameDir.staged_flushed`) once it is.
+        :meth:`wait_flushed` waits for every flush started."""
+        game = self.game
+
+        def flushed(future: Future[None]) -> None:
+            if not future.cancelled() and future.exception() is None:
+                game.staged_flushed(rel)
+
+        future = _FLUSHER.submit(fsync_file, path)
+        future.add_done_callback(flushed)
+        with self._lock:
+            self._flushes.append(future)
+
+    def drop_flushes(self) -> None:
+        """Wait for the flushes started, whatever became of them (an update that failed
+        or was cancelled: its staging is cleared next)."""
+        with self._lock:
+            flushes, self._flushes = self._flushes, []
+        wait(flushes)
+
+    def wait_flushed(self) -> None:
+        """Wait for every flush :meth:`flush_later` started; LocalIOError if one failed
+        (a file the commit would otherwise name without its bytes safe on the disk)."""
+        with self._lock:
+            flushes, self._flushes = self._flushes, []
+        wait(flushes)
+        for future in flushes:
+            error = future.exception()
+            if isinstance(error, OSError):
+                raise LocalIOError.wrap(error, "write the staged file") from None
+            if error is not None:
+                raise error
 
     def patched_matches(self, action: FileAction) -> bool:
         """Flush the staged file a patch wrote (:func:`finish_staged`) and say whether it
@@ -682,14 +722,22 @@ def _set_mode(fd: int, path: Path, executable: bool) -> None:
         os.chmod(path, mode)
 
 
+def staged_mode(path: Path, executable: bool) -> None:
+    """Give a staged file the patch workers wrote its mode."""
+    try:
+        os.chmod(path, 0o755 if executable else 0o644)
+    except OSError as exc:
+        raise LocalIOError.wrap(exc, "write the staged file") from None
+
+
 def finish_staged(path: Path, executable: bool) -> None:
     """Give a staged file the patch workers wrote its mode, and flush it to the disk,
     before the commit can name it: the workers only write it, and the commit fsyncs the
     folders it renames into, never the files' contents. The commit flushes any staged file
     not marked with :meth:`GameDir.staged_flushed` itself, on its own critical path; a
     stager that calls this (then marks the file) flushes it while other work runs."""
+    staged_mode(path, executable)
     try:
-        os.chmod(path, 0o755 if executable else 0o644)
         fsync_file(path)
     except OSError as exc:
         raise LocalIOError.wrap(exc, "write the staged file") from None

@@ -10,6 +10,7 @@ every ``os.fsync`` of this process, in order, next to the moment the journal is 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import threading
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from core.demo.sample import FileSpec, next_build, scattered_edits
+from core.errors import LocalIOError
 from core.gamedir import journal
 from core.gamedir.folder import GameDir
 from core.update.engine import install, update
@@ -176,4 +178,56 @@ def test_a_file_patched_alone_is_flushed_beside_its_hash_not_by_the_commit(
     staging = os.path.realpath(GameDir(game).meta / "staging")
     patched = {p: t for p, t in threads.items() if p.startswith(staging) and p.endswith(".pak")}
     assert len(patched) >= 2, threads
-    assert all(name.startswith("flush-patched") for name in patched.values()), patched
+    assert all(name.startswith("flush-staged") for name in patched.values()), patched
+
+
+def test_assembled_files_are_flushed_off_the_assembling_threads_and_only_once(
+    published: tuple[Path, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An assembling thread hands its file's fsync to the flush threads and goes on to the
+    # next file (Stager.flush_later): many flushes then wait together and the journal
+    # commits them in one go. Each is marked flushed, so the commit flushes none again.
+    repo, folders = published
+    flushed: list[tuple[str, str]] = []
+    real_fsync: Callable[[int], None] = os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISREG(os.fstat(fd).st_mode):  # not the folders the commit flushes
+            path = os.path.realpath(f"/proc/self/fd/{fd}")
+            flushed.append((path, threading.current_thread().name))
+        real_fsync(fd)
+
+    game = tmp_path / "game"
+    staging = os.path.realpath(GameDir(game).meta / "staging")
+    monkeypatch.setattr(os, "fsync", fsync)
+    with serving(repo) as url:
+        install(url, PRODUCT, game, build=_build_ids(url)[1])
+    assert tree(game) == tree(folders[1])
+    staged = [(p, t) for p, t in flushed if p.startswith(staging + os.sep)]
+    assert len(staged) == len(tree(folders[1])), staged
+    assert len({p for p, _ in staged}) == len(staged), "a staged file was flushed twice"
+    assert all(t.startswith("flush-staged") for _, t in staged), staged
+
+
+def test_a_staged_file_the_disk_cannot_flush_stops_the_update_and_changes_nothing(
+    published: tuple[Path, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, folders = published
+    game = tmp_path / "game"
+    real_fsync: Callable[[int], None] = os.fsync
+
+    def failing(fd: int) -> None:
+        if "/.slipstream/staging/" in os.path.realpath(f"/proc/self/fd/{fd}"):
+            raise OSError(5, "Input/output error")
+        real_fsync(fd)
+
+    with serving(repo) as url:
+        first, second = _build_ids(url)
+        install(url, PRODUCT, game, build=first)
+        monkeypatch.setattr(os, "fsync", failing)
+        with pytest.raises(LocalIOError, match="Input/output error"):
+            update(game, second, EngineOptions(use_packs=False, patch_jobs=2))
+        monkeypatch.setattr(os, "fsync", real_fsync)
+        assert tree(game) == tree(folders[0])
+        update(game, second, EngineOptions(use_packs=False, patch_jobs=2))
+    assert tree(game) == tree(folders[1])
