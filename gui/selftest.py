@@ -11,7 +11,6 @@ an installed package can be checked on a machine without a screen.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import tempfile
@@ -23,28 +22,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication, QPushButton, QTreeWidget, QTreeWidgetItem
 
+from core.gamedir.folder import files_md5
+
 if TYPE_CHECKING:
     from gui.window import MainWindow
 
 STEP_TIMEOUT = 300.0
 T = TypeVar("T", bound=QObject)
-
-
-def folder_digest(root: Path) -> dict[str, str]:
-    """Relative path → md5 of every file, leaving out Slipstream's bookkeeping."""
-    found = {}
-    for folder, dirs, files in os.walk(root):
-        if folder == os.fspath(root):
-            # Never entered: a job's process may still be deleting its discarded
-            # downloads there after its result (core/gamedir/folder.py delete_later).
-            dirs[:] = [d for d in dirs if d != ".slipstream"]
-        for name in files:
-            path = Path(folder, name)
-            if path.is_file():
-                found[path.relative_to(root).as_posix()] = hashlib.md5(
-                    path.read_bytes()
-                ).hexdigest()
-    return dict(sorted(found.items()))
 
 
 class Failed(Exception):
@@ -83,8 +67,8 @@ def _run(root: Path, make_window: WindowFactory, out: Any) -> None:
     demo = start_demo(root)
     step(f"published the demo's {len(VERSIONS)} builds, serving them at {demo.url}")
     try:
-        builds = [folder_digest(root / "builds" / v) for v in VERSIONS]
-        _expect(folder_digest(demo.game) == builds[0], "the installed folder is not build 1")
+        builds = [files_md5(root / "builds" / v) for v in VERSIONS]
+        _expect(files_md5(demo.game) == builds[0], "the installed folder is not build 1")
         step("installed build 1 and checked every file")
         window = make_window()
         driver = _Driver(window, demo.game.resolve())
@@ -168,7 +152,7 @@ def _update_to_newest(
     driver.child(QPushButton, "updateButton").click()
     _, _, ok, message = driver.wait_for("update")
     _expect(ok, f"the update failed: {message}")
-    _expect(folder_digest(game) == builds[2], "after the update the folder is not build 3")
+    _expect(files_md5(game) == builds[2], "after the update the folder is not build 3")
     with Library.open() as library:
         last = library.history(game)[0]
     _expect(
@@ -193,7 +177,7 @@ def _roll_back(driver: _Driver, builds: list[dict[str, str]], step: Callable[[st
     rollback_button.click()
     _, _, ok, message = driver.wait_for("rollback")
     _expect(ok, f"the rollback failed: {message}")
-    _expect(folder_digest(driver.game) == builds[0], "after Roll back the folder is not build 1")
+    _expect(files_md5(driver.game) == builds[0], "after Roll back the folder is not build 1")
     step("Roll back: the folder is build 1 again, every file checked")
 
 

@@ -21,6 +21,7 @@ state is a :class:`StateError`, never mistaken for "nothing installed".
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -666,6 +667,25 @@ class GameDir:
             for entry in entries:
                 if entry.name.startswith(TEMP_PREFIX) and entry.is_file(follow_symlinks=False):
                     os.unlink(entry.path)
+
+
+def files_md5(root: Path) -> dict[str, str]:
+    """Relative path → md5 of every regular file below ``root``, in path order, leaving
+    out Slipstream's own folder at its top. That folder is never entered: a window's job
+    process may still be deleting its discarded downloads there after its result
+    (:func:`delete_later`). What a game folder holds, as the self-test and the tests
+    compare it with a build."""
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        if folder == os.fspath(root):
+            dirs[:] = [d for d in dirs if d != META_DIR]
+        for name in files:
+            path = Path(folder, name)
+            if path.is_file():
+                found[path.relative_to(root).as_posix()] = hashlib.md5(
+                    path.read_bytes()
+                ).hexdigest()
+    return dict(sorted(found.items()))
 
 
 def _delete_quietly(path: str) -> None:

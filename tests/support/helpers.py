@@ -5,9 +5,7 @@ Import it as ``from tests.support.helpers import tree``.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
-import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -15,7 +13,7 @@ from contextlib import contextmanager
 from email.message import Message
 from pathlib import Path
 
-from core.format import layout
+from core.gamedir.folder import files_md5
 from core.serve.server import make_server
 
 COMMIT_POINTS = [
@@ -46,17 +44,7 @@ ROLLBACK_POINTS = [
 
 def tree(root: Path) -> dict[str, str]:
     """Every file below ``root`` outside Slipstream's own state (.slipstream), with its md5."""
-    found = {}
-    for folder, dirs, files in os.walk(root):
-        # .slipstream is never entered: a window's job process may still be deleting its
-        # discarded downloads there after its result (core/gamedir/folder.py delete_later).
-        dirs[:] = [d for d in dirs if d != layout.STATE_DIR]
-        for name in files:
-            path = Path(folder, name)
-            if path.is_file():
-                rel = path.relative_to(root).as_posix()
-                found[rel] = hashlib.md5(path.read_bytes()).hexdigest()
-    return dict(sorted(found.items()))
+    return files_md5(root)
 
 
 @contextmanager
