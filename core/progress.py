@@ -89,3 +89,32 @@ class _NeverCancelled(CancelToken):
 
 NEVER_CANCELLED: CancelToken = _NeverCancelled()
 """A token nobody cancels, the default for every ``cancel=`` parameter."""
+
+
+class _Either(CancelToken):
+    """Cancelled as soon as either of two tokens is."""
+
+    def __init__(self, first: CancelToken, second: CancelToken) -> None:
+        self._first = first
+        self._second = second
+
+    def cancel(self) -> None:
+        raise RuntimeError("cancel one of the tokens this one watches")
+
+    @property
+    def cancelled(self) -> bool:
+        return self._first.cancelled or self._second.cancelled
+
+    def raise_if_cancelled(self) -> None:
+        self._first.raise_if_cancelled()
+        self._second.raise_if_cancelled()
+
+
+def either(first: CancelToken, second: CancelToken) -> CancelToken:
+    """A token cancelled when ``first`` or ``second`` is (either one, when the other is
+    :data:`NEVER_CANCELLED` or the same token)."""
+    if second is NEVER_CANCELLED or second is first:
+        return first
+    if first is NEVER_CANCELLED:
+        return second
+    return _Either(first, second)

@@ -66,7 +66,7 @@ def _preview(
     sink: ProgressSink,
     cancel: CancelToken,
 ) -> tuple[PlanRows, OperationReport, tuple[int, int]]:
-    plan, report = engine.plan_preview(game, to_build, options)
+    plan, report = engine.plan_preview(game, to_build, options, cancel)
     return PlanRows.of(plan), report, downloaded_bytes(GameDir(game), plan)
 
 
@@ -144,7 +144,7 @@ def art(record: InstallRecord, options: EngineOptions) -> Work:
         # Art is cosmetic: one try, so a game whose server is gone does not hold the
         # window's close (which waits for its jobs) through a whole retry schedule.
         once = replace(options, fetch_limits=replace(options.fetch_limits, retries=0))
-        fetched = product.fetch_product_art(record.source, record.product, once)
+        fetched = product.fetch_product_art(record.source, record.product, once, cancel)
         return fetched.icon or cached.icon, fetched.cover or cached.cover, fetched.name
 
     return run
@@ -183,7 +183,7 @@ def play(game: Path, options: EngineOptions) -> Work:
 
 def change_source(game: Path, source: str, options: EngineOptions) -> Work:
     def run(sink: ProgressSink, cancel: CancelToken) -> str:
-        return manage.set_source(game, source, options).source
+        return manage.set_source(game, source, options, cancel).source
 
     return run
 
@@ -279,7 +279,7 @@ def products(source: str, options: EngineOptions) -> Work:
     """The games ``source`` offers: (product id, name), for the Add game dialog."""
 
     def run(sink: ProgressSink, cancel: CancelToken) -> list[tuple[str, str]]:
-        return product.list_products(source, options)
+        return product.list_products(source, options, cancel)
 
     return run
 
@@ -288,7 +288,7 @@ def product_builds(source: str, product_id: str, options: EngineOptions) -> Work
     """A product's builds on every system, for the Add game dialog."""
 
     def run(sink: ProgressSink, cancel: CancelToken) -> product.ProductBuilds:
-        return product.product_builds(source, product_id, options)
+        return product.product_builds(source, product_id, options, cancel)
 
     return run
 
@@ -299,7 +299,7 @@ def build_details(
     """One build's install folder name and languages, for the Add game dialog."""
 
     def run(sink: ProgressSink, cancel: CancelToken) -> product.BuildDetails:
-        return product.build_details(source, product_id, os_name, build, options)
+        return product.build_details(source, product_id, os_name, build, options, cancel)
 
     return run
 
@@ -325,7 +325,7 @@ def check(record: InstallRecord, options: EngineOptions) -> Work:
     """The builds the game's source offers now."""
 
     def run(sink: ProgressSink, cancel: CancelToken) -> list[BuildItem]:
-        with options.fetcher() as fetcher:
+        with options.fetcher(cancel) as fetcher:
             source = open_source(record.source, fetcher, options.password)
             return list(source.listing(record.product, record.os).items)
 

@@ -60,7 +60,7 @@ from core.net.limits import (
     parse_retry_after,
 )
 from core.net.transport import Transport, ignore_bytes
-from core.progress import NEVER_CANCELLED, CancelToken
+from core.progress import NEVER_CANCELLED, CancelToken, either
 
 try:
     from core.net import curl
@@ -125,8 +125,13 @@ class Fetcher(Transport):
         rate_limit: float | None = None,
         session: requests.Session | None = None,
         user_agent: str = f"slipstream/{__version__}",
+        cancel: CancelToken = NEVER_CANCELLED,
     ) -> None:
         self.limits = limits
+        self.cancel = cancel
+        """Stops every call of this fetcher, beside each call's own token: the operation's
+        token, for documents fetched deep inside sources that take none (a window's job
+        must end within moments when the player quits, not after the retries)."""
         self._limiter = RateLimiter()
         self.set_rate_limit(rate_limit)
         self._owns_session = session is None
@@ -185,6 +190,7 @@ class Fetcher(Transport):
         """The whole body at ``url``; LimitExceededError past ``max_bytes`` (no more than
         ``max_bytes + 1`` bytes are ever read)."""
         cap = min(max_bytes, self.limits.document_bytes)
+        cancel = either(cancel, self.cancel)
         tries = Tries(self.limits, url, what)
         while True:
             cancel.raise_if_cancelled()
@@ -233,6 +239,7 @@ class Fetcher(Transport):
         a wrong one deleted and fetched again. ``on_bytes(n)`` reports each block written
         (network bytes: a resumed prefix is not reported, a refetched block is reported
         again). The caller renames ``dest`` once this returns."""
+        cancel = either(cancel, self.cancel)
         tries = Tries(self.limits, url, what)
         while True:
             cancel.raise_if_cancelled()
@@ -335,6 +342,7 @@ class Fetcher(Transport):
         checked here: the caller checks each piece of the range against its own md5.
         ``on_bytes`` reports every byte that came over the network, a 200's skipped prefix
         included."""
+        cancel = either(cancel, self.cancel)
         tries = Tries(self.limits, url, what)
         while True:
             cancel.raise_if_cancelled()

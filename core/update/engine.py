@@ -324,7 +324,7 @@ def _go_to(
 ) -> tuple[InstallState, Target] | None:
     """Take the installed game to ``build`` (default: the newest of ``branch``) through
     the planner; ``None`` when it is there already and nothing is to be repaired."""
-    with run.options.fetcher() as fetcher, ExitStack() as stack:
+    with run.options.fetcher(run.cancel) as fetcher, ExitStack() as stack:
         opened = _open_installed(fetcher, state, run.options, build, branch, pins_of(run.game))
         item, source = opened.item, opened.source
         run.report.notes += opened.skipped
@@ -459,7 +459,7 @@ def install(
                 f"{dest} is not empty. Choose an empty folder, or pass --adopt to keep and "
                 "reuse the game files already there."
             )
-        with options.fetcher() as fetcher:
+        with options.fetcher(cancel) as fetcher:
             opened = open_target(
                 fetcher,
                 source_url,
@@ -496,7 +496,10 @@ def install(
 
 
 def plan_preview(
-    game_dir: Path, to_build: str | None = None, options: EngineOptions = EngineOptions()
+    game_dir: Path,
+    to_build: str | None = None,
+    options: EngineOptions = EngineOptions(),
+    cancel: CancelToken = NEVER_CANCELLED,
 ) -> tuple[Plan, OperationReport]:
     """What an update would do and cost, without doing it."""
     game = existing_game(game_dir)
@@ -505,7 +508,7 @@ def plan_preview(
         report.recovered = _recover(game)
         state = _require_state(game)
         report.product, report.from_build = state.product, state.build_id
-        with options.fetcher() as fetcher:
+        with options.fetcher(cancel) as fetcher:
             opened = _open_installed(fetcher, state, options, to_build, state.branch, pins_of(game))
             item = opened.item
             report.to_build, report.version_name = item.build_id, item.version_name
@@ -562,7 +565,7 @@ def _mend_cached_manifests(run: _Run, state: InstallState) -> None:
         return
     except SlipstreamError:
         pass
-    with run.options.fetcher() as fetcher:
+    with run.options.fetcher(run.cancel) as fetcher:
         opened = _open_installed(
             fetcher, state, run.options, state.build_id, None, pins_of(run.game)
         )

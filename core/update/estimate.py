@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import SlipstreamError
+from core.errors import CancelledError, SlipstreamError
 from core.format.builds import BuildItem
 from core.gog.source import open_source
 from core.progress import NEVER_CANCELLED, CancelToken
@@ -48,7 +48,7 @@ def estimate_costs(
         raise not_installed(game_dir)
     old = cached_files(game, state)
     costs: dict[str, Cost | SlipstreamError] = {}
-    with options.fetcher() as fetcher:
+    with options.fetcher(cancel) as fetcher:
         source = open_source(state.source, fetcher, options.password, pins_of(game))
         for item in items:
             cancel.raise_if_cancelled()
@@ -57,6 +57,8 @@ def estimate_costs(
             try:
                 target = fetch_target(source, item, state.lang, state.dlcs)
                 plan = make_plan(game, state, state, old, target, source, options, {})
+            except CancelledError:
+                raise
             except SlipstreamError as exc:
                 costs[item.build_id] = exc
                 continue

@@ -21,7 +21,10 @@ from core.update.report import OperationReport
 
 
 def set_source(
-    game_dir: Path, source: str, options: EngineOptions = EngineOptions()
+    game_dir: Path,
+    source: str,
+    options: EngineOptions = EngineOptions(),
+    cancel: CancelToken = NEVER_CANCELLED,
 ) -> InstallState:
     """Point the game in ``game_dir`` (its state and its library entry) at ``source``, a
     repository URL or ``gog``, once that source's builds list of the game's product has
@@ -33,7 +36,7 @@ def set_source(
         state = game.read_state()
         if state is None:
             raise not_installed(game_dir)
-        with options.fetcher() as fetcher:
+        with options.fetcher(cancel) as fetcher:
             # A signed game stays signed: the new address must serve its pinned root's.
             repo = open_source(location, fetcher, options.password, pins_of(game))
             repo.listing(state.product, state.os)

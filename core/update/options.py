@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from core.library.settings import Settings
 from core.net.fetcher import DEFAULT_LIMITS, Fetcher, FetchLimits
 from core.net.transport import Transport
+from core.progress import NEVER_CANCELLED, CancelToken
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,12 @@ class EngineOptions:
     they end, so its ``close`` must leave it usable; ``fetch_limits`` and ``limit_rate``
     are its own business then."""
 
-    def fetcher(self) -> Transport:
+    def fetcher(self, cancel: CancelToken = NEVER_CANCELLED) -> Transport:
+        """The ``transport``, or a new Fetcher whose every request also stops when
+        ``cancel`` (the operation's token) is set."""
         if self.transport is not None:
             return self.transport
-        return Fetcher(self.fetch_limits, rate_limit=self.limit_rate)
+        return Fetcher(self.fetch_limits, rate_limit=self.limit_rate, cancel=cancel)
 
 
 def options_from_settings(settings: Settings, base: EngineOptions | None = None) -> EngineOptions:

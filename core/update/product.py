@@ -26,6 +26,7 @@ from core.gamedir.folder import GameDir
 from core.gog.source import GogSource, open_source
 from core.library.art import cached_art, store_art
 from core.net.source import RepoSource
+from core.progress import NEVER_CANCELLED, CancelToken
 from core.update.engine import existing_game, not_installed
 from core.update.options import EngineOptions
 from core.update.target import open_target
@@ -45,11 +46,13 @@ class ProductArt:
     info: ProductInfo | None = None
 
 
-def list_products(source: str, options: EngineOptions = EngineOptions()) -> list[tuple[str, str]]:
+def list_products(
+    source: str, options: EngineOptions = EngineOptions(), cancel: CancelToken = NEVER_CANCELLED
+) -> list[tuple[str, str]]:
     """(product id, name) of every product the source lists, by name: a repository's
     ``products/index.json`` (empty when it has none: an older publisher's), or for
     ``gog`` the games the logged-in account owns."""
-    with options.fetcher() as fetcher:
+    with options.fetcher(cancel) as fetcher:
         index = open_source(source, fetcher, options.password).products()
     return list(index.products) if index else []
 
@@ -80,14 +83,17 @@ class ProductBuilds:
 
 
 def product_builds(
-    source: str, product: str, options: EngineOptions = EngineOptions()
+    source: str,
+    product: str,
+    options: EngineOptions = EngineOptions(),
+    cancel: CancelToken = NEVER_CANCELLED,
 ) -> ProductBuilds:
     """Every OS's builds of ``product`` (``options.password`` opens GOG's private
     branches), for the window's Add game list; an OS the source has no list for is left
     out, and a product with no installable build on any OS is a BuildNotFoundError."""
     found: list[tuple[str, tuple[BuildItem, ...]]] = []
     private = False
-    with options.fetcher() as fetcher:
+    with options.fetcher(cancel) as fetcher:
         repo = open_source(source, fetcher, options.password)
         for os_name in OS_NAMES:
             try:
@@ -119,10 +125,11 @@ def build_details(
     os_name: str,
     build: str,
     options: EngineOptions = EngineOptions(),
+    cancel: CancelToken = NEVER_CANCELLED,
 ) -> BuildDetails:
     """The build's install folder name and languages, from its build manifest alone
     (depot manifests can be large)."""
-    with options.fetcher() as fetcher:
+    with options.fetcher(cancel) as fetcher:
         opened = open_target(
             fetcher, source, product, os_name, build=build, branch=None, password=options.password
         )
@@ -138,11 +145,14 @@ def cached_product_art(source: str, product: str) -> ProductArt:
 
 
 def fetch_product_art(
-    source: str, product: str, options: EngineOptions = EngineOptions()
+    source: str,
+    product: str,
+    options: EngineOptions = EngineOptions(),
+    cancel: CancelToken = NEVER_CANCELLED,
 ) -> ProductArt:
     """The product's document and art from ``source``, each image fetched only when the
     cache lacks that exact image (checked by sha256)."""
-    with options.fetcher() as fetcher:
+    with options.fetcher(cancel) as fetcher:
         repo = open_source(source, fetcher, options.password)
         return _art(repo, product)
 

@@ -18,6 +18,8 @@ import random
 import shutil
 import subprocess
 import sys
+import threading
+import time
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
@@ -933,3 +935,43 @@ def test_limit_rate_bounds_the_download_speed(
     # A lower bound only: the bucket may start with a quarter second of burst.
     assert doc["seconds"] >= (doc["bytes_downloaded"] - rate / 4) / rate * 0.95 >= 1.4, doc
     assert_build(game, repo, 3)
+
+
+def test_a_cancel_stops_a_document_that_is_being_retried(
+    repo: Repo, proxy: FaultServer, tmp_path: Path
+) -> None:
+    """The sources fetch their documents with no cancel token of their own: the
+    operation's token reaches those requests through its fetcher (EngineOptions.fetcher),
+    so a window's job (here the builds list's cost estimates) ends as soon as the player
+    quits, instead of after the fetcher's retries against a server that is gone."""
+    from core.errors import CancelledError
+    from core.progress import CancelToken
+    from core.update.estimate import estimate_costs
+    from core.update.product import list_builds
+
+    game = installed(proxy, tmp_path / "game")
+    items = list_builds(proxy.url, PRODUCT, options=OPTIONS)
+    meta = "/content-system/v2/meta/"
+
+    def asked() -> int:
+        return sum(r.path.startswith(meta) for r in proxy.requests)
+
+    before = asked()
+    proxy.plan(meta + "*", Fault(statuses=[503] * 1000, retry_after="1"))
+    patient = replace(OPTIONS, fetch_limits=replace(FAST, retries=8))  # 8 s of Retry-After
+    cancel = CancelToken()
+
+    def cancel_once_asked() -> None:
+        while asked() == before:
+            time.sleep(0.01)
+        cancel.cancel()
+
+    watcher = threading.Thread(target=cancel_once_asked, daemon=True)
+    watcher.start()
+    with pytest.raises(CancelledError):
+        estimate_costs(game, items, patient, cancel)
+    watcher.join(5)
+    # The first build's manifest was asked for once or twice before the cancel, not
+    # through its nine tries.
+    assert 1 <= asked() - before <= 2
+    assert_clean(game)
