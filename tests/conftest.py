@@ -24,6 +24,25 @@ from core.format import layout
 from tests.support.helpers import serving
 from tests.support.nginxrun import running_nginx
 
+ONE_WORKER = ("tests/packaging/test_build.py",)
+"""Modules whose tests run on one pytest-xdist worker: their module fixture builds something
+large (the installer bundle, 80-140 s). Split between two workers, each built it for
+itself, on both cores at once. Every other test goes to whichever worker is free."""
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Load scheduling, with the :data:`ONE_WORKER` modules kept together. (xdist's own
+    ``--dist loadgroup`` renames the tests' node ids to group them, which pytest 9.2's
+    node ids no longer allow: the groups were silently split.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER else nodeid
+
+    return Scheduling(config, log)
+
 
 @dataclass(frozen=True)
 class MiniRepo:
