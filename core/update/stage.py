@@ -353,12 +353,13 @@ class Stager:
         :meth:`wait_flushed` waits for every flush started."""
         game = self.game
 
-        def flushed(future: Future[None]) -> None:
-            if not future.cancelled() and future.exception() is None:
-                game.staged_flushed(rel)
+        def flush() -> None:
+            fsync_file(path)
+            # Marked before the future is done (a done callback runs after its waiters
+            # wake: the commit could find the file not yet marked and flush it again).
+            game.staged_flushed(rel)
 
-        future = _FLUSHER.submit(fsync_file, path)
-        future.add_done_callback(flushed)
+        future = _FLUSHER.submit(flush)
         with self._lock:
             self._flushes.append(future)
 
