@@ -587,8 +587,8 @@ class GameDir:
         return self.staging / rel
 
     def staged_flushed(self, rel: str) -> None:
-        """Note that the staged file ``rel`` was fsynced after it was written (by the
-        thread that wrote it), so the commit need not flush it again."""
+        """Note that the staged file ``rel`` was fsynced after it was written (by staging,
+        while the update went on), so the commit need not flush it again."""
         self._flushed.add(rel)
 
     def is_staged_flushed(self, rel: str) -> bool:
@@ -682,9 +682,9 @@ def files_md5(root: Path) -> dict[str, str]:
         for name in files:
             path = Path(folder, name)
             if path.is_file():
-                found[path.relative_to(root).as_posix()] = hashlib.md5(
-                    path.read_bytes()
-                ).hexdigest()
+                with open(path, "rb") as src:  # streamed: game files can be gigabytes
+                    digest = hashlib.file_digest(src, "md5").hexdigest()
+                found[path.relative_to(root).as_posix()] = digest
     return dict(sorted(found.items()))
 
 

@@ -363,20 +363,18 @@ class Stager:
         with self._lock:
             self._flushes.append(future)
 
-    def drop_flushes(self) -> None:
+    def drop_flushes(self) -> list[Future[None]]:
         """Wait for the flushes started, whatever became of them (an update that failed
-        or was cancelled: its staging is cleared next)."""
+        or was cancelled: its staging is cleared next); they are no longer waited for."""
         with self._lock:
             flushes, self._flushes = self._flushes, []
         wait(flushes)
+        return flushes
 
     def wait_flushed(self) -> None:
         """Wait for every flush :meth:`flush_later` started; LocalIOError if one failed
         (a file the commit would otherwise name without its bytes safe on the disk)."""
-        with self._lock:
-            flushes, self._flushes = self._flushes, []
-        wait(flushes)
-        for future in flushes:
+        for future in self.drop_flushes():
             error = future.exception()
             if isinstance(error, OSError):
                 raise LocalIOError.wrap(error, "write the staged file") from None
