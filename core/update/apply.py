@@ -136,7 +136,7 @@ def apply_plan(
             if pool is not None
         ]
 
-        def build(action: FileAction, downloads: Downloads = downloads) -> object:
+        def build(action: FileAction, downloads: Downloads = downloads) -> Future[None]:
             sfc = stager.sfc_data(plan.sfc_chunks, downloads) if action.from_sfc else None
             return stager.assemble(action, sfc, downloads)
 
@@ -149,7 +149,7 @@ def apply_plan(
             files += [assembling.submit(build, a, more) for a in fallbacks]
             more.finish()
         done = fetched + fallbacks
-        _collect(files, done, Phase.ASSEMBLING, progress)
+        _collect_assembled(files, done, progress)
         stager.wait_flushed()
     crashpoint("update-assembled")
     result.staged += done
@@ -364,14 +364,18 @@ def _collect_patches(
     return fallbacks
 
 
-def _collect(
-    futures: list[Future[object]], actions: list[FileAction], phase: Phase, progress: ProgressSink
+def _collect_assembled(
+    futures: list[Future[Future[None]]], actions: list[FileAction], progress: ProgressSink
 ) -> None:
+    """Report each file assembled, in order, once it is on the disk: on a slow disk the
+    count follows the flushes (:meth:`Stager.flush_later`), instead of standing at the
+    total while they finish."""
+    total = len(actions)
     if actions:
-        progress(Progress(phase, 0, len(actions), "", "files"))
+        progress(Progress(Phase.ASSEMBLING, 0, total, "", "files"))
     for done, (action, future) in enumerate(zip(actions, futures, strict=True), 1):
-        future.result()
-        progress(Progress(phase, done, len(actions), action.path, "files"))
+        future.result().result()
+        progress(Progress(Phase.ASSEMBLING, done, total, action.path, "files"))
 
 
 def _verify(

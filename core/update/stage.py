@@ -309,10 +309,11 @@ class Stager:
         action: FileAction,
         sfc: bytes | None = None,
         downloads: Downloads | None = None,
-    ) -> Path:
+    ) -> Future[None]:
         """Write ``action.target`` into staging from fetched and reused chunks, hashing it
-        on the way (:attr:`digests`). With ``downloads``, each chunk is waited for as the
-        file reaches it, so a file is built while the rest of the update downloads."""
+        on the way (:attr:`digests`); its flush to the disk, under way
+        (:meth:`flush_later`). With ``downloads``, each chunk is waited for as the file
+        reaches it, so a file is built while the rest of the update downloads."""
         target = action.target
         assert target is not None
         out = self.game.staged_path(action.path)
@@ -342,19 +343,22 @@ class Stager:
             raise LocalIOError.wrap(exc, "write the staged file") from None
         # Flushed beside the rest of the work, so that the commit never names a file
         # whose bytes a power cut could still lose, and this thread goes on to the next.
-        self.flush_later(action.path, out)
+        flushing = self.flush_later(action.path, out)
         with self._lock:
             self.digests[action.path] = (written, digest.hexdigest())
-        return out
+        return flushing
 
-    def flush_later(self, rel: str, path: Path) -> None:
+    def flush_later(self, rel: str, path: Path) -> Future[None]:
         """Start flushing the staged file ``rel`` at ``path`` (written and closed) to the
-        disk; it is marked flushed (:meth:`GameDir.staged_flushed`) once it is.
-        :meth:`wait_flushed` waits for every flush started."""
+        disk; it is marked flushed (:meth:`GameDir.staged_flushed`) once it is. The flush
+        under way (its error a LocalIOError); :meth:`wait_flushed` waits for every one."""
         game = self.game
 
         def flush() -> None:
-            fsync_file(path)
+            try:
+                fsync_file(path)
+            except OSError as exc:
+                raise LocalIOError.wrap(exc, "write the staged file") from None
             # Marked before the future is done (a done callback runs after its waiters
             # wake: the commit could find the file not yet marked and flush it again).
             game.staged_flushed(rel)
@@ -362,6 +366,7 @@ class Stager:
         future = _FLUSHER.submit(flush)
         with self._lock:
             self._flushes.append(future)
+        return future
 
     def drop_flushes(self) -> list[Future[None]]:
         """Wait for the flushes started, whatever became of them (an update that failed
@@ -375,11 +380,7 @@ class Stager:
         """Wait for every flush :meth:`flush_later` started; LocalIOError if one failed
         (a file the commit would otherwise name without its bytes safe on the disk)."""
         for future in self.drop_flushes():
-            error = future.exception()
-            if isinstance(error, OSError):
-                raise LocalIOError.wrap(error, "write the staged file") from None
-            if error is not None:
-                raise error
+            future.result()
 
     def patched_matches(self, action: FileAction) -> bool:
         """Flush the staged file a patch wrote (:func:`finish_staged`) and say whether it

@@ -231,3 +231,32 @@ def test_a_staged_file_the_disk_cannot_flush_stops_the_update_and_changes_nothin
         assert tree(game) == tree(folders[0])
         update(game, second, EngineOptions(use_packs=False, patch_jobs=2))
     assert tree(game) == tree(folders[1])
+
+
+def test_a_file_counts_as_assembled_only_once_it_is_on_the_disk(
+    published: tuple[Path, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The flushes run beside the assembling: the count must follow them, or a slow disk
+    # would show every file assembled while the install still waits for its flushes.
+    from core.progress import Phase, Progress
+
+    repo, folders = published
+    flushed: list[str] = []
+    seen: list[tuple[int, int]] = []  # (files counted as assembled, staged files flushed)
+    real_fsync: Callable[[int], None] = os.fsync
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        path = os.path.realpath(f"/proc/self/fd/{fd}")
+        if "/.slipstream/staging/" in path and stat.S_ISREG(os.fstat(fd).st_mode):
+            flushed.append(path)
+
+    def sink(progress: Progress) -> None:
+        if progress.phase == Phase.ASSEMBLING:
+            seen.append((progress.done, len(flushed)))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with serving(repo) as url:
+        install(url, PRODUCT, tmp_path / "game", build=_build_ids(url)[1], progress=sink)
+    assert seen[-1][0] == len(tree(folders[1]))
+    assert all(done <= flushes for done, flushes in seen), seen
