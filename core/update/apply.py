@@ -112,6 +112,9 @@ def apply_plan(
     by_object = {span.object.id: span for span in spans}
     fetched = sorted((a for a in work if a.kind in FETCHING), key=_size, reverse=True)
     sfc_refs = [ObjectRef(c, False) for c in plan.sfc_chunks]
+    # The chunks of files assembled here are checked by the file's hash as it is written,
+    # so they need no md5 check as they arrive (Stager.check_later).
+    stager.check_later.update(_chunk_md5s(fetched))
     # Left by an error, the stack stops the downloads first (so no thread waits on one
     # that will never start), then drops the patches and files not yet started.
     with ExitStack() as stack:
@@ -145,6 +148,7 @@ def apply_plan(
         fallbacks = _collect_patches(patches, result, progress, len(patched))
         cancel.raise_if_cancelled()
         if fallbacks:
+            stager.check_later.update(_chunk_md5s(fallbacks))
             more = stack.enter_context(stager.start_downloads(objects_of(fallbacks)))
             files += [assembling.submit(build, a, more) for a in fallbacks]
             more.finish()
@@ -158,6 +162,12 @@ def apply_plan(
     _verify(done, stager, progress, cancel)
     crashpoint("update-verified")
     return result
+
+
+def _chunk_md5s(actions: list[FileAction]) -> Iterator[str]:
+    for action in actions:
+        if action.target is not None and not action.from_sfc:
+            yield from (c.compressed_md5 for c in action.target.chunks)
 
 
 def _batches(patched: list[FileAction]) -> Iterator[list[FileAction]]:

@@ -162,6 +162,17 @@ class Stager:
         :meth:`assemble` wrote: the hash is taken on the way, never by reading it again."""
         self._fresh: set[str] = set()
         """Compressed md5s of the objects fetched (and md5-checked) by this run."""
+        self.check_later: set[str] = set()
+        """Compressed md5s of chunks that may arrive without their md5 check: the caller
+        (core/update/apply.py) names the chunks of files that :meth:`assemble` writes,
+        whose whole-file hash covers every byte (md5 runs at about half sha256's speed
+        on this project's machine, and the compressed md5 of every object was a sixth
+        of a many-file install's work). Damage then shows as a stream that will not
+        inflate or a file that does not hash; only then are the file's objects checked,
+        the damaged ones fetched again, checked, and the file written once more."""
+        self._unchecked: set[str] = set()
+        """Compressed md5s of the objects this run fetched without their md5 check."""
+        self._recheck_lock = threading.Lock()
         self._lock = threading.Lock()
         self._count_lock = threading.Lock()
         """Guards :attr:`bytes_downloaded` and each :class:`Downloads`' count; held for the
@@ -202,20 +213,29 @@ class Stager:
         return Downloads(self, list(refs), tolerate)
 
     def _download_object(
-        self, ref: Download, partial: Path, advance: Callable[[int], None]
-    ) -> None:
+        self,
+        ref: Download,
+        partial: Path,
+        advance: Callable[[int], None],
+        *,
+        force_check: bool = False,
+    ) -> bool:
+        """Fetch ``ref`` into ``partial``; whether its md5 was checked on arrival (not
+        for a chunk in :attr:`check_later`, unless ``force_check``)."""
         if isinstance(ref, PackSpan):
             self._download_span(ref, partial, advance)
-            return
+            return True
         md5 = ref.chunk.compressed_md5
+        check = force_check or ref.patches or md5 not in self.check_later
         urls = self.source.chunk_urls(self.product, md5, ref.patches)
         try:
-            self._download_any(urls, partial, ref.chunk, advance)
+            self._download_any(urls, partial, ref.chunk, advance, check)
         except AccessDeniedError:
             # Signed links expire (GOG's after about a day): ask for new ones, once.
             self.source.renew_links(self.product, md5, ref.patches, urls)
             urls = self.source.chunk_urls(self.product, md5, ref.patches)
-            self._download_any(urls, partial, ref.chunk, advance)
+            self._download_any(urls, partial, ref.chunk, advance, check)
+        return check
 
     def _download_span(self, span: PackSpan, partial: Path, advance: Callable[[int], None]) -> None:
         """One request for a span of a pack object: the whole object, checked against its
@@ -235,7 +255,12 @@ class Stager:
             )  # fmt: skip
 
     def _download_any(
-        self, urls: list[str], partial: Path, chunk: Chunk, advance: Callable[[int], None]
+        self,
+        urls: list[str],
+        partial: Path,
+        chunk: Chunk,
+        advance: Callable[[int], None],
+        check: bool,
     ) -> None:
         errors: list[SlipstreamError] = []
         for url in urls:
@@ -244,7 +269,7 @@ class Stager:
                     url,
                     partial,
                     size=chunk.compressed_size,
-                    md5=chunk.compressed_md5,
+                    md5=chunk.compressed_md5 if check else None,
                     what=f"chunk {chunk.compressed_md5}",
                     on_bytes=advance,
                     cancel=self.cancel,
@@ -263,18 +288,58 @@ class Stager:
         """A downloaded object's data, checked against its manifest entry.
 
         ``hashed_later``: the caller hashes the whole file as it writes it. An object this
-        run fetched then skips its chunk md5: the fetcher checked its compressed md5 as it
-        arrived, and the file's own hash covers these bytes (a third hash of them cost
-        about a core-second per 600 MB). An object left by an earlier run is always checked;
-        a damaged one (objects are not fsynced: a power cut may tear one) is deleted and
-        fetched again, once."""
+        run fetched then skips its chunk md5: the file's own hash covers these bytes (a
+        third hash of them cost about a core-second per 600 MB). An object left by an
+        earlier run is always checked; a damaged one (objects are not fsynced: a power cut
+        may tear one) is deleted and fetched again, once. One fetched unchecked
+        (:attr:`check_later`) that does not inflate is checked now, and fetched again if
+        damaged (:meth:`recheck`)."""
+        md5 = ref.chunk.compressed_md5
         try:
             return self._inflate(ref, hashed_later)
         except RepositoryError:
-            if ref.chunk.compressed_md5 in self._fresh:
+            if md5 in self._fresh:
                 raise
-        self.download_all([ref])
+            if md5 not in self._unchecked:
+                self.download_all([ref])
+                return self._inflate(ref, hashed_later)
+        self.recheck([ref.chunk])  # now checked: a second failure is the repository's
         return self._inflate(ref, hashed_later)
+
+    def recheck(self, chunks: Iterable[Chunk]) -> None:
+        """Check the objects of ``chunks`` that this run fetched unchecked against their
+        md5 (read back from downloads/), and fetch each damaged one again, this time
+        checked on arrival. Afterwards every one counts as checked. The new copy replaces
+        the old by a rename, so a thread reading the old one keeps its bytes (and finds
+        its own file's hash wrong, and comes here too). Raises the fetch's error, with the
+        damaged object deleted, if a good copy cannot be had."""
+        with self._recheck_lock:
+            for chunk in chunks:
+                md5 = chunk.compressed_md5
+                if md5 not in self._unchecked:
+                    continue  # checked meanwhile, by another file that has it
+                ref = ObjectRef(chunk, False)
+                path = self.object_path(ref)
+                try:
+                    intact = file_digest(path) == md5
+                except SlipstreamError:
+                    intact = False
+                if not intact:
+                    again = path.with_name(path.name + ".again")
+                    try:
+                        self._download_object(ref, again, self._count_bytes, force_check=True)
+                        os.replace(again, path)
+                    except BaseException:
+                        again.unlink(missing_ok=True)
+                        path.unlink(missing_ok=True)
+                        raise
+                with self._lock:
+                    self._unchecked.discard(md5)
+                    self._fresh.add(md5)
+
+    def _count_bytes(self, n: int) -> None:
+        with self._count_lock:
+            self.bytes_downloaded += n
 
     def _inflate(self, ref: ObjectRef, hashed_later: bool) -> bytes:
         path = self.object_path(ref)
@@ -284,22 +349,26 @@ class Stager:
             body = path.read_bytes()
         except OSError as exc:
             raise LocalIOError.wrap(exc, "read the downloaded chunk") from None
-        if hashed_later and chunk.compressed_md5 in self._fresh:
+        unchecked = chunk.compressed_md5 in self._unchecked
+        if hashed_later and (unchecked or chunk.compressed_md5 in self._fresh):
             try:
                 data = inflate(body, chunk.size, what)
             except FormatError as exc:
-                path.unlink(missing_ok=True)
+                if not unchecked:  # (an unchecked one is checked and replaced instead)
+                    path.unlink(missing_ok=True)
                 raise RepositoryError(exc.detail) from None
             if len(data) != chunk.size:
-                path.unlink(missing_ok=True)
+                if not unchecked:
+                    path.unlink(missing_ok=True)
                 raise RepositoryError(f"The {what} inflates to other data than its manifest says.")
             return data
         try:
-            # The fetcher checked the compressed md5 before keeping the object; the chunk's
-            # own md5 after inflating still catches anything that happened to it since.
+            # The chunk's own md5 after inflating catches anything that happened to the
+            # object since it was fetched, or that the fetch did not check.
             return unpack_chunk(body, chunk, what, check_compressed=False)
         except RepositoryError:
-            path.unlink(missing_ok=True)  # the next run fetches it again
+            if not unchecked:  # (an unchecked one is checked and replaced instead)
+                path.unlink(missing_ok=True)  # the next run fetches it again
             raise
 
     # --- assembling --------------------------------------------------------------------
@@ -313,7 +382,26 @@ class Stager:
         """Write ``action.target`` into staging from fetched and reused chunks, hashing it
         on the way (:attr:`digests`); its flush to the disk, under way
         (:meth:`flush_later`). With ``downloads``, each chunk is waited for as the file
-        reaches it, so a file is built while the rest of the update downloads."""
+        reaches it, so a file is built while the rest of the update downloads. A file
+        that does not hash right, written from objects fetched unchecked, has them checked
+        (:meth:`recheck`) and is written once more."""
+        target = action.target
+        assert target is not None
+        written, digest, unchecked = self._write_staged(action, sfc, downloads)
+        if unchecked and (written, digest) != (target.size, target_digest(target)[1]):
+            self.recheck(unchecked)
+            written, digest, _ = self._write_staged(action, sfc, downloads)
+        # Flushed beside the rest of the work, so that the commit never names a file
+        # whose bytes a power cut could still lose, and this thread goes on to the next.
+        flushing = self.flush_later(action.path, self.game.staged_path(action.path))
+        with self._lock:
+            self.digests[action.path] = (written, digest)
+        return flushing
+
+    def _write_staged(
+        self, action: FileAction, sfc: bytes | None, downloads: Downloads | None
+    ) -> tuple[int, str, list[Chunk]]:
+        """(bytes written, digest, the chunks read from objects fetched unchecked)."""
         target = action.target
         assert target is not None
         out = self.game.staged_path(action.path)
@@ -321,6 +409,7 @@ class Stager:
         algorithm, _ = target_digest(target)
         digest = hashlib.new(algorithm)
         written = 0
+        unchecked: list[Chunk] = []
         try:
             with open(out, "wb") as dst:
                 if action.from_sfc:
@@ -336,17 +425,14 @@ class Stager:
                         if downloads is not None and index not in reuse:
                             downloads.wait(ObjectRef(chunk, False))
                         data = self._chunk_data(index, chunk, reuse)
+                        if chunk.compressed_md5 in self._unchecked:
+                            unchecked.append(chunk)
                         digest.update(data)
                         written += dst.write(data)
                 _set_mode(dst.fileno(), out, target.executable)
         except OSError as exc:
             raise LocalIOError.wrap(exc, "write the staged file") from None
-        # Flushed beside the rest of the work, so that the commit never names a file
-        # whose bytes a power cut could still lose, and this thread goes on to the next.
-        flushing = self.flush_later(action.path, out)
-        with self._lock:
-            self.digests[action.path] = (written, digest.hexdigest())
-        return flushing
+        return written, digest.hexdigest(), unchecked
 
     def flush_later(self, rel: str, path: Path) -> Future[None]:
         """Start flushing the staged file ``rel`` at ``path`` (written and closed) to the
@@ -644,7 +730,7 @@ class Downloads:
         stager.cancel.raise_if_cancelled()
         partial = path.with_name(path.name + ".part")
         try:
-            stager._download_object(ref, partial, self._advance)
+            checked = stager._download_object(ref, partial, self._advance)
         except CancelledError:
             raise
         except SlipstreamError as exc:
@@ -654,8 +740,9 @@ class Downloads:
             raise
         # No fsync before the rename (about 0.7 ms an object, some 0.7 s of a 1,000-object
         # install): an object in downloads/ is resume data, never part of the game. One
-        # this run fetched was md5-checked as it arrived; one an earlier run left (a power
-        # cut may have torn it) is checked again before use and fetched again if damaged
+        # this run fetched was md5-checked as it arrived, or is covered by its file's hash
+        # (:attr:`Stager.check_later`); one an earlier run left (a power cut may have torn
+        # it) is checked again before use and fetched again if damaged
         # (:meth:`Stager.inflate`). The game's files are written from the objects into
         # staging and renamed into place by the journal (core/gamedir/journal.py), so
         # flushing the objects never made the committed folder any safer.
@@ -665,7 +752,7 @@ class Downloads:
             raise LocalIOError.wrap(exc, "keep the downloaded object") from None
         if isinstance(ref, ObjectRef):
             with stager._lock:
-                stager._fresh.add(ref.chunk.compressed_md5)
+                (stager._fresh if checked else stager._unchecked).add(ref.chunk.compressed_md5)
         crashpoint("update-object-downloaded")
         return None
 

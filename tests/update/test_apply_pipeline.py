@@ -10,6 +10,7 @@ import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -159,6 +160,81 @@ def test_an_object_an_earlier_run_left_damaged_is_fetched_again_by_the_same_run(
     assert tree(game) == tree(folders[1])
     assert sim.count("/" + layout.store_rel(PRODUCT, chunk.compressed_md5)) == 1
     assert report.bytes_downloaded == report.bytes_planned  # counted once, when refetched
+
+
+def _flipped(body: bytes) -> bytes:
+    middle = len(body) // 2
+    return body[:middle] + bytes([body[middle] ^ 0x10]) + body[middle + 1 :]
+
+
+def _added_chunk(game: Path, second: str, options: EngineOptions) -> Chunk:
+    plan, _ = plan_preview(game, second, options)
+    (added,) = [a for a in plan.actions if a.path == "data/added.bin"]
+    assert added.target is not None and len(added.target.chunks) == 1
+    return added.target.chunks[0]
+
+
+def test_objects_of_assembled_files_arrive_unchecked_and_patch_objects_checked(
+    published: tuple[Path, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk of a file written by assembling is covered by the file's hash, so it is
+    fetched without its md5 check (Stager.check_later); a patch chunk is checked on
+    arrival (its delta has no other check before the patch runs)."""
+    repo, folders = published
+    sim = RepositorySimulator(repo)
+    options = EngineOptions(transport=sim, patch_jobs=2, use_packs=False)
+    first, second = build_ids(sim)
+    game = tmp_path / "game"
+    install(sim.base_url, PRODUCT, game, build=first, options=options)
+    chunk = _added_chunk(game, second, options)
+    asked: dict[str, str | None] = {}
+    plain = sim.download
+
+    def recorded(url: str, dest: Path, **kwargs: Any) -> None:
+        asked[url.rsplit("/", 1)[1]] = kwargs.get("md5")
+        plain(url, dest, **kwargs)
+
+    monkeypatch.setattr(sim, "download", recorded)
+    report = update(game, second, options)
+    assert tree(game) == tree(folders[1])
+    assert report.patches_applied >= 3
+    assert asked[chunk.compressed_md5] is None
+    checked = [name for name, md5 in asked.items() if md5 is not None]
+    assert checked and all(asked[name] == name for name in checked)  # the patch chunks
+    assert len(checked) < len(asked)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda body: body[: len(body) // 2],
+        _flipped,
+        lambda body: zlib.compress(b"other" * 1000),
+        lambda body: zlib.compress(bytes(5 * MB + 3)),
+    ],
+    ids=["torn", "flipped", "other size", "right size other data"],
+)
+def test_an_object_damaged_on_the_way_is_checked_and_fetched_again_by_the_same_run(
+    published: tuple[Path, list[Path]], tmp_path: Path, damage: Callable[[bytes], bytes]
+) -> None:
+    """Unchecked on arrival, a damaged object shows when it will not inflate, inflates to
+    the wrong size, or (a valid stream of other data of the right size) gives its file
+    the wrong hash: the file's objects are then checked, the damaged one fetched again
+    with its md5 checked, and the file written again, all in the same run."""
+    repo, folders = published
+    sim = RepositorySimulator(repo)
+    options = EngineOptions(transport=sim)
+    first, second = build_ids(sim)
+    game = tmp_path / "game"
+    install(sim.base_url, PRODUCT, game, build=first, options=options)
+    chunk = _added_chunk(game, second, options)
+    path = "/" + layout.store_rel(PRODUCT, chunk.compressed_md5)
+    sim.clear()
+    sim.damage(path, damage, times=1)
+    update(game, second, options)
+    assert tree(game) == tree(folders[1])
+    assert sim.count(path) == 2
+    assert sim.twice() == [path.lstrip("/")]
 
 
 def _stager(repo: Path, game: Path, sim: RepositorySimulator) -> Stager:
