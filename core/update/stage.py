@@ -424,9 +424,11 @@ class Stager:
                         self.cancel.raise_if_cancelled()
                         if downloads is not None and index not in reuse:
                             downloads.wait(ObjectRef(chunk, False))
-                        data = self._chunk_data(index, chunk, reuse)
+                        # Asked before the read: a recheck by another file's thread
+                        # between the two would leave this file's bytes unaccounted for.
                         if chunk.compressed_md5 in self._unchecked:
                             unchecked.append(chunk)
+                        data = self._chunk_data(index, chunk, reuse)
                         digest.update(data)
                         written += dst.write(data)
                 _set_mode(dst.fileno(), out, target.executable)
