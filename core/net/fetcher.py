@@ -1,11 +1,13 @@
 """The one network seam of the update engine: documents and objects over HTTP(S).
 
-:class:`Fetcher` is shared by a pool of download threads. Its wire is libcurl through
-pycurl (core/net/curl.py: each thread's own handle keeps its connections alive, and a
-request costs about a quarter of the Python work it did on requests), or a keep-alive
-``requests.Session`` where pycurl cannot be imported, when ``SLIPSTREAM_HTTP=requests``
-is set, or when the caller passes its own session. Every rule below is the same code on
-both wires: the wire only sends a GET and hands back the answer's head and body. Every
+:class:`Fetcher` is shared by a pool of download threads. Its wire is the standard
+library's ``http.client`` (core/net/plain.py: each thread keeps its connections alive,
+and each read takes what the socket has, up to 1 MiB, where libcurl calls back every
+16 kB), with libcurl through pycurl (core/net/curl.py) for origins reached through a
+proxy, and for all with ``SLIPSTREAM_HTTP=curl``. A keep-alive ``requests.Session`` is
+the wire where pycurl cannot be imported, when ``SLIPSTREAM_HTTP=requests`` is set, or
+when the caller passes its own session. Every rule below is the same code on every
+wire: the wire only sends a GET and hands back the answer's head and body. Every
 call is bounded by :class:`~core.net.limits.FetchLimits`: connect and read timeouts, an
 overall deadline, a slow-body watchdog, retries with jittered backoff, and a length cap
 on every body. Redirects are followed here, one hop at a time, so none can leave
@@ -63,7 +65,7 @@ from core.net.transport import Transport, ignore_bytes
 from core.progress import NEVER_CANCELLED, CancelToken, either
 
 try:
-    from core.net import curl
+    from core.net import curl, plain
 
     _HAVE_CURL = True
 except ImportError:  # no pycurl wheel for this platform: the requests wire
@@ -102,7 +104,8 @@ class _Head(Protocol):
 
 
 HTTP_ENV = "SLIPSTREAM_HTTP"
-"""``requests`` keeps the fetcher on the requests wire even where pycurl is installed."""
+"""``plain`` (the default): ``http.client``, and libcurl for proxied origins; ``curl``:
+libcurl for all; ``requests``: the requests wire even where pycurl is installed."""
 
 
 def curl_available() -> bool:
@@ -137,6 +140,7 @@ class Fetcher(Transport):
         self._owns_session = session is None
         self._session = session or _new_session()
         self._curl = _curl_wire() if session is None else None
+        self._plain = _plain_wire() if self._curl is not None else None
         # identity: lengths and ranges then count the bytes we store, and no gzip bomb.
         self._headers = {
             "User-Agent": user_agent,
@@ -153,7 +157,10 @@ class Fetcher(Transport):
 
     @property
     def wire(self) -> str:
-        """Which HTTP client this fetcher uses: ``"curl"`` or ``"requests"``."""
+        """Which HTTP client this fetcher uses: ``"plain"`` (and libcurl for proxied
+        origins), ``"curl"`` or ``"requests"``."""
+        if self._plain is not None:
+            return "plain"
         return "curl" if self._curl is not None else "requests"
 
     def set_rate_limit(self, bytes_per_s: float | None) -> None:
@@ -163,6 +170,8 @@ class Fetcher(Transport):
         self._limiter.set_rate(bytes_per_s)
 
     def close(self) -> None:
+        if self._plain is not None:
+            self._plain.close()
         if self._curl is not None:
             self._curl.close()
         if self._owns_session:
@@ -499,8 +508,9 @@ class Fetcher(Transport):
         lines = [f"{k}: {v}" for k, v in {**self._headers, **headers}.items()]
         if login and not any(k.lower() == "authorization" for k in headers):
             lines += login
+        wire_ = self._plain if self._plain is not None and not route.proxy else self._curl
         try:
-            self._curl.exchange(
+            wire_.exchange(
                 url,
                 lines,
                 route=route,
@@ -683,6 +693,12 @@ class _Meter:
             raise _Overflow()
         throttled = self._limiter.take(taxed, self._cancel) if taxed > 0 else 0.0
         self._watchdog.check(len(block), throttled)
+
+
+def _plain_wire() -> plain.PlainWire | None:
+    """The ``http.client`` wire, unless ``SLIPSTREAM_HTTP`` names another."""
+    choice = os.environ.get(HTTP_ENV, "").strip().lower()
+    return plain.PlainWire() if choice in ("", "plain") else None
 
 
 def _curl_wire() -> curl.CurlWire | None:

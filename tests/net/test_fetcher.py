@@ -327,16 +327,21 @@ def test_refused_connection_is_wrapped_and_retried(
     cause = caught.value.__cause__
     if wire == "curl":
         assert isinstance(cause, OSError) and pycurl and isinstance(cause.__cause__, pycurl.error)
+    elif wire == "plain":
+        assert isinstance(cause, OSError) and isinstance(cause.__cause__, ConnectionRefusedError)
     else:
         assert isinstance(cause, requests.ConnectionError)
 
 
-def test_the_wire_is_libcurl_unless_told_or_given_a_session(
+def test_the_wire_is_http_client_unless_told_or_given_a_session(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv(HTTP_ENV)
     with Fetcher(FAST) as default:
-        assert default.wire == ("curl" if curl_available() else "requests")
+        assert default.wire == ("plain" if curl_available() else "requests")
+    monkeypatch.setenv(HTTP_ENV, "curl")
+    with Fetcher(FAST) as curled:
+        assert curled.wire == ("curl" if curl_available() else "requests")
     monkeypatch.setenv(HTTP_ENV, "requests")
     with Fetcher(FAST) as told:
         assert told.wire == "requests"
