@@ -58,15 +58,24 @@ def build_ids(sim: RepositorySimulator) -> tuple[str, str]:
     return first, second
 
 
+def at_first_build(
+    published: tuple[Path, list[Path]], game: Path, **options: Any
+) -> tuple[RepositorySimulator, EngineOptions, str]:
+    """The repository behind a simulator, the engine's options on it, and ``game``
+    installed at the first build: (simulator, options, the second build's id)."""
+    sim = RepositorySimulator(published[0])
+    engine = EngineOptions(transport=sim, **options)
+    first, second = build_ids(sim)
+    install(sim.base_url, PRODUCT, game, build=first, options=engine)
+    return sim, engine, second
+
+
 def test_phases_are_announced_in_order_although_the_work_overlaps(
     published: tuple[Path, list[Path]], tmp_path: Path
 ) -> None:
-    repo, folders = published
-    sim = RepositorySimulator(repo)
-    options = EngineOptions(transport=sim, patch_jobs=2)
-    first, second = build_ids(sim)
+    folders = published[1]
     game = tmp_path / "game"
-    install(sim.base_url, PRODUCT, game, build=first, options=options)
+    sim, options, second = at_first_build(published, game, patch_jobs=2)
     seen: list[Progress] = []
     report = update(game, second, options, progress=seen.append)
     assert tree(game) == tree(folders[1])
@@ -142,15 +151,9 @@ def test_an_object_an_earlier_run_left_damaged_is_fetched_again_by_the_same_run(
     damaged one fetched again by the same run. Objects are renamed into downloads/ without
     an fsync (they are resume data, not the game), so a power cut may leave one torn."""
     repo, folders = published
-    sim = RepositorySimulator(repo)
-    options = EngineOptions(transport=sim)
-    first, second = build_ids(sim)
     game = tmp_path / "game"
-    install(sim.base_url, PRODUCT, game, build=first, options=options)
-    plan, _ = plan_preview(game, second, options)
-    (added,) = [a for a in plan.actions if a.path == "data/added.bin"]
-    assert added.target is not None
-    chunk = added.target.chunks[0]
+    sim, options, second = at_first_build(published, game)
+    chunk = _added_chunk(game, second, options)
     body = (repo / layout.store_rel(PRODUCT, chunk.compressed_md5)).read_bytes()
     left = GameDir(game).downloads / f"c-{chunk.compressed_md5}"
     left.parent.mkdir(parents=True, exist_ok=True)
@@ -180,12 +183,9 @@ def test_objects_of_assembled_files_arrive_unchecked_and_patch_objects_checked(
     """A chunk of a file written by assembling is covered by the file's hash, so it is
     fetched without its md5 check (Stager.check_later); a patch chunk is checked on
     arrival (its delta has no other check before the patch runs)."""
-    repo, folders = published
-    sim = RepositorySimulator(repo)
-    options = EngineOptions(transport=sim, patch_jobs=2, use_packs=False)
-    first, second = build_ids(sim)
+    folders = published[1]
     game = tmp_path / "game"
-    install(sim.base_url, PRODUCT, game, build=first, options=options)
+    sim, options, second = at_first_build(published, game, patch_jobs=2, use_packs=False)
     chunk = _added_chunk(game, second, options)
     asked: dict[str, str | None] = {}
     plain = sim.download
@@ -221,12 +221,9 @@ def test_an_object_damaged_on_the_way_is_checked_and_fetched_again_by_the_same_r
     the wrong size, or (a valid stream of other data of the right size) gives its file
     the wrong hash: the file's objects are then checked, the damaged one fetched again
     with its md5 checked, and the file written again, all in the same run."""
-    repo, folders = published
-    sim = RepositorySimulator(repo)
-    options = EngineOptions(transport=sim)
-    first, second = build_ids(sim)
+    folders = published[1]
     game = tmp_path / "game"
-    install(sim.base_url, PRODUCT, game, build=first, options=options)
+    sim, options, second = at_first_build(published, game)
     chunk = _added_chunk(game, second, options)
     path = "/" + layout.store_rel(PRODUCT, chunk.compressed_md5)
     sim.clear()
