@@ -438,7 +438,7 @@ class Fetcher(Transport):
         current = self._first_hop(tries)
         for _hop in range(self.limits.max_redirects + 1):
             if self._curl is not None:
-                location = self._exchange_curl(current, headers, tries, cancel, answer, block, free)
+                location = self._exchange_wire(current, headers, tries, cancel, answer, block, free)
             else:
                 location = self._exchange(current, headers, tries, cancel, answer, block, free)
             if location is None:
@@ -471,7 +471,7 @@ class Fetcher(Transport):
                 pass
         return None
 
-    def _exchange_curl(
+    def _exchange_wire(
         self,
         url: str,
         headers: dict[str, str],
@@ -481,7 +481,8 @@ class Fetcher(Transport):
         block: Callable[[bytes], None],
         free: int,
     ) -> str | None:
-        """One GET on the libcurl wire, with the same rules per block as :meth:`_body`."""
+        """One GET on the http.client wire (the libcurl one for a proxied origin), with the
+        same rules per block as :meth:`_body`."""
         assert self._curl is not None
         location: str | None = None
         meter: _Meter | None = None

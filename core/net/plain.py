@@ -40,6 +40,9 @@ from core.net.curl import Answer, Route, Stop, TransferError
 BUFFER = 1 << 20
 """The most one read takes from the socket, and the largest block a body callback gets."""
 
+HEAD_BUFFER = 64 << 10
+"""The buffer an answer's head is read through."""
+
 POLL_SECONDS = 1.0
 """How long a read waits for bytes before the caller's ``poll`` runs (cancel, deadline)."""
 
@@ -235,7 +238,10 @@ class _SocketView:
         self._connection = connection
 
     def makefile(self, mode: str) -> io.BufferedReader:
-        return io.BufferedReader(_PatientReader(self._sock, self._connection), BUFFER)
+        # The buffer serves the head's lines; a body read larger than what it holds
+        # goes straight from the socket (``read1``), so it need not be BUFFER's size,
+        # which would be allocated anew for every answer.
+        return io.BufferedReader(_PatientReader(self._sock, self._connection), HEAD_BUFFER)
 
     def close(self) -> None:
         """``http.client`` closes the connection when an answer will end it: the answer
