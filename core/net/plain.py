@@ -14,7 +14,8 @@ Like :class:`core.net.curl.CurlWire`, this module only moves bytes and keeps one
 connection per origin per thread; every rule lives in the fetcher's callbacks. Proxies
 stay with libcurl (the fetcher sends proxied origins there). A body in a content coding
 (``gzip``, ``deflate``), which a server may send although we ask for none, is decoded,
-at most :data:`BUFFER` bytes a block, so the fetcher's limits still bind it.
+at most :data:`BUFFER` bytes a block, so the fetcher's limits still bind it. A host name
+is looked up on a thread of its own, so a cancel never waits for a slow name server.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import errno
 import http.client
 import io
+import ipaddress
 import os
 import select
 import socket
@@ -309,7 +311,7 @@ def _connect(host: str, port: int, limit: float | None, connection: _Connection)
     would wait out its whole timeout after a cancel)."""
     deadline = time.monotonic() + (limit if limit is not None else 60.0)
     error: OSError = TimeoutError("timed out")
-    for family, kind, proto, _, address in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+    for family, kind, proto, _, address in _resolve(host, port, deadline, connection):
         sock = socket.socket(family, kind, proto)
         try:
             sock.setblocking(False)
@@ -337,6 +339,48 @@ def _connect(host: str, port: int, limit: float | None, connection: _Connection)
             sock.close()
             raise
     raise error
+
+
+Addresses = list[tuple[Any, Any, int, str, Any]]
+
+
+def _resolve(host: str, port: int, deadline: float, connection: _Connection) -> Addresses:
+    """``host``'s addresses for a TCP connection. An address is used as it is; a name is
+    looked up on a thread of its own (as libcurl does), while this one runs the
+    exchange's ``poll`` every :data:`POLL_SECONDS`: ``getaddrinfo`` cannot be
+    interrupted, so a cancel (or the window's Quit) would otherwise wait for a slow or
+    dead name server (5 s a try, several tries, with glibc's defaults). An abandoned
+    lookup ends on its own; its thread is a daemon, so it never holds up an exit.
+    Past ``deadline`` the lookup counts as failed (``socket.gaierror``)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass  # a name, not an address
+    else:
+        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+    found: list[Addresses] = []
+    failed: list[OSError] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
+        except OSError as exc:
+            failed.append(exc)
+        except UnicodeError as exc:  # a name IDNA cannot encode
+            failed.append(socket.gaierror(socket.EAI_NONAME, str(exc)))
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name=f"resolve {host}", daemon=True).start()
+    while not done.wait(max(0.0, min(POLL_SECONDS, deadline - time.monotonic()))):
+        if time.monotonic() >= deadline:
+            raise socket.gaierror(socket.EAI_AGAIN, f"no answer for {host} in time")
+        if connection.poll is not None:
+            connection.poll()
+    if failed:
+        raise failed[0]
+    return found[0]
 
 
 def _stale(exc: BaseException) -> bool:

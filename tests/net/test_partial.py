@@ -12,9 +12,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from core.net.fetcher import _Partial
+import pytest
+
+from core.net.fetcher import HTTP_ENV, _Partial
 
 OLD = 1_000_000_000  # 2001: any truncate moves the times to now
+
+
+@pytest.fixture
+def wire(monkeypatch: pytest.MonkeyPatch) -> str:
+    """No request is made here: one run, not one per wire (see conftest.py's)."""
+    monkeypatch.setenv(HTTP_ENV, "plain")
+    return "plain"
 
 
 def _aged(path: Path) -> None:

@@ -160,3 +160,47 @@ def test_a_cancel_ends_a_connect_that_hangs() -> None:
         for sock in queued:
             sock.close()
         listener.close()
+
+
+def test_a_cancel_ends_a_name_lookup_that_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``getaddrinfo`` cannot be interrupted, and a dead name server keeps it for many
+    seconds; the lookup runs on a thread of its own, so a cancel ends the call at once.
+    The name server is stood in for by a lookup that waits until the test lets it go,
+    for this one name only."""
+    real = socket.getaddrinfo
+    released = threading.Event()
+
+    def lookup(host: object, *args: object, **kwargs: object) -> object:
+        if host == "slow-dns.invalid":
+            released.wait(30)
+            raise socket.gaierror(socket.EAI_AGAIN, "no answer")
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    token = CancelToken()
+    outcome: list[BaseException] = []
+
+    def fetch() -> None:
+        with Fetcher(NO_RETRY) as fetcher:
+            try:
+                fetcher.get_bytes("http://slow-dns.invalid/x", max_bytes=10, what="x", cancel=token)
+            except BaseException as exc:  # the test looks at what it was
+                outcome.append(exc)
+
+    worker = threading.Thread(target=fetch)
+    worker.start()
+    try:
+        time.sleep(0.3)
+        token.cancel()
+        worker.join(10)  # a liveness bound: the lookup itself waits 30 s
+        assert not worker.is_alive()
+        assert len(outcome) == 1 and isinstance(outcome[0], CancelledError), outcome
+    finally:
+        released.set()
+        worker.join()
+
+
+def test_a_name_that_does_not_resolve_is_server_not_found() -> None:
+    with Fetcher(NO_RETRY) as fetcher, pytest.raises(Exception) as failed:
+        fetcher.get_bytes("http://no-such-host.invalid/x", max_bytes=10, what="x")
+    assert "server not found" in str(failed.value), failed.value
