@@ -341,10 +341,10 @@ def _connect(host: str, port: int, limit: float | None, connection: _Connection)
     raise error
 
 
-Addresses = list[tuple[Any, Any, int, str, Any]]
+_Addresses = list[tuple[Any, Any, int, str, Any]]
 
 
-def _resolve(host: str, port: int, deadline: float, connection: _Connection) -> Addresses:
+def _resolve(host: str, port: int, deadline: float, connection: _Connection) -> _Addresses:
     """``host``'s addresses for a TCP connection. An address is used as it is; a name is
     looked up on a thread of its own (as libcurl does), while this one runs the
     exchange's ``poll`` every :data:`POLL_SECONDS`: ``getaddrinfo`` cannot be
@@ -358,7 +358,7 @@ def _resolve(host: str, port: int, deadline: float, connection: _Connection) -> 
         pass  # a name, not an address
     else:
         return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
-    found: list[Addresses] = []
+    found: list[_Addresses] = []
     failed: list[OSError] = []
     done = threading.Event()
 
