@@ -245,11 +245,15 @@ class Fetcher(Transport):
         Bytes already in ``dest`` are resumed with ``Range``; a server that ignores it or
         answers another range makes the file start over, so no misaligned byte is kept.
         ``dest`` never grows past ``size``. With ``md5`` the complete file is checked, and
-        a wrong one deleted and fetched again. ``on_bytes(n)`` reports each block written
-        (network bytes: a resumed prefix is not reported, a refetched block is reported
-        again). The caller renames ``dest`` once this returns."""
+        a wrong one deleted and fetched again, unless the server sent the same wrong bytes
+        twice running: that is its copy, not a damaged transfer, and more tries (with their
+        waits, 15 s of them by default) would only delay the caller's fallback or error, as
+        :func:`core.net.transport.get_document` stops for documents. ``on_bytes(n)``
+        reports each block written (network bytes: a resumed prefix is not reported, a
+        refetched block is reported again). The caller renames ``dest`` once this returns."""
         cancel = either(cancel, self.cancel)
         tries = Tries(self.limits, url, what)
+        wrong: str | None = None
         while True:
             cancel.raise_if_cancelled()
             try:
@@ -261,10 +265,15 @@ class Fetcher(Transport):
             if md5 is None or actual == md5:
                 return
             _Partial.remove(dest)
+            again = actual == wrong
             damaged = HashMismatchError(
                 f"{what} from {url} had md5 {actual} instead of {md5} "
-                f"(tried {len(tries.seen) + 1} times)."
+                f"(tried {len(tries.seen) + 1} times"
+                + ("; the server sent the same bytes each time)." if again else ").")
             )
+            if again:
+                raise damaged
+            wrong = actual
             tries.failed(TryFailed("damaged data"), cancel, final=damaged)
 
     def _download_once(

@@ -8,7 +8,9 @@ bounds on waits the fetcher must make (Retry-After, the rate limiter), plus hang
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
+import os
 import random
 import socket
 import threading
@@ -462,9 +464,11 @@ def test_flipped_bit_is_caught_and_fetched_again(
     assert server.ranges("/a.bin") == [None, None]
 
 
-def test_wrong_object_every_time_is_a_hash_mismatch(
+def test_wrong_object_every_time_is_a_hash_mismatch_after_two_tries(
     fetcher: Fetcher, server: FaultServer, root: Path, tmp_path: Path
 ) -> None:
+    """The same wrong bytes twice are the server's copy, not a damaged transfer: no more
+    tries (and no more waits) than that."""
     data = put(root, "a.bin", 10_000, seed=1)
     other = put(root, "other.bin", 10_000, seed=2)
     server.plan("/a.bin", Fault(serve_path="/other.bin"))
@@ -473,8 +477,43 @@ def test_wrong_object_every_time_is_a_hash_mismatch(
     message = str(caught.value)
     assert server.url_for("a.bin") in message
     assert md5(data) in message and md5(other) in message
-    assert server.count("/a.bin") == TRIES
+    assert "tried 2 times; the server sent the same bytes each time" in message, message
+    assert server.count("/a.bin") == 2 < TRIES
     assert not (tmp_path / "a.part").exists()
+
+
+def test_different_wrong_bytes_each_time_are_tried_again(
+    fetcher: Fetcher, root: Path, tmp_path: Path
+) -> None:
+    """A link that damages each transfer differently is a bad transfer: the object is
+    fetched again until it arrives intact (here on the third request)."""
+    data = os.urandom(10_000)
+    bodies = [bytes([data[0] ^ 1]) + data[1:], data[:-1] + bytes([data[-1] ^ 1]), data]
+    asked: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = bodies[min(len(asked), 2)]
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler) as httpd:
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            url = f"http://127.0.0.1:{httpd.server_address[1]}/a.bin"
+            dest = tmp_path / "a.part"
+            fetcher.download(url, dest, size=len(data), md5=md5(data), what="a.bin")
+        finally:
+            httpd.shutdown()
+    assert dest.read_bytes() == data
+    assert len(asked) == 3
 
 
 def test_complete_but_wrong_partial_file_is_fetched_again(
