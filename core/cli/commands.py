@@ -22,7 +22,7 @@ from core.cli import player as cli_player
 from core.cli import signing as cli_signing
 from core.cli import storage as cli_storage
 from core.cli.player import PUBLIC, branch_of, common_options
-from core.cli.termprogress import TerminalProgress
+from core.cli.termprogress import TerminalProgress, show_retries
 from core.errors import SlipstreamError
 from core.progress import CancelToken, ProgressSink, null_sink
 from core.units import format_bytes, percent_saved
@@ -408,6 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run(args.repo, args.host, args.port, sys.stdout, verbose=args.verbose)
         if args.command == "demo":
             return run_demo(args)
+        show_retries()
         cancel = CancelToken()
         if args.command in CANCELLABLE:
             _install_interrupt(cancel)

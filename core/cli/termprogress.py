@@ -7,6 +7,7 @@ pipes) it prints one line per phase instead, so logs stay readable.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from typing import TextIO
@@ -16,6 +17,9 @@ from core.units import format_bytes, format_duration
 
 BAR = 24
 INTERVAL = 0.1
+NOTICE_EVERY = 1.0
+"""Seconds between two retry notices at most: sixteen download threads waiting on one
+server that is down would otherwise fill the terminal."""
 
 
 class TerminalProgress:
@@ -65,3 +69,39 @@ class TerminalProgress:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
             self._drawn = False
+
+
+class RetryNotices(logging.Handler):
+    """Shows the fetcher's retries (core/net/limits.py logs each at INFO) on a terminal,
+    one line each, at most one every :data:`NOTICE_EVERY` seconds, above the progress
+    line (which the next redraw puts back)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(logging.INFO)
+        self.stream = stream
+        self._shown = -NOTICE_EVERY
+
+    def emit(self, record: logging.LogRecord) -> None:
+        now = time.monotonic()
+        if now - self._shown < NOTICE_EVERY:
+            return
+        self._shown = now
+        try:
+            self.stream.write(f"\r\x1b[Kslipstream: {record.getMessage()}\n")
+            self.stream.flush()
+        except (OSError, ValueError):  # the terminal went away: nothing to tell
+            pass
+
+
+def show_retries(stream: TextIO | None = None) -> RetryNotices | None:
+    """On a terminal, show each retry of the fetcher as it happens (see
+    :class:`RetryNotices`); elsewhere (pipes, logs, the tests) say nothing more than the
+    final one-line error, as before. The handler, or ``None``."""
+    stream = stream or sys.stderr
+    if not stream.isatty():
+        return None
+    handler = RetryNotices(stream)
+    logger = logging.getLogger("core.net")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return handler

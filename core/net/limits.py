@@ -10,6 +10,7 @@ reads, so a drip of one byte every few seconds would otherwise never end.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -22,6 +23,11 @@ from core.format.bounds import BOUNDS
 from core.progress import CancelToken
 
 _SLEEP_STEP = 0.05  # how often a long wait looks at the cancel token
+
+log = logging.getLogger(__name__)
+"""Each retry is logged at INFO (what failed, and when the next try comes): the command
+line shows them on a terminal (core/cli/termprogress.py), so a server that is down is
+not a silence of some 13 s until the last try's one-line error."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,15 @@ class Tries:
         wait = self._wait(failure)
         if wait >= self.left():
             raise self.error(f"waiting {wait:.0f} s more would pass the deadline")
+        log.info(
+            "%s from %s: %s; trying again in %.0f s (try %d of %d)",
+            self.what,
+            self.url,
+            failure.reason,
+            wait,
+            len(self.seen) + 1,
+            self.limits.retries + 1,
+        )
         sleep(wait, cancel)
 
     def _wait(self, failure: TryFailed) -> float:
