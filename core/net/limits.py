@@ -124,11 +124,11 @@ class Tries:
         if wait >= self.left():
             raise self.error(f"waiting {wait:.0f} s more would pass the deadline")
         log.info(
-            "%s from %s: %s; trying again in %.0f s (try %d of %d)",
+            "%s from %s: %s; trying again %s (try %d of %d)",
             self.what,
             self.url,
             failure.reason,
-            wait,
+            f"in {wait:.0f} s" if wait >= 9.5 else f"in {wait:.1f} s" if wait >= 0.05 else "now",
             len(self.seen) + 1,
             self.limits.retries + 1,
         )

@@ -351,7 +351,7 @@ def _resolve(host: str, port: int, deadline: float, connection: _Connection) -> 
     interrupted, so a cancel (or the window's Quit) would otherwise wait for a slow or
     dead name server (5 s a try, several tries, with glibc's defaults). An abandoned
     lookup ends on its own; its thread is a daemon, so it never holds up an exit.
-    Past ``deadline`` the lookup counts as failed (``socket.gaierror``)."""
+    Past ``deadline`` the lookup has timed out (``TimeoutError``), as a connect would."""
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -375,7 +375,7 @@ def _resolve(host: str, port: int, deadline: float, connection: _Connection) -> 
     threading.Thread(target=lookup, name=f"resolve {host}", daemon=True).start()
     while not done.wait(max(0.0, min(POLL_SECONDS, deadline - time.monotonic()))):
         if time.monotonic() >= deadline:
-            raise socket.gaierror(socket.EAI_AGAIN, f"no answer for {host} in time")
+            raise TimeoutError(f"no answer for {host} from the name server in time")
         if connection.poll is not None:
             connection.poll()
     if failed:

@@ -200,6 +200,28 @@ def test_a_cancel_ends_a_name_lookup_that_hangs(monkeypatch: pytest.MonkeyPatch)
         worker.join()
 
 
+def test_a_name_lookup_longer_than_the_connect_timeout_has_timed_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = socket.getaddrinfo
+    released = threading.Event()
+
+    def lookup(host: object, *args: object, **kwargs: object) -> object:
+        if host == "slow-dns.invalid":
+            released.wait(30)
+            raise socket.gaierror(socket.EAI_AGAIN, "no answer")
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    quick = FetchLimits(retries=0, connect_timeout=0.5)
+    try:
+        with Fetcher(quick) as fetcher, pytest.raises(Exception) as failed:
+            fetcher.get_bytes("http://slow-dns.invalid/x", max_bytes=10, what="x")
+    finally:
+        released.set()
+    assert "(timed out)" in str(failed.value), failed.value
+
+
 def test_a_name_that_does_not_resolve_is_server_not_found() -> None:
     with Fetcher(NO_RETRY) as fetcher, pytest.raises(Exception) as failed:
         fetcher.get_bytes("http://no-such-host.invalid/x", max_bytes=10, what="x")
