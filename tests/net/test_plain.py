@@ -162,63 +162,53 @@ def test_a_cancel_ends_a_connect_that_hangs() -> None:
         listener.close()
 
 
-def test_a_cancel_ends_a_name_lookup_that_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``getaddrinfo`` cannot be interrupted, and a dead name server keeps it for many
-    seconds; the lookup runs on a thread of its own, so a cancel ends the call at once.
-    The name server is stood in for by a lookup that waits until the test lets it go,
-    for this one name only."""
+SLOW_NAME = "slow-dns.invalid"
+
+
+@pytest.fixture
+def slow_lookup(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A name server that never answers, for :data:`SLOW_NAME` only: its lookup waits
+    (up to 30 s) until the test ends, then fails."""
     real = socket.getaddrinfo
     released = threading.Event()
 
     def lookup(host: object, *args: object, **kwargs: object) -> object:
-        if host == "slow-dns.invalid":
+        if host == SLOW_NAME:
             released.wait(30)
             raise socket.gaierror(socket.EAI_AGAIN, "no answer")
         return real(host, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    yield
+    released.set()
+
+
+def test_a_cancel_ends_a_name_lookup_that_hangs(slow_lookup: None) -> None:
+    """``getaddrinfo`` cannot be interrupted, and a dead name server keeps it for many
+    seconds; the lookup runs on a thread of its own, so a cancel ends the call at once."""
     token = CancelToken()
     outcome: list[BaseException] = []
 
     def fetch() -> None:
         with Fetcher(NO_RETRY) as fetcher:
             try:
-                fetcher.get_bytes("http://slow-dns.invalid/x", max_bytes=10, what="x", cancel=token)
+                fetcher.get_bytes(f"http://{SLOW_NAME}/x", max_bytes=10, what="x", cancel=token)
             except BaseException as exc:  # the test looks at what it was
                 outcome.append(exc)
 
-    worker = threading.Thread(target=fetch)
+    worker = threading.Thread(target=fetch, daemon=True)
     worker.start()
-    try:
-        time.sleep(0.3)
-        token.cancel()
-        worker.join(10)  # a liveness bound: the lookup itself waits 30 s
-        assert not worker.is_alive()
-        assert len(outcome) == 1 and isinstance(outcome[0], CancelledError), outcome
-    finally:
-        released.set()
-        worker.join()
+    time.sleep(0.3)
+    token.cancel()
+    worker.join(10)  # a liveness bound: the lookup itself waits 30 s
+    assert not worker.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], CancelledError), outcome
 
 
-def test_a_name_lookup_longer_than_the_connect_timeout_has_timed_out(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    real = socket.getaddrinfo
-    released = threading.Event()
-
-    def lookup(host: object, *args: object, **kwargs: object) -> object:
-        if host == "slow-dns.invalid":
-            released.wait(30)
-            raise socket.gaierror(socket.EAI_AGAIN, "no answer")
-        return real(host, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+def test_a_name_lookup_longer_than_the_connect_timeout_has_timed_out(slow_lookup: None) -> None:
     quick = FetchLimits(retries=0, connect_timeout=0.5)
-    try:
-        with Fetcher(quick) as fetcher, pytest.raises(Exception) as failed:
-            fetcher.get_bytes("http://slow-dns.invalid/x", max_bytes=10, what="x")
-    finally:
-        released.set()
+    with Fetcher(quick) as fetcher, pytest.raises(Exception) as failed:
+        fetcher.get_bytes(f"http://{SLOW_NAME}/x", max_bytes=10, what="x")
     assert "(timed out)" in str(failed.value), failed.value
 
 
