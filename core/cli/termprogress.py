@@ -100,8 +100,11 @@ def show_retries(stream: TextIO | None = None) -> RetryNotices | None:
     stream = stream or sys.stderr
     if not stream.isatty():
         return None
-    handler = RetryNotices(stream)
     logger = logging.getLogger("core.net")
+    for known in logger.handlers:  # a second command in one process: one line a retry
+        if isinstance(known, RetryNotices) and known.stream is stream:
+            return known
+    handler = RetryNotices(stream)
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     return handler

@@ -54,6 +54,13 @@ class FetchLimits:
     """No document is read past this, whatever cap the caller asks for."""
 
 
+def _when(wait: float) -> str:
+    """A retry's wait in words: "now", "in 0.4 s", "in 12 s"."""
+    if wait < 0.05:
+        return "now"
+    return f"in {wait:.1f} s" if wait < 9.5 else f"in {wait:.0f} s"
+
+
 def sleep(seconds: float, cancel: CancelToken) -> None:
     """Sleep ``seconds``, raising CancelledError soon after ``cancel`` is set."""
     end = time.monotonic() + seconds
@@ -128,7 +135,7 @@ class Tries:
             self.what,
             self.url,
             failure.reason,
-            f"in {wait:.0f} s" if wait >= 9.5 else f"in {wait:.1f} s" if wait >= 0.05 else "now",
+            _when(wait),
             len(self.seen) + 1,
             self.limits.retries + 1,
         )

@@ -56,3 +56,21 @@ def test_a_server_that_is_down_shows_its_retries_then_the_one_line_error(
     assert lines[-1].startswith("slipstream: A download failed."), shown
     assert "after 6 tries (HTTP 503" in lines[-1], shown
     assert "Traceback" not in shown
+
+
+def test_a_second_command_in_one_process_adds_no_second_notice_handler() -> None:
+    import logging
+
+    from core.cli.termprogress import RetryNotices, show_retries
+
+    controller, terminal = pty.openpty()
+    logger = logging.getLogger("core.net")
+    with os.fdopen(terminal, "w") as stream:
+        first = show_retries(stream)
+        try:
+            assert first is not None and show_retries(stream) is first
+            assert sum(isinstance(h, RetryNotices) for h in logger.handlers) == 1
+        finally:
+            logger.removeHandler(first)  # type: ignore[arg-type]
+            logger.setLevel(logging.NOTSET)
+    os.close(controller)
