@@ -793,8 +793,9 @@ def test_cancel_while_chunking_then_rerun_reuses_objects(tmp_path: Path) -> None
     old_objects = objects_under(store)
     # Nothing in common with build 1, so any reuse is of the cancelled run's objects.
     # Files are chunked a few at a time, so the cancel lands while a neighbour is in
-    # flight too; with eight files most are still untouched when it does.
-    specs = [FileSpec(f"data/part{n}.pak", 92 + n, 3 * MiB) for n in range(8)]
+    # flight too; with sixteen files most are still untouched when it does (with eight,
+    # a loaded machine had stored them all by the time part1's report came: 8 < 8).
+    specs = [FileSpec(f"data/part{n}.pak", 92 + n, 3 * MiB) for n in range(16)]
     build = write_build(tmp_path / "build2", specs)
 
     token, sink = _cancel_when(lambda p: p.phase == "chunking" and p.item == "data/part1.pak")
