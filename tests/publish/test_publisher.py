@@ -38,9 +38,9 @@ from core.errors import (
 )
 from core.format import layout
 from core.progress import CancelToken, Progress
+from core.publish import publisher as publisher_module
 from core.publish.catalog import Catalog
 from core.publish.chain import keep_patch, zlib_bound
-from core.publish import publisher as publisher_module
 from core.publish.lock import RepoLock
 from core.publish.publisher import PublishOptions, PublishReport, publish
 from core.publish.store import CHUNK_BYTES, ZLIB_LEVEL, chunk_spans
