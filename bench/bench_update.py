@@ -74,7 +74,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -113,6 +113,8 @@ CURL_PARALLEL = 4  # the engine's default download threads
 SAMPLE_SECONDS = 0.05
 BIG_EDITS = 400
 READ = 1 << 20
+FLUSH_THREADS = 16
+"""As core/update/stage.py flushes staged files (its ``FLUSH_THREADS``)."""
 QUIET_CORES = 0.25
 TARGETS = {"apply": 0.9, "download": 1.0, "fast": 0.8, "memory": 300e6}
 """Issue 12's targets: patch + verify ≥ 0.9 of xdelta3 -d + sha256; a full install ≥ 1.0
@@ -419,17 +421,6 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_synced(pair: tuple[Path, Path]) -> None:
-    """Copy ``pair[0]`` to ``pair[1]`` through a 1 MiB buffer and fsync it, as the install
-    writes and flushes each staged file (the disk's part of an install, no CPU baseline
-    has it)."""
-    source, out = pair
-    with open(source, "rb", buffering=0) as src, open(out, "wb", buffering=0) as dst:
-        while piece := src.read(READ):
-            dst.write(piece)
-        os.fsync(dst.fileno())
-
-
 def md5_of(path: Path) -> str:
     digest = hashlib.md5()
     with open(path, "rb", buffering=0) as src:
@@ -493,9 +484,11 @@ def warm(paths: Iterable[Path], writes: int) -> None:
     scratch.unlink()
 
 
-def cli_decode(jobs: list[Job], out: Path) -> Span:
+def cli_decode(jobs: list[Job], out: Path, *, flush: bool = False) -> Span:
     """``xdelta3 -d -s OLD DELTA OUT`` and sha256 of OUT for every patched file, and
-    sha256 of every other staged file, ``CORES`` files at a time."""
+    sha256 of every other staged file, ``CORES`` files at a time. With ``flush``, each OUT
+    is also fsynced before it is hashed: what an update must do besides (a commit never
+    names a file a power cut could still lose), and the baseline leaves out."""
     out.mkdir(parents=True, exist_ok=True)
 
     def one(n_job: tuple[int, Job]) -> None:
@@ -509,6 +502,12 @@ def cli_decode(jobs: list[Job], out: Path) -> Span:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
             )
+            if flush:
+                fd = os.open(result, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
         assert result is not None
         if sha256_of(result) != job.target.sha256:
             raise SystemExit(f"xdelta3 -d made a wrong {job.target.path}")
@@ -655,9 +654,15 @@ class DownloadPieces:
     sha256: Span
     fast_inflate: Span
     """The same with the inflater the engine uses (``core.format.zlibs.ACTIVE``)."""
+    inflate_only: Span
+    """That inflater alone, no hash: the only part of the baseline an install must do."""
+    write_only: Span
+    """The build's files written from memory into the page cache, not flushed: the CPU an
+    install spends putting its bytes into files, whatever else it does."""
     write_fsync: Span
     """The build's files written (from the page cache) and fsynced, as the install stages
-    them: what the disk alone takes."""
+    them (writes on ``CORES`` threads, fsyncs on ``FLUSH_THREADS``): what the disk alone
+    takes."""
     inflate_runs: list[float] = field(default_factory=list)
     fast_runs: list[float] = field(default_factory=list)
 
@@ -669,6 +674,8 @@ class DownloadPieces:
             min((r.compressed_md5 for r in runs), key=lambda s: s.seconds),
             min((r.sha256 for r in runs), key=lambda s: s.seconds),
             min((r.fast_inflate for r in runs), key=lambda s: s.seconds),
+            min((r.inflate_only for r in runs), key=lambda s: s.seconds),
+            min((r.write_only for r in runs), key=lambda s: s.seconds),
             min((r.write_fsync for r in runs), key=lambda s: s.seconds),
             [r.inflate.seconds for r in runs],
             [r.fast_inflate.seconds for r in runs],
@@ -692,24 +699,61 @@ def download_pieces(
         if hashlib.md5(data).hexdigest() != chunks[n].md5:
             raise SystemExit("a chunk inflated to the wrong data")
 
+    def fast_only(n: int) -> None:
+        data = zlibs.ACTIVE.decompressobj().decompress(paths[n].read_bytes(), chunks[n].size + 1)
+        if len(data) != chunks[n].size:
+            raise SystemExit("a chunk inflated to the wrong size")
+
     warm(paths, 32 * MB)
     with ThreadPoolExecutor(CORES) as pool:
         _, inflate = timed(lambda: list(pool.map(one, range(len(chunks)))))
         _, compressed = timed(lambda: list(pool.map(md5_of, paths)))
         _, fast_inflate = timed(lambda: list(pool.map(fast, range(len(chunks)))))
+        _, inflate_only = timed(lambda: list(pool.map(fast_only, range(len(chunks)))))
     copies = [build / f.path for f in sorted(files, key=lambda f: -f.size)]
     warm(copies, 32 * MB)
     with ThreadPoolExecutor(CORES) as pool:
         _, sha = timed(lambda: list(pool.map(sha256_of, copies)))
+    contents = [path.read_bytes() for path in copies]
     scratch = Path(tempfile.mkdtemp(prefix="write-", dir=build.parent))
     try:
-        pairs = [(path, scratch / str(n)) for n, path in enumerate(copies)]
-        warm(copies, 32 * MB)
+        outs = [scratch / str(n) for n in range(len(copies))]
+        warm([], sum(len(c) for c in contents))
         with ThreadPoolExecutor(CORES) as pool:
-            _, written = timed(lambda: list(pool.map(write_synced, pairs)))
+            _, write_only = timed(lambda: list(pool.map(write_file, contents, outs)))
+        shutil.rmtree(scratch)
+        scratch.mkdir()
+        warm([], sum(len(c) for c in contents))
+        with ThreadPoolExecutor(CORES) as pool, ThreadPoolExecutor(FLUSH_THREADS) as flusher:
+
+            def write_flushed(data: bytes, out: Path) -> Future[None]:
+                write_file(data, out)
+                return flusher.submit(fsync_path, out)
+
+            def write_all() -> None:
+                for future in list(pool.map(write_flushed, contents, outs)):
+                    future.result()
+
+            _, written = timed(write_all)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return DownloadPieces(inflate, compressed, sha, fast_inflate, written)
+    return DownloadPieces(inflate, compressed, sha, fast_inflate, inflate_only, write_only, written)
+
+
+def write_file(data: bytes, out: Path) -> None:
+    """``data`` into a new file ``out`` in 1 MiB writes, as the install writes a file."""
+    view = memoryview(data)
+    with open(out, "wb", buffering=0) as dst:
+        for at in range(0, len(data), READ):
+            dst.write(view[at : at + READ])
+
+
+def fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 # --- 4. peak memory ------------------------------------------------------------------------
@@ -918,6 +962,7 @@ class Results:
     updates: Best[EngineRun]
     jobs: list[Job]
     clis: Best[Span]
+    flushed_clis: Best[Span]
     parts: Breakdown
     installs: Best[EngineRun]
     objects: list[Chunk]
@@ -1055,6 +1100,13 @@ def _patching(r: Results) -> list[str]:
             r.clis.spread(),
         ),
         row("    (and sha256 of the files assembled from chunks, as verifying does)"),
+        row(
+            "  the same, each output fsynced before its sha256",
+            r.flushed_clis.run.show(),
+            "",
+            r.flushed_clis.spread(),
+        ),
+        row("    (an update must flush what it commits; the target's baseline does not)"),
         row(f"  pieces of our work alone on the same files ({CORES} threads or workers),"),
         row("  each the fastest of its runs:"),
         row("    md5 of the patch sources", b.source_md5.show()),
@@ -1065,6 +1117,11 @@ def _patching(r: Results) -> list[str]:
         noted(
             row("  ratio xdelta3 -d + sha256 / ours", f"{ratio:.2f}", f"{cli:.2f} / {ours:.2f}"),
             f"target ≥ {TARGETS['apply']}: {patch_verdict(r, ratio)}",
+        ),
+        row(
+            "  ratio flushed xdelta3 -d + sha256 / ours",
+            f"{r.flushed_clis.run.seconds / ours:.2f}",
+            f"{r.flushed_clis.run.seconds:.2f} / {ours:.2f}",
         ),
         _others({"update": u.span, "patching": u.phases.get("patching"), "xdelta3": r.cli}),
     ]
@@ -1150,9 +1207,81 @@ def _download(r: Results) -> list[str]:
         row(f"  the rest of our install's CPU work, alone ({CORES} threads)"),
         row("    md5 of the compressed objects", r.pieces.compressed_md5.show()),
         row("    sha256 of the build's files", r.pieces.sha256.show()),
-        row("    write + fsync of the build's files", r.pieces.write_fsync.show()),
+        row(
+            f"    write + fsync of the build's files (fsyncs on {FLUSH_THREADS} threads)",
+            r.pieces.write_fsync.show(),
+        ),
+        *_floor(r),
         _others({"install": i.span, "curl": r.curl, "inflate": inflate}),
     ]
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The least time any install of these files takes on this machine, measured in the
+    same run: the longer of the CPU it cannot skip spread over every core, and the disk's
+    time to take the files. No network, no server, no bookkeeping: a lower bound."""
+
+    cpu: float
+    disk: float
+
+    @property
+    def seconds(self) -> float:
+        return max(self.cpu, self.disk)
+
+
+def core_seconds(span: Span) -> float:
+    return span.seconds * span.cores
+
+
+def floor_of(pieces: DownloadPieces) -> Floor:
+    """Inflating (the engine's inflater), hashing each file (sha256) and writing the files
+    into the page cache are what an install of a GOG build must spend CPU on, whatever its
+    design; flushing them is what it must wait for."""
+    work = (
+        core_seconds(pieces.inflate_only)
+        + core_seconds(pieces.sha256)
+        + core_seconds(pieces.write_only)
+    )
+    return Floor(work / CORES, pieces.write_fsync.seconds)
+
+
+def _floor(r: Results) -> list[str]:
+    from core.format import zlibs
+
+    p = r.pieces
+    f = floor_of(p)
+    ours = r.install2.span.seconds
+    best = p.inflate.seconds / f.seconds
+    best_fast = p.fast_inflate.seconds / f.seconds
+    return [
+        f"    {zlibs.ACTIVE.inflate_name} inflate alone, no hash".ljust(52)
+        + p.inflate_only.show().rjust(14),
+        row("    write of the build's files, not flushed", p.write_only.show()),
+        "",
+        row("  the floor: what any install of these files takes here, at least"),
+        row(
+            f"    CPU: inflate alone + sha256 + write, core-s / {CORES} cores",
+            f"{f.cpu:.2f}",
+        ),
+        row("    disk: write + fsync of the build's files", f"{f.disk:.2f}"),
+        row("    ratio floor / ours (1.0: nothing left to gain)", f"{f.seconds / ours:.2f}"),
+        noted(
+            row("    best ratio allowed: inflate + md5 / floor", f"{best:.2f}"),
+            f"target {TARGETS['download']}: {_reach(best >= TARGETS['download'])}",
+        ),
+        noted(
+            row(
+                f"    best ratio allowed: {zlibs.ACTIVE.inflate_name} inflate + md5 / floor",
+                f"{best_fast:.2f}",
+            ),
+            f"target {TARGETS['fast']}: {_reach(best_fast >= TARGETS['fast'])}",
+        ),
+    ]
+
+
+def _reach(ok: bool) -> str:
+    return "within reach" if ok else "OUT OF REACH on this machine"
 
 
 def _show(span: Span | None) -> str:
@@ -1229,6 +1358,7 @@ def _summary(r: Results) -> list[str]:
     lowest = max(r.curl.seconds, r.pieces.inflate.seconds)
     download_ratio = lowest / r.install2.span.seconds
     fast_ratio = r.pieces.fast_inflate.seconds / r.install2.span.seconds
+    floor = floor_of(r.pieces)
     u = r.update.report
     lines = [
         "",
@@ -1239,6 +1369,10 @@ def _summary(r: Results) -> list[str]:
             patch_verdict(r, apply_ratio),
         ),
         row(
+            "    the same against xdelta3 -d + fsync + sha256",
+            f"{r.flushed_clis.run.seconds / r.update.seconds('patching', 'verifying'):.2f}",
+        ),
+        row(
             f"  full download ≥ {TARGETS['download']} of the lower baseline",
             f"{download_ratio:.2f}",
             met(download_ratio >= TARGETS["download"]),
@@ -1247,6 +1381,11 @@ def _summary(r: Results) -> list[str]:
             f"  full download ≥ {TARGETS['fast']} of {zlibs.ACTIVE.inflate_name} inflate + md5",
             f"{fast_ratio:.2f}",
             met(fast_ratio >= TARGETS["fast"]),
+        ),
+        row(
+            "    the most this machine's floor allows (see 2.)",
+            f"{r.pieces.inflate.seconds / floor.seconds:.2f} / "
+            f"{r.pieces.fast_inflate.seconds / floor.seconds:.2f}",
         ),
         noted(
             row("  update bytes / full bytes", f"{u.bytes_downloaded / u.bytes_full:.4f}"),
@@ -1416,6 +1555,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
             )
         log(f"xdelta3 -d + sha256 on {len(jobs)} files, {CORES} at a time")
         clis = [cli_decode(jobs, work / "cli-out") for _ in range(args.repeat)]
+        log("the same, each output flushed (fsync) as an update must")
+        flushed = [cli_decode(jobs, work / "cli-out", flush=True) for _ in range(args.repeat)]
         log("pieces of our patch work, alone")
         parts = Breakdown.best([breakdown(jobs, work / "pieces-out") for _ in range(args.repeat)])
 
@@ -1473,6 +1614,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
         ),
         jobs,
         Best.of(clis, lambda span: span.seconds),
+        Best.of(flushed, lambda span: span.seconds),
         parts,
         Best.of(installs, lambda e: e.span.seconds),
         objects,
