@@ -6,6 +6,8 @@
     staging/         verified new files waiting for the commit; inside the game folder, so
                      that the commit is a rename on one filesystem
     downloads/       objects of an update in progress
+      staged/        the staged files of an update that was cancelled, failed or crashed:
+                     resume data, checked chunk by chunk before use (core/update/stage.py)
     discard/<name>/  a finished operation's downloads, moved out of the way by one rename and
                      deleted later (at the process's end, or by the next operation): never
                      read, never resumed from
@@ -41,6 +43,7 @@ from core.errors import (
     GameLockedError,
     LinkInTheWayError,
     LocalIOError,
+    SlipstreamError,
     StateError,
     UnsafePathError,
 )
@@ -53,6 +56,9 @@ from core.lock import FileLock
 
 META_DIR = paths.RESERVED_DIR
 DISCARD_DIR = "discard"
+RESUME_DIR = "staged"
+"""Under ``downloads/``: the staged files an interrupted update left
+(:meth:`GameDir.keep_staging`)."""
 STATE_FORMAT = 1
 MAX_STATE_BYTES = BOUNDS.state_bytes
 MAX_FILES = 2_000_000
@@ -352,6 +358,15 @@ def check_components(base: Path | str, parts: Sequence[str], known: set[str] | N
             known.add(here)
 
 
+def _keep_one(source: str, base: str, parts: list[str]) -> None:
+    """Move the regular file ``source`` to ``base/parts…``; what cannot be is left."""
+    with contextlib.suppress(SlipstreamError, OSError):
+        if stat.S_ISREG(os.lstat(source).st_mode):
+            make_dirs(base, parts[:-1])
+            check_components(base, parts)
+            os.replace(source, os.path.join(base, *parts))
+
+
 def _lstat_mode(path: str) -> int | None:
     """``path``'s mode, not following a link; None when nothing is there."""
     try:
@@ -469,6 +484,36 @@ class GameDir:
                 f"Could not create the downloads folder {self.downloads}: a file is in its "
                 "place. Remove that file and run the command again."
             ) from None
+
+    @property
+    def resume_dir(self) -> Path:
+        return self.downloads / RESUME_DIR
+
+    def keep_staging(self) -> None:
+        """Move the files staging holds into ``downloads/staged/`` (same paths, replacing
+        older ones), then clear staging. The staged files of an update that did not get
+        through are resume data, like its downloads: the next run keeps the leading chunks
+        of each that still match their md5 (core/update/stage.py ``Stager.resume``) and
+        fetches only the rest. Nothing there is trusted or ever committed as it is, and it
+        goes with the downloads once an update is through. A file that cannot be moved is
+        deleted with the rest of staging."""
+        check_components(self.root, [META_DIR, "staging"])
+        staging = os.fspath(self.staging)
+        mode = _lstat_mode(staging)
+        if mode is not None and stat.S_ISDIR(mode):
+            found = [
+                (os.path.join(folder, name), os.path.relpath(folder, staging), name)
+                for folder, _dirs, files in os.walk(staging)
+                for name in files
+            ]
+            if found:
+                with contextlib.suppress(SlipstreamError, OSError):
+                    check_components(self.root, [META_DIR, "downloads", RESUME_DIR])
+                    resume = os.fspath(self.meta_dirs("downloads", RESUME_DIR))
+                    for path, rel, name in found:
+                        parts = [] if rel == "." else rel.split(os.sep)
+                        _keep_one(path, resume, [*parts, name])
+        self.clear_staging()
 
     def discard_downloads(self) -> Path | None:
         """Move ``.slipstream/downloads`` into ``.slipstream/discard/`` with one rename and

@@ -31,6 +31,7 @@ http.client, pycurl, OSError) is wrapped at this seam. Callers meet:
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import os
@@ -265,16 +266,97 @@ class Fetcher(Transport):
             if md5 is None or actual == md5:
                 return
             _Partial.remove(dest)
-            again = actual == wrong
-            damaged = HashMismatchError(
-                f"{what} from {url} had md5 {actual} instead of {md5} "
-                f"(tried {len(tries.seen) + 1} times"
-                + ("; the server sent the same bytes each time)." if again else ").")
-            )
-            if again:
-                raise damaged
-            wrong = actual
-            tries.failed(TryFailed("damaged data"), cancel, final=damaged)
+            assert actual is not None  # asked for, with md5
+            wrong = _wrong_md5(tries, md5, actual, wrong, cancel)
+
+    def fetch_object(
+        self,
+        url: str,
+        *,
+        size: int,
+        md5: str | None = None,
+        what: str,
+        on_bytes: Callable[[int], None] = ignore_bytes,
+        cancel: CancelToken = NEVER_CANCELLED,
+        spill: Path | None = None,
+    ) -> bytes:
+        """The ``size``-byte object at ``url``, in memory, for a caller that uses it at once
+        and keeps no copy (core/update/stage.py streams the chunks of the files it
+        assembles this way). The rules of :meth:`download`: a try cut short goes on with
+        ``Range`` from the bytes already in memory, a server that ignores it or answers
+        another range starts the object over, and with ``md5`` a wrong body is fetched
+        again unless the server sent the same wrong bytes twice running. With ``spill``,
+        the bytes received when it gives up (an error, a cancel) are written to that
+        partial file, which :meth:`download` resumes. ``on_bytes(n)`` reports each block
+        as it arrives."""
+        cancel = either(cancel, self.cancel)
+        tries = Tries(self.limits, url, what)
+        wrong: str | None = None
+        blocks: list[bytes] = []
+        try:
+            while True:
+                cancel.raise_if_cancelled()
+                try:
+                    self._fetch_once(blocks, size, tries, on_bytes, cancel)
+                except TryFailed as failure:
+                    tries.failed(failure, cancel)
+                    continue
+                body = blocks[0] if len(blocks) == 1 else b"".join(blocks)
+                if md5 is None:
+                    return body
+                actual = hashlib.md5(body).hexdigest()
+                if actual == md5:
+                    return body
+                blocks.clear()
+                wrong = _wrong_md5(tries, md5, actual, wrong, cancel)
+        except BaseException:
+            if spill is not None and blocks:
+                _spill(spill, blocks)
+            raise
+
+    def _fetch_once(
+        self,
+        blocks: list[bytes],
+        size: int,
+        tries: Tries,
+        on_bytes: Callable[[int], None],
+        cancel: CancelToken,
+    ) -> None:
+        """One try of :meth:`fetch_object`, adding to ``blocks`` (the bytes so far)."""
+        have = sum(len(b) for b in blocks)
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        kept = len(blocks)
+
+        def answer(response: _Head) -> int:
+            nonlocal kept
+            status = response.status_code
+            if status == 416 or (
+                status == 206 and not wire.range_matches(response.headers, have, size)
+            ):
+                blocks.clear()  # the server's idea of the object differs: start over
+                raise TryFailed("wrong byte range" if status == 206 else "HTTP 416")
+            self._check_status(response, tries, ok=(200, 206))
+            start = have if status == 206 else 0
+            if not start:
+                blocks.clear()
+            kept = len(blocks)
+            declared = wire.content_length(response.headers)
+            encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
+            if declared is not None and not encoded and declared != size - start:
+                raise TryFailed(f"announced {declared} bytes instead of {size - start}")
+            return size - start
+
+        def block(data: bytes) -> None:
+            blocks.append(data)
+            on_bytes(len(data))
+
+        try:
+            self._get(headers, tries, cancel, answer, block)
+        except _Overflow:
+            del blocks[kept:]  # this answer was some other, longer object
+            raise TryFailed(f"more than {size} bytes") from None
+        if sum(len(b) for b in blocks) < size:
+            raise TryFailed("cut short")
 
     def _download_once(
         self,
@@ -680,6 +762,35 @@ class Fetcher(Transport):
                 return
             meter.count(block)
             yield block
+
+
+def _spill(path: Path, blocks: list[bytes]) -> None:
+    """Keep the first bytes of an object in the partial file ``path`` (resume data: what
+    cannot be written is simply fetched again)."""
+    try:
+        with open(path, "wb") as out:
+            for block in blocks:
+                out.write(block)
+    except OSError:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _wrong_md5(tries: Tries, md5: str, actual: str, wrong: str | None, cancel: CancelToken) -> str:
+    """After an object arrived with md5 ``actual``, not ``md5``: wait for the next try and
+    return ``actual`` (the next try's ``wrong``), or raise HashMismatchError when it is
+    out of tries or the server sent the same wrong bytes twice running (``wrong``): that
+    is its copy, not a damaged transfer."""
+    again = actual == wrong
+    damaged = HashMismatchError(
+        f"{tries.what} from {tries.url} had md5 {actual} instead of {md5} "
+        f"(tried {len(tries.seen) + 1} times"
+        + ("; the server sent the same bytes each time)." if again else ").")
+    )
+    if again:
+        raise damaged
+    tries.failed(TryFailed("damaged data"), cancel, final=damaged)
+    return actual
 
 
 class _Meter:

@@ -79,6 +79,21 @@ class Transport(Protocol):
         """Write the ``size``-byte object at ``url`` into the partial file ``dest``."""
         ...
 
+    def fetch_object(
+        self,
+        url: str,
+        *,
+        size: int,
+        md5: str | None = None,
+        what: str,
+        on_bytes: Callable[[int], None] = ignore_bytes,
+        cancel: CancelToken = NEVER_CANCELLED,
+        spill: Path | None = None,
+    ) -> bytes:
+        """The ``size``-byte object at ``url``, in memory: for a caller that keeps no copy;
+        what arrived before it gives up goes to the partial file ``spill``."""
+        ...
+
     def download_range(
         self,
         url: str,

@@ -19,10 +19,12 @@ A failed pack entry is not remembered: the pair's xdelta3 patch may still be goo
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 
 from core.crashpoint import crashpoint
@@ -34,6 +36,7 @@ from core.errors import (
     RepositoryError,
     SlipstreamError,
 )
+from core.format.depot import Chunk
 from core.gamedir.folder import GameDir
 from core.progress import CancelToken, Phase, Progress, ProgressSink
 from core.update.packs import PackSpan, spans_for
@@ -113,12 +116,16 @@ def apply_plan(
     fetched = sorted((a for a in work if a.kind in FETCHING), key=_size, reverse=True)
     sfc_refs = [ObjectRef(c, False) for c in plan.sfc_chunks]
     # The chunks of files assembled here are checked by the file's hash as it is written,
-    # so they need no md5 check as they arrive (Stager.check_later).
+    # so they need no md5 check as they arrive (Stager.check_later); those that one file
+    # alone reads stream through memory (Stager.in_memory).
     stager.check_later.update(_chunk_md5s(fetched))
+    stager.in_memory.update(_read_once(fetched, plan.sfc_chunks))
+    kept = stager.resume(fetched)
     # Left by an error, the stack stops the downloads first (so no thread waits on one
     # that will never start), then drops the patches and files not yet started.
     with ExitStack() as stack:
         stack.callback(stager.drop_flushes)  # last out: no flush outlives an error
+        stack.callback(stager.spill_held)  # once the downloads have stopped
         if pool is not None:
             stack.enter_context(pool)
             pool = pool if patched else None
@@ -131,8 +138,13 @@ def apply_plan(
         # Pack spans and patch chunks first (small, and the patches can then run during
         # the rest), then the small files container, then each file's chunks in the order
         # it is assembled.
-        order: list[Download] = [*spans, *objects_of(patched), *sfc_refs, *objects_of(fetched)]
-        downloads = stack.enter_context(stager.start_downloads(order))
+        order: list[Download] = [
+            *spans,
+            *objects_of(patched),
+            *sfc_refs,
+            *_assembly_order(fetched, kept, stager.jobs),
+        ]
+        downloads = stack.enter_context(stager.start_downloads(order, in_memory=True))
         patches = [
             patching.submit(_patch_batch, group, stager, pool, downloads, by_object)
             for group in _batches(patched)
@@ -162,6 +174,37 @@ def apply_plan(
     _verify(done, stager, progress, cancel)
     crashpoint("update-verified")
     return result
+
+
+def _read_once(actions: list[FileAction], sfc: Iterable[Chunk]) -> set[str]:
+    """Compressed md5s of the chunks exactly one chunk of one file of ``actions`` reads, and
+    not the small files container: each can be dropped once its file has it."""
+    uses = Counter(
+        c.compressed_md5
+        for a in actions
+        if a.target is not None and not a.from_sfc
+        for c in a.target.chunks
+    )
+    return {md5 for md5, n in uses.items() if n == 1} - {c.compressed_md5 for c in sfc}
+
+
+def _assembly_order(actions: list[FileAction], kept: dict[str, int], jobs: int) -> list[ObjectRef]:
+    """The chunks ``actions`` fetch, in the order the assembling threads read them. The
+    ``jobs`` threads take the files in their order, so the files go ``jobs`` at a time, a
+    chunk of each in turn: the objects held in memory are bounded (core/update/stage.py
+    ``_Budget``), and with one big file's chunks all before the next file's, one thread
+    would assemble while the others waited for room. Chunks that a file taken up again
+    (:meth:`Stager.resume`) keeps are not fetched."""
+    refs: list[ObjectRef] = []
+    for start in range(0, len(actions), max(1, jobs)):
+        lanes = [
+            [ObjectRef(a.target.chunks[i], False) for i in a.fetch if i >= kept.get(a.path, 0)]
+            for a in actions[start : start + max(1, jobs)]
+            if a.target is not None and not a.from_sfc
+        ]
+        for turn in zip_longest(*lanes):
+            refs += [ref for ref in turn if ref is not None]
+    return refs
 
 
 def _chunk_md5s(actions: list[FileAction]) -> Iterator[str]:

@@ -118,15 +118,16 @@ def _operation(
 
 @contextmanager
 def _staging_cleared_on_failure(game: GameDir) -> Iterator[None]:
-    """Empty ``.slipstream/staging`` when staging or the commit fails: nothing staged is
-    reused by the next run, and a failed update must leave no files behind. Downloads
-    stay (the next run resumes them), and so does staging while a journal needs it."""
+    """Empty ``.slipstream/staging`` when staging or the commit fails: a failed update
+    leaves no files behind there. What it staged goes to ``downloads/staged`` as resume
+    data, beside the downloads (:meth:`GameDir.keep_staging`; the next run checks each
+    chunk of it before use). Staging stays while a journal needs it."""
     try:
         yield
     except BaseException:
         if not game.journal_file.exists():
             with suppress(OSError, SlipstreamError):
-                game.clear_staging()
+                game.keep_staging()
         raise
 
 
@@ -408,12 +409,13 @@ def not_installed(game_dir: Path) -> UnknownInstallError:
 
 
 def _recover(game: GameDir) -> str | None:
-    """Finish or undo an interrupted commit or rollback, then drop what an interrupted
-    staging left behind: with no journal, staged files are never used again (an update
-    stages afresh from its verified downloads), so they would only hold disk space, as do
-    the downloads of finished operations that were moved aside and not yet deleted."""
+    """Finish or undo an interrupted commit or rollback, then put aside what an
+    interrupted staging left behind: with no journal, staged files are never committed as
+    they are; they go to ``downloads/staged`` as resume data (:meth:`GameDir.keep_staging`),
+    where the next update keeps only the chunks that still match their md5. The downloads
+    of finished operations that were moved aside and not yet deleted are deleted."""
     message = journal.recover(game)
-    game.clear_staging()
+    game.keep_staging()
     game.sweep_discarded()  # downloads an earlier operation moved aside and did not delete
     return message
 

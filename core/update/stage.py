@@ -2,16 +2,25 @@
 
 Nothing here touches the game's own files except to read them (patch sources and
 reusable chunks); every output goes to ``.slipstream/staging`` on the game's filesystem,
-and only a verified staged file is ever committed. Downloads land in
-``.slipstream/downloads`` under their compressed md5 (pack spans under their object's
-md5 and byte range) and stay there until the commit, so a cancelled or crashed update
-resumes without fetching them again.
+and only a verified staged file is ever committed.
+
+The chunks of a file assembled here stream from the socket into memory and from there,
+inflated and hashed, into the staged file (:attr:`Stager.in_memory`): they never touch
+the disk as objects. At most :data:`MEMORY_BYTES` of them wait in memory. Every other
+download (patch chunks, pack spans, the small files container, a chunk several files
+share) lands in ``.slipstream/downloads`` under its compressed md5 (pack spans under their
+object's md5 and byte range) and stays there until the commit. A cancelled, failed or
+crashed update leaves its staged files in ``downloads/staged`` (core/gamedir/folder.py
+:meth:`~core.gamedir.folder.GameDir.keep_staging`), and the next run keeps the leading
+chunks of each that still match their md5 (:meth:`Stager.resume`): either way it loses
+at most the objects in flight and in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -20,6 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any, TypeVar
 
 from core.crashpoint import crashpoint
 from core.delta.hdiff import HDIFF_MAX_BYTES
@@ -37,7 +47,7 @@ from core.format.depot import Chunk, DepotFile, unpack_chunk
 from core.format.patch import DepotDiff
 from core.format.zjson import inflate
 from core.fs import fsync_file
-from core.gamedir.folder import GameDir
+from core.gamedir.folder import META_DIR, RESUME_DIR, GameDir, check_components
 from core.net.fetcher import POOL_SIZE
 from core.net.source import RepoSource
 from core.net.transport import Transport
@@ -47,6 +57,10 @@ from core.update.plan import ChunkReuse, FileAction
 from core.update.route import PackStep
 
 READ = 1 << 20
+MEMORY_BYTES = 64 << 20
+"""Compressed objects fetched into memory and not yet written into their files, at most
+(one object larger than this still goes, alone). Downloads run this far ahead of the
+threads that assemble: 90 objects of a many-file install, 16 chunks of big files."""
 _WAIT_SECONDS = 0.1
 REPORT_SECONDS = 0.02
 """Download progress is reported at most this often (a bar redraws at 20-60 Hz), not once
@@ -172,6 +186,16 @@ class Stager:
         the damaged ones fetched again, checked, and the file written once more."""
         self._unchecked: set[str] = set()
         """Compressed md5s of the objects this run fetched without their md5 check."""
+        self.in_memory: set[str] = set()
+        """Compressed md5s of chunks the caller's downloads (``start_downloads(...,
+        in_memory=True)``) fetch into memory, not into downloads/: each is read once, by
+        the one file :meth:`assemble` writes from it, and dropped. Writing each object to
+        a file and reading it back cost about a core-second of a 710 MB install (creating,
+        filling and deleting 1,000 files) and a rename per object."""
+        self._held: dict[str, bytes] = {}
+        """Objects fetched into memory and not yet read, by compressed md5."""
+        self._budget = _Budget(MEMORY_BYTES)
+        self._resumed: dict[str, _Resumed] = {}
         self._recheck_lock = threading.Lock()
         self._lock = threading.Lock()
         self._count_lock = threading.Lock()
@@ -208,9 +232,13 @@ class Stager:
         refs: Iterable[Download],
         *,
         tolerate: Callable[[Download], bool] = _has_fallback,
+        in_memory: bool = False,
     ) -> Downloads:
-        """Start fetching ``refs`` in the background, in their order; see :class:`Downloads`."""
-        return Downloads(self, list(refs), tolerate)
+        """Start fetching ``refs`` in the background, in their order; see :class:`Downloads`.
+        With ``in_memory``, the chunks named in :attr:`in_memory` go to memory, not to
+        downloads/: only for downloads whose every such chunk some assembling thread
+        will read in this order (:class:`_Budget`)."""
+        return Downloads(self, list(refs), tolerate, in_memory)
 
     def _download_object(
         self,
@@ -262,27 +290,47 @@ class Stager:
         advance: Callable[[int], None],
         check: bool,
     ) -> None:
-        errors: list[SlipstreamError] = []
-        for url in urls:
-            try:
-                self.fetcher.download(
-                    url,
-                    partial,
-                    size=chunk.compressed_size,
-                    md5=chunk.compressed_md5 if check else None,
-                    what=f"chunk {chunk.compressed_md5}",
-                    on_bytes=advance,
-                    cancel=self.cancel,
-                )
-                return
-            except CancelledError:
-                raise
-            except SlipstreamError as exc:  # try the next endpoint
-                errors.append(exc)
-        denied = [e for e in errors if isinstance(e, AccessDeniedError)]
-        if denied:
-            raise denied[-1]
-        raise errors[-1] if errors else RepositoryError("No endpoint serves the chunks.")
+        def download(url: str) -> None:
+            self.fetcher.download(
+                url,
+                partial,
+                size=chunk.compressed_size,
+                md5=chunk.compressed_md5 if check else None,
+                what=f"chunk {chunk.compressed_md5}",
+                on_bytes=advance,
+                cancel=self.cancel,
+            )
+
+        _from_any(urls, download)
+
+    def _fetch_held(self, ref: ObjectRef, partial: Path, advance: Callable[[int], None]) -> None:
+        """Fetch ``ref`` into memory (:attr:`in_memory`), for :meth:`inflate` to take; the
+        bytes that arrived before a failure or a cancel go to ``partial``, resumed from
+        there by the next run."""
+        chunk = ref.chunk
+        md5 = chunk.compressed_md5
+        check = md5 not in self.check_later
+
+        def fetch(url: str) -> bytes:
+            return self.fetcher.fetch_object(
+                url,
+                size=chunk.compressed_size,
+                md5=md5 if check else None,
+                what=f"chunk {md5}",
+                on_bytes=advance,
+                cancel=self.cancel,
+                spill=partial,
+            )
+
+        urls = self.source.chunk_urls(self.product, md5, False)
+        try:
+            body = _from_any(urls, fetch)
+        except AccessDeniedError:
+            self.source.renew_links(self.product, md5, False, urls)
+            body = _from_any(self.source.chunk_urls(self.product, md5, False), fetch)
+        with self._lock:
+            self._held[md5] = body
+            (self._fresh if check else self._unchecked).add(md5)
 
     def inflate(self, ref: ObjectRef, *, hashed_later: bool = False) -> bytes:
         """A downloaded object's data, checked against its manifest entry.
@@ -337,6 +385,20 @@ class Stager:
                     self._unchecked.discard(md5)
                     self._fresh.add(md5)
 
+    def spill_held(self) -> None:
+        """Write the objects still held in memory to downloads/ (not flushed: resume data),
+        for the run after a failed or cancelled one; none are held after a good one."""
+        with self._lock:
+            held, self._held = self._held, {}
+        for md5, body in held.items():
+            path = self.game.downloads / f"c-{md5}"
+            partial = path.with_name(path.name + ".part")
+            try:
+                partial.write_bytes(body)
+                os.replace(partial, path)
+            except OSError:
+                partial.unlink(missing_ok=True)
+
     def _count_bytes(self, n: int) -> None:
         with self._count_lock:
             self.bytes_downloaded += n
@@ -345,10 +407,16 @@ class Stager:
         path = self.object_path(ref)
         chunk = ref.chunk
         what = f"chunk {chunk.compressed_md5}"
-        try:
-            body = path.read_bytes()
-        except OSError as exc:
-            raise LocalIOError.wrap(exc, "read the downloaded chunk") from None
+        with self._lock:
+            held = self._held.pop(chunk.compressed_md5, None)
+        if held is not None:
+            self._budget.give(chunk.compressed_size)
+            body = held
+        else:
+            try:
+                body = path.read_bytes()
+            except OSError as exc:
+                raise LocalIOError.wrap(exc, "read the downloaded chunk") from None
         unchecked = chunk.compressed_md5 in self._unchecked
         if hashed_later and (unchecked or chunk.compressed_md5 in self._fresh):
             try:
@@ -370,6 +438,69 @@ class Stager:
             if not unchecked:  # (an unchecked one is checked and replaced instead)
                 path.unlink(missing_ok=True)  # the next run fetches it again
             raise
+
+    # --- resuming -----------------------------------------------------------------------
+
+    def resume(self, actions: Iterable[FileAction]) -> dict[str, int]:
+        """Take up what an interrupted run left in ``downloads/staged`` of the files
+        ``actions`` assemble: each such file is moved back into staging and keeps its
+        leading chunks that match their md5 (read here, and hashed into the file's own
+        hash on the way); the rest of it is cut off, and :meth:`assemble` writes on from
+        there. {path: chunks kept}, for the files that keep any."""
+        kept: dict[str, int] = {}
+        base = self.game.resume_dir
+        try:
+            check_components(self.game.root, [META_DIR, "downloads", RESUME_DIR])
+            if not base.is_dir():
+                return kept
+            found = [a for a in actions if self._resumable(a, base)]
+        except (OSError, SlipstreamError):
+            return kept
+        total = sum(os.path.getsize(base / a.path) for a in found)
+        done = 0
+        for action in found:
+            self.cancel.raise_if_cancelled()
+            self.progress(Progress(Phase.CHECKING_FILES, done, total, action.path))
+            done += os.path.getsize(base / action.path)
+            resumed = self._resume_one(action, base)
+            if resumed is not None:
+                self._resumed[action.path] = resumed
+                kept[action.path] = resumed.chunks
+        if found:
+            self.progress(Progress(Phase.CHECKING_FILES, total, total))
+        return kept
+
+    @staticmethod
+    def _resumable(action: FileAction, base: Path) -> bool:
+        target = action.target
+        if target is None or action.from_sfc or not target.chunks:
+            return False
+        check_components(base, action.path.split("/"))
+        try:
+            return stat.S_ISREG(os.lstat(base / action.path).st_mode)
+        except OSError:
+            return False
+
+    def _resume_one(self, action: FileAction, base: Path) -> _Resumed | None:
+        target = action.target
+        assert target is not None
+        out = self.game.staged_path(action.path)
+        try:
+            os.replace(base / action.path, out)
+            digest = hashlib.new(target_digest(target)[0])
+            chunks = size = 0
+            with open(out, "r+b") as staged:
+                for chunk in target.chunks:
+                    data = staged.read(chunk.size)
+                    if len(data) != chunk.size or hashlib.md5(data).hexdigest() != chunk.md5:
+                        break
+                    digest.update(data)
+                    chunks += 1
+                    size += chunk.size
+                staged.truncate(size)
+        except OSError:
+            return None  # written afresh (assemble opens it anew)
+        return _Resumed(chunks, size, digest) if chunks else None
 
     # --- assembling --------------------------------------------------------------------
 
@@ -408,10 +539,16 @@ class Stager:
         reuse = {r.index: r for r in action.reuse}
         algorithm, _ = target_digest(target)
         digest = hashlib.new(algorithm)
-        written = 0
+        written = first = 0
+        resumed = self._resumed.get(action.path)
+        if resumed is not None:  # its leading chunks are in place (resume)
+            first, written, digest = resumed.chunks, resumed.size, resumed.digest.copy()
         unchecked: list[Chunk] = []
         try:
-            with open(out, "wb") as dst:
+            with open(out, "r+b" if resumed else "wb") as dst:
+                if resumed:
+                    dst.seek(written)
+                    dst.truncate(written)
                 if action.from_sfc:
                     ref = target.sfc_ref
                     if sfc is None or ref is None:
@@ -421,6 +558,8 @@ class Stager:
                     written += dst.write(piece)
                 else:
                     for index, chunk in enumerate(target.chunks):
+                        if index < first:
+                            continue
                         self.cancel.raise_if_cancelled()
                         if downloads is not None and index not in reuse:
                             downloads.wait(ObjectRef(chunk, False))
@@ -651,8 +790,11 @@ class Stager:
 class Downloads:
     """Objects fetched in the background, ``stager.jobs`` at a time, in the order given,
     while other threads patch and assemble: each waits (:meth:`wait`) only for the objects
-    it needs. Objects go to ``downloads/`` as before, so a cancel or a crash loses only
-    the objects in flight.
+    it needs. Objects go to ``downloads/``, or, for downloads started ``in_memory``, the
+    chunks named in :attr:`Stager.in_memory` stay in memory until their file is written
+    from them (at most :data:`MEMORY_BYTES` of them, :class:`_Budget`), and one cut short
+    by a failure or a cancel is kept as a partial file. A cancel or a crash loses only the
+    objects in flight or in memory.
 
     An object ``tolerate`` accepts losing (a patch chunk: its file can fall back) reports
     its failure through :meth:`wait` and :meth:`finish`; any other failure stops the
@@ -661,7 +803,11 @@ class Downloads:
     waits for the running ones."""
 
     def __init__(
-        self, stager: Stager, refs: list[Download], tolerate: Callable[[Download], bool]
+        self,
+        stager: Stager,
+        refs: list[Download],
+        tolerate: Callable[[Download], bool],
+        in_memory: bool = False,
     ) -> None:
         self._stager = stager
         self._tolerate = tolerate
@@ -669,6 +815,17 @@ class Downloads:
         for ref in refs:
             todo.setdefault(stager.object_path(ref), ref)
         self._refs = {p: r for p, r in todo.items() if not p.is_file()}
+        # Tickets in the order of the downloads, before any starts (see _Budget).
+        # An object an earlier run left partly fetched is resumed on disk instead.
+        self._tickets = {
+            path: stager._budget.ticket()
+            for path, ref in self._refs.items()
+            if in_memory
+            and isinstance(ref, ObjectRef)
+            and not ref.patches
+            and ref.chunk.compressed_md5 in stager.in_memory
+            and not _partial(path).exists()
+        }
         self.total = sum(_download_size(r) for r in self._refs.values())
         self._done = 0
         self._reported = 0
@@ -697,6 +854,8 @@ class Downloads:
     def close(self) -> None:
         self._stopped.set()
         self._executor.shutdown(wait=True, cancel_futures=True)
+        # Those that never started: the next downloads' turn must not wait for them.
+        self._stager._budget.abandon(self._tickets.values())
 
     def _advance(self, n: int) -> None:
         """Count ``n`` bytes in, and report the count at most every :data:`REPORT_SECONDS`
@@ -730,7 +889,12 @@ class Downloads:
         if self._stopped.is_set():
             raise CancelledError()
         stager.cancel.raise_if_cancelled()
-        partial = path.with_name(path.name + ".part")
+        ticket = self._tickets.get(path)
+        if ticket is not None:
+            assert isinstance(ref, ObjectRef)
+            self._fetch_held(path, ref, ticket)
+            return None
+        partial = _partial(path)
         try:
             checked = stager._download_object(ref, partial, self._advance)
         except CancelledError:
@@ -758,9 +922,25 @@ class Downloads:
         crashpoint("update-object-downloaded")
         return None
 
+    def _fetch_held(self, path: Path, ref: ObjectRef, ticket: int) -> None:
+        """Fetch ``ref`` into memory once the budget has room for it (:class:`_Budget`)."""
+        stager = self._stager
+        size = ref.chunk.compressed_size
+        stager._budget.take(ticket, size, self._stopped, stager.cancel)
+        try:
+            stager._fetch_held(ref, _partial(path), self._advance)
+        except CancelledError:
+            stager._budget.give(size)
+            raise
+        except BaseException:
+            stager._budget.give(size)
+            self._stopped.set()  # the first failure wins: start no more
+            raise
+        crashpoint("update-object-downloaded")
+
     def wait(self, ref: Download) -> SlipstreamError | None:
-        """Block until ``ref`` is on disk (``None``), or return why a tolerated object could
-        not be fetched; raise the error of any other."""
+        """Block until ``ref`` is on disk or in memory (``None``), or return why a tolerated
+        object could not be fetched; raise the error of any other."""
         future = self._futures.get(self._stager.object_path(ref))
         return None if future is None else self._result(future)  # None: on disk already
 
@@ -839,3 +1019,99 @@ def _read_at(path: Path, offset: int, size: int) -> bytes:
             return src.read(size)
     except OSError:
         return b""
+
+
+T = TypeVar("T")
+
+
+def _partial(path: Path) -> Path:
+    """Where an object is downloaded to before it is renamed to ``path``."""
+    return path.with_name(path.name + ".part")
+
+
+def _from_any(urls: list[str], fetch: Callable[[str], T]) -> T:
+    """``fetch`` from the first of ``urls`` (the repository's endpoints) that serves it;
+    every failure otherwise, the last denial first (its links may be renewed)."""
+    errors: list[SlipstreamError] = []
+    for url in urls:
+        try:
+            return fetch(url)
+        except CancelledError:
+            raise
+        except SlipstreamError as exc:  # try the next endpoint
+            errors.append(exc)
+    denied = [e for e in errors if isinstance(e, AccessDeniedError)]
+    if denied:
+        raise denied[-1]
+    raise errors[-1] if errors else RepositoryError("No endpoint serves the chunks.")
+
+
+class _Budget:
+    """The bytes of objects held in memory (:data:`MEMORY_BYTES`). Taken in the order the
+    objects were queued, by ticket: an object never goes ahead of an earlier one still
+    waiting, since the earlier one's file may be the one every assembling thread waits
+    for, and a budget full of later objects would then never be given back. Given back
+    as each object is read (:meth:`Stager.inflate`), or when its fetch fails."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._held = 0
+        self._issued = 0
+        self._serving = 0
+        self._abandoned: set[int] = set()
+        self._changed = threading.Condition()
+
+    def ticket(self) -> int:
+        with self._changed:
+            self._issued += 1
+            return self._issued - 1
+
+    def take(self, ticket: int, size: int, stopped: threading.Event, cancel: CancelToken) -> None:
+        """Wait for ``ticket``'s turn and room for ``size`` bytes (or an empty budget);
+        CancelledError once ``stopped`` is set or ``cancel`` is."""
+        with self._changed:
+            try:
+                while self._serving != ticket or (self._held and self._held + size > self._limit):
+                    if stopped.is_set():
+                        raise CancelledError()
+                    cancel.raise_if_cancelled()
+                    self._changed.wait(_WAIT_SECONDS)
+            except BaseException:
+                self._abandon(ticket)
+                raise
+            self._held += size
+            self._next()
+
+    def abandon(self, tickets: Iterable[int]) -> None:
+        """Tickets whose objects will never be taken (downloads stopped before them)."""
+        with self._changed:
+            for ticket in tickets:
+                self._abandon(ticket)
+
+    def _abandon(self, ticket: int) -> None:
+        if ticket == self._serving:
+            self._next()
+        elif ticket > self._serving:
+            self._abandoned.add(ticket)
+
+    def _next(self) -> None:
+        self._serving += 1
+        while self._serving in self._abandoned:
+            self._abandoned.discard(self._serving)
+            self._serving += 1
+        self._changed.notify_all()
+
+    def give(self, size: int) -> None:
+        with self._changed:
+            self._held -= size
+            self._changed.notify_all()
+
+
+@dataclass(frozen=True)
+class _Resumed:
+    """The leading chunks of a staged file an interrupted run left, checked: how many,
+    their bytes, and the file's hash over them (copied before each use)."""
+
+    chunks: int
+    size: int
+    digest: Any

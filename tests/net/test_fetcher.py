@@ -821,3 +821,106 @@ def test_a_whole_object_shorter_than_the_range_is_refused(
     with pytest.raises(DownloadError, match="cut short"):
         get_range(fetcher, server, tmp_path / "r", 900, 200, [])
     assert server.count("/pack") == TRIES
+
+
+# --- objects in memory (fetch_object: the chunks of files assembled as they arrive) -----
+
+
+def test_object_in_memory_cut_mid_body_resumes_with_range(
+    fetcher: Fetcher, server: FaultServer, root: Path
+) -> None:
+    data = put(root, "a.bin", 300_000)
+    server.plan("/a.bin", Fault(drop_after=100_000, times=1))
+    counted: list[int] = []
+    got = fetcher.fetch_object(
+        server.url_for("a.bin"), size=len(data), what="a", on_bytes=counted.append
+    )
+    assert got == data
+    assert server.ranges("/a.bin") == [None, "bytes=100000-"]
+    assert sum(counted) == len(data)  # network bytes: the resumed rest, not the prefix again
+
+
+@pytest.mark.parametrize(
+    "lie", [Fault(ignore_range=True), Fault(range_shift=7)], ids=["ignored", "shifted"]
+)
+def test_object_in_memory_resumed_against_a_lying_range_starts_over(
+    fetcher: Fetcher, server: FaultServer, root: Path, lie: Fault
+) -> None:
+    data = put(root, "a.bin", 100_000)
+    server.plan("/a.bin", Fault(drop_after=30_000, times=1))
+    first = True
+
+    def lie_after_the_cut(n: int) -> None:
+        nonlocal first
+        if first:  # from the second request on, the server answers a range wrongly
+            first = False
+            server.plan("/a.bin", lie)
+
+    got = fetcher.fetch_object(
+        server.url_for("a.bin"), size=len(data), what="a", on_bytes=lie_after_the_cut
+    )
+    assert got == data  # no misaligned byte kept
+    assert server.ranges("/a.bin")[1] == "bytes=30000-"
+
+
+def test_object_in_memory_with_a_flipped_bit_is_fetched_again(
+    fetcher: Fetcher, server: FaultServer, root: Path
+) -> None:
+    data = put(root, "a.bin", 100_000)
+    server.plan("/a.bin", Fault(flip_bit=12_345, times=1))
+    assert fetcher.fetch_object(server.url_for("a.bin"), size=len(data), md5=md5(data), what="a")
+    assert server.ranges("/a.bin") == [None, None]
+    put(root, "b.bin", 10_000, seed=1)
+    other = put(root, "other.bin", 10_000, seed=2)
+    server.plan("/b.bin", Fault(serve_path="/other.bin"))
+    with pytest.raises(HashMismatchError, match="the server sent the same bytes each time"):
+        fetcher.fetch_object(server.url_for("b.bin"), size=10_000, md5=md5(data), what="b")
+    assert server.count("/b.bin") == 2 and md5(other) != md5(data)
+
+
+def test_object_in_memory_stops_at_its_size(
+    fetcher: Fetcher, server: FaultServer, root: Path
+) -> None:
+    data = put(root, "a.bin", 50_000)
+    server.plan("/a.bin", Fault(endless=True, times=1))
+    assert fetcher.fetch_object(server.url_for("a.bin"), size=len(data), what="a") == data
+    assert server.count("/a.bin") == 2
+
+
+def test_object_in_memory_spills_what_arrived_when_cancelled_and_download_resumes_it(
+    fetcher: Fetcher, server: FaultServer, root: Path, tmp_path: Path
+) -> None:
+    data = put(root, "a.bin", 400_000)
+    spill = tmp_path / "a.part"
+    server.plan("/a.bin", Fault(drip=(16_384, 0.02), times=1))
+    token = CancelToken()
+    got = 0
+
+    def count(n: int) -> None:
+        nonlocal got
+        got += n
+        if got >= 50_000:
+            token.cancel()
+
+    with pytest.raises(CancelledError):
+        fetcher.fetch_object(
+            server.url_for("a.bin"), size=len(data), what="a", on_bytes=count, cancel=token,
+            spill=spill,
+        )  # fmt: skip
+    kept = spill.stat().st_size
+    assert 50_000 <= kept < len(data)
+    assert spill.read_bytes() == data[:kept]
+    fetch(fetcher, server, "a.bin", spill, data)
+    assert spill.read_bytes() == data
+    assert server.ranges("/a.bin") == [None, f"bytes={kept}-"]
+
+
+def test_object_in_memory_spills_what_arrived_when_it_gives_up(
+    fetcher: Fetcher, server: FaultServer, root: Path, tmp_path: Path
+) -> None:
+    data = put(root, "a.bin", 100_000)
+    spill = tmp_path / "a.part"
+    server.plan("/a.bin", Fault(statuses=[None] + [500] * 20, drop_after=40_000, times=1))
+    with pytest.raises(DownloadError):
+        fetcher.fetch_object(server.url_for("a.bin"), size=len(data), what="a", spill=spill)
+    assert spill.read_bytes() == data[:40_000]

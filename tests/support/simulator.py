@@ -175,6 +175,28 @@ class RepositorySimulator(Transport):
             dest.unlink()
             raise HashMismatchError(f"{what} from {url} had the wrong md5.")
 
+    def fetch_object(
+        self,
+        url: str,
+        *,
+        size: int,
+        md5: str | None = None,
+        what: str,
+        on_bytes: Callable[[int], None] = ignore_bytes,
+        cancel: CancelToken = NEVER_CANCELLED,
+        spill: Path | None = None,
+    ) -> bytes:
+        """The (possibly damaged) object, as :meth:`download` writes it, but in memory
+        (nothing is ever cut short here, so nothing is spilled)."""
+        cancel.raise_if_cancelled()
+        path, _ = self._split(url, what)
+        data = self._damaged(path, self._static(path, url, what))[:size]
+        self._record(Fetch("object", path, "", 0, len(data)))
+        on_bytes(len(data))
+        if md5 is not None and hashlib.md5(data).hexdigest() != md5:
+            raise HashMismatchError(f"{what} from {url} had the wrong md5.")
+        return data
+
     def download_range(
         self,
         url: str,

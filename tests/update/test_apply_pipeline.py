@@ -188,17 +188,25 @@ def test_objects_of_assembled_files_arrive_unchecked_and_patch_objects_checked(
     sim, options, second = at_first_build(published, game, patch_jobs=2, use_packs=False)
     chunk = _added_chunk(game, second, options)
     asked: dict[str, str | None] = {}
-    plain = sim.download
+    held: set[str] = set()
+    plain, in_memory = sim.download, sim.fetch_object
 
     def recorded(url: str, dest: Path, **kwargs: Any) -> None:
         asked[url.rsplit("/", 1)[1]] = kwargs.get("md5")
         plain(url, dest, **kwargs)
 
+    def recorded_held(url: str, **kwargs: Any) -> bytes:
+        asked[url.rsplit("/", 1)[1]] = kwargs.get("md5")
+        held.add(url.rsplit("/", 1)[1])
+        return in_memory(url, **kwargs)
+
     monkeypatch.setattr(sim, "download", recorded)
+    monkeypatch.setattr(sim, "fetch_object", recorded_held)
     report = update(game, second, options)
     assert tree(game) == tree(folders[1])
     assert report.patches_applied >= 3
     assert asked[chunk.compressed_md5] is None
+    assert chunk.compressed_md5 in held  # streamed through memory, never a file
     checked = [name for name, md5 in asked.items() if md5 is not None]
     assert checked and all(asked[name] == name for name in checked)  # the patch chunks
     assert len(checked) < len(asked)

@@ -394,11 +394,16 @@ def test_kills_at_random_times_leave_exactly_one_build(world: World, tmp_path: P
 # 4: polite cancel (A8)
 
 
-def _downloaded_objects(game: Path) -> list[Path]:
-    folder = game / ".slipstream" / "downloads"
-    if not folder.is_dir():
-        return []
-    return [p for p in folder.iterdir() if p.name[:2] in ("c-", "p-") and "." not in p.name]
+def _kept_for_resume(game: Path, *, staging: bool = False) -> list[Path]:
+    """What an update has fetched so far and keeps for a rerun: objects in downloads/
+    (partial ones too), and the files written from chunks that streamed through memory,
+    in staging while it runs (``staging``) and in downloads/staged once it has stopped."""
+    folders = [game / ".slipstream" / "downloads"]
+    if staging:
+        folders.append(game / ".slipstream" / "staging")
+    return [
+        p for f in folders if f.is_dir() for p in f.rglob("*") if p.is_file() and p.stat().st_size
+    ]
 
 
 def test_ctrl_c_while_downloading_stops_cleanly_and_the_rerun_resumes(
@@ -407,7 +412,7 @@ def test_ctrl_c_while_downloading_stops_cleanly_and_the_rerun_resumes(
     game = clone(world.at1, tmp_path / "game")
     proc = start("update", game, "--to", "3", "--limit-rate", 100_000, "--no-progress")
     try:
-        while not _downloaded_objects(game):
+        while not _kept_for_resume(game, staging=True):
             assert proc.poll() is None, reap(proc)
             time.sleep(0.02)
         os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal does
@@ -417,8 +422,11 @@ def test_ctrl_c_while_downloading_stops_cleanly_and_the_rerun_resumes(
     assert done.returncode == 130, done.stderr
     assert "stopped" in done.stderr or "cancelled" in done.stderr, done.stderr
     assert check_exactly(world, game) == "1"
-    kept = _downloaded_objects(game)
+    kept = _kept_for_resume(game)
     assert kept
+    assert not (game / ".slipstream" / "staging").exists() or not any(
+        (game / ".slipstream" / "staging").iterdir()
+    )
     doc = json_of(cli("update", game, "--to", "3", "--json", "--no-progress"))
     assert doc["to_build"] == "3"
     assert isinstance(doc["bytes_downloaded"], int) and isinstance(doc["bytes_planned"], int)
