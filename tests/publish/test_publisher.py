@@ -746,8 +746,7 @@ def test_the_lock_names_the_process_that_holds_it(tmp_path: Path) -> None:
         """
         import sys
         from pathlib import Path
-        from core.publish import publisher as publisher_module
-from core.publish.lock import RepoLock
+        from core.publish.lock import RepoLock
         with RepoLock(Path(sys.argv[1])):
             print("locked", flush=True)
             sys.stdin.read()
