@@ -20,14 +20,14 @@ from core.gog.source import open_source
 from core.library.db import InstallRecord, Library, OperationRecord
 from core.progress import CancelToken, ProgressSink
 from core.update import engine, launch, manage, product, records
-from core.update.apply import objects_of
+from core.update.apply import FETCHING, objects_of
 from core.update.estimate import Cost, estimate_costs
 from core.update.keep import keep_copies
 from core.update.options import EngineOptions
 from core.update.packs import spans_for
 from core.update.plan import Plan
 from core.update.report import OperationReport
-from core.update.stage import ObjectRef
+from core.update.stage import ObjectRef, kept_chunks
 from core.update.uninstall import UninstallReport, uninstall
 from gui.child import in_child
 from gui.progress_state import PlanRows
@@ -72,11 +72,20 @@ def _preview(
 
 def downloaded_bytes(game: GameDir, plan: Plan) -> tuple[int, int]:
     """Compressed bytes of the plan's objects already in the downloads folder: (whole
-    objects, which the update skips; parts of objects, which it resumes). Neither is
-    reported by the update, so the window counts them as done and a resume counts on."""
+    objects, which the update skips, and the chunks already in the files a cancelled run
+    staged; parts of objects, which it resumes). Neither is reported by the update, so
+    the window counts them as done and a resume counts on."""
     refs = objects_of(plan.actions) + [ObjectRef(c, False) for c in plan.sfc_chunks]
     whole = partial = 0
     seen: set[str] = set()
+    # Chunks already written into the files the cancelled run staged (downloads/staged).
+    for action in plan.actions:
+        if action.kind in FETCHING and (kept := kept_chunks(game, action)):
+            assert action.target is not None
+            for chunk in (action.target.chunks[i] for i in action.fetch if i < kept):
+                if f"c-{chunk.compressed_md5}" not in seen:
+                    seen.add(f"c-{chunk.compressed_md5}")
+                    whole += chunk.compressed_size
     for ref in refs:
         path = game.downloads / f"{'p' if ref.patches else 'c'}-{ref.chunk.compressed_md5}"
         if path.name in seen:

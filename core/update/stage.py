@@ -1024,6 +1024,30 @@ def _read_at(path: Path, offset: int, size: int) -> bytes:
 T = TypeVar("T")
 
 
+def kept_chunks(game: GameDir, action: FileAction) -> int:
+    """How many leading chunks of ``action``'s file an interrupted run left in
+    ``downloads/staged``, judged by the file's size alone (:meth:`Stager.resume` checks
+    each against its md5, and may keep fewer): what the next run need not fetch, for an
+    estimate made before it starts."""
+    target = action.target
+    if target is None or action.from_sfc:
+        return 0
+    try:
+        check_components(game.resume_dir, action.path.split("/"))
+        info = os.lstat(game.resume_dir / action.path)
+    except (OSError, SlipstreamError):
+        return 0
+    if not stat.S_ISREG(info.st_mode):
+        return 0
+    kept = end = 0
+    for chunk in target.chunks:
+        end += chunk.size
+        if end > info.st_size:
+            break
+        kept += 1
+    return kept
+
+
 def _partial(path: Path) -> Path:
     """Where an object is downloaded to before it is renamed to ``path``."""
     return path.with_name(path.name + ".part")
