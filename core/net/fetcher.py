@@ -324,6 +324,8 @@ class Fetcher(Transport):
     ) -> None:
         """One try of :meth:`fetch_object`, adding to ``blocks`` (the bytes so far)."""
         have = sum(len(b) for b in blocks)
+        if have == size:
+            return  # every byte came before the last try failed: nothing to ask for
         headers = {"Range": f"bytes={have}-"} if have else {}
         kept = len(blocks)
 
