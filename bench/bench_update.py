@@ -1101,7 +1101,7 @@ def _patching(r: Results) -> list[str]:
         ),
         row("    (and sha256 of the files assembled from chunks, as verifying does)"),
         row(
-            "  the same, each output fsynced before its sha256",
+            "  the same, each output fsynced first",
             r.flushed_clis.run.show(),
             "",
             r.flushed_clis.spread(),
@@ -1208,7 +1208,7 @@ def _download(r: Results) -> list[str]:
         row("    md5 of the compressed objects", r.pieces.compressed_md5.show()),
         row("    sha256 of the build's files", r.pieces.sha256.show()),
         row(
-            f"    write + fsync of the build's files (fsyncs on {FLUSH_THREADS} threads)",
+            f"    write + fsync ({FLUSH_THREADS} fsync threads)",
             r.pieces.write_fsync.show(),
         ),
         *_floor(r),
@@ -1255,24 +1255,23 @@ def _floor(r: Results) -> list[str]:
     best = p.inflate.seconds / f.seconds
     best_fast = p.fast_inflate.seconds / f.seconds
     return [
-        f"    {zlibs.ACTIVE.inflate_name} inflate alone, no hash".ljust(52)
-        + p.inflate_only.show().rjust(14),
+        row(f"    {zlibs.ACTIVE.inflate_name} inflate alone, no hash", p.inflate_only.show()),
         row("    write of the build's files, not flushed", p.write_only.show()),
         "",
         row("  the floor: what any install of these files takes here, at least"),
         row(
-            f"    CPU: inflate alone + sha256 + write, core-s / {CORES} cores",
+            f"    CPU: inflate + sha256 + write, core-s / {CORES}",
             f"{f.cpu:.2f}",
         ),
-        row("    disk: write + fsync of the build's files", f"{f.disk:.2f}"),
-        row("    ratio floor / ours (1.0: nothing left to gain)", f"{f.seconds / ours:.2f}"),
+        row("    disk: write + fsync of the files", f"{f.disk:.2f}"),
+        row("    floor / ours (1.0: nothing left to gain)", f"{f.seconds / ours:.2f}"),
         noted(
-            row("    best ratio allowed: inflate + md5 / floor", f"{best:.2f}"),
+            row("    best allowed: inflate + md5 / floor", f"{best:.2f}"),
             f"target {TARGETS['download']}: {_reach(best >= TARGETS['download'])}",
         ),
         noted(
             row(
-                f"    best ratio allowed: {zlibs.ACTIVE.inflate_name} inflate + md5 / floor",
+                f"    best allowed: {zlibs.ACTIVE.inflate_name} inflate + md5 / floor",
                 f"{best_fast:.2f}",
             ),
             f"target {TARGETS['fast']}: {_reach(best_fast >= TARGETS['fast'])}",
@@ -1383,7 +1382,7 @@ def _summary(r: Results) -> list[str]:
             met(fast_ratio >= TARGETS["fast"]),
         ),
         row(
-            "    the most this machine's floor allows (see 2.)",
+            "    the most the floor allows (see 2.)",
             f"{r.pieces.inflate.seconds / floor.seconds:.2f} / "
             f"{r.pieces.fast_inflate.seconds / floor.seconds:.2f}",
         ),
