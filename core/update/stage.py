@@ -61,6 +61,10 @@ MEMORY_BYTES = 64 << 20
 """Compressed objects fetched into memory and not yet written into their files, at most
 (one object larger than this still goes, alone). Downloads run this far ahead of the
 threads that assemble: 90 objects of a many-file install, 16 chunks of big files."""
+HELD_OBJECT_BYTES = 32 << 20
+"""An object larger than this goes to downloads/ even for a file assembled from memory:
+GOG's chunks and ours compress to under 20 MiB, and a manifest that names bigger ones
+(the format allows 257 MiB) must not make one object take that much memory."""
 _WAIT_SECONDS = 0.1
 REPORT_SECONDS = 0.02
 """Download progress is reported at most this often (a bar redraws at 20-60 Hz), not once
@@ -824,6 +828,7 @@ class Downloads:
             and isinstance(ref, ObjectRef)
             and not ref.patches
             and ref.chunk.compressed_md5 in stager.in_memory
+            and ref.chunk.compressed_size <= HELD_OBJECT_BYTES
             and not _partial(path).exists()
         }
         self.total = sum(_download_size(r) for r in self._refs.values())

@@ -192,3 +192,26 @@ def test_the_budget_serves_tickets_in_order_and_skips_abandoned_ones() -> None:
     stopped.set()
     with pytest.raises(CancelledError):
         budget.take(budget.ticket() + 1, 1, stopped, NEVER_CANCELLED)
+
+
+def test_an_object_larger_than_held_objects_may_be_goes_to_downloads(
+    published: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A manifest may name chunks up to 257 MiB; one above HELD_OBJECT_BYTES is fetched
+    into downloads/ as a file, never into memory."""
+    repo, build = published
+    sim = RepositorySimulator(repo)
+    monkeypatch.setattr(stage, "HELD_OBJECT_BYTES", 1)
+    held: list[str] = []
+    plain = sim.fetch_object
+
+    def fetch(url: str, **kwargs: Any) -> bytes:
+        held.append(url)
+        return plain(url, **kwargs)
+
+    monkeypatch.setattr(sim, "fetch_object", fetch)
+    game = tmp_path / "game"
+    install(sim.base_url, PRODUCT, game, options=EngineOptions(transport=sim))
+    assert tree(game) == tree(build)
+    assert held == []
+    assert all(sim.count(chunk_url(c)) == 1 for c in big_chunks(sim))
