@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -96,6 +96,20 @@ def md5(data: bytes) -> str:
 
 def fetch(fetcher: Fetcher, server: FaultServer, name: str, dest: Path, data: bytes) -> None:
     fetcher.download(server.url_for(name), dest, size=len(data), md5=md5(data), what=name)
+
+
+def cancel_after(limit: int) -> tuple[CancelToken, Callable[[int], None]]:
+    """A token, and an ``on_bytes`` that cancels it once ``limit`` bytes have come."""
+    token = CancelToken()
+    got = 0
+
+    def count(n: int) -> None:
+        nonlocal got
+        got += n
+        if got >= limit:
+            token.cancel()
+
+    return token, count
 
 
 # --- B1 drops --------------------------------------------------------------------------
@@ -536,15 +550,7 @@ def test_cancel_keeps_the_partial_file_for_a_resume(
     data = put(root, "a.bin", 400_000)
     dest = tmp_path / "a.part"
     server.plan("/a.bin", Fault(drip=(16_384, 0.02), times=1))
-    token = CancelToken()
-    got = 0
-
-    def count(n: int) -> None:
-        nonlocal got
-        got += n
-        if got >= 50_000:
-            token.cancel()
-
+    token, count = cancel_after(50_000)
     with pytest.raises(CancelledError):
         fetcher.download(
             server.url_for("a.bin"), dest, size=len(data), what="a", on_bytes=count, cancel=token
@@ -893,15 +899,7 @@ def test_object_in_memory_spills_what_arrived_when_cancelled_and_download_resume
     data = put(root, "a.bin", 400_000)
     spill = tmp_path / "a.part"
     server.plan("/a.bin", Fault(drip=(16_384, 0.02), times=1))
-    token = CancelToken()
-    got = 0
-
-    def count(n: int) -> None:
-        nonlocal got
-        got += n
-        if got >= 50_000:
-            token.cancel()
-
+    token, count = cancel_after(50_000)
     with pytest.raises(CancelledError):
         fetcher.fetch_object(
             server.url_for("a.bin"), size=len(data), what="a", on_bytes=count, cancel=token,

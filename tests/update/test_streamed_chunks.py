@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from core.progress import NEVER_CANCELLED, CancelToken
 from core.update import stage
 from core.update.engine import install
 from core.update.options import EngineOptions
+from core.update.report import OperationReport
 from core.update.target import open_target
 from tests.support.helpers import tree
 from tests.support.simulator import RepositorySimulator, publish_builds
@@ -79,21 +81,47 @@ def cancel_before_last_chunk(sim: RepositorySimulator, game: Path, chunks: list[
         sim.fetch_object = plain  # type: ignore[method-assign]
 
 
-def test_a_cancelled_install_keeps_its_staged_files_and_the_rerun_fetches_only_the_rest(
-    published: tuple[Path, Path], tmp_path: Path
-) -> None:
+@dataclass
+class Cancelled:
+    """An install cancelled as data/big.pak's last chunk was asked for."""
+
+    sim: RepositorySimulator
+    game: Path
+    build: Path
+    chunks: list[Chunk]
+
+    @property
+    def kept(self) -> Path:
+        return self.game / ".slipstream" / "downloads" / "staged" / "data" / "big.pak"
+
+    def rerun(self) -> OperationReport:
+        """The same install again, with the simulator's log cleared first."""
+        self.sim.clear()
+        return install(
+            self.sim.base_url, PRODUCT, self.game, options=EngineOptions(transport=self.sim)
+        )
+
+
+@pytest.fixture
+def cancelled(published: tuple[Path, Path], tmp_path: Path) -> Cancelled:
     repo, build = published
     sim = RepositorySimulator(repo)
     game = tmp_path / "game"
     chunks = big_chunks(sim)
     cancel_before_last_chunk(sim, game, chunks)
-    meta = game / ".slipstream"
+    return Cancelled(sim, game, build, chunks)
+
+
+def test_a_cancelled_install_keeps_its_staged_files_and_the_rerun_fetches_only_the_rest(
+    cancelled: Cancelled,
+) -> None:
+    meta = cancelled.game / ".slipstream"
+    chunks = cancelled.chunks
     assert not (meta / "staging").exists() or not any((meta / "staging").iterdir())
-    kept = meta / "downloads" / "staged" / "data" / "big.pak"
-    assert kept.stat().st_size == chunks[0].size + chunks[1].size
-    sim.clear()
-    report = install(sim.base_url, PRODUCT, game, options=EngineOptions(transport=sim))
-    assert tree(game) == tree(build)
+    assert cancelled.kept.stat().st_size == chunks[0].size + chunks[1].size
+    report = cancelled.rerun()
+    assert tree(cancelled.game) == tree(cancelled.build)
+    sim = cancelled.sim
     assert sim.count(chunk_url(chunks[0])) == sim.count(chunk_url(chunks[1])) == 0
     assert sim.count(chunk_url(chunks[2])) == 1
     assert report.bytes_downloaded < report.bytes_planned
@@ -101,47 +129,34 @@ def test_a_cancelled_install_keeps_its_staged_files_and_the_rerun_fetches_only_t
 
 
 def test_a_kept_file_damaged_in_its_second_chunk_keeps_only_the_first(
-    published: tuple[Path, Path], tmp_path: Path
+    cancelled: Cancelled,
 ) -> None:
-    repo, build = published
-    sim = RepositorySimulator(repo)
-    game = tmp_path / "game"
-    chunks = big_chunks(sim)
-    cancel_before_last_chunk(sim, game, chunks)
-    kept = game / ".slipstream" / "downloads" / "staged" / "data" / "big.pak"
-    with open(kept, "r+b") as damaged:  # one byte of the second chunk, as a torn write
+    chunks = cancelled.chunks
+    with open(cancelled.kept, "r+b") as damaged:  # a byte of the second chunk, as if torn
         damaged.seek(chunks[0].size + 1234)
         byte = damaged.read(1)
         damaged.seek(chunks[0].size + 1234)
         damaged.write(bytes([byte[0] ^ 0xFF]))
-    sim.clear()
-    install(sim.base_url, PRODUCT, game, options=EngineOptions(transport=sim))
-    assert tree(game) == tree(build)
+    cancelled.rerun()
+    assert tree(cancelled.game) == tree(cancelled.build)
+    sim = cancelled.sim
     assert sim.count(chunk_url(chunks[0])) == 0
     assert sim.count(chunk_url(chunks[1])) == sim.count(chunk_url(chunks[2])) == 1
 
 
 def test_a_link_in_place_of_a_kept_file_is_never_followed(
-    published: tuple[Path, Path], tmp_path: Path
+    cancelled: Cancelled, tmp_path: Path
 ) -> None:
-    repo, build = published
-    sim = RepositorySimulator(repo)
-    game = tmp_path / "game"
-    chunks = big_chunks(sim)
-    cancel_before_last_chunk(sim, game, chunks)
-    kept = game / ".slipstream" / "downloads" / "staged" / "data" / "big.pak"
     outside = tmp_path / "outside.pak"
-    outside.write_bytes(kept.read_bytes())  # the right bytes, but not Slipstream's file
-    kept.unlink()
-    os.symlink(outside, kept)
-    sim.clear()
-    install(sim.base_url, PRODUCT, game, options=EngineOptions(transport=sim))
-    assert tree(game) == tree(build)
-    assert all(sim.count(chunk_url(c)) == 1 for c in chunks)
-    assert (
-        outside.read_bytes() == (build / "data" / "big.pak").read_bytes()[: outside.stat().st_size]
-    )
-    assert not (game / "data" / "big.pak").is_symlink()
+    outside.write_bytes(cancelled.kept.read_bytes())  # the right bytes, not Slipstream's file
+    cancelled.kept.unlink()
+    os.symlink(outside, cancelled.kept)
+    cancelled.rerun()
+    assert tree(cancelled.game) == tree(cancelled.build)
+    assert all(cancelled.sim.count(chunk_url(c)) == 1 for c in cancelled.chunks)
+    whole = (cancelled.build / "data" / "big.pak").read_bytes()
+    assert outside.read_bytes() == whole[: outside.stat().st_size]
+    assert not (cancelled.game / "data" / "big.pak").is_symlink()
 
 
 def test_chunks_held_in_memory_stay_within_the_budget_and_every_file_is_built(
