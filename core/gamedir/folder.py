@@ -358,13 +358,21 @@ def check_components(base: Path | str, parts: Sequence[str], known: set[str] | N
             known.add(here)
 
 
+def _worth_keeping(path: str) -> bool:
+    """A regular file with something in it (a link is never moved or followed)."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size > 0
+
+
 def _keep_one(source: str, base: str, parts: list[str]) -> None:
-    """Move the regular file ``source`` to ``base/parts…``; what cannot be is left."""
+    """Move the file ``source`` to ``base/parts…``; what cannot be moved is left."""
     with contextlib.suppress(SlipstreamError, OSError):
-        if stat.S_ISREG(os.lstat(source).st_mode):
-            make_dirs(base, parts[:-1])
-            check_components(base, parts)
-            os.replace(source, os.path.join(base, *parts))
+        make_dirs(base, parts[:-1])
+        check_components(base, parts)
+        os.replace(source, os.path.join(base, *parts))
 
 
 def _lstat_mode(path: str) -> int | None:
@@ -505,6 +513,7 @@ class GameDir:
                 (os.path.join(folder, name), os.path.relpath(folder, staging), name)
                 for folder, _dirs, files in os.walk(staging)
                 for name in files
+                if _worth_keeping(os.path.join(folder, name))
             ]
             if found:
                 with contextlib.suppress(SlipstreamError, OSError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from core.gamedir.folder import files_md5
+from core.gamedir.folder import GameDir, files_md5
 
 
 def test_files_md5_lists_the_game_and_leaves_out_only_slipstreams_own_folder(
@@ -23,3 +23,32 @@ def test_files_md5_lists_the_game_and_leaves_out_only_slipstreams_own_folder(
         "data/.slipstream/x": hashlib.md5(b"x").hexdigest(),
     }
     assert list(files_md5(tmp_path)) == ["a.txt", "b.txt", "data/.slipstream/x"]
+
+
+def test_keep_staging_moves_what_was_staged_to_the_resume_folder_and_empties_staging(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "game").mkdir()
+    game = GameDir(tmp_path / "game")
+    game.staged_path("data/a.bin").write_bytes(b"a" * 100)
+    game.staged_path("b.bin").write_bytes(b"")  # nothing in it to keep
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"not Slipstream's")
+    game.staged_path("c.bin").symlink_to(outside)  # a link is never moved or followed
+    game.keep_staging()
+    assert not any(game.staging.iterdir())
+    kept = {p.relative_to(game.resume_dir).as_posix() for p in game.resume_dir.rglob("*")}
+    assert kept == {"data", "data/a.bin"}
+    assert (game.resume_dir / "data" / "a.bin").read_bytes() == b"a" * 100
+    assert outside.read_bytes() == b"not Slipstream's"
+    game.staged_path("data/a.bin").write_bytes(b"b" * 10)  # a later run's copy replaces it
+    game.keep_staging()
+    assert (game.resume_dir / "data" / "a.bin").read_bytes() == b"b" * 10
+
+
+def test_keep_staging_with_nothing_staged_makes_no_downloads_folder(tmp_path: Path) -> None:
+    (tmp_path / "game").mkdir()
+    game = GameDir(tmp_path / "game")
+    game.staged_path("empty.bin").write_bytes(b"")
+    game.keep_staging()
+    assert not game.downloads.exists()
