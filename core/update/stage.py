@@ -1080,7 +1080,11 @@ class _Budget:
     objects were queued, by ticket: an object never goes ahead of an earlier one still
     waiting, since the earlier one's file may be the one every assembling thread waits
     for, and a budget full of later objects would then never be given back. Given back
-    as each object is read (:meth:`Stager.inflate`), or when its fetch fails."""
+    as each object is read (:meth:`Stager.inflate`), or when its fetch fails.
+
+    Only the ticket whose turn it is is woken when room is given back: one condition that
+    woke all sixteen waiting download threads at each of a many-file install's thousand
+    objects made the assembling threads wait for its lock (7% of their time)."""
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
@@ -1088,34 +1092,50 @@ class _Budget:
         self._issued = 0
         self._serving = 0
         self._abandoned: set[int] = set()
-        self._changed = threading.Condition()
+        self._waiting: dict[int, threading.Event] = {}
+        self._lock = threading.Lock()
 
     def ticket(self) -> int:
-        with self._changed:
+        with self._lock:
             self._issued += 1
             return self._issued - 1
 
     def take(self, ticket: int, size: int, stopped: threading.Event, cancel: CancelToken) -> None:
         """Wait for ``ticket``'s turn and room for ``size`` bytes (or an empty budget);
         CancelledError once ``stopped`` is set or ``cancel`` is."""
-        with self._changed:
-            try:
-                while self._serving != ticket or (self._held and self._held + size > self._limit):
-                    if stopped.is_set():
-                        raise CancelledError()
-                    cancel.raise_if_cancelled()
-                    self._changed.wait(_WAIT_SECONDS)
-            except BaseException:
+        woken = threading.Event()
+        try:
+            while True:
+                with self._lock:
+                    woken.clear()  # before looking: a wake-up after this is not lost
+                    if self._serving == ticket and (
+                        not self._held or self._held + size <= self._limit
+                    ):
+                        self._waiting.pop(ticket, None)
+                        self._held += size
+                        self._next()
+                        return
+                    self._waiting[ticket] = woken
+                if stopped.is_set():
+                    raise CancelledError()
+                cancel.raise_if_cancelled()
+                woken.wait(_WAIT_SECONDS)
+        except BaseException:
+            with self._lock:
+                self._waiting.pop(ticket, None)
                 self._abandon(ticket)
-                raise
-            self._held += size
-            self._next()
+            raise
 
     def abandon(self, tickets: Iterable[int]) -> None:
         """Tickets whose objects will never be taken (downloads stopped before them)."""
-        with self._changed:
+        with self._lock:
             for ticket in tickets:
                 self._abandon(ticket)
+
+    def give(self, size: int) -> None:
+        with self._lock:
+            self._held -= size
+            self._wake()
 
     def _abandon(self, ticket: int) -> None:
         if ticket == self._serving:
@@ -1128,12 +1148,12 @@ class _Budget:
         while self._serving in self._abandoned:
             self._abandoned.discard(self._serving)
             self._serving += 1
-        self._changed.notify_all()
+        self._wake()
 
-    def give(self, size: int) -> None:
-        with self._changed:
-            self._held -= size
-            self._changed.notify_all()
+    def _wake(self) -> None:
+        waiting = self._waiting.get(self._serving)
+        if waiting is not None:
+            waiting.set()
 
 
 @dataclass(frozen=True)
