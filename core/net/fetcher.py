@@ -329,23 +329,14 @@ class Fetcher(Transport):
         headers = {"Range": f"bytes={have}-"} if have else {}
         kept = len(blocks)
 
+        def cut(length: int) -> None:  # to ``have`` (keep all) or to 0 (start over)
+            if not length:
+                blocks.clear()
+
         def answer(response: _Head) -> int:
             nonlocal kept
-            status = response.status_code
-            if status == 416 or (
-                status == 206 and not wire.range_matches(response.headers, have, size)
-            ):
-                blocks.clear()  # the server's idea of the object differs: start over
-                raise TryFailed("wrong byte range" if status == 206 else "HTTP 416")
-            self._check_status(response, tries, ok=(200, 206))
-            start = have if status == 206 else 0
-            if not start:
-                blocks.clear()
+            start = self._resume_point(response, cut, have, size, tries)
             kept = len(blocks)
-            declared = wire.content_length(response.headers)
-            encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
-            if declared is not None and not encoded and declared != size - start:
-                raise TryFailed(f"announced {declared} bytes instead of {size - start}")
             return size - start
 
         def block(data: bytes) -> None:
@@ -382,7 +373,7 @@ class Fetcher(Transport):
 
         def answer(response: _Head) -> int:
             nonlocal start, written, hasher
-            start = written = self._resume_point(response, part, have, size, tries)
+            start = written = self._resume_point(response, part.truncate, have, size, tries)
             hasher = hashlib.md5() if md5 else None
             if hasher and start:
                 hasher = part.hasher_of_first(start)
@@ -406,18 +397,25 @@ class Fetcher(Transport):
         return hasher.hexdigest() if hasher else None
 
     def _resume_point(
-        self, response: _Head, part: _Partial, have: int, size: int, tries: Tries
+        self,
+        response: _Head,
+        cut: Callable[[int], None],
+        have: int,
+        size: int,
+        tries: Tries,
     ) -> int:
-        """Where the body goes: ``have`` for a 206 of exactly the rest, 0 for a 200."""
+        """Where the body goes: ``have`` for a 206 of exactly the rest, 0 for a 200. What
+        was received so far is ``cut`` to that length (to 0 before a failure when the
+        server's idea of the object differs), in a partial file or in memory."""
         status = response.status_code
         if status == 416 or (
             status == 206 and not wire.range_matches(response.headers, have, size)
         ):
-            part.truncate(0)  # the server's idea of the object differs: start over
+            cut(0)  # the server's idea of the object differs: start over
             raise TryFailed("wrong byte range" if status == 206 else "HTTP 416")
         self._check_status(response, tries, ok=(200, 206))
         start = have if status == 206 else 0
-        part.truncate(start)
+        cut(start)
         declared = wire.content_length(response.headers)
         encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
         if declared is not None and not encoded and declared != size - start:
