@@ -196,7 +196,7 @@ class Stager:
         the one file :meth:`assemble` writes from it, and dropped. Writing each object to
         a file and reading it back cost about a core-second of a 710 MB install (creating,
         filling and deleting 1,000 files) and a rename per object."""
-        self._held: dict[str, bytes] = {}
+        self._held: dict[str, tuple[ObjectRef, bytes]] = {}
         """Objects fetched into memory and not yet read, by compressed md5."""
         self._budget = _Budget(MEMORY_BYTES)
         self._resumed: dict[str, _Resumed] = {}
@@ -257,17 +257,34 @@ class Stager:
         if isinstance(ref, PackSpan):
             self._download_span(ref, partial, advance)
             return True
-        md5 = ref.chunk.compressed_md5
+        chunk = ref.chunk
+        md5 = chunk.compressed_md5
         check = force_check or ref.patches or md5 not in self.check_later
-        urls = self.source.chunk_urls(self.product, md5, ref.patches)
-        try:
-            self._download_any(urls, partial, ref.chunk, advance, check)
-        except AccessDeniedError:
-            # Signed links expire (GOG's after about a day): ask for new ones, once.
-            self.source.renew_links(self.product, md5, ref.patches, urls)
-            urls = self.source.chunk_urls(self.product, md5, ref.patches)
-            self._download_any(urls, partial, ref.chunk, advance, check)
+
+        def download(url: str) -> None:
+            self.fetcher.download(
+                url,
+                partial,
+                size=chunk.compressed_size,
+                md5=md5 if check else None,
+                what=f"chunk {md5}",
+                on_bytes=advance,
+                cancel=self.cancel,
+            )
+
+        self._from_endpoints(md5, ref.patches, download)
         return check
+
+    def _from_endpoints(self, md5: str, patches: bool, fetch: Callable[[str], T]) -> T:
+        """``fetch`` an object from the first of the repository's URLs for it that serves
+        it. Signed links expire (GOG's after about a day): on a denial, new ones are asked
+        for, once."""
+        urls = self.source.chunk_urls(self.product, md5, patches)
+        try:
+            return _from_any(urls, fetch)
+        except AccessDeniedError:
+            self.source.renew_links(self.product, md5, patches, urls)
+            return _from_any(self.source.chunk_urls(self.product, md5, patches), fetch)
 
     def _download_span(self, span: PackSpan, partial: Path, advance: Callable[[int], None]) -> None:
         """One request for a span of a pack object: the whole object, checked against its
@@ -285,27 +302,6 @@ class Stager:
                 url, partial, start=span.start, length=span.length, what=what,
                 on_bytes=advance, cancel=self.cancel,
             )  # fmt: skip
-
-    def _download_any(
-        self,
-        urls: list[str],
-        partial: Path,
-        chunk: Chunk,
-        advance: Callable[[int], None],
-        check: bool,
-    ) -> None:
-        def download(url: str) -> None:
-            self.fetcher.download(
-                url,
-                partial,
-                size=chunk.compressed_size,
-                md5=chunk.compressed_md5 if check else None,
-                what=f"chunk {chunk.compressed_md5}",
-                on_bytes=advance,
-                cancel=self.cancel,
-            )
-
-        _from_any(urls, download)
 
     def _fetch_held(self, ref: ObjectRef, partial: Path, advance: Callable[[int], None]) -> None:
         """Fetch ``ref`` into memory (:attr:`in_memory`), for :meth:`inflate` to take; the
@@ -326,14 +322,9 @@ class Stager:
                 spill=partial,
             )
 
-        urls = self.source.chunk_urls(self.product, md5, False)
-        try:
-            body = _from_any(urls, fetch)
-        except AccessDeniedError:
-            self.source.renew_links(self.product, md5, False, urls)
-            body = _from_any(self.source.chunk_urls(self.product, md5, False), fetch)
+        body = self._from_endpoints(md5, False, fetch)
         with self._lock:
-            self._held[md5] = body
+            self._held[md5] = (ref, body)
             (self._fresh if check else self._unchecked).add(md5)
 
     def inflate(self, ref: ObjectRef, *, hashed_later: bool = False) -> bytes:
@@ -394,9 +385,9 @@ class Stager:
         for the run after a failed or cancelled one; none are held after a good one."""
         with self._lock:
             held, self._held = self._held, {}
-        for md5, body in held.items():
-            path = self.game.downloads / f"c-{md5}"
-            partial = path.with_name(path.name + ".part")
+        for ref, body in held.values():
+            path = self.object_path(ref)
+            partial = _partial(path)
             try:
                 partial.write_bytes(body)
                 os.replace(partial, path)
@@ -415,7 +406,7 @@ class Stager:
             held = self._held.pop(chunk.compressed_md5, None)
         if held is not None:
             self._budget.give(chunk.compressed_size)
-            body = held
+            body = held[1]
         else:
             try:
                 body = path.read_bytes()
@@ -457,15 +448,15 @@ class Stager:
             check_components(self.game.root, [META_DIR, "downloads", RESUME_DIR])
             if not base.is_dir():
                 return kept
-            found = [a for a in actions if self._resumable(a, base)]
         except (OSError, SlipstreamError):
             return kept
-        total = sum(os.path.getsize(base / a.path) for a in found)
+        found = [(a, size) for a in actions if (size := _kept_size(self.game, a))]
+        total = sum(size for _, size in found)
         done = 0
-        for action in found:
+        for action, size in found:
             self.cancel.raise_if_cancelled()
             self.progress(Progress(Phase.CHECKING_FILES, done, total, action.path))
-            done += os.path.getsize(base / action.path)
+            done += size
             resumed = self._resume_one(action, base)
             if resumed is not None:
                 self._resumed[action.path] = resumed
@@ -473,17 +464,6 @@ class Stager:
         if found:
             self.progress(Progress(Phase.CHECKING_FILES, total, total))
         return kept
-
-    @staticmethod
-    def _resumable(action: FileAction, base: Path) -> bool:
-        target = action.target
-        if target is None or action.from_sfc or not target.chunks:
-            return False
-        check_components(base, action.path.split("/"))
-        try:
-            return stat.S_ISREG(os.lstat(base / action.path).st_mode)
-        except OSError:
-            return False
 
     def _resume_one(self, action: FileAction, base: Path) -> _Resumed | None:
         target = action.target
@@ -1034,23 +1014,29 @@ def kept_chunks(game: GameDir, action: FileAction) -> int:
     ``downloads/staged``, judged by the file's size alone (:meth:`Stager.resume` checks
     each against its md5, and may keep fewer): what the next run need not fetch, for an
     estimate made before it starts."""
+    size = _kept_size(game, action)
+    kept = end = 0
+    for chunk in action.target.chunks if size and action.target else ():
+        end += chunk.size
+        if end > size:
+            break
+        kept += 1
+    return kept
+
+
+def _kept_size(game: GameDir, action: FileAction) -> int:
+    """The size of what an interrupted run left of ``action``'s file in ``downloads/staged``
+    (0: nothing, or nothing that could be taken up: a file not assembled from chunks, an
+    empty file, a link or anything else that is not a regular file)."""
     target = action.target
-    if target is None or action.from_sfc:
+    if target is None or action.from_sfc or not target.chunks:
         return 0
     try:
         check_components(game.resume_dir, action.path.split("/"))
         info = os.lstat(game.resume_dir / action.path)
     except (OSError, SlipstreamError):
         return 0
-    if not stat.S_ISREG(info.st_mode):
-        return 0
-    kept = end = 0
-    for chunk in target.chunks:
-        end += chunk.size
-        if end > info.st_size:
-            break
-        kept += 1
-    return kept
+    return info.st_size if stat.S_ISREG(info.st_mode) else 0
 
 
 def _partial(path: Path) -> Path:
