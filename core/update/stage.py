@@ -502,24 +502,24 @@ class Stager:
         (:meth:`recheck`) and is written once more."""
         target = action.target
         assert target is not None
-        written, digest, unchecked = self._write_staged(action, sfc, downloads)
+        out, written, digest, unchecked = self._write_staged(action, sfc, downloads)
         if unchecked and (written, digest) != (target.size, target_digest(target)[1]):
             self.recheck(unchecked)
-            written, digest, _ = self._write_staged(action, sfc, downloads)
+            out, written, digest, _ = self._write_staged(action, sfc, downloads)
         # Flushed beside the rest of the work, so that the commit never names a file
         # whose bytes a power cut could still lose, and this thread goes on to the next.
-        flushing = self.flush_later(action.path, self.game.staged_path(action.path))
+        flushing = self.flush_later(action.path, out)
         with self._lock:
             self.digests[action.path] = (written, digest)
         return flushing
 
     def _write_staged(
         self, action: FileAction, sfc: bytes | None, downloads: Downloads | None
-    ) -> tuple[int, str, list[Chunk]]:
-        """(bytes written, digest, the chunks read from objects fetched unchecked)."""
+    ) -> tuple[Path, int, str, list[Chunk]]:
+        """(the staged file, bytes written, digest, the chunks read from objects fetched
+        unchecked)."""
         target = action.target
         assert target is not None
-        out = self.game.staged_path(action.path)
         reuse = {r.index: r for r in action.reuse}
         algorithm, _ = target_digest(target)
         digest = hashlib.new(algorithm)
@@ -528,8 +528,11 @@ class Stager:
         if resumed is not None:  # its leading chunks are in place (resume)
             first, written, digest = resumed.chunks, resumed.size, resumed.digest.copy()
         unchecked: list[Chunk] = []
+        out, dst = self.game.open_staged(
+            action.path, executable=target.executable, keep=resumed is not None
+        )
         try:
-            with open(out, "r+b" if resumed else "wb") as dst:
+            with dst:
                 if resumed:
                     dst.seek(written)
                     dst.truncate(written)
@@ -557,7 +560,7 @@ class Stager:
                 _set_mode(dst.fileno(), out, target.executable)
         except OSError as exc:
             raise LocalIOError.wrap(exc, "write the staged file") from None
-        return written, digest.hexdigest(), unchecked
+        return out, written, digest.hexdigest(), unchecked
 
     def flush_later(self, rel: str, path: Path) -> Future[None]:
         """Start flushing the staged file ``rel`` at ``path`` (written and closed) to the
@@ -971,7 +974,10 @@ def _check_sizes(codec: str, current: Path, size_source: int, size_target: int) 
 def _set_mode(fd: int, path: Path, executable: bool) -> None:
     mode = 0o755 if executable else 0o644
     if hasattr(os, "fchmod"):  # not on Windows before Python 3.13
-        os.fchmod(fd, mode)
+        # Made with this mode already, unless the umask took bits away or the file was
+        # resumed: asking costs less than a change, which the filesystem journals.
+        if stat.S_IMODE(os.fstat(fd).st_mode) != mode:
+            os.fchmod(fd, mode)
     else:
         os.chmod(path, mode)
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from pathlib import Path
 
+import pytest
+
+from core.errors import LinkInTheWayError, UnsafePathError
 from core.gamedir.folder import GameDir, files_md5
 
 
@@ -52,3 +57,42 @@ def test_keep_staging_with_nothing_staged_makes_no_downloads_folder(tmp_path: Pa
     game.staged_path("empty.bin").write_bytes(b"")
     game.keep_staging()
     assert not game.downloads.exists()
+
+
+def test_open_staged_makes_folders_and_mode_and_never_writes_through_a_link(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "game").mkdir()
+    game = GameDir(tmp_path / "game")
+    path, out = game.open_staged("data/a.bin", executable=False)
+    with out:
+        out.write(b"first")
+    assert path == game.staging / "data/a.bin"
+    assert path.read_bytes() == b"first"
+    path, out = game.open_staged("data/run.sh", executable=True)
+    out.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o755 & ~current_umask()
+    path, out = game.open_staged("data/a.bin", executable=False, keep=True)
+    with out:
+        out.seek(0, os.SEEK_END)
+        out.write(b" second")
+    assert path.read_bytes() == b"first second"  # kept, not emptied
+    # The folder was checked with the first file; the file itself, by its open.
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"not Slipstream's")
+    (game.staging / "data/b.bin").symlink_to(outside)
+    for keep in (False, True):
+        with pytest.raises(LinkInTheWayError, match="symbolic link"):
+            game.open_staged("data/b.bin", executable=False, keep=keep)
+    assert outside.read_bytes() == b"not Slipstream's"
+    # A link in place of a folder not met before is refused too.
+    (game.staging / "elsewhere").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(UnsafePathError):
+        game.open_staged("elsewhere/c.bin", executable=False)
+    assert not (tmp_path / "c.bin").exists()
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
