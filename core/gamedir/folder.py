@@ -16,7 +16,9 @@
     lock             held (flock) by the one operation running on the folder
 
 Nothing here writes through a symbolic link: every path below the game folder is checked
-component by component with ``lstat`` before anything is created or moved there. A damaged
+component by component with ``lstat`` before anything is created or moved there (a staged
+file that an update assembles is opened with ``O_NOFOLLOW`` instead, its folders checked
+once: :meth:`GameDir.open_staged`). A damaged
 state is a :class:`StateError`, never mistaken for "nothing installed".
 """
 
