@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import signal
 import socket
@@ -31,6 +32,7 @@ from core.errors import RepositoryError, SlipstreamError
 from core.format import layout
 from core.serve import endpoints as serve_endpoints
 from core.serve import server as serve
+from core.serve import static as serve_static
 from tests.conftest import MiniRepo, Served, gog_endpoint, only_serve
 from tests.support.helpers import raw_get, raw_socket, serving
 
@@ -696,3 +698,43 @@ def test_a_client_that_hangs_up_leaves_no_traceback_but_a_bug_still_shows(
         assert "ValueError: a bug of ours" in capsys.readouterr().err
     finally:
         server.server_close()
+
+
+class _Grown:
+    """A file's stat, claiming ``extra`` bytes more than the file has: a file that shrank
+    between the server's stat and its send."""
+
+    def __init__(self, st: os.stat_result, extra: int) -> None:
+        self._st = st
+        self.st_size = st.st_size + extra
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._st, name)
+
+
+@only_serve
+def test_a_file_that_shrank_under_the_send_ends_that_connection_not_the_server(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rel = served.repo.chunk
+    real = serve_static.open_served
+
+    def shrunk(root: Path, segments: Any) -> Any:
+        opened = real(root, segments)
+        assert opened is not None
+        file, st = opened
+        return file, _Grown(st, 1000)
+
+    monkeypatch.setattr(serve_static, "open_served", shrunk)
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+    try:
+        connection.request("GET", url(rel))
+        response = connection.getresponse()
+        assert response.getheader("Content-Length") == str(len(served.repo.objects[rel]) + 1000)
+        with pytest.raises(http.client.IncompleteRead) as cut:
+            response.read()  # the server hangs up: the promised length cannot be met
+        assert cut.value.partial == served.repo.objects[rel]
+    finally:
+        connection.close()
+    monkeypatch.undo()
+    assert served.get(url(rel)).content == served.repo.objects[rel]
