@@ -18,8 +18,8 @@
 Nothing here writes through a symbolic link: every path below the game folder is checked
 component by component with ``lstat`` before anything is created or moved there (a staged
 file that an update assembles is opened with ``O_NOFOLLOW`` instead, its folders checked
-once: :meth:`GameDir.open_staged`). A damaged
-state is a :class:`StateError`, never mistaken for "nothing installed".
+once: :meth:`GameDir.open_staged`). A damaged state is a :class:`StateError`, never
+mistaken for "nothing installed".
 """
 
 from __future__ import annotations
@@ -60,9 +60,9 @@ from core.lock import FileLock
 META_DIR = paths.RESERVED_DIR
 DISCARD_DIR = "discard"
 RESUME_DIR = "staged"
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 """Under ``downloads/``: the staged files an interrupted update left
 (:meth:`GameDir.keep_staging`)."""
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 STATE_FORMAT = 1
 MAX_STATE_BYTES = BOUNDS.state_bytes
 MAX_FILES = 2_000_000
@@ -651,11 +651,11 @@ class GameDir:
         the umask) and emptied, or with ``keep`` as it is (a resumed file); its folders
         exist afterwards. Returns its path and the open file.
 
-        Never through a link, as :meth:`staged_path`, for one system call less a file:
-        its folders are checked when the first file in them is opened, and the file itself
-        is opened with ``O_NOFOLLOW``, so a link in its place fails the open. The ``lstat``
-        that :meth:`staged_path` adds was a tenth of a many-file install's assembling
-        time: it waited for the folder's lock while the other threads created files."""
+        Never through a link, as :meth:`staged_path`, but without its ``lstat`` of the
+        file: its folders are checked when the first file in them is opened, and the file
+        itself is opened with ``O_NOFOLLOW``, so a link in its place fails the open, with
+        no window between a check and the open. Where ``O_NOFOLLOW`` does not exist
+        (Windows), :meth:`staged_path` checks the file first."""
         rel = paths.validate(rel, "staged path")
         folder = rel.rpartition("/")[0]
         path = self.staging / rel
