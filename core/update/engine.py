@@ -37,12 +37,12 @@ from core.net.transport import Transport
 from core.progress import NEVER_CANCELLED, CancelToken, Phase, Progress, ProgressSink, null_sink
 from core.trust.pins import PIN_DIR
 from core.update import records
-from core.update.apply import apply_plan
+from core.update.apply import FETCHING, apply_plan
 from core.update.keep import keep_untracked
 from core.update.options import EngineOptions
 from core.update.plan import Hop, Plan, PlanKind, plan_update
 from core.update.report import OperationReport, PhaseClock
-from core.update.stage import Stager
+from core.update.stage import Stager, kept_bytes
 from core.update.target import (
     OpenBuild,
     Target,
@@ -62,12 +62,17 @@ def pins_of(game: GameDir) -> Path:
     return game.meta / PIN_DIR
 
 
-def check_space(root: Path, plan: Plan) -> None:
-    need = plan.peak_disk_bytes + plan.download_bytes + DISK_MARGIN
-    free = shutil.disk_usage(root).free
+def check_space(game: GameDir, plan: Plan) -> None:
+    """Refuse an update the disk cannot hold at its peak. What an interrupted run left in
+    ``downloads/staged`` counts as already there: it is moved into staging, not written
+    again (without this, a player who cancelled a large install on a nearly full disk
+    could not take it up again: its staged files now held the space it asked for)."""
+    kept = sum(kept_bytes(game, a) for a in plan.actions if a.kind in FETCHING)
+    need = max(0, plan.peak_disk_bytes + plan.download_bytes + DISK_MARGIN - kept)
+    free = shutil.disk_usage(game.root).free
     if free < need:
         raise InsufficientSpaceError(
-            f"The update needs {need:,} bytes of free space in {root} at its peak, "
+            f"The update needs {need:,} bytes of free space in {game.root} at its peak, "
             f"but only {free:,} bytes are free. Free some space and run it again."
         )
 
@@ -219,7 +224,7 @@ def _execute(
             f"{len(target.links)} symbolic links of this build were not made (Windows): "
             + ", ".join(f"{p} -> {t}" for p, t in sorted(target.links.items())[:5])
         )
-    check_space(game.root, plan)
+    check_space(game, plan)
     with _staging_cleared_on_failure(game):
         game.make_downloads()  # a clean LocalIOError if it cannot be made, before any fetch
         stager = Stager(

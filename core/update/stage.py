@@ -1020,14 +1020,24 @@ def kept_chunks(game: GameDir, action: FileAction) -> int:
     ``downloads/staged``, judged by the file's size alone (:meth:`Stager.resume` checks
     each against its md5, and may keep fewer): what the next run need not fetch, for an
     estimate made before it starts."""
+    return _kept(game, action)[0]
+
+
+def kept_bytes(game: GameDir, action: FileAction) -> int:
+    """The bytes of those chunks (:func:`kept_chunks`): already on the disk, where the next
+    run moves them into staging instead of writing them again."""
+    return _kept(game, action)[1]
+
+
+def _kept(game: GameDir, action: FileAction) -> tuple[int, int]:
     size = _kept_size(game, action)
     kept = end = 0
     for chunk in action.target.chunks if size and action.target else ():
-        end += chunk.size
-        if end > size:
+        if end + chunk.size > size:
             break
+        end += chunk.size
         kept += 1
-    return kept
+    return kept, end
 
 
 def _kept_size(game: GameDir, action: FileAction) -> int:

@@ -5,6 +5,7 @@ files, in ``downloads/staged``, kept chunk by chunk while each still matches its
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from core.demo.sample import FileSpec
-from core.errors import CancelledError
+from core.errors import CancelledError, InsufficientSpaceError
 from core.format import layout
 from core.format.depot import Chunk
 from core.progress import NEVER_CANCELLED, CancelToken
@@ -230,3 +231,42 @@ def test_an_object_larger_than_held_objects_may_be_goes_to_downloads(
     assert tree(game) == tree(build)
     assert held == []
     assert all(sim.count(chunk_url(c)) == 1 for c in big_chunks(sim))
+
+
+def test_the_space_check_counts_the_kept_files_as_already_on_the_disk(
+    cancelled: Cancelled, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.update.engine
+
+    class Usage:
+        total, used, free = 10**12, 0, 1000
+
+    def refused_need(game: Path) -> int:
+        with pytest.raises(InsufficientSpaceError) as refused:
+            install(
+                cancelled.sim.base_url,
+                PRODUCT,
+                game,
+                options=EngineOptions(transport=cancelled.sim),
+            )
+        found = re.search(r"needs ([\d,]+) bytes", str(refused.value))
+        assert found is not None
+        return int(found.group(1).replace(",", ""))
+
+    monkeypatch.setattr(core.update.engine.shutil, "disk_usage", lambda path: Usage())
+    fresh = refused_need(tmp_path / "fresh")
+    resumed = refused_need(cancelled.game)  # the refusal leaves the kept file where it was
+    # Every file the cancelled run had staged: whole, or (data/big.pak) its first two
+    # chunks.
+    resume_dir = cancelled.kept.parents[1]
+    kept = {
+        p.relative_to(resume_dir).as_posix(): p.stat().st_size
+        for p in resume_dir.rglob("*")
+        if p.is_file()
+    }
+    assert kept["data/big.pak"] == cancelled.chunks[0].size + cancelled.chunks[1].size
+    assert len(kept) > 1
+    assert fresh - resumed == sum(kept.values())
+    Usage.free = resumed  # enough for the rest, not for all of it
+    cancelled.rerun()
+    assert tree(cancelled.game) == tree(cancelled.build)
