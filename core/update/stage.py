@@ -917,12 +917,10 @@ class Downloads:
         stager._budget.take(ticket, size, self._stopped, stager.cancel)
         try:
             stager._fetch_held(ref, _partial(path), self._advance)
-        except CancelledError:
+        except BaseException as exc:
             stager._budget.give(size)
-            raise
-        except BaseException:
-            stager._budget.give(size)
-            self._stopped.set()  # the first failure wins: start no more
+            if not isinstance(exc, CancelledError):
+                self._stopped.set()  # the first failure wins: start no more
             raise
         crashpoint("update-object-downloaded")
 
