@@ -489,6 +489,8 @@ def cli_decode(jobs: list[Job], out: Path, *, flush: bool = False) -> Span:
     sha256 of every other staged file, ``CORES`` files at a time. With ``flush``, each OUT
     is also fsynced before it is hashed: what an update must do besides (a commit never
     names a file a power cut could still lose), and the baseline leaves out."""
+    from core.fs import fsync_file
+
     out.mkdir(parents=True, exist_ok=True)
 
     def one(n_job: tuple[int, Job]) -> None:
@@ -503,11 +505,7 @@ def cli_decode(jobs: list[Job], out: Path, *, flush: bool = False) -> Span:
                 stdout=subprocess.DEVNULL,
             )
             if flush:
-                fd = os.open(result, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                fsync_file(result)
         assert result is not None
         if sha256_of(result) != job.target.sha256:
             raise SystemExit(f"xdelta3 -d made a wrong {job.target.path}")
@@ -686,6 +684,7 @@ def download_pieces(
     repo: Path, product: str, chunks: list[Chunk], build: Path, files: list[DepotFile]
 ) -> DownloadPieces:
     from core.format import zlibs
+    from core.fs import fsync_file
 
     paths = object_paths(repo, product, chunks)
 
@@ -728,7 +727,7 @@ def download_pieces(
 
             def write_flushed(data: bytes, out: Path) -> Future[None]:
                 write_file(data, out)
-                return flusher.submit(fsync_path, out)
+                return flusher.submit(fsync_file, out)
 
             def write_all() -> None:
                 for future in list(pool.map(write_flushed, contents, outs)):
@@ -746,14 +745,6 @@ def write_file(data: bytes, out: Path) -> None:
     with open(out, "wb", buffering=0) as dst:
         for at in range(0, len(data), READ):
             dst.write(view[at : at + READ])
-
-
-def fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- 4. peak memory ------------------------------------------------------------------------
