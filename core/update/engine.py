@@ -67,7 +67,9 @@ def check_space(game: GameDir, plan: Plan) -> None:
     ``downloads/staged`` counts as already there: it is moved into staging, not written
     again (without this, a player who cancelled a large install on a nearly full disk
     could not take it up again: its staged files now held the space it asked for)."""
-    kept = sum(kept_bytes(game, a) for a in plan.actions if a.kind in FETCHING)
+    kept = 0
+    if game.resume_dir.is_dir():  # (most updates: no lstat per file for nothing)
+        kept = sum(kept_bytes(game, a) for a in plan.actions if a.kind in FETCHING)
     need = max(0, plan.peak_disk_bytes + plan.download_bytes + DISK_MARGIN - kept)
     free = shutil.disk_usage(game.root).free
     if free < need:
