@@ -27,7 +27,14 @@ from core.update.options import EngineOptions
 from core.update.packs import spans_for
 from core.update.plan import Plan
 from core.update.report import OperationReport
-from core.update.stage import ObjectRef, kept_chunks
+from core.update.stage import (
+    Download,
+    ObjectRef,
+    download_size,
+    kept_chunks,
+    object_path,
+    partial_path,
+)
 from core.update.uninstall import UninstallReport, uninstall
 from gui.child import in_child
 from gui.progress_state import PlanRows
@@ -75,33 +82,31 @@ def downloaded_bytes(game: GameDir, plan: Plan) -> tuple[int, int]:
     objects, which the update skips, and the chunks already in the files a cancelled run
     staged; parts of objects, which it resumes). Neither is reported by the update, so
     the window counts them as done and a resume counts on."""
-    refs = objects_of(plan.actions) + [ObjectRef(c, False) for c in plan.sfc_chunks]
     whole = partial = 0
-    seen: set[str] = set()
+    seen: set[Path] = set()
     # Chunks already written into the files the cancelled run staged (downloads/staged).
     for action in plan.actions:
         if action.kind in FETCHING and (kept := kept_chunks(game, action)):
             assert action.target is not None
             for chunk in (action.target.chunks[i] for i in action.fetch if i < kept):
-                if f"c-{chunk.compressed_md5}" not in seen:
-                    seen.add(f"c-{chunk.compressed_md5}")
+                path = object_path(game, ObjectRef(chunk, False))
+                if path not in seen:
+                    seen.add(path)
                     whole += chunk.compressed_size
+    refs: list[Download] = [
+        *objects_of(plan.actions),
+        *(ObjectRef(c, False) for c in plan.sfc_chunks),
+        *spans_for(step for action in plan.actions for step in action.packs),
+    ]
     for ref in refs:
-        path = game.downloads / f"{'p' if ref.patches else 'c'}-{ref.chunk.compressed_md5}"
-        if path.name in seen:
+        path = object_path(game, ref)
+        if path in seen:
             continue
-        seen.add(path.name)
+        seen.add(path)
         if path.is_file():
-            whole += ref.chunk.compressed_size
+            whole += download_size(ref)
         else:
-            partial += min(ref.chunk.compressed_size, _size(path.with_name(path.name + ".part")))
-    # Pack spans, named as the stager names them (core/update/stage.py, object_path).
-    for span in spans_for(step for action in plan.actions for step in action.packs):
-        path = game.downloads / span.key
-        if path.is_file() or (game.downloads / f"k-{span.object.id}").is_file():
-            whole += span.length
-        else:
-            partial += min(span.length, _size(path.with_name(path.name + ".part")))
+            partial += min(download_size(ref), _size(partial_path(path)))
     return whole, partial
 
 

@@ -110,8 +110,20 @@ def in_flight(jobs: int, sizes: Sequence[int]) -> int:
     return max(jobs, min(POOL_SIZE, jobs * SMALL_OBJECT_FACTOR))
 
 
-def _download_size(ref: Download) -> int:
+def download_size(ref: Download) -> int:
+    """The bytes fetching ``ref`` downloads."""
     return ref.length if isinstance(ref, PackSpan) else ref.chunk.compressed_size
+
+
+def object_path(game: GameDir, ref: Download) -> Path:
+    """Where ``ref`` is downloaded to in ``game``'s downloads/ (while it arrives:
+    :func:`partial_path` of it); for a span, the whole object when an earlier run left it
+    there. The window reads these names to count what a cancelled run fetched (gui/work.py)."""
+    if isinstance(ref, PackSpan):
+        whole = game.downloads / f"k-{ref.object.id}"
+        return whole if ref.whole or whole.is_file() else game.downloads / ref.key
+    kind = "p" if ref.patches else "c"
+    return game.downloads / f"{kind}-{ref.chunk.compressed_md5}"
 
 
 def _download_key(ref: Download) -> str:
@@ -212,13 +224,8 @@ class Stager:
     # --- downloads ---------------------------------------------------------------------
 
     def object_path(self, ref: Download) -> Path:
-        """Where ``ref`` is downloaded to; for a span, the whole object when an earlier run
-        left it there."""
-        if isinstance(ref, PackSpan):
-            whole = self.game.downloads / f"k-{ref.object.id}"
-            return whole if ref.whole or whole.is_file() else self.game.downloads / ref.key
-        kind = "p" if ref.patches else "c"
-        return self.game.downloads / f"{kind}-{ref.chunk.compressed_md5}"
+        """Where ``ref`` is downloaded to (:func:`object_path`)."""
+        return object_path(self.game, ref)
 
     def download_all(
         self, refs: Iterable[Download], *, tolerate: bool = False
@@ -387,7 +394,7 @@ class Stager:
             held, self._held = self._held, {}
         for ref, body in held.values():
             path = self.object_path(ref)
-            partial = _partial(path)
+            partial = partial_path(path)
             try:
                 partial.write_bytes(body)
                 os.replace(partial, path)
@@ -812,9 +819,9 @@ class Downloads:
             and not ref.patches
             and ref.chunk.compressed_md5 in stager.in_memory
             and ref.chunk.compressed_size <= HELD_OBJECT_BYTES
-            and not _partial(path).exists()
+            and not partial_path(path).exists()
         }
-        self.total = sum(_download_size(r) for r in self._refs.values())
+        self.total = sum(download_size(r) for r in self._refs.values())
         self._done = 0
         self._reported = 0
         self._report_at = 0.0
@@ -822,7 +829,7 @@ class Downloads:
         self._stopped = threading.Event()
         stager.game.downloads.mkdir(parents=True, exist_ok=True)
         stager.progress(Progress(Phase.DOWNLOADING, 0, self.total))
-        sizes = [_download_size(r) for r in self._refs.values()]
+        sizes = [download_size(r) for r in self._refs.values()]
         self._executor = ThreadPoolExecutor(in_flight(stager.jobs, sizes), "download")
         self._futures: dict[Path, Future[SlipstreamError | None]] = {
             path: self._executor.submit(self._fetch, path, ref) for path, ref in self._refs.items()
@@ -882,7 +889,7 @@ class Downloads:
             assert isinstance(ref, ObjectRef)
             self._fetch_held(path, ref, ticket)
             return None
-        partial = _partial(path)
+        partial = partial_path(path)
         try:
             checked = stager._download_object(ref, partial, self._advance)
         except CancelledError:
@@ -916,7 +923,7 @@ class Downloads:
         size = ref.chunk.compressed_size
         stager._budget.take(ticket, size, self._stopped, stager.cancel)
         try:
-            stager._fetch_held(ref, _partial(path), self._advance)
+            stager._fetch_held(ref, partial_path(path), self._advance)
         except BaseException as exc:
             stager._budget.give(size)
             if not isinstance(exc, CancelledError):
@@ -1053,7 +1060,7 @@ def _kept_size(game: GameDir, action: FileAction) -> int:
     return info.st_size if stat.S_ISREG(info.st_mode) else 0
 
 
-def _partial(path: Path) -> Path:
+def partial_path(path: Path) -> Path:
     """Where an object is downloaded to before it is renamed to ``path``."""
     return path.with_name(path.name + ".part")
 
